@@ -1,0 +1,84 @@
+"""``create_app()``: the one place the application is assembled."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from advanced_alchemy.extensions.litestar import AsyncSessionConfig, SQLAlchemyAsyncConfig, SQLAlchemyPlugin
+from litestar import Litestar
+from litestar.di import Provide
+from litestar.logging import LoggingConfig
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import Components, SecurityScheme
+from litestar.security.jwt import JWTAuth
+
+from tally import __version__
+from tally.auth import ALGORITHM, Principal, generate_secret, principal_from_token
+from tally.catalog.controller import CatalogController
+from tally.catalog.service import CatalogService, read_catalog_file
+from tally.config import Settings
+from tally.db.engine import create_engine
+from tally.errors import problem_details_plugin
+from tally.health import HealthController
+from tally.usage.controller import UsageController
+
+logger = logging.getLogger("tally")
+
+API_DESCRIPTION = """\
+Tally records metered usage exactly once and answers how much of each feature a tenant used in a
+period. Every `/api/v1` route needs `Authorization: Bearer <JWT>` (HS256); errors are RFC 9457
+problem details (`application/problem+json`).
+"""
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    """Build the app from ``settings`` (read from the environment when omitted)."""
+    settings = settings or Settings.from_env()
+    secret = settings.jwt_secret or generate_secret()
+    engine = create_engine(settings)
+    db = SQLAlchemyAsyncConfig(
+        engine_instance=engine,
+        session_config=AsyncSessionConfig(expire_on_commit=False),
+        set_default_exception_handler=False,
+    )
+    auth = JWTAuth[Principal](
+        token_secret=secret,
+        algorithm=ALGORITHM,
+        retrieve_user_handler=principal_from_token,
+        exclude=["^/health", "^/schema"],
+        openapi_security_scheme_name="BearerToken",
+        description="HS256 JWT with claims sub, exp, role and tenant_id (absent for the platform role).",
+    )
+
+    async def load_catalog_file() -> None:
+        if settings.catalog_file:
+            features = read_catalog_file(Path(settings.catalog_file))
+            async with db.get_session() as session:
+                await CatalogService(session).load(features)
+            logger.info("catalog file loaded: %d features", len(features))
+
+    return Litestar(
+        route_handlers=[HealthController, CatalogController, UsageController],
+        plugins=[SQLAlchemyPlugin(config=db), problem_details_plugin(settings.retry_after_seconds)],
+        on_app_init=[auth.on_app_init],
+        on_startup=[load_catalog_file],
+        dependencies={"settings": Provide(lambda: settings, sync_to_thread=False)},
+        request_max_body_size=settings.max_body_bytes,
+        openapi_config=OpenAPIConfig(
+            title="Tally",
+            version=__version__,
+            description=API_DESCRIPTION,
+            path="/schema",
+            components=Components(
+                security_schemes={
+                    "BearerToken": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT"),
+                }
+            ),
+            use_handler_docstrings=False,
+        ),
+        logging_config=LoggingConfig(
+            root={"level": settings.log_level, "handlers": ["queue_listener"]},
+            log_exceptions="never",
+        ),
+    )

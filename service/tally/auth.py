@@ -1,0 +1,114 @@
+"""Bearer tokens, roles and the tenant guard.
+
+Tokens are HS256 JWTs checked by Litestar's ``JWTAuth`` middleware; ``principal_from_token`` turns the
+claims into a ``Principal`` and ``requires`` is the one guard every API route declares.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+from uuid import UUID
+
+import jwt
+import msgspec
+from litestar.connection import ASGIConnection
+from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.handlers.base import BaseRouteHandler
+from litestar.security.jwt import Token
+
+from tally.domain.errors import InvalidInput
+
+ALGORITHM = "HS256"
+
+
+class Role(StrEnum):
+    VIEWER = "viewer"
+    MEMBER = "member"
+    ADMIN = "admin"
+    OWNER = "owner"
+    PLATFORM = "platform"
+
+
+class Permission(StrEnum):
+    READ_USAGE = "read usage"
+    RECORD_USAGE = "record usage"
+    MANAGE_CATALOG = "manage the feature catalog"
+
+
+ALLOWED: dict[Permission, frozenset[Role]] = {
+    Permission.READ_USAGE: frozenset(Role),
+    Permission.RECORD_USAGE: frozenset({Role.ADMIN, Role.OWNER, Role.PLATFORM}),
+    Permission.MANAGE_CATALOG: frozenset({Role.PLATFORM}),
+}
+
+
+class Principal(msgspec.Struct, frozen=True):
+    """Who is calling: the token's subject, role and (except for ``platform``) tenant."""
+
+    subject: str
+    role: Role
+    tenant_id: UUID | None
+
+
+def principal_from_token(token: Token, _: ASGIConnection[Any, Any, Any, Any]) -> Principal:
+    """Check the claims Litestar leaves to us: a known ``role`` and, unless platform, a UUID ``tenant_id``."""
+    try:
+        role = Role(str(token.extras.get("role")))
+    except ValueError:
+        raise NotAuthorizedException("Invalid token: claim 'role' is missing or not a known role") from None
+    tenant_id: UUID | None = None
+    if role is not Role.PLATFORM:
+        try:
+            tenant_id = UUID(str(token.extras.get("tenant_id")))
+        except ValueError:
+            raise NotAuthorizedException("Invalid token: claim 'tenant_id' is missing or not a UUID") from None
+    return Principal(subject=token.sub, role=role, tenant_id=tenant_id)
+
+
+def parse_tenant_id(raw: str) -> UUID:
+    try:
+        return UUID(raw)
+    except ValueError:
+        raise InvalidInput.field("tenant_id", f"'{raw}' is not a UUID") from None
+
+
+def requires(
+    permission: Permission,
+) -> Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], None]:
+    """A guard: the caller's role grants ``permission``, and a ``{tenant_id}`` in the path is its own."""
+
+    def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+        principal: Principal = connection.user
+        raw_tenant = connection.path_params.get("tenant_id")
+        tenant_id = parse_tenant_id(raw_tenant) if raw_tenant is not None else None
+        if principal.role not in ALLOWED[permission]:
+            raise PermissionDeniedException(f"role '{principal.role.value}' may not {permission.value}")
+        if tenant_id is not None and principal.role is not Role.PLATFORM and principal.tenant_id != tenant_id:
+            raise PermissionDeniedException("this token is not valid for the tenant in the path")
+
+    return guard
+
+
+def issue_token(
+    secret: str,
+    role: Role,
+    tenant_id: UUID | None,
+    subject: str = "tally-cli",
+    ttl: timedelta = timedelta(hours=1),
+) -> str:
+    """A signed token, as ``tally token`` prints it."""
+    if role is not Role.PLATFORM and tenant_id is None:
+        raise ValueError(f"role '{role.value}' needs a tenant id")
+    now = datetime.now(UTC)
+    claims: dict[str, Any] = {"sub": subject, "role": role.value, "iat": now, "exp": now + ttl}
+    if tenant_id is not None:
+        claims["tenant_id"] = str(tenant_id)
+    return jwt.encode(claims, secret, algorithm=ALGORITHM)
+
+
+def generate_secret() -> str:
+    return secrets.token_urlsafe(32)

@@ -1,0 +1,1 @@
+"""The feature catalog: what usage is metered in."""

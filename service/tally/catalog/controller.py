@@ -1,0 +1,57 @@
+"""HTTP routes of the feature catalog."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from litestar import Controller, Response, get, put
+from litestar.di import NamedDependency, Provide
+from litestar.params import JSONBody, Parameter
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tally.auth import Permission, requires
+from tally.catalog.service import CatalogService
+from tally.domain.models import Feature, FeatureIn, FeatureKey
+from tally.openapi_docs import problems
+
+
+async def provide_catalog(db_session: NamedDependency[AsyncSession]) -> CatalogService:
+    return CatalogService(db_session)
+
+
+class CatalogController(Controller):
+    path = "/api/v1/billing/features"
+    tags = ["catalog"]
+    dependencies = {"catalog": Provide(provide_catalog)}
+
+    @get(
+        "/",
+        operation_id="list_features",
+        summary="List the feature catalog",
+        description="Every metered feature, sorted by `feature_key`. Any authenticated role may read it.",
+        guards=[requires(Permission.READ_USAGE)],
+        responses=problems(401, 403),
+    )
+    async def list_features(self, catalog: NamedDependency[CatalogService]) -> list[Feature]:
+        return await catalog.list_features()
+
+    @put(
+        "/{feature_key:str}",
+        operation_id="put_feature",
+        summary="Create or update a feature",
+        description=(
+            "Creates the feature (201) or updates it (200). `unit` and `aggregation` cannot change once "
+            "usage has been recorded for the feature (409). Platform role only."
+        ),
+        guards=[requires(Permission.MANAGE_CATALOG)],
+        status_code=200,
+        responses=problems(400, 401, 403, 409),
+    )
+    async def put_feature(
+        self,
+        catalog: NamedDependency[CatalogService],
+        feature_key: Annotated[FeatureKey, Parameter(description="Key of the feature to create or update.")],
+        data: JSONBody[FeatureIn],
+    ) -> Response[Feature]:
+        feature, created = await catalog.put_feature(feature_key, data)
+        return Response(feature, status_code=201 if created else 200)

@@ -1,0 +1,85 @@
+"""Settings, read once from the environment into one typed struct.
+
+Every setting is named ``TALLY_<FIELD>`` in the environment; ``Settings.from_env`` validates them all
+at start-up and names the variable at fault, so a bad value stops the process with a clear message
+instead of surfacing on the first request.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Annotated, Any
+
+import msgspec
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./tally.db"
+SECRET_FIELDS = frozenset({"jwt_secret"})
+
+
+class ConfigError(Exception):
+    """A setting is missing or has a value that cannot be used."""
+
+
+class Settings(msgspec.Struct, kw_only=True, frozen=True):
+    database_url: str = DEFAULT_DATABASE_URL
+    """SQLAlchemy URL: ``sqlite+aiosqlite:///…`` (embedded) or ``postgresql+asyncpg://…``."""
+    jwt_secret: Annotated[str, msgspec.Meta(min_length=32)] | None = None
+    """HS256 signing secret for bearer tokens; required unless ``demo`` is set."""
+    demo: bool = False
+    """Demo mode: embedded database, generated secret, sample data. Never for production."""
+    max_body_bytes: Annotated[int, msgspec.Meta(ge=1024)] = 1024 * 1024
+    """Largest request body accepted; larger bodies are answered with 413."""
+    future_skew_seconds: Annotated[int, msgspec.Meta(ge=0)] = 300
+    """How far in the future an event timestamp may lie before it is rejected."""
+    db_pool_size: Annotated[int, msgspec.Meta(ge=1)] = 10
+    """Connections kept open per process (PostgreSQL)."""
+    db_timeout_seconds: Annotated[float, msgspec.Meta(gt=0)] = 5.0
+    """Bound on connecting to the database and on waiting for a pooled connection."""
+    retry_after_seconds: Annotated[int, msgspec.Meta(ge=1)] = 5
+    """``Retry-After`` sent with a 503 while the database is unreachable."""
+    catalog_file: str | None = None
+    """A JSON or TOML feature catalog loaded (created or updated) at start-up."""
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, *, require_secret: bool = True, **overrides: Any
+    ) -> Settings:
+        """Read ``TALLY_*`` variables; ``overrides`` win over the environment. Commands that sign or
+        check no token (``migrate``, ``features load``) pass ``require_secret=False``."""
+        environ = os.environ if environ is None else environ
+        raw: dict[str, Any] = {}
+        for name in cls.__struct_fields__:
+            value = environ.get(f"TALLY_{name.upper()}")
+            if value is not None and value != "":
+                raw[name] = value
+        raw.update({k: v for k, v in overrides.items() if v is not None})
+        try:
+            # strict=False lets msgspec turn "5" into 5 and "true" into True, as environment values are text.
+            settings = msgspec.convert(raw, cls, strict=False)
+        except msgspec.ValidationError as exc:
+            raise ConfigError(_env_message(str(exc))) from None
+        if require_secret and settings.jwt_secret is None and not settings.demo:
+            raise ConfigError(
+                "TALLY_JWT_SECRET is not set: Tally signs and checks bearer tokens with it. "
+                "Set it to a random string of at least 32 characters, or run `tally serve --demo`."
+            )
+        if not settings.database_url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ConfigError("TALLY_DATABASE_URL must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
+        return settings
+
+    def masked(self) -> dict[str, Any]:
+        """The effective settings with secrets replaced, for printing."""
+        shown = msgspec.structs.asdict(self)
+        for name in SECRET_FIELDS:
+            if shown.get(name):
+                shown[name] = "********"
+        return shown
+
+
+def _env_message(message: str) -> str:
+    # msgspec says "… - at `$.max_body_bytes`": name the environment variable instead.
+    text, _, path = message.partition(" - at `$.")
+    field = path.rstrip("`")
+    return f"TALLY_{field.upper()}: {text}" if field else message

@@ -1,0 +1,49 @@
+"""Tables. Every table holding tenant data has ``tenant_id`` first in its primary key and its unique
+constraints, so the schema can be distributed by tenant (Citus) without changing a key."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+from advanced_alchemy.types import DateTimeUTC
+from sqlalchemy import BigInteger, ForeignKey, Index, MetaData, String, Text, Uuid
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class FeatureRecord(Base):
+    """The feature catalog: shared by every tenant (a reference table when distributed)."""
+
+    __tablename__ = "feature"
+
+    feature_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    unit: Mapped[str] = mapped_column(String(64))
+    aggregation: Mapped[str] = mapped_column(String(16))
+    description: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTimeUTC)
+    updated_at: Mapped[datetime] = mapped_column(DateTimeUTC)
+
+
+class UsageEventRecord(Base):
+    """One recorded usage event. The primary key is what makes ingestion exactly-once."""
+
+    __tablename__ = "usage_event"
+    __table_args__ = (Index(None, "tenant_id", "feature_key", "timestamp"),)
+
+    tenant_id: Mapped[UUID] = mapped_column(Uuid, primary_key=True)
+    idempotency_key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    feature_key: Mapped[str] = mapped_column(String(64), ForeignKey("feature.feature_key"))
+    quantity: Mapped[int] = mapped_column(BigInteger)
+    timestamp: Mapped[datetime] = mapped_column(DateTimeUTC)
+    recorded_at: Mapped[datetime] = mapped_column(DateTimeUTC)

@@ -1,0 +1,84 @@
+"""Sample catalog and usage for ``tally serve --demo``: a few weeks of usage for one demo tenant."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+from uuid import UUID
+
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+
+from tally.catalog.service import CatalogService
+from tally.domain.models import MAX_BATCH, Aggregation, Feature, UsageBatch, UsageEventIn
+from tally.usage.service import UsageService
+
+DEMO_TENANT = UUID("00000000-0000-4000-8000-000000000001")
+
+CATALOG = [
+    Feature(feature_key="api_calls", unit="requests", aggregation=Aggregation.SUM, description="HTTP API requests"),
+    Feature(
+        feature_key="llm_tokens",
+        unit="tokens",
+        aggregation=Aggregation.SUM,
+        description="Model tokens processed",
+    ),
+    Feature(
+        feature_key="storage_gb_hours",
+        unit="GB-hours",
+        aggregation=Aggregation.SUM,
+        description="Storage held",
+    ),
+]
+
+
+def sample_events(now: datetime, days: int = 35) -> list[UsageEventIn]:
+    """Hourly usage for the last ``days`` days, the same every run (seeded), keyed so re-runs add nothing."""
+    rng = random.Random(7)  # noqa: S311 - sample data, not security
+    start = (now - timedelta(days=days)).replace(minute=0, second=0, microsecond=0)
+    events = []
+    for hour in range(days * 24):
+        at = start + timedelta(hours=hour)
+        if at > now:
+            break
+        stamp = at.strftime("%Y%m%d%H")
+        events.append(
+            UsageEventIn(
+                feature_key="api_calls",
+                quantity=rng.randint(50, 500),
+                idempotency_key=f"demo-api-{stamp}",
+                timestamp=at,
+            )
+        )
+        events.append(
+            UsageEventIn(
+                feature_key="llm_tokens",
+                quantity=rng.randint(1_000, 90_000),
+                idempotency_key=f"demo-tok-{stamp}",
+                timestamp=at,
+            )
+        )
+        if at.hour == 0:
+            events.append(
+                UsageEventIn(
+                    feature_key="storage_gb_hours",
+                    quantity=rng.randint(200, 260),
+                    idempotency_key=f"demo-sto-{stamp}",
+                    timestamp=at,
+                )
+            )
+    return events
+
+
+async def load_demo(engine: AsyncEngine) -> int:
+    """Load the catalog and sample usage through the same services the API uses; returns events accepted."""
+    sessions = async_sessionmaker(engine, expire_on_commit=False)
+    async with sessions() as session:
+        await CatalogService(session).load(CATALOG)
+    now = datetime.now(UTC)
+    events = sample_events(now)
+    accepted = 0
+    for i in range(0, len(events), MAX_BATCH):
+        async with sessions() as session:
+            result = await UsageService(session).record(DEMO_TENANT, UsageBatch(events=events[i : i + MAX_BATCH]), now)
+            accepted += result.accepted
+    return accepted

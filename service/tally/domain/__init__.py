@@ -1,0 +1,1 @@
+"""Plain structs and errors of the domain: no I/O here."""

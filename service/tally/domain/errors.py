@@ -1,0 +1,45 @@
+"""Domain errors: plain exceptions. ``tally.errors`` maps each to an RFC 9457 response."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from tally.domain.models import FieldError
+
+
+class TallyError(Exception):
+    """Base of every error a caller can cause; ``status`` and ``slug`` shape the problem details."""
+
+    status = 400
+    slug = "invalid-input"
+    title = "Invalid input"
+
+    def __init__(self, detail: str, errors: Sequence[FieldError] = ()) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.errors = list(errors)
+
+
+class InvalidInput(TallyError):
+    """The request is well-formed JSON but breaks a rule of the contract."""
+
+    @classmethod
+    def field(cls, field: str, message: str) -> InvalidInput:
+        return cls(f"{field}: {message}", [FieldError(field=field, message=message)])
+
+
+class UnknownFeature(InvalidInput):
+    slug = "unknown-feature"
+    title = "Unknown feature"
+
+
+class IdempotencyConflict(TallyError):
+    status = 409
+    slug = "idempotency-conflict"
+    title = "Idempotency key reused with different content"
+
+
+class ImmutableFeature(TallyError):
+    status = 409
+    slug = "immutable-feature"
+    title = "Feature field cannot change"

@@ -1,0 +1,131 @@
+"""Request and response structs. Constraints live on the types so they land in the OpenAPI schema."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated
+
+import msgspec
+from msgspec import Meta
+
+MAX_QUANTITY = 9_007_199_254_740_991  # 2**53 - 1: the largest integer every JSON client reads exactly
+MAX_BATCH = 1000
+MAX_FEATURE_KEYS = 100
+
+FeatureKey = Annotated[
+    str,
+    Meta(
+        pattern=r"^[a-z][a-z0-9_.-]{0,63}$",
+        description="Lower-case identifier of a metered feature.",
+        examples=["api_calls"],
+    ),
+]
+IdempotencyKey = Annotated[
+    str,
+    Meta(
+        min_length=1,
+        max_length=255,
+        description="Unique per tenant, forever: re-sending the same key never counts twice.",
+        examples=["req-7f3a"],
+    ),
+]
+Quantity = Annotated[int, Meta(ge=0, le=MAX_QUANTITY, description="Whole units used.", examples=[3])]
+
+
+class Aggregation(StrEnum):
+    """How a feature's events combine into a total."""
+
+    SUM = "sum"
+
+
+class FeatureIn(msgspec.Struct, kw_only=True, frozen=True):
+    """Body of ``PUT /features/{feature_key}``."""
+
+    unit: Annotated[str, Meta(min_length=1, max_length=64, examples=["requests"])]
+    aggregation: Aggregation = Aggregation.SUM
+    description: Annotated[str, Meta(max_length=1000)] | None = None
+
+
+class Feature(msgspec.Struct, kw_only=True, frozen=True):
+    """A metered feature of the catalog."""
+
+    feature_key: FeatureKey
+    unit: str
+    aggregation: Aggregation
+    description: str | None = None
+
+
+class FeatureSpec(Feature, kw_only=True, frozen=True):
+    """One entry of a catalog file (``tally features load``)."""
+
+    aggregation: Aggregation = Aggregation.SUM
+
+
+class CatalogFile(msgspec.Struct, kw_only=True, frozen=True):
+    features: list[FeatureSpec]
+
+
+class UsageEventIn(msgspec.Struct, kw_only=True, frozen=True):
+    """One usage event as sent by a caller."""
+
+    feature_key: FeatureKey
+    quantity: Quantity
+    idempotency_key: IdempotencyKey
+    timestamp: (
+        Annotated[
+            datetime,
+            Meta(
+                description=(
+                    "When the usage happened, ISO-8601. An offset is honoured, a naive value is read as UTC; "
+                    "omitted means the time the server received the request."
+                )
+            ),
+        ]
+        | None
+    ) = None
+
+
+class UsageBatch(msgspec.Struct, kw_only=True, frozen=True):
+    """Body of ``POST /usage-events``: stored all together or not at all."""
+
+    events: Annotated[list[UsageEventIn], Meta(min_length=1, max_length=MAX_BATCH)]
+
+
+class IngestResult(msgspec.Struct, kw_only=True, frozen=True):
+    """What a batch did: newly stored events and already known duplicates."""
+
+    accepted: int
+    duplicates: int
+
+
+class UsageTotal(msgspec.Struct, kw_only=True, frozen=True):
+    """Usage of one feature in the half-open window ``[window_start, window_end)``."""
+
+    feature_key: FeatureKey
+    unit: str
+    quantity: int
+    window_start: datetime
+    window_end: datetime
+
+
+class FieldError(msgspec.Struct, kw_only=True, frozen=True):
+    """One invalid input: where it is and what is wrong with it."""
+
+    field: str
+    message: str
+
+
+class Problem(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
+    """RFC 9457 problem details: the body of every 4xx and 5xx answer."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+    errors: list[FieldError] | None = None
+
+
+class Health(msgspec.Struct, kw_only=True, frozen=True):
+    status: str

@@ -1,0 +1,139 @@
+"""The one mapping from exceptions to RFC 9457 problem details.
+
+Litestar's ``ProblemDetailsPlugin`` sends the responses; the converters here give every answer a
+``type``, a short ``title`` and a ``detail`` that names the field at fault (the plugin's own conversion
+of a validation error says only "Bad Request" and puts the request path in the title).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from http import HTTPStatus
+from typing import Any
+
+import msgspec
+from litestar.exceptions import (
+    HTTPException,
+    NotAuthorizedException,
+    PermissionDeniedException,
+    ValidationException,
+)
+from litestar.plugins.problem_details import (
+    ProblemDetailsConfig,
+    ProblemDetailsException,
+    ProblemDetailsPlugin,
+)
+from sqlalchemy import exc as sa_exc
+
+from tally.domain.errors import TallyError
+from tally.domain.models import FieldError
+
+logger = logging.getLogger("tally.errors")
+
+PROBLEM = "urn:tally:problem:"
+
+# Errors that mean "the database cannot be reached right now": answered 503 with Retry-After.
+UNAVAILABLE: tuple[type[Exception], ...] = (
+    sa_exc.OperationalError,
+    sa_exc.InterfaceError,
+    sa_exc.TimeoutError,
+    OSError,
+    TimeoutError,
+)
+
+
+def _problem(
+    status: int,
+    slug: str | None,
+    detail: str,
+    *,
+    title: str | None = None,
+    errors: list[FieldError] | None = None,
+    headers: dict[str, str] | None = None,
+) -> ProblemDetailsException:
+    extra = {"errors": msgspec.to_builtins(errors)} if errors else None
+    return ProblemDetailsException(
+        status_code=status,
+        type_=f"{PROBLEM}{slug}" if slug else "about:blank",
+        title=title or HTTPStatus(status).phrase,
+        detail=detail,
+        extra=extra,
+        headers=headers,
+    )
+
+
+def _from_domain(exc: TallyError) -> ProblemDetailsException:
+    return _problem(exc.status, exc.slug, exc.detail, title=exc.title, errors=exc.errors or None)
+
+
+def _from_validation(exc: ValidationException) -> ProblemDetailsException:
+    errors = [_field_error(item) for item in exc.extra or [] if isinstance(item, Mapping)]
+    if not errors:
+        return _problem(400, "invalid-input", str(exc.detail), title="Invalid input")
+    detail = "; ".join(f"{e.field}: {e.message}" for e in errors)
+    return _problem(400, "invalid-input", detail, title="Invalid input", errors=errors)
+
+
+def _field_error(item: Mapping[str, Any]) -> FieldError:
+    """Litestar reports ``{"message": ..., "key": ..., "source": ...}``; msgspec's body messages end in
+    ``- at `$.events[0].quantity```: turn either into a field path and a plain message."""
+    message = str(item.get("message", "invalid value"))
+    text, _, path = message.partition(" - at `$")
+    if path:
+        field = path.rstrip("`").lstrip(".") or "body"
+    else:
+        field = str(item.get("key") or item.get("source") or "body")
+    if "RFC3339" in text and item.get("source") == "query":
+        text += " (an offset's '+' must be sent as %2B in a query string, or use 'Z')"
+    return FieldError(field=field, message=text)
+
+
+def _from_not_authorized(exc: NotAuthorizedException) -> ProblemDetailsException:
+    return _problem(
+        401,
+        "unauthorized",
+        str(exc.detail) or "a valid bearer token is required",
+        headers={"WWW-Authenticate": 'Bearer realm="tally"'},
+    )
+
+
+def _from_forbidden(exc: PermissionDeniedException) -> ProblemDetailsException:
+    return _problem(403, "forbidden", str(exc.detail))
+
+
+def _from_http(exc: HTTPException) -> ProblemDetailsException:
+    status = exc.status_code
+    detail = (
+        str(exc.detail) if exc.detail and exc.detail != HTTPStatus(status).phrase else HTTPStatus(status).description
+    )
+    return _problem(status, None, detail, headers=exc.headers)
+
+
+def problem_details_plugin(retry_after_seconds: int) -> ProblemDetailsPlugin:
+    def unavailable(exc: Exception) -> ProblemDetailsException:
+        logger.warning("database unavailable: %s", type(exc).__name__)
+        return _problem(
+            503,
+            "database-unavailable",
+            "the database is unreachable; retry after the given delay",
+            headers={"Retry-After": str(retry_after_seconds)},
+        )
+
+    def internal(exc: Exception) -> ProblemDetailsException:
+        if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
+            return unavailable(exc)
+        # Only the type: a message may carry SQL, parameters or secrets.
+        logger.error("unhandled error: %s", type(exc).__name__)
+        return _problem(500, "internal-error", "an internal error occurred")
+
+    mapping: dict[type[Exception], Callable[[Any], ProblemDetailsException]] = {
+        TallyError: _from_domain,
+        ValidationException: _from_validation,
+        NotAuthorizedException: _from_not_authorized,
+        PermissionDeniedException: _from_forbidden,
+        HTTPException: _from_http,
+        Exception: internal,
+    }
+    mapping.update(dict.fromkeys(UNAVAILABLE, unavailable))
+    return ProblemDetailsPlugin(ProblemDetailsConfig(exception_to_problem_detail_map=mapping))

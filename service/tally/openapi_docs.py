@@ -1,0 +1,24 @@
+"""Problem-details responses for the OpenAPI document, shared by every route."""
+
+from __future__ import annotations
+
+from litestar.openapi.datastructures import ResponseSpec
+
+from tally.domain.models import Problem
+
+_WHEN = {
+    400: "Malformed or out-of-range input; `detail` and `errors` name the field.",
+    401: "No bearer token, or an invalid, expired or unsigned one.",
+    403: "The token's role lacks the right, or it belongs to another tenant.",
+    409: "An idempotency key reused with different content, or an immutable catalog field changed.",
+    413: "The request body is larger than the configured limit.",
+    503: "The database is unreachable; retry after `Retry-After` seconds.",
+}
+
+
+def problems(*statuses: int) -> dict[int, ResponseSpec]:
+    """Document ``statuses`` (plus 503, which any database-backed route can answer) as problem details."""
+    return {
+        status: ResponseSpec(data_container=Problem, description=_WHEN[status], media_type="application/problem+json")
+        for status in sorted({*statuses, 503})
+    }

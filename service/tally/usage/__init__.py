@@ -1,0 +1,1 @@
+"""Recording usage and answering usage totals."""

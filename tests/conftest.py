@@ -1,0 +1,115 @@
+"""Shared fixtures: real databases (SQLite and PostgreSQL), an app per test, signed tokens.
+
+PostgreSQL tests use ``TALLY_TEST_POSTGRES_URL`` (default: the local server, user postgres). Without a
+reachable server they are skipped locally, but fail under CI (``CI=true``), where they must run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
+
+from tally.app import create_app
+from tally.auth import Role, issue_token
+from tally.config import Settings
+from tally.db.migrate import upgrade
+
+TEST_SECRET = "test-secret-0123456789abcdef-0123456789"
+POSTGRES_ADMIN_URL = os.environ.get("TALLY_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
+TABLES = ("usage_event", "feature")
+
+
+def in_thread(fn, *args):  # type: ignore[no-untyped-def]
+    """Run blocking setup (Alembic runs its own event loop) away from any running loop."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(fn, *args).result()
+
+
+async def _admin(statement: str) -> None:
+    engine = create_async_engine(POSTGRES_ADMIN_URL, poolclass=NullPool, isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as connection:
+            await connection.execute(text(statement))
+    finally:
+        await engine.dispose()
+
+
+def postgres_unavailable(reason: str) -> None:
+    if os.environ.get("CI"):
+        pytest.fail(f"PostgreSQL is required under CI: {reason}")
+    pytest.skip(f"PostgreSQL not reachable: {reason}")
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh, migrated PostgreSQL database for this test session, dropped afterwards."""
+    name = f"tally_test_{uuid.uuid4().hex[:12]}"
+    try:
+        in_thread(asyncio.run, _admin(f"CREATE DATABASE {name}"))
+    except OSError as exc:
+        postgres_unavailable(str(exc))
+    url = POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    in_thread(upgrade, url)
+    yield url
+    in_thread(asyncio.run, _admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+
+
+@pytest.fixture(scope="session")
+def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    path: Path = tmp_path_factory.mktemp("sqlite") / "tally.db"
+    url = f"sqlite+aiosqlite:///{path}"
+    in_thread(upgrade, url)
+    return url
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest) -> str:
+    """Every test using this runs once on SQLite and once on PostgreSQL."""
+    return str(request.getfixturevalue(f"{request.param}_url"))
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+async def clear(database_url: str) -> None:
+    engine = create_async_engine(database_url, poolclass=NullPool)
+    try:
+        async with engine.begin() as connection:
+            for table in TABLES:
+                await connection.execute(text(f"DELETE FROM {table}"))
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture
+async def app(database_url: str) -> Litestar:
+    await clear(database_url)
+    return create_app(Settings(database_url=database_url, jwt_secret=TEST_SECRET))
+
+
+@pytest.fixture
+async def client(app: Litestar) -> AsyncIterator[AsyncTestClient[Litestar]]:
+    async with AsyncTestClient(app=app) as client:
+        yield client
+
+
+def bearer(role: Role | str, tenant_id: uuid.UUID | None = None, *, secret: str = TEST_SECRET) -> dict[str, str]:
+    token = issue_token(secret, Role(role), tenant_id, subject="test", ttl=timedelta(minutes=10))
+    return {"Authorization": f"Bearer {token}"}
+
+
+PLATFORM = bearer(Role.PLATFORM)

@@ -1,0 +1,38 @@
+"""polyfactory factories for the request structs: valid by construction, overridable per test."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from polyfactory import Use
+from polyfactory.factories.msgspec_factory import MsgspecFactory
+
+from tally.domain.models import Aggregation, FeatureIn, UsageEventIn
+
+BASE_TIME = datetime(2026, 10, 1, tzinfo=UTC)
+
+
+class FeatureInFactory(MsgspecFactory[FeatureIn]):
+    __check_model__ = False
+    unit = Use(lambda: "requests")
+    aggregation = Aggregation.SUM
+    description = None
+
+
+class UsageEventFactory(MsgspecFactory[UsageEventIn]):
+    __check_model__ = False
+    feature_key = "api_calls"
+    quantity = Use(lambda: UsageEventFactory.__random__.randint(0, 1_000))
+    idempotency_key = Use(lambda: f"evt-{UsageEventFactory.__random__.getrandbits(64):016x}")
+    timestamp = Use(lambda: BASE_TIME + timedelta(seconds=UsageEventFactory.__random__.randint(0, 30 * 86_400)))
+
+
+def event_json(event: UsageEventIn) -> dict[str, object]:
+    body: dict[str, object] = {
+        "feature_key": event.feature_key,
+        "quantity": event.quantity,
+        "idempotency_key": event.idempotency_key,
+    }
+    if event.timestamp is not None:
+        body["timestamp"] = event.timestamp.isoformat()
+    return body

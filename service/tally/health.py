@@ -18,6 +18,7 @@ class HealthController(Controller):
     path = "/health"
     tags = ["health"]
     opt = {"exclude_from_auth": True}
+    security = [{}]  # an empty requirement: these routes need no token (the API's bearer scheme is global)
 
     @get("/live", operation_id="health_live", summary="The process is running")
     async def live(self) -> Health:

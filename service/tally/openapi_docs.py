@@ -19,6 +19,11 @@ _WHEN = {
 def problems(*statuses: int) -> dict[int, ResponseSpec]:
     """Document ``statuses`` (plus 503, which any database-backed route can answer) as problem details."""
     return {
-        status: ResponseSpec(data_container=Problem, description=_WHEN[status], media_type="application/problem+json")
+        status: ResponseSpec(
+            data_container=Problem,
+            description=_WHEN[status],
+            media_type="application/problem+json",
+            generate_examples=False,
+        )
         for status in sorted({*statuses, 503})
     }

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from litestar import Controller, Response, get, put
 from litestar.di import NamedDependency, Provide
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import JSONBody, Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -45,7 +46,10 @@ class CatalogController(Controller):
         ),
         guards=[requires(Permission.MANAGE_CATALOG)],
         status_code=200,
-        responses=problems(400, 401, 403, 409),
+        responses={
+            201: ResponseSpec(data_container=Feature, description="The feature was created.", generate_examples=False),
+            **problems(400, 401, 403, 409),
+        },
     )
     async def put_feature(
         self,

@@ -31,7 +31,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
 
 def _sqlite_engine(url: str, settings: Settings) -> AsyncEngine:
     busy_ms = int(settings.db_timeout_seconds * 1000)
-    engine = create_async_engine(url, pool_timeout=settings.db_timeout_seconds)
+    engine = create_async_engine(url)
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: DBAPIConnection, _: ConnectionPoolEntry) -> None:

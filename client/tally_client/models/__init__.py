@@ -1,0 +1,25 @@
+"""Contains all the data models used in inputs/outputs"""
+
+from .aggregation import Aggregation
+from .feature import Feature
+from .feature_in import FeatureIn
+from .field_error import FieldError
+from .health import Health
+from .ingest_result import IngestResult
+from .problem import Problem
+from .usage_batch import UsageBatch
+from .usage_event_in import UsageEventIn
+from .usage_total import UsageTotal
+
+__all__ = (
+    "Aggregation",
+    "Feature",
+    "FeatureIn",
+    "FieldError",
+    "Health",
+    "IngestResult",
+    "Problem",
+    "UsageBatch",
+    "UsageEventIn",
+    "UsageTotal",
+)

@@ -1,0 +1,100 @@
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, TypeVar, cast
+
+from attrs import define as _attrs_define
+from attrs import field as _attrs_field
+
+from ..models.aggregation import Aggregation
+from ..types import UNSET, Unset
+
+T = TypeVar("T", bound="Feature")
+
+
+@_attrs_define
+class Feature:
+    """
+    Attributes:
+        aggregation (Aggregation): How a feature's events combine into a total.
+        feature_key (str): Lower-case identifier of a metered feature.
+        unit (str):
+        description (None | str | Unset):
+    """
+
+    aggregation: Aggregation
+    feature_key: str
+    unit: str
+    description: None | str | Unset = UNSET
+    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        aggregation = self.aggregation.value
+
+        feature_key = self.feature_key
+
+        unit = self.unit
+
+        description: None | str | Unset
+        if isinstance(self.description, Unset):
+            description = UNSET
+        else:
+            description = self.description
+
+        field_dict: dict[str, Any] = {}
+        field_dict.update(self.additional_properties)
+        field_dict.update(
+            {
+                "aggregation": aggregation,
+                "feature_key": feature_key,
+                "unit": unit,
+            }
+        )
+        if description is not UNSET:
+            field_dict["description"] = description
+
+        return field_dict
+
+    @classmethod
+    def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        d = dict(src_dict)
+        aggregation = Aggregation(d.pop("aggregation"))
+
+        feature_key = d.pop("feature_key")
+
+        unit = d.pop("unit")
+
+        def _parse_description(data: object) -> None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(None | str | Unset, data)
+
+        description = _parse_description(d.pop("description", UNSET))
+
+        feature = cls(
+            aggregation=aggregation,
+            feature_key=feature_key,
+            unit=unit,
+            description=description,
+        )
+
+        feature.additional_properties = d
+        return feature
+
+    @property
+    def additional_keys(self) -> list[str]:
+        return list(self.additional_properties.keys())
+
+    def __getitem__(self, key: str) -> Any:
+        return self.additional_properties[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.additional_properties[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        del self.additional_properties[key]
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.additional_properties

@@ -1,0 +1,111 @@
+from __future__ import annotations
+
+import datetime
+from collections.abc import Mapping
+from typing import Any, TypeVar, cast
+
+from attrs import define as _attrs_define
+from attrs import field as _attrs_field
+
+from ..types import UNSET, Unset
+
+T = TypeVar("T", bound="UsageEventIn")
+
+
+@_attrs_define
+class UsageEventIn:
+    """
+    Attributes:
+        feature_key (str): Lower-case identifier of a metered feature.
+        idempotency_key (str): Unique per tenant, forever: re-sending the same key never counts twice.
+        quantity (int): Whole units used.
+        timestamp (datetime.datetime | None | Unset): When the usage happened, ISO-8601. An offset is honoured, a naive
+            value is read as UTC; omitted means the time the server received the request.
+    """
+
+    feature_key: str
+    idempotency_key: str
+    quantity: int
+    timestamp: datetime.datetime | None | Unset = UNSET
+    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        feature_key = self.feature_key
+
+        idempotency_key = self.idempotency_key
+
+        quantity = self.quantity
+
+        timestamp: None | str | Unset
+        if isinstance(self.timestamp, Unset):
+            timestamp = UNSET
+        elif isinstance(self.timestamp, datetime.datetime):
+            timestamp = self.timestamp.isoformat()
+        else:
+            timestamp = self.timestamp
+
+        field_dict: dict[str, Any] = {}
+        field_dict.update(self.additional_properties)
+        field_dict.update(
+            {
+                "feature_key": feature_key,
+                "idempotency_key": idempotency_key,
+                "quantity": quantity,
+            }
+        )
+        if timestamp is not UNSET:
+            field_dict["timestamp"] = timestamp
+
+        return field_dict
+
+    @classmethod
+    def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        d = dict(src_dict)
+        feature_key = d.pop("feature_key")
+
+        idempotency_key = d.pop("idempotency_key")
+
+        quantity = d.pop("quantity")
+
+        def _parse_timestamp(data: object) -> datetime.datetime | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            try:
+                if not isinstance(data, str):
+                    raise TypeError()
+                timestamp_type_0 = datetime.datetime.fromisoformat(data)
+
+                return timestamp_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(datetime.datetime | None | Unset, data)
+
+        timestamp = _parse_timestamp(d.pop("timestamp", UNSET))
+
+        usage_event_in = cls(
+            feature_key=feature_key,
+            idempotency_key=idempotency_key,
+            quantity=quantity,
+            timestamp=timestamp,
+        )
+
+        usage_event_in.additional_properties = d
+        return usage_event_in
+
+    @property
+    def additional_keys(self) -> list[str]:
+        return list(self.additional_properties.keys())
+
+    def __getitem__(self, key: str) -> Any:
+        return self.additional_properties[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.additional_properties[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        del self.additional_properties[key]
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.additional_properties

@@ -1,0 +1,94 @@
+from __future__ import annotations
+
+import datetime
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+from attrs import define as _attrs_define
+from attrs import field as _attrs_field
+
+T = TypeVar("T", bound="UsageTotal")
+
+
+@_attrs_define
+class UsageTotal:
+    """
+    Attributes:
+        feature_key (str): Lower-case identifier of a metered feature.
+        quantity (int):
+        unit (str):
+        window_end (datetime.datetime):
+        window_start (datetime.datetime):
+    """
+
+    feature_key: str
+    quantity: int
+    unit: str
+    window_end: datetime.datetime
+    window_start: datetime.datetime
+    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        feature_key = self.feature_key
+
+        quantity = self.quantity
+
+        unit = self.unit
+
+        window_end = self.window_end.isoformat()
+
+        window_start = self.window_start.isoformat()
+
+        field_dict: dict[str, Any] = {}
+        field_dict.update(self.additional_properties)
+        field_dict.update(
+            {
+                "feature_key": feature_key,
+                "quantity": quantity,
+                "unit": unit,
+                "window_end": window_end,
+                "window_start": window_start,
+            }
+        )
+
+        return field_dict
+
+    @classmethod
+    def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        d = dict(src_dict)
+        feature_key = d.pop("feature_key")
+
+        quantity = d.pop("quantity")
+
+        unit = d.pop("unit")
+
+        window_end = datetime.datetime.fromisoformat(d.pop("window_end"))
+
+        window_start = datetime.datetime.fromisoformat(d.pop("window_start"))
+
+        usage_total = cls(
+            feature_key=feature_key,
+            quantity=quantity,
+            unit=unit,
+            window_end=window_end,
+            window_start=window_start,
+        )
+
+        usage_total.additional_properties = d
+        return usage_total
+
+    @property
+    def additional_keys(self) -> list[str]:
+        return list(self.additional_properties.keys())
+
+    def __getitem__(self, key: str) -> Any:
+        return self.additional_properties[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.additional_properties[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        del self.additional_properties[key]
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.additional_properties

@@ -1,0 +1,42 @@
+"""Every task a developer or CI runs. ``scripts/test`` runs lint, typecheck, drift and tests.
+
+Sessions run in the project's own virtual environment (made by ``scripts/bootstrap`` from the pinned
+``constraints.txt``) instead of one venv per session: the generated client and the drift check depend
+on exact tool versions, and one environment keeps them identical everywhere.
+"""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.sessions = ["lint", "typecheck", "drift", "tests"]
+nox.options.default_venv_backend = "none"
+
+
+@nox.session(python=False)
+def lint(session: nox.Session) -> None:
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session(python=False)
+def typecheck(session: nox.Session) -> None:
+    session.run("mypy")
+    session.run("mypy", "--strict", "client/tally_client")
+
+
+@nox.session(python=False)
+def drift(session: nox.Session) -> None:
+    """Fail when openapi.json differs from the app, or client/ from a regeneration of openapi.json."""
+    session.run("python", "scripts/contract.py", "check")
+
+
+@nox.session(python=False)
+def client(session: nox.Session) -> None:
+    """Re-export openapi.json from the app and regenerate client/ from it, on purpose."""
+    session.run("python", "scripts/contract.py", "generate")
+
+
+@nox.session(python=False)
+def tests(session: nox.Session) -> None:
+    session.run("pytest", *session.posargs)

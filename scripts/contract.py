@@ -1,0 +1,132 @@
+"""The contract chain: app -> openapi.json -> client/. Export, regenerate, or check that none drifted.
+
+python scripts/contract.py export     # write openapi.json from the app
+python scripts/contract.py generate   # export, then regenerate client/ from openapi.json
+python scripts/contract.py check      # fail (exit 1) if openapi.json or client/ is stale
+"""
+
+from __future__ import annotations
+
+import argparse
+import filecmp
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+GENERATOR_CONFIG = ROOT / "scripts" / "client" / "config.yml"
+GENERATOR_TEMPLATES = ROOT / "scripts" / "client" / "templates"
+IGNORED = {".ruff_cache", "__pycache__", ".mypy_cache", ".pytest_cache"}
+
+
+def render_spec() -> str:
+    """The document the app serves, keys sorted, trailing newline: the same code gives the same bytes."""
+    from tally.app import create_app
+    from tally.config import Settings
+
+    # The document does not depend on settings; these only let the app be built without a database.
+    app = create_app(Settings(database_url="sqlite+aiosqlite:///:memory:", jwt_secret="x" * 32))
+    return json.dumps(app.openapi_schema.to_schema(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def generate_client(spec: Path, dest: Path) -> None:
+    """Run the pinned openapi-python-client on ``spec`` into ``dest`` (replaced)."""
+    bin_dir = Path(sys.executable).parent
+    # The generator formats its output with whatever ruff is first on PATH: make it the pinned one.
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
+    if dest.exists():
+        shutil.rmtree(dest)
+    subprocess.run(
+        [
+            str(bin_dir / "openapi-python-client"),
+            "generate",
+            "--path",
+            str(spec),
+            "--config",
+            str(GENERATOR_CONFIG),
+            "--custom-template-path",
+            str(GENERATOR_TEMPLATES),
+            "--meta",
+            "pdm",
+            "--output-path",
+            str(dest),
+            "--fail-on-warning",
+        ],
+        check=True,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    shutil.rmtree(dest / ".ruff_cache", ignore_errors=True)
+
+
+def tree_differences(expected: Path, actual: Path) -> list[str]:
+    """Relative paths that are missing, extra or different in ``actual`` compared with ``expected``."""
+    found: list[str] = []
+
+    def walk(cmp: filecmp.dircmp[str], prefix: str) -> None:
+        found.extend(f"{prefix}{name} (missing)" for name in cmp.left_only if name not in IGNORED)
+        found.extend(f"{prefix}{name} (not generated)" for name in cmp.right_only if name not in IGNORED)
+        found.extend(f"{prefix}{name} (differs)" for name in cmp.diff_files)
+        for name, sub in cmp.subdirs.items():
+            if name not in IGNORED:
+                walk(sub, f"{prefix}{name}/")
+
+    walk(filecmp.dircmp(expected, actual, ignore=list(IGNORED)), "")
+    # dircmp compares by stat signature first; compare contents of same-named files for certain.
+    return sorted(found + _content_differences(expected, actual, found))
+
+
+def _content_differences(expected: Path, actual: Path, already: list[str]) -> list[str]:
+    extra = []
+    for path in expected.rglob("*"):
+        rel = path.relative_to(expected)
+        if path.is_file() and not IGNORED & set(rel.parts):
+            other = actual / rel
+            label = f"{rel.as_posix()} (differs)"
+            if other.is_file() and label not in already and path.read_bytes() != other.read_bytes():
+                extra.append(label)
+    return extra
+
+
+def check_drift(root: Path = ROOT) -> list[str]:
+    """Every way ``root``'s openapi.json and client/ disagree with the code; empty when all agree."""
+    problems = []
+    spec = root / "openapi.json"
+    if not spec.is_file() or spec.read_text(encoding="utf-8") != render_spec():
+        problems.append("openapi.json differs from the app's OpenAPI document: run `nox -s client`")
+    if not spec.is_file():
+        return problems
+    with tempfile.TemporaryDirectory() as tmp:
+        fresh = Path(tmp) / "client"
+        generate_client(spec, fresh)
+        client = root / "client"
+        differences = tree_differences(fresh, client) if client.is_dir() else ["client/ (missing)"]
+        problems.extend(f"client/{d}: regenerating from openapi.json gives another result" for d in differences)
+    return problems
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("command", choices=["export", "generate", "check"])
+    args = parser.parse_args()
+    if args.command == "check":
+        problems = check_drift()
+        for problem in problems:
+            print(f"drift: {problem}", file=sys.stderr)
+        print("drift: none" if not problems else f"drift: {len(problems)} problem(s)")
+        return 1 if problems else 0
+    (ROOT / "openapi.json").write_text(render_spec(), encoding="utf-8")
+    print("wrote openapi.json")
+    if args.command == "generate":
+        generate_client(ROOT / "openapi.json", ROOT / "client")
+        print("regenerated client/")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

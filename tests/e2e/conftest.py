@@ -1,0 +1,84 @@
+"""A real server process (uvicorn) on a free port, talked to over HTTP through the generated client."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tally.db.migrate import upgrade
+from tests.conftest import TEST_SECRET, in_thread
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def running_server(database_url: str, log: Path, **env: str) -> Iterator[str]:
+    """Start ``uvicorn --factory tally.app:create_app`` and yield its base URL once it answers."""
+    port = free_port()
+    environ = {**os.environ, "TALLY_DATABASE_URL": database_url, "TALLY_JWT_SECRET": TEST_SECRET, **env}
+    command = [sys.executable, "-m", "uvicorn", "--factory", "tally.app:create_app", "--host", "127.0.0.1"]
+    with log.open("ab") as out:
+        process = subprocess.Popen([*command, "--port", str(port)], env=environ, stdout=out, stderr=subprocess.STDOUT)
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"server exited with {process.returncode}:\n{log.read_text()}")
+            try:
+                if httpx.get(f"{base_url}/health/live", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"server did not start:\n{log.read_text()}")
+            time.sleep(0.1)
+        yield base_url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@pytest.fixture
+def sqlite_server(tmp_path: Path) -> Iterator[str]:
+    """A server on a fresh, migrated embedded database."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'e2e.db'}"
+    in_thread(upgrade, url)
+    with running_server(url, tmp_path / "server.log") as base_url:
+        yield base_url
+
+
+@pytest.fixture
+def postgres_database() -> Iterator[str]:
+    """A fresh, migrated PostgreSQL database of its own, dropped afterwards."""
+    import asyncio
+    import uuid
+
+    from tests.conftest import POSTGRES_ADMIN_URL, _admin, postgres_unavailable
+
+    name = f"tally_e2e_{uuid.uuid4().hex[:12]}"
+    try:
+        in_thread(asyncio.run, _admin(f"CREATE DATABASE {name}"))
+    except OSError as exc:
+        postgres_unavailable(str(exc))
+    url = POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    in_thread(upgrade, url)
+    yield url
+    in_thread(asyncio.run, _admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))

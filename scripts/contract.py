@@ -20,7 +20,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 GENERATOR_CONFIG = ROOT / "scripts" / "client" / "config.yml"
 GENERATOR_TEMPLATES = ROOT / "scripts" / "client" / "templates"
-IGNORED = {".ruff_cache", "__pycache__", ".mypy_cache", ".pytest_cache"}
+# Caches and build leftovers (pdm-backend writes .pdm-build on an editable install): never generated.
+IGNORED = {".ruff_cache", "__pycache__", ".mypy_cache", ".pytest_cache", ".pdm-build"}
 
 
 def render_spec() -> str:

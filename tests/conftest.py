@@ -15,6 +15,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from httpx import Response
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlalchemy import text
@@ -28,7 +29,7 @@ from tally.db.migrate import upgrade
 
 TEST_SECRET = "test-secret-0123456789abcdef-0123456789"
 POSTGRES_ADMIN_URL = os.environ.get("TALLY_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
-TABLES = ("usage_event", "feature")
+TABLES = ("usage_bucket", "usage_event", "feature")
 
 
 def in_thread(fn, *args):  # type: ignore[no-untyped-def]
@@ -113,3 +114,64 @@ def bearer(role: Role | str, tenant_id: uuid.UUID | None = None, *, secret: str 
 
 
 PLATFORM = bearer(Role.PLATFORM)
+
+
+# --- HTTP helpers shared by the integration tests -------------------------------------------------
+
+FEATURES_URL = "/api/v1/billing/features"
+PROBLEM_FIELDS = frozenset({"type", "title", "status", "detail"})
+
+
+def events_url(tenant_id: uuid.UUID | str) -> str:
+    return f"/api/v1/billing/tenants/{tenant_id}/usage-events"
+
+
+def totals_url(tenant_id: uuid.UUID | str) -> str:
+    return f"/api/v1/billing/tenants/{tenant_id}/usage-totals"
+
+
+async def put_features(client: AsyncTestClient[Litestar], *keys: str, unit: str = "requests") -> None:
+    """Create (or update) catalog features as the platform role."""
+    for key in keys:
+        response = await client.put(f"{FEATURES_URL}/{key}", json={"unit": unit}, headers=bearer(Role.PLATFORM))
+        assert response.status_code in (200, 201), response.text
+
+
+async def post_events(
+    client: AsyncTestClient[Litestar],
+    tenant_id: uuid.UUID | str,
+    events: list[dict[str, object]],
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """POST a batch of already-serialised events (as the platform role unless ``headers`` say otherwise)."""
+    return await client.post(events_url(tenant_id), json={"events": events}, headers=headers or bearer(Role.PLATFORM))
+
+
+async def record(client: AsyncTestClient[Litestar], tenant_id: uuid.UUID, *events: dict[str, object]) -> dict[str, int]:
+    """POST ``events`` as one batch, expect 200 and return ``{"accepted": ..., "duplicates": ...}``."""
+    response = await post_events(client, tenant_id, list(events))
+    assert response.status_code == 200, response.text
+    body: dict[str, int] = response.json()
+    return body
+
+
+async def quantities(client: AsyncTestClient[Litestar], tenant_id: uuid.UUID | str, **params: object) -> dict[str, int]:
+    """``feature_key -> quantity`` of a usage-totals answer (read as the platform role)."""
+    response = await client.get(totals_url(tenant_id), params=params, headers=bearer(Role.PLATFORM))
+    assert response.status_code == 200, response.text
+    return {row["feature_key"]: row["quantity"] for row in response.json()}
+
+
+def assert_problem(response: Response, status: int, *names: str) -> dict[str, object]:
+    """``response`` is RFC 9457 problem details with ``status`` whose ``detail`` mentions every one of ``names``."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json"), response.headers
+    body: dict[str, object] = response.json()
+    assert body.keys() >= PROBLEM_FIELDS, body
+    assert body["status"] == status
+    for field in ("type", "title", "detail"):
+        assert isinstance(body[field], str), body
+        assert body[field], body
+    for name in names:
+        assert name in body["detail"], f"{name!r} not named in detail {body['detail']!r}"
+    return body

@@ -36,3 +36,14 @@ def event_json(event: UsageEventIn) -> dict[str, object]:
     if event.timestamp is not None:
         body["timestamp"] = event.timestamp.isoformat()
     return body
+
+
+def event_body(**overrides: object) -> dict[str, object]:
+    """One serialised event from ``UsageEventFactory``; ``timestamp=None`` leaves the timestamp out."""
+    return event_json(UsageEventFactory.build(**overrides))
+
+
+def month_bounds(instant: datetime) -> tuple[datetime, datetime]:
+    """The UTC calendar month holding ``instant``: ``[first day 00:00, first day of the next month 00:00)``."""
+    start = instant.astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    return start, (start + timedelta(days=32)).replace(day=1)

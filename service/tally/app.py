@@ -14,7 +14,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 from litestar.security.jwt import JWTAuth
 
 from tally import __version__
-from tally.auth import ALGORITHM, Principal, generate_secret, principal_from_token
+from tally.auth import ALGORITHM, Principal, TallyToken, generate_secret, principal_from_token
 from tally.catalog.controller import CatalogController
 from tally.catalog.service import CatalogService, read_catalog_file
 from tally.config import Settings
@@ -46,6 +46,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         token_secret=secret,
         algorithm=ALGORITHM,
         retrieve_user_handler=principal_from_token,
+        token_cls=TallyToken,
         exclude=["^/health", "^/schema"],
         openapi_security_scheme_name="BearerToken",
         description="HS256 JWT with claims sub, exp, role and tenant_id (absent for the platform role).",

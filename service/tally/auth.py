@@ -46,6 +46,17 @@ ALLOWED: dict[Permission, frozenset[Role]] = {
 }
 
 
+class TallyToken(Token):
+    """Litestar's ``Token`` insists on an ``iat`` claim; the contract requires only ``sub``, ``exp``, ``role`` and
+    ``tenant_id``, so a token without ``iat`` counts as issued now. Pass as ``JWTAuth(token_cls=TallyToken)``."""
+
+    @classmethod
+    def _decode_datetime_claim(cls, payload: dict[str, Any], claim: str) -> datetime:
+        if claim == "iat" and claim not in payload:
+            return datetime.now(UTC)
+        return super()._decode_datetime_claim(payload, claim)
+
+
 class Principal(msgspec.Struct, frozen=True):
     """Who is calling: the token's subject, role and (except for ``platform``) tenant."""
 
@@ -54,7 +65,8 @@ class Principal(msgspec.Struct, frozen=True):
     tenant_id: UUID | None
 
 
-def principal_from_token(token: Token, _: ASGIConnection[Any, Any, Any, Any]) -> Principal:
+# async although it awaits nothing: Litestar would run a sync user handler in a worker thread, per request.
+async def principal_from_token(token: Token, _: ASGIConnection[Any, Any, Any, Any]) -> Principal:
     """Check the claims Litestar leaves to us: a known ``role`` and, unless platform, a UUID ``tenant_id``."""
     try:
         role = Role(str(token.extras.get("role")))

@@ -14,7 +14,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def _load_contract():  # type: ignore[no-untyped-def]
     spec = importlib.util.spec_from_file_location("contract", ROOT / "scripts" / "contract.py")
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -57,7 +58,8 @@ def test_tampered_client_file_is_drift(tree: Path) -> None:
     module.write_text(module.read_text() + "\n# edited by hand\n")
     problems = contract.check_drift(tree)
     assert problems == [
-        "client/tally_client/api/usage/get_usage_totals.py (differs): regenerating from openapi.json gives another result"
+        "client/tally_client/api/usage/get_usage_totals.py (differs): "
+        "regenerating from openapi.json gives another result"
     ]
 
 

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tally.db.engine import WRITE
 from tally.db.models import FeatureRecord, UsageEventRecord
 from tally.domain.errors import ImmutableFeature, InvalidInput
-from tally.domain.models import Aggregation, CatalogFile, Feature, FeatureIn
+from tally.domain.models import Aggregation, CatalogFile, Feature, FeatureIn, FeatureKey
 
 
 class FeatureRepository(SQLAlchemyAsyncRepository[FeatureRecord]):
@@ -37,11 +37,12 @@ class CatalogService:
         self.features = FeatureRepository(session=session, auto_commit=False)
 
     async def list_features(self) -> list[Feature]:
-        records = await self.features.list(order_by=[("feature_key", False)])
+        records = await self.features.get_many(order_by=[("feature_key", False)])
         return [to_feature(r) for r in records]
 
     async def put_feature(self, feature_key: str, spec: FeatureIn) -> tuple[Feature, bool]:
         """Create or update one feature and commit. Returns the feature and whether it was created."""
+        check_feature_key(feature_key)
         await self.session.connection(execution_options=WRITE)
         feature, created = await self._put(feature_key, spec)
         await self.session.commit()
@@ -93,6 +94,14 @@ class CatalogService:
     async def _has_usage(self, feature_key: str) -> bool:
         found = await self.session.scalar(select(exists().where(UsageEventRecord.feature_key == feature_key)))
         return bool(found)
+
+
+def check_feature_key(feature_key: str) -> None:
+    """The path's key follows the ``FeatureKey`` pattern (Litestar does not apply it to a path parameter)."""
+    try:
+        msgspec.convert(feature_key, FeatureKey)
+    except msgspec.ValidationError as exc:
+        raise InvalidInput.field("feature_key", f"'{feature_key}': {exc}") from None
 
 
 def read_catalog_file(path: Path) -> list[Feature]:

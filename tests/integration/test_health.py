@@ -1,0 +1,71 @@
+"""Health probes, and what callers see while the database is unreachable."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from tally.app import create_app
+from tally.auth import Role
+from tally.config import Settings
+from tests.conftest import FEATURES_URL, TEST_SECRET, assert_problem, bearer, events_url, totals_url
+from tests.factories import event_body
+
+pytestmark = pytest.mark.anyio
+
+UNREACHABLE = "postgresql+asyncpg://postgres@127.0.0.1:1/none"
+RETRY_AFTER = 7
+# What must never reach a response body: SQL, driver names, the database's address, a traceback.
+LEAKS = ("SELECT", "INSERT", "Traceback", "asyncpg", "sqlalchemy", "127.0.0.1", "Connect", "Errno", "none")
+
+
+@pytest.fixture
+async def offline() -> AsyncIterator[AsyncTestClient[Litestar]]:
+    settings = Settings(
+        database_url=UNREACHABLE, jwt_secret=TEST_SECRET, db_timeout_seconds=2, retry_after_seconds=RETRY_AFTER
+    )
+    async with AsyncTestClient(app=create_app(settings)) as client:
+        yield client
+
+
+@pytest.mark.parametrize("path", ["/health/live", "/health/ready"])
+async def test_probes_answer_without_a_token(client, path: str) -> None:
+    response = await client.get(path)
+    assert response.status_code == 200, response.text
+    assert response.json() == {"status": "ok"}
+
+
+async def test_liveness_holds_while_the_database_is_down(offline) -> None:
+    response = await offline.get("/health/live")
+    assert response.status_code == 200, response.text
+
+
+def assert_unavailable(response) -> None:
+    body = assert_problem(response, 503)
+    assert response.headers["retry-after"] == str(RETRY_AFTER)
+    for leak in LEAKS:
+        assert leak not in str(body), f"{leak!r} leaked into {body}"
+
+
+async def test_readiness_is_503_while_the_database_is_down(offline) -> None:
+    assert_unavailable(await offline.get("/health/ready"))
+
+
+async def test_api_calls_are_503_while_the_database_is_down(offline) -> None:
+    tenant = uuid.uuid4()
+    assert_unavailable(await offline.get(totals_url(tenant), headers=bearer(Role.VIEWER, tenant)))
+    assert_unavailable(await offline.get(FEATURES_URL, headers=bearer(Role.PLATFORM)))
+    assert_unavailable(
+        await offline.post(events_url(tenant), json={"events": [event_body()]}, headers=bearer("admin", tenant))
+    )
+
+
+async def test_the_app_stays_up_and_answers_again(offline) -> None:
+    """A 503 is not fatal: the same app keeps answering (and the next probe is again a clean 503)."""
+    for _ in range(3):
+        assert_unavailable(await offline.get("/health/ready"))
+    assert (await offline.get("/health/live")).status_code == 200

@@ -1,0 +1,114 @@
+"""Settings read from the environment: every problem names the variable at fault."""
+
+from __future__ import annotations
+
+import pytest
+
+from tally.config import DEFAULT_DATABASE_URL, ConfigError, Settings
+
+SECRET = "s" * 32
+POSTGRES = "postgresql+asyncpg://tally@db:5432/tally"
+
+
+def test_defaults_with_only_a_secret() -> None:
+    settings = Settings.from_env({"TALLY_JWT_SECRET": SECRET})
+    assert settings == Settings(jwt_secret=SECRET)
+    assert settings.database_url == DEFAULT_DATABASE_URL
+
+
+def test_missing_secret_names_the_variable() -> None:
+    with pytest.raises(ConfigError, match="TALLY_JWT_SECRET"):
+        Settings.from_env({})
+
+
+@pytest.mark.parametrize(
+    ("environ", "require_secret"),
+    [
+        pytest.param({"TALLY_DEMO": "true"}, True, id="demo"),
+        pytest.param({}, False, id="not-required"),
+    ],
+)
+def test_secret_not_needed_in_demo_or_when_not_required(environ: dict[str, str], require_secret: bool) -> None:
+    assert Settings.from_env(environ, require_secret=require_secret).jwt_secret is None
+
+
+def test_empty_variable_counts_as_unset() -> None:
+    with pytest.raises(ConfigError, match="TALLY_JWT_SECRET"):
+        Settings.from_env({"TALLY_JWT_SECRET": ""})
+    assert Settings.from_env({"TALLY_JWT_SECRET": SECRET, "TALLY_MAX_BODY_BYTES": ""}).max_body_bytes == 1024 * 1024
+
+
+def test_variables_are_converted_from_text() -> None:
+    settings = Settings.from_env(
+        {
+            "TALLY_JWT_SECRET": SECRET,
+            "TALLY_DATABASE_URL": POSTGRES,
+            "TALLY_MAX_BODY_BYTES": "2048",
+            "TALLY_DB_TIMEOUT_SECONDS": "2.5",
+            "TALLY_DB_POOL_SIZE": "3",
+            "TALLY_RETRY_AFTER_SECONDS": "9",
+            "TALLY_FUTURE_SKEW_SECONDS": "0",
+            "TALLY_CATALOG_FILE": "catalog.toml",
+        }
+    )
+    assert (settings.database_url, settings.max_body_bytes, settings.db_timeout_seconds) == (POSTGRES, 2048, 2.5)
+    assert (settings.db_pool_size, settings.retry_after_seconds, settings.future_skew_seconds) == (3, 9, 0)
+    assert settings.catalog_file == "catalog.toml"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("TALLY_MAX_BODY_BYTES", "lots"),
+        ("TALLY_MAX_BODY_BYTES", "1.5"),
+        ("TALLY_MAX_BODY_BYTES", "100"),
+        ("TALLY_DB_POOL_SIZE", "0"),
+        ("TALLY_RETRY_AFTER_SECONDS", "soon"),
+        ("TALLY_FUTURE_SKEW_SECONDS", "-1"),
+        ("TALLY_DB_TIMEOUT_SECONDS", "0"),
+        ("TALLY_DEMO", "perhaps"),
+        ("TALLY_JWT_SECRET", "too-short"),
+    ],
+)
+def test_bad_value_names_the_variable(variable: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=variable):
+        Settings.from_env({"TALLY_JWT_SECRET": SECRET, variable: value})
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["mysql+aiomysql://tally@db/tally", "postgresql://tally@db/tally", "sqlite:///./tally.db", "tally.db"],
+)
+def test_database_url_scheme_is_checked(url: str) -> None:
+    with pytest.raises(ConfigError, match="TALLY_DATABASE_URL"):
+        Settings.from_env({"TALLY_JWT_SECRET": SECRET, "TALLY_DATABASE_URL": url})
+
+
+def test_overrides_win_over_the_environment() -> None:
+    environ = {"TALLY_JWT_SECRET": SECRET, "TALLY_MAX_BODY_BYTES": "2048", "TALLY_DATABASE_URL": POSTGRES}
+    settings = Settings.from_env(environ, max_body_bytes=4096, demo=True)
+    assert (settings.max_body_bytes, settings.demo, settings.database_url) == (4096, True, POSTGRES)
+
+
+def test_none_override_keeps_the_environment_value() -> None:
+    environ = {"TALLY_JWT_SECRET": SECRET, "TALLY_DATABASE_URL": POSTGRES}
+    assert Settings.from_env(environ, database_url=None).database_url == POSTGRES
+
+
+def test_bad_override_is_refused() -> None:
+    with pytest.raises(ConfigError, match="TALLY_DB_POOL_SIZE"):
+        Settings.from_env({"TALLY_JWT_SECRET": SECRET}, db_pool_size=0)
+    with pytest.raises(ConfigError, match="TALLY_DATABASE_URL"):
+        Settings.from_env({"TALLY_JWT_SECRET": SECRET}, database_url="mysql://x")
+
+
+def test_reads_os_environ_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TALLY_JWT_SECRET", SECRET)
+    monkeypatch.setenv("TALLY_RETRY_AFTER_SECONDS", "11")
+    assert Settings.from_env().retry_after_seconds == 11
+
+
+def test_masked_hides_the_secret() -> None:
+    shown = Settings.from_env({"TALLY_JWT_SECRET": SECRET}).masked()
+    assert SECRET not in str(shown)
+    assert shown["jwt_secret"] == "********"

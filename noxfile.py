@@ -40,3 +40,9 @@ def client(session: nox.Session) -> None:
 @nox.session(python=False)
 def tests(session: nox.Session) -> None:
     session.run("pytest", *session.posargs)
+
+
+@nox.session(python=False)
+def bench(session: nox.Session) -> None:
+    """Ingestion rate, totals latency and memory over HTTP against PostgreSQL (figures: docs/benchmarks.md)."""
+    session.run("python", "scripts/bench.py", *session.posargs)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -38,6 +38,9 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     """Bound on connecting to the database and on waiting for a pooled connection."""
     retry_after_seconds: Annotated[int, msgspec.Meta(ge=1)] = 5
     """``Retry-After`` sent with a 503 while the database is unreachable."""
+    totals_source: Literal["buckets", "events"] = "buckets"
+    """Where totals come from: pre-aggregated buckets, or a plain sum over raw events (the naive way, kept
+    for benchmarking and for checking the buckets; never faster)."""
     catalog_file: str | None = None
     """A JSON or TOML feature catalog loaded (created or updated) at start-up."""
     log_level: str = "INFO"

@@ -7,7 +7,7 @@ from datetime import datetime
 from uuid import UUID
 
 from advanced_alchemy.types import DateTimeUTC
-from sqlalchemy import BigInteger, ForeignKey, Index, MetaData, String, Text, Uuid
+from sqlalchemy import BigInteger, Index, Integer, MetaData, String, Text, Uuid
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 NAMING = {
@@ -39,11 +39,27 @@ class UsageEventRecord(Base):
     """One recorded usage event. The primary key is what makes ingestion exactly-once."""
 
     __tablename__ = "usage_event"
-    __table_args__ = (Index(None, "tenant_id", "feature_key", "timestamp"),)
+    # Ranges of time for one tenant, all features at once (the ragged edges of a totals window).
+    __table_args__ = (Index(None, "tenant_id", "timestamp"),)
 
     tenant_id: Mapped[UUID] = mapped_column(Uuid, primary_key=True)
     idempotency_key: Mapped[str] = mapped_column(String(255), primary_key=True)
-    feature_key: Mapped[str] = mapped_column(String(64), ForeignKey("feature.feature_key"))
+    feature_key: Mapped[str] = mapped_column(String(64))  # checked by the service once per batch
     quantity: Mapped[int] = mapped_column(BigInteger)
     timestamp: Mapped[datetime] = mapped_column(DateTimeUTC)
     recorded_at: Mapped[datetime] = mapped_column(DateTimeUTC)
+
+
+class UsageBucketRecord(Base):
+    """Usage pre-aggregated per tenant, feature and UTC bucket of 15 minutes or one day (``grain_seconds``),
+    written in the same transaction as the raw events (see ``tally.usage.buckets``)."""
+
+    __tablename__ = "usage_bucket"
+
+    # Key order serves the read: one index range per (tenant, grain, time span) holds every feature's rows.
+    tenant_id: Mapped[UUID] = mapped_column(Uuid, primary_key=True)
+    grain_seconds: Mapped[int] = mapped_column(Integer, primary_key=True)
+    bucket_start: Mapped[datetime] = mapped_column(DateTimeUTC, primary_key=True)
+    feature_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    quantity: Mapped[int] = mapped_column(BigInteger)
+    event_count: Mapped[int] = mapped_column(BigInteger)

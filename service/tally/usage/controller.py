@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
-from litestar import Controller, get, post
+import msgspec
+from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency, Provide
+from litestar.exceptions import ValidationException
 from litestar.params import JSONBody, Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,7 +24,11 @@ TenantId = Annotated[UUID, Parameter(description="The tenant whose usage is reco
 
 
 async def provide_usage(db_session: NamedDependency[AsyncSession], settings: NamedDependency[Settings]) -> UsageService:
-    return UsageService(db_session, future_skew=timedelta(seconds=settings.future_skew_seconds))
+    return UsageService(
+        db_session,
+        future_skew=timedelta(seconds=settings.future_skew_seconds),
+        totals_source=settings.totals_source,
+    )
 
 
 class UsageController(Controller):
@@ -44,9 +50,19 @@ class UsageController(Controller):
         responses=problems(400, 401, 403, 409, 413),
     )
     async def record_usage_events(
-        self, tenant_id: TenantId, data: JSONBody[UsageBatch], usage: NamedDependency[UsageService]
+        self,
+        tenant_id: TenantId,
+        data: JSONBody[UsageBatch],
+        request: Request[Any, Any, Any],
+        usage: NamedDependency[UsageService],
     ) -> IngestResult:
-        return await usage.record(tenant_id, data, received_at=datetime.now(UTC))
+        # Litestar converts bodies leniently ("3" becomes 3, a number becomes a datetime); the contract wants JSON
+        # integers and ISO-8601 strings, so the (cached) raw body is decoded once more, strictly.
+        try:
+            batch = msgspec.json.decode(await request.body(), type=UsageBatch)
+        except msgspec.ValidationError as exc:
+            raise ValidationException(extra=[{"message": str(exc), "source": "body"}]) from None
+        return await usage.record(tenant_id, batch, received_at=datetime.now(UTC))
 
     @get(
         "/usage-totals",

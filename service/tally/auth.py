@@ -7,10 +7,11 @@ claims into a ``Principal`` and ``requires`` is the one guard every API route de
 from __future__ import annotations
 
 import secrets
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, ClassVar, Self, cast
 from uuid import UUID
 
 import jwt
@@ -46,9 +47,32 @@ ALLOWED: dict[Permission, frozenset[Role]] = {
 }
 
 
+VERIFIED_CACHE_SIZE = 4096
+
+
 class TallyToken(Token):
-    """Litestar's ``Token`` insists on an ``iat`` claim; the contract requires only ``sub``, ``exp``, ``role`` and
-    ``tenant_id``, so a token without ``iat`` counts as issued now. Pass as ``JWTAuth(token_cls=TallyToken)``."""
+    """Litestar's ``Token``, with two changes (pass as ``JWTAuth(token_cls=TallyToken)``):
+
+    - it insists on an ``iat`` claim; the contract requires only ``sub``, ``exp``, ``role`` and ``tenant_id``,
+      so a token without ``iat`` counts as issued now;
+    - verifying the signature was the largest single cost of a totals request, and callers (billing pages,
+      services) send the same token again and again: a token verified with a secret is remembered until
+      its ``exp`` (a bounded cache, emptied when full), so only its expiry is checked again.
+    """
+
+    _verified: ClassVar[dict[tuple[str, str, str], Token]] = {}
+
+    @classmethod
+    def decode(cls, encoded_token: str, secret: str, algorithm: str, *args: Any, **kwargs: Any) -> Self:
+        key = (encoded_token, secret, algorithm)
+        known = cls._verified.get(key)
+        if known is not None and known.exp.timestamp() > time.time():
+            return cast("Self", known)
+        token = super().decode(encoded_token, secret, algorithm, *args, **kwargs)
+        if len(cls._verified) >= VERIFIED_CACHE_SIZE:
+            cls._verified.clear()
+        cls._verified[key] = token
+        return token
 
     @classmethod
     def _decode_datetime_claim(cls, payload: dict[str, Any], claim: str) -> datetime:

@@ -11,7 +11,7 @@ from advanced_alchemy.repository import SQLAlchemyAsyncRepository
 from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tally.db.engine import WRITE
+from tally.db.engine import begin_write
 from tally.db.models import FeatureRecord, UsageEventRecord
 from tally.domain.errors import ImmutableFeature, InvalidInput
 from tally.domain.models import Aggregation, CatalogFile, Feature, FeatureIn, FeatureKey
@@ -43,14 +43,14 @@ class CatalogService:
     async def put_feature(self, feature_key: str, spec: FeatureIn) -> tuple[Feature, bool]:
         """Create or update one feature and commit. Returns the feature and whether it was created."""
         check_feature_key(feature_key)
-        await self.session.connection(execution_options=WRITE)
+        await begin_write(self.session)
         feature, created = await self._put(feature_key, spec)
         await self.session.commit()
         return feature, created
 
     async def load(self, specs: Iterable[Feature]) -> list[tuple[Feature, bool]]:
         """Create or update every feature of a catalog in one transaction."""
-        await self.session.connection(execution_options=WRITE)
+        await begin_write(self.session)
         results = [
             await self._put(s.feature_key, FeatureIn(unit=s.unit, aggregation=s.aggregation, description=s.description))
             for s in specs

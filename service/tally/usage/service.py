@@ -8,20 +8,21 @@ minutes at each end), so their cost does not grow with the number of events.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 from uuid import UUID
 
 import msgspec
-from sqlalchemy import func, select, text, union_all
+from advanced_alchemy.types import DateTimeUTC
+from sqlalchemy import BindParameter, Uuid, bindparam, select, text
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tally.db.engine import WRITE
-from tally.db.models import Base, FeatureRecord, UsageBucketRecord, UsageEventRecord
+from tally.db.engine import begin_write
+from tally.db.models import Base, FeatureRecord, UsageEventRecord
 from tally.domain.errors import IdempotencyConflict, InvalidInput, UnknownFeature
 from tally.domain.models import MAX_FEATURE_KEYS, FieldError, IngestResult, UsageBatch, UsageTotal
-from tally.usage.buckets import BucketCell, Range, bucket_cells, decompose
+from tally.usage.buckets import DAY, QUARTER, BucketCell, Range, bucket_cells, decompose
 from tally.usage.periods import as_utc
 
 TotalsSource = Literal["buckets", "events"]
@@ -78,7 +79,7 @@ class UsageService:
     async def record(self, tenant_id: UUID, batch: UsageBatch, received_at: datetime) -> IngestResult:
         """Store a batch atomically; events already known under their key are duplicates, not counted."""
         events = self._prepare(batch, received_at)
-        await self.session.connection(execution_options=WRITE)
+        await begin_write(self.session)
         await self._check_features(events)
         # Sorted keys: concurrent batches that share keys take their row locks in the same order.
         events.sort(key=lambda e: e.idempotency_key)
@@ -242,20 +243,13 @@ class UsageService:
         """One total per selected feature (all features when none are named) over ``[start, end)``, in one
         statement: the catalog left-joined to the partial sums, so features without usage come out as 0."""
         wanted = _wanted(feature_keys)
-        if self.session.get_bind().dialect.name == "postgresql":
-            # One statement needs no transaction: autocommit saves the BEGIN and ROLLBACK round trips.
-            await self.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-        partial = self._partial_sums(tenant_id, start, end, wanted).subquery()
-        catalog = FeatureRecord
-        stmt = (
-            select(catalog.feature_key, catalog.unit, func.coalesce(func.sum(partial.c.quantity), 0))
-            .outerjoin(partial, partial.c.feature_key == catalog.feature_key)
-            .group_by(catalog.feature_key, catalog.unit)
-            .order_by(catalog.feature_key)
-        )
-        if wanted is not None:
-            stmt = stmt.where(catalog.feature_key.in_(wanted))
-        rows = (await self.session.execute(stmt)).all()
+        ranges = [Range(0, start, end)] if self.totals_source == "events" else decompose(start, end)
+        params: dict[str, Any] = {"tenant_id": tenant_id, **_range_slots(ranges)}
+        if wanted is None:
+            stmt = TOTALS_SQL
+        else:
+            stmt, params["features"] = TOTALS_OF_FEATURES_SQL, wanted
+        rows = (await self.session.execute(stmt, params)).all()
         if wanted is not None and len(rows) < len(wanted):
             found = {row[0] for row in rows}
             unknown = ", ".join(repr(k) for k in wanted if k not in found)
@@ -265,27 +259,51 @@ class UsageService:
             for key, unit, quantity in rows
         ]
 
-    def _partial_sums(self, tenant_id: UUID, start: datetime, end: datetime, features: list[str] | None) -> Any:
-        """``(feature_key, quantity)`` rows adding up to each feature's total over ``[start, end)``: bucket
-        rows for the parts buckets cover whole, raw events for the ragged edges (see ``decompose``)."""
-        ranges = [Range(0, start, end)] if self.totals_source == "events" else decompose(start, end)
-        parts = []
-        table: type[UsageEventRecord] | type[UsageBucketRecord]
-        for r in ranges:
-            if r.grain_seconds == 0:
-                table, at, quantity = UsageEventRecord, UsageEventRecord.timestamp, UsageEventRecord.quantity
-                conditions = [at >= r.start, at < r.end]
-            else:
-                table, at, quantity = UsageBucketRecord, UsageBucketRecord.bucket_start, UsageBucketRecord.quantity
-                conditions = [UsageBucketRecord.grain_seconds == r.grain_seconds, at >= r.start, at < r.end]
-            if features is not None:
-                conditions.append(table.feature_key.in_(features))
-            parts.append(
-                select(table.feature_key.label("feature_key"), func.sum(quantity).label("quantity"))
-                .where(table.tenant_id == tenant_id, *conditions)
-                .group_by(table.feature_key)
-            )
-        return union_all(*parts)
+
+# Totals are the hot read, so their SQL is written out once, in a fixed shape: asyncpg prepares it once per
+# connection and SQLAlchemy compiles nothing per request (building the query with select() per request
+# cost about as much CPU as the rest of the request). The five slots are the ranges `decompose` can
+# return in time order: raw events, quarter buckets, day buckets, quarter buckets, raw events; an unused
+# slot is the empty range [epoch, epoch).
+_PARTS = [
+    ("usage_event", "timestamp", None, "raw1"),
+    ("usage_bucket", "bucket_start", QUARTER, "q1"),
+    ("usage_bucket", "bucket_start", DAY, "day"),
+    ("usage_bucket", "bucket_start", QUARTER, "q2"),
+    ("usage_event", "timestamp", None, "raw2"),
+]
+_PARTIAL_SUMS = " UNION ALL ".join(
+    f"SELECT feature_key, quantity FROM {table} WHERE tenant_id = :tenant_id"  # noqa: S608 - fixed names
+    + (f" AND grain_seconds = {grain}" if grain else "")
+    + f" AND {column} >= :{slot}_start AND {column} < :{slot}_end"
+    for table, column, grain, slot in _PARTS
+)
+_TOTALS = f"""
+    SELECT feature.feature_key, feature.unit, COALESCE(SUM(part.quantity), 0) AS quantity
+    FROM feature LEFT OUTER JOIN ({_PARTIAL_SUMS}) AS part ON part.feature_key = feature.feature_key
+    {{where}}
+    GROUP BY feature.feature_key, feature.unit
+    ORDER BY feature.feature_key
+"""  # noqa: S608 - fixed names only
+_TYPES: list[BindParameter[Any]] = [
+    bindparam("tenant_id", type_=Uuid()),
+    *(bindparam(f"{slot}_{edge}", type_=DateTimeUTC()) for *_, slot in _PARTS for edge in ("start", "end")),
+]
+TOTALS_SQL = text(_TOTALS.format(where="")).bindparams(*_TYPES)
+TOTALS_OF_FEATURES_SQL = text(_TOTALS.format(where="WHERE feature.feature_key IN :features")).bindparams(
+    *_TYPES, bindparam("features", expanding=True)
+)
+_NOWHERE = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+def _range_slots(ranges: Sequence[Range]) -> dict[str, datetime]:
+    """Bind ``ranges`` (as ``decompose`` returns them, in time order) to the five slots of the totals SQL."""
+    free = {0: ["raw1", "raw2"], QUARTER: ["q1", "q2"], DAY: ["day"]}
+    bound = {f"{slot}_{edge}": _NOWHERE for *_, slot in _PARTS for edge in ("start", "end")}
+    for r in ranges:
+        slot = free[r.grain_seconds].pop(0)
+        bound[f"{slot}_start"], bound[f"{slot}_end"] = r.start, r.end
+    return bound
 
 
 def _wanted(feature_keys: Sequence[str] | None) -> list[str] | None:

@@ -1,0 +1,41 @@
+"""The verified-token cache never outlives a token's expiry, and a cached token is tied to its secret."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+
+import jwt
+import pytest
+from litestar.exceptions import NotAuthorizedException
+
+from tally.auth import TallyToken
+
+SECRET = "unit-secret-0123456789-0123456789-abcdef"
+
+
+def encode(ttl: timedelta, secret: str = SECRET) -> str:
+    now = datetime.now(UTC)
+    return jwt.encode({"sub": "s", "exp": now + ttl, "role": "viewer"}, secret, algorithm="HS256")
+
+
+def test_cached_token_is_refused_once_expired() -> None:
+    token = encode(timedelta(seconds=1))
+    assert TallyToken.decode(token, SECRET, "HS256").sub == "s"
+    assert TallyToken.decode(token, SECRET, "HS256").sub == "s"  # answered from the cache
+    time.sleep(1.1)
+    with pytest.raises(NotAuthorizedException):
+        TallyToken.decode(token, SECRET, "HS256")
+
+
+def test_cached_token_does_not_pass_under_another_secret() -> None:
+    token = encode(timedelta(minutes=5))
+    TallyToken.decode(token, SECRET, "HS256")
+    with pytest.raises(NotAuthorizedException):
+        TallyToken.decode(token, "another-secret-0123456789-0123456789-xyz", "HS256")
+
+
+def test_token_without_iat_is_accepted() -> None:
+    now = datetime.now(UTC)
+    token = jwt.encode({"sub": "s", "exp": now + timedelta(minutes=1)}, SECRET, algorithm="HS256")
+    assert TallyToken.decode(token, SECRET, "HS256").sub == "s"

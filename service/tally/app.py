@@ -21,6 +21,7 @@ from tally.config import Settings
 from tally.db.engine import create_engine
 from tally.errors import problem_details_plugin
 from tally.health import HealthController
+from tally.metrics import MetricsPlugin
 from tally.usage.controller import UsageController
 
 logger = logging.getLogger("tally")
@@ -46,7 +47,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         token_secret=secret,
         algorithm=ALGORITHM,
         retrieve_user_handler=principal_from_token,
-        token_cls=TallyToken,
+        token_cls=TallyToken.accepting(settings.jwt_previous_secret, settings.jwt_previous_secret_until),
         exclude=["^/health", "^/schema"],
         openapi_security_scheme_name="BearerToken",
         description="HS256 JWT with claims sub, exp, role and tenant_id (absent for the platform role).",
@@ -59,9 +60,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 await CatalogService(session).load(features)
             logger.info("catalog file loaded: %d features", len(features))
 
+    plugins = [SQLAlchemyPlugin(config=db), problem_details_plugin(settings.retry_after_seconds)]
+    if settings.metrics_enabled:
+        plugins.append(MetricsPlugin(engine, port=settings.metrics_port))
     return Litestar(
         route_handlers=[HealthController, CatalogController, UsageController],
-        plugins=[SQLAlchemyPlugin(config=db), problem_details_plugin(settings.retry_after_seconds)],
+        plugins=plugins,
         on_app_init=[auth.on_app_init],
         on_startup=[load_catalog_file],
         dependencies={"settings": Provide(lambda: settings, sync_to_thread=False)},

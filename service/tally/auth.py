@@ -22,6 +22,7 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.security.jwt import Token
 
 from tally.domain.errors import InvalidInput
+from tally.metrics import PREVIOUS_SECRET_ACCEPTED
 
 ALGORITHM = "HS256"
 
@@ -51,19 +52,45 @@ VERIFIED_CACHE_SIZE = 4096
 
 
 class TallyToken(Token):
-    """Litestar's ``Token``, with two changes (pass as ``JWTAuth(token_cls=TallyToken)``):
+    """Litestar's ``Token``, with three changes (pass as ``JWTAuth(token_cls=TallyToken.accepting(...))``):
 
     - it insists on an ``iat`` claim; the contract requires only ``sub``, ``exp``, ``role`` and ``tenant_id``,
       so a token without ``iat`` counts as issued now;
     - verifying the signature was the largest single cost of a totals request, and callers (billing pages,
       services) send the same token again and again: a token verified with a secret is remembered until
-      its ``exp`` (a bounded cache, emptied when full), so only its expiry is checked again.
+      its ``exp`` (a bounded cache, emptied when full), so only its expiry is checked again;
+    - during a secret rotation, a token that the current secret does not verify is tried with the previous
+      secret, until ``previous_until``. The cache is keyed by the secret too, and the grace period is checked
+      before every use of the previous secret, cached or not: no previous-secret token outlives it.
     """
 
     _verified: ClassVar[dict[tuple[str, str, str], Token]] = {}
+    previous_secret: ClassVar[str | None] = None
+    previous_until: ClassVar[datetime | None] = None
+
+    @classmethod
+    def accepting(cls, previous_secret: str | None, previous_until: datetime | None) -> type[TallyToken]:
+        """This class, also accepting tokens signed with ``previous_secret`` until ``previous_until`` (a subclass:
+        JWTAuth takes a token class, and each app has its own secrets)."""
+        if previous_secret is None or previous_until is None:
+            return cls
+        attributes = {"previous_secret": previous_secret, "previous_until": previous_until}
+        return type(cls.__name__, (cls,), attributes)
 
     @classmethod
     def decode(cls, encoded_token: str, secret: str, algorithm: str, *args: Any, **kwargs: Any) -> Self:
+        try:
+            return cls._decode_cached(encoded_token, secret, algorithm, *args, **kwargs)
+        except NotAuthorizedException:
+            previous, until = cls.previous_secret, cls.previous_until
+            if previous is None or until is None or time.time() >= until.timestamp():
+                raise
+            token = cls._decode_cached(encoded_token, previous, algorithm, *args, **kwargs)
+            PREVIOUS_SECRET_ACCEPTED.inc()
+            return token
+
+    @classmethod
+    def _decode_cached(cls, encoded_token: str, secret: str, algorithm: str, *args: Any, **kwargs: Any) -> Self:
         key = (encoded_token, secret, algorithm)
         known = cls._verified.get(key)
         if known is not None and known.exp.timestamp() > time.time():

@@ -1,4 +1,4 @@
-"""The ``tally`` command: serve, migrate, token, features load."""
+"""The ``tally`` command: serve, migrate, token, features load, config."""
 
 from __future__ import annotations
 
@@ -9,10 +9,11 @@ from datetime import timedelta
 from pathlib import Path
 from uuid import UUID
 
+import msgspec
 import uvicorn
 
 from tally.auth import Role, generate_secret, issue_token
-from tally.config import ConfigError, Settings
+from tally.config import ConfigError, Settings, redact_url
 from tally.db.engine import create_engine
 from tally.db.migrate import upgrade
 from tally.domain.errors import TallyError
@@ -55,6 +56,9 @@ def _parser() -> argparse.ArgumentParser:
     load = features_commands.add_parser("load", help="create or update features from a JSON or TOML file")
     load.add_argument("file", type=Path)
     load.set_defaults(run=_features_load)
+
+    config = commands.add_parser("config", help="check the TALLY_* settings and print them, secrets masked")
+    config.set_defaults(run=_config)
     return parser
 
 
@@ -92,10 +96,18 @@ async def _with_engine(settings: Settings, work):  # type: ignore[no-untyped-def
         await engine.dispose()
 
 
+def _config(_: argparse.Namespace) -> int:
+    """One ``TALLY_NAME=value`` line per setting, as ``serve`` would use them (empty: unset)."""
+    for name, value in msgspec.to_builtins(Settings.from_env().masked()).items():
+        shown = "" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
+        print(f"TALLY_{name.upper()}={shown}")
+    return 0
+
+
 def _migrate(_: argparse.Namespace) -> int:
     settings = Settings.from_env(require_secret=False)
     upgrade(settings.database_url)
-    print(f"tally: migrated {_redact(settings.database_url)} to the latest schema")
+    print(f"tally: migrated {redact_url(settings.database_url)} to the latest schema")
     return 0
 
 
@@ -127,15 +139,6 @@ def _features_load(args: argparse.Namespace) -> int:
 
     asyncio.run(_with_engine(settings, load))
     return 0
-
-
-def _redact(url: str) -> str:
-    scheme, sep, rest = url.partition("://")
-    if "@" in rest:
-        credentials, _, host = rest.rpartition("@")
-        user, has_password, _ = credentials.partition(":")
-        return f"{scheme}{sep}{user}{':***' if has_password else ''}@{host}"
-    return url
 
 
 if __name__ == "__main__":

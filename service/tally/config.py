@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import msgspec
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./tally.db"
-SECRET_FIELDS = frozenset({"jwt_secret"})
+SECRET_FIELDS = frozenset({"jwt_secret", "jwt_previous_secret"})
+MASK = "********"
 
 
 class ConfigError(Exception):
@@ -26,6 +28,10 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     """SQLAlchemy URL: ``sqlite+aiosqlite:///…`` (embedded) or ``postgresql+asyncpg://…``."""
     jwt_secret: Annotated[str, msgspec.Meta(min_length=32)] | None = None
     """HS256 signing secret for bearer tokens; required unless ``demo`` is set."""
+    jwt_previous_secret: Annotated[str, msgspec.Meta(min_length=32)] | None = None
+    """The secret being rotated out: tokens it signed are still accepted until ``jwt_previous_secret_until``."""
+    jwt_previous_secret_until: Annotated[datetime, msgspec.Meta(tz=True)] | None = None
+    """End of the rotation's grace period (an ISO-8601 instant with an offset, e.g. ``2026-12-01T00:00:00Z``)."""
     demo: bool = False
     """Demo mode: embedded database, generated secret, sample data. Never for production."""
     max_body_bytes: Annotated[int, msgspec.Meta(ge=1024)] = 1024 * 1024
@@ -44,6 +50,11 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     catalog_file: str | None = None
     """A JSON or TOML feature catalog loaded (created or updated) at start-up."""
     log_level: str = "INFO"
+    """Python logging level."""
+    metrics_enabled: bool = True
+    """Prometheus metrics; false: no ``/metrics`` route and no metrics port."""
+    metrics_port: Annotated[int, msgspec.Meta(ge=1, le=65535)] | None = None
+    """Serve the metrics on this port (all interfaces) instead of at ``/metrics`` on the API's port."""
 
     @classmethod
     def from_env(
@@ -70,15 +81,30 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
             )
         if not settings.database_url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
             raise ConfigError("TALLY_DATABASE_URL must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
+        if (settings.jwt_previous_secret is None) != (settings.jwt_previous_secret_until is None):
+            raise ConfigError(
+                "TALLY_JWT_PREVIOUS_SECRET and TALLY_JWT_PREVIOUS_SECRET_UNTIL go together: set both (the old "
+                "secret and the instant its tokens stop being accepted) or neither."
+            )
         return settings
 
     def masked(self) -> dict[str, Any]:
-        """The effective settings with secrets replaced, for printing."""
+        """The effective settings with secrets (and the database URL's password) replaced, for printing."""
         shown = msgspec.structs.asdict(self)
         for name in SECRET_FIELDS:
             if shown.get(name):
-                shown[name] = "********"
+                shown[name] = MASK
+        shown["database_url"] = redact_url(self.database_url)
         return shown
+
+
+def redact_url(url: str) -> str:
+    """``url`` with the password of its credentials masked. (Not SQLAlchemy's ``render_as_string``: it also
+    re-quotes the rest, e.g. ``:memory:``, and fails on a URL it cannot parse.)"""
+    scheme, sep, rest = url.partition("://")
+    credentials, at, host = rest.rpartition("@")
+    user, has_password, _ = credentials.partition(":")
+    return f"{scheme}{sep}{user}:{MASK}{at}{host}" if at and has_password else url
 
 
 def _env_message(message: str) -> str:

@@ -28,6 +28,7 @@ from sqlalchemy import exc as sa_exc
 
 from tally.domain.errors import TallyError
 from tally.domain.models import FieldError
+from tally.metrics import DATABASE_ERRORS, UNAUTHORIZED
 
 logger = logging.getLogger("tally.errors")
 
@@ -90,6 +91,7 @@ def _field_error(item: Mapping[str, Any]) -> FieldError:
 
 
 def _from_not_authorized(exc: NotAuthorizedException) -> ProblemDetailsException:
+    UNAUTHORIZED.inc()
     return _problem(
         401,
         "unauthorized",
@@ -113,6 +115,7 @@ def _from_http(exc: HTTPException) -> ProblemDetailsException:
 def problem_details_plugin(retry_after_seconds: int) -> ProblemDetailsPlugin:
     def unavailable(exc: Exception) -> ProblemDetailsException:
         logger.warning("database unavailable: %s", type(exc).__name__)
+        DATABASE_ERRORS.inc()
         return _problem(
             503,
             "database-unavailable",

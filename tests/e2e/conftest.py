@@ -24,12 +24,14 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@contextmanager
-def running_server(database_url: str, log: Path, **env: str) -> Iterator[str]:
-    """Start ``uvicorn --factory tally.app:create_app`` and yield its base URL once it answers."""
+def start_server(database_url: str, log: Path, *, workers: int = 1, **env: str) -> tuple[subprocess.Popen[bytes], str]:
+    """Start ``uvicorn --factory tally.app:create_app`` (with ``--workers`` when more than one) and return the
+    process and its base URL once it answers."""
     port = free_port()
     environ = {**os.environ, "TALLY_DATABASE_URL": database_url, "TALLY_JWT_SECRET": TEST_SECRET, **env}
     command = [sys.executable, "-m", "uvicorn", "--factory", "tally.app:create_app", "--host", "127.0.0.1"]
+    if workers > 1:
+        command += ["--workers", str(workers)]
     with log.open("ab") as out:
         process = subprocess.Popen([*command, "--port", str(port)], env=environ, stdout=out, stderr=subprocess.STDOUT)
     base_url = f"http://127.0.0.1:{port}"
@@ -46,14 +48,31 @@ def running_server(database_url: str, log: Path, **env: str) -> Iterator[str]:
             if time.monotonic() > deadline:
                 pytest.fail(f"server did not start:\n{log.read_text()}")
             time.sleep(0.1)
+    except BaseException:
+        stop_server(process)
+        raise
+    return process, base_url
+
+
+def stop_server(process: subprocess.Popen[bytes], timeout: float = 15) -> int:
+    """SIGTERM, as an orchestrator stops a server; kill it if it has not exited within ``timeout`` seconds.
+    Returns the exit code (negative: killed by that signal)."""
+    process.terminate()
+    try:
+        return process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        return process.wait()
+
+
+@contextmanager
+def running_server(database_url: str, log: Path, *, workers: int = 1, **env: str) -> Iterator[str]:
+    """A server (see ``start_server``) for the duration of the block, stopped with SIGTERM afterwards."""
+    process, base_url = start_server(database_url, log, workers=workers, **env)
+    try:
         yield base_url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_server(process)
 
 
 @pytest.fixture

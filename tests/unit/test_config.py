@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from tally.config import DEFAULT_DATABASE_URL, ConfigError, Settings
 
 SECRET = "s" * 32
 POSTGRES = "postgresql+asyncpg://tally@db:5432/tally"
+PREVIOUS = "p" * 32
 
 
 def test_defaults_with_only_a_secret() -> None:
@@ -49,11 +52,18 @@ def test_variables_are_converted_from_text() -> None:
             "TALLY_RETRY_AFTER_SECONDS": "9",
             "TALLY_FUTURE_SKEW_SECONDS": "0",
             "TALLY_CATALOG_FILE": "catalog.toml",
+            "TALLY_JWT_PREVIOUS_SECRET": PREVIOUS,
+            "TALLY_JWT_PREVIOUS_SECRET_UNTIL": "2026-12-01T01:00:00+01:00",
+            "TALLY_METRICS_ENABLED": "false",
+            "TALLY_METRICS_PORT": "9100",
         }
     )
     assert (settings.database_url, settings.max_body_bytes, settings.db_timeout_seconds) == (POSTGRES, 2048, 2.5)
     assert (settings.db_pool_size, settings.retry_after_seconds, settings.future_skew_seconds) == (3, 9, 0)
     assert settings.catalog_file == "catalog.toml"
+    assert settings.jwt_previous_secret == PREVIOUS
+    assert settings.jwt_previous_secret_until == datetime(2026, 12, 1, tzinfo=UTC)
+    assert (settings.metrics_enabled, settings.metrics_port) == (False, 9100)
 
 
 @pytest.mark.parametrize(
@@ -112,3 +122,45 @@ def test_masked_hides_the_secret() -> None:
     shown = Settings.from_env({"TALLY_JWT_SECRET": SECRET}).masked()
     assert SECRET not in str(shown)
     assert shown["jwt_secret"] == "********"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("TALLY_JWT_PREVIOUS_SECRET_UNTIL", "2026-12-01T00:00:00"),  # no offset: not an instant
+        ("TALLY_JWT_PREVIOUS_SECRET_UNTIL", "soon"),
+        ("TALLY_JWT_PREVIOUS_SECRET", "short"),
+        ("TALLY_METRICS_PORT", "0"),
+        ("TALLY_METRICS_PORT", "65536"),
+        ("TALLY_METRICS_ENABLED", "perhaps"),
+    ],
+)
+def test_bad_new_value_names_the_variable(variable: str, value: str) -> None:
+    environ = {
+        "TALLY_JWT_SECRET": SECRET,
+        "TALLY_JWT_PREVIOUS_SECRET": PREVIOUS,
+        "TALLY_JWT_PREVIOUS_SECRET_UNTIL": "2026-12-01T00:00:00Z",
+    }
+    with pytest.raises(ConfigError, match=variable):
+        Settings.from_env({**environ, variable: value})
+
+
+@pytest.mark.parametrize("given", ["TALLY_JWT_PREVIOUS_SECRET", "TALLY_JWT_PREVIOUS_SECRET_UNTIL"])
+def test_previous_secret_and_its_end_go_together(given: str) -> None:
+    value = PREVIOUS if given == "TALLY_JWT_PREVIOUS_SECRET" else "2026-12-01T00:00:00Z"
+    with pytest.raises(ConfigError, match="TALLY_JWT_PREVIOUS_SECRET and TALLY_JWT_PREVIOUS_SECRET_UNTIL"):
+        Settings.from_env({"TALLY_JWT_SECRET": SECRET, given: value})
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("postgresql+asyncpg://tally:hunter2@db:5432/tally", "postgresql+asyncpg://tally:********@db:5432/tally"),
+        ("postgresql+asyncpg://tally@db/tally", "postgresql+asyncpg://tally@db/tally"),
+        ("sqlite+aiosqlite:///./tally.db", "sqlite+aiosqlite:///./tally.db"),
+    ],
+)
+def test_masked_hides_the_database_password(url: str, shown: str) -> None:
+    masked = Settings(database_url=url, jwt_secret=SECRET, jwt_previous_secret=PREVIOUS).masked()
+    assert masked["database_url"] == shown
+    assert masked["jwt_previous_secret"] == "********"

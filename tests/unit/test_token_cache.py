@@ -39,3 +39,29 @@ def test_token_without_iat_is_accepted() -> None:
     now = datetime.now(UTC)
     token = jwt.encode({"sub": "s", "exp": now + timedelta(minutes=1)}, SECRET, algorithm="HS256")
     assert TallyToken.decode(token, SECRET, "HS256").sub == "s"
+
+
+PREVIOUS = "previous-secret-0123456789-0123456789-abc"
+
+
+def test_previous_secret_token_is_refused_once_the_grace_period_ends_even_when_cached() -> None:
+    token = encode(timedelta(minutes=5), secret=PREVIOUS)
+    until = datetime.now(UTC) + timedelta(seconds=1)
+    rotating = TallyToken.accepting(PREVIOUS, until)
+    assert rotating.decode(token, SECRET, "HS256").sub == "s"
+    assert rotating.decode(token, SECRET, "HS256").sub == "s"  # answered from the cache
+    assert (token, SECRET, "HS256") not in TallyToken._verified  # cached under the secret that verified it
+    time.sleep(max(0.0, (until - datetime.now(UTC)).total_seconds()) + 0.05)
+    with pytest.raises(NotAuthorizedException):
+        rotating.decode(token, SECRET, "HS256")
+
+
+def test_current_secret_token_passes_while_rotating() -> None:
+    rotating = TallyToken.accepting(PREVIOUS, datetime.now(UTC) + timedelta(hours=1))
+    assert rotating.decode(encode(timedelta(minutes=5)), SECRET, "HS256").sub == "s"
+
+
+def test_without_a_previous_secret_nothing_else_is_accepted() -> None:
+    assert TallyToken.accepting(None, None) is TallyToken
+    with pytest.raises(NotAuthorizedException):
+        TallyToken.decode(encode(timedelta(minutes=5), secret=PREVIOUS), SECRET, "HS256")

@@ -1,0 +1,147 @@
+"""Prometheus metrics: what the app counts, and how they are served (``/metrics`` or a port of their own).
+
+Requests are counted by Litestar's Prometheus middleware, labelled with the route *template*
+(``/api/v1/billing/tenants/{tenant_id}/usage-totals``), never the raw path, which holds a tenant id. No
+metric here has a tenant label. Counters live in this module, shared by every app of the process; the
+database pool is read when scraped.
+
+With several worker processes each keeps its own numbers; set ``PROMETHEUS_MULTIPROC_DIR`` (see
+docs/operations.md) to have them summed across workers by prometheus_client's multiprocess mode.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+from collections.abc import Iterator
+from wsgiref.simple_server import WSGIServer
+
+from litestar.config.app import AppConfig
+from litestar.plugins import InitPluginProtocol
+from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, multiprocess, start_http_server
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.pool import QueuePool
+
+from tally.domain.models import IngestResult
+
+logger = logging.getLogger("tally.metrics")
+
+PREFIX = "tally"
+# Latency buckets in seconds: totals answer in about 2 ms and a 1,000-event batch in tens of ms, finer
+# than prometheus_client's default buckets (which start at 5 ms) can tell apart.
+LATENCY_BUCKETS: list[str | float] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
+
+EVENTS_ACCEPTED = Counter("tally_events_accepted_total", "Usage events newly stored")
+EVENTS_DUPLICATE = Counter("tally_events_duplicate_total", "Usage events received again under a known key, not counted")
+DATABASE_ERRORS = Counter(
+    "tally_database_errors_total", "Requests answered 503 because the database was unreachable or timed out"
+)
+UNAUTHORIZED = Counter("tally_unauthorized_total", "Requests answered 401 (no, invalid or expired bearer token)")
+PREVIOUS_SECRET_ACCEPTED = Counter(
+    "tally_jwt_previous_secret_accepted_total",
+    "Bearer tokens accepted only thanks to TALLY_JWT_PREVIOUS_SECRET (a secret rotation's grace period)",
+)
+
+
+def count_ingestion(result: IngestResult) -> None:
+    """Called by the usage route once a batch is committed."""
+    EVENTS_ACCEPTED.inc(result.accepted)
+    EVENTS_DUPLICATE.inc(result.duplicates)
+
+
+def multiprocess_mode() -> bool:
+    return "PROMETHEUS_MULTIPROC_DIR" in os.environ
+
+
+class PoolCollector(Collector):
+    """The database pool of this process's app, read at scrape time.
+
+    A collector rather than ``Gauge.set_function``: in multiprocess mode a gauge is read from files that
+    ``set_function`` never writes, so it would show 0; a collector on the process registry is simply not
+    exported there (one process cannot read another's pool).
+    """
+
+    engine: AsyncEngine | None = None
+
+    def collect(self) -> Iterator[Metric]:
+        pool = self.engine.sync_engine.pool if self.engine is not None else None
+        if isinstance(pool, QueuePool):  # the pool of every file or server database (not :memory:)
+            yield GaugeMetricFamily(
+                "tally_db_pool_checked_out_connections",
+                "Database connections currently in use by requests",
+                value=pool.checkedout(),
+            )
+            yield GaugeMetricFamily(
+                "tally_db_pool_idle_connections",
+                "Open database connections waiting in the pool",
+                value=pool.checkedin(),
+            )
+
+
+POOL = PoolCollector()
+REGISTRY.register(POOL)
+
+
+class MetricsController(PrometheusController):
+    """``GET /metrics``: open to the scraper (no token), and not part of the API's OpenAPI document."""
+
+    include_in_schema = False
+    opt = {"exclude_from_auth": True}
+
+
+def scraped_registry() -> CollectorRegistry:
+    """What a scrape reports: this process's registry, or every worker's numbers in multiprocess mode (the
+    choice ``PrometheusController`` makes too)."""
+    if not multiprocess_mode():
+        return REGISTRY
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    return registry
+
+
+class MetricsPlugin(InitPluginProtocol):
+    """Adds the request metrics middleware, and ``/metrics`` or the metrics port (``TALLY_METRICS_PORT``)."""
+
+    def __init__(self, engine: AsyncEngine, port: int | None = None) -> None:
+        self.engine = engine
+        self.port = port
+        self.server: WSGIServer | None = None
+
+    def on_app_init(self, app_config: AppConfig) -> AppConfig:
+        config = PrometheusConfig(
+            app_name=PREFIX, prefix=PREFIX, group_path=True, buckets=LATENCY_BUCKETS, exclude="^/metrics$"
+        )
+        # Appended, so it runs inside the JWT middleware (which JWTAuth puts first): a request refused with 401
+        # never reaches it (the middleware would record it as a 200), and is counted by UNAUTHORIZED instead.
+        app_config.middleware.append(config.middleware)
+        if self.port is None:
+            app_config.route_handlers.append(MetricsController)
+        app_config.on_startup.append(self.start)
+        app_config.on_shutdown.append(self.stop)
+        return app_config
+
+    def start(self) -> None:
+        POOL.engine = self.engine
+        if self.port is None:
+            return
+        try:
+            self.server, _ = start_http_server(self.port, registry=scraped_registry())
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE or not multiprocess_mode():
+                raise
+            # Every worker tries; the first one serves the metrics of all of them.
+            logger.info("metrics port %d is served by another worker", self.port)
+
+    def stop(self) -> None:
+        if POOL.engine is self.engine:
+            POOL.engine = None
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
+            self.server = None
+        if multiprocess_mode():
+            multiprocess.mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]

@@ -36,12 +36,12 @@ def render_spec() -> str:
 
 def generate_client(spec: Path, dest: Path) -> None:
     """Run the pinned openapi-python-client on ``spec`` into ``dest`` (replaced)."""
-    bin_dir = Path(sys.executable).parent
+    bin_dir = Path(sys.executable).absolute().parent
     # The generator formats its output with whatever ruff is first on PATH: make it the pinned one.
     env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
     if dest.exists():
         shutil.rmtree(dest)
-    subprocess.run(
+    result = subprocess.run(
         [
             str(bin_dir / "openapi-python-client"),
             "generate",
@@ -57,11 +57,13 @@ def generate_client(spec: Path, dest: Path) -> None:
             str(dest),
             "--fail-on-warning",
         ],
-        check=True,
+        check=False,
         env=env,
         capture_output=True,
         text=True,
     )
+    if result.returncode != 0:
+        raise SystemExit(f"openapi-python-client failed:\n{result.stdout}\n{result.stderr}")
     shutil.rmtree(dest / ".ruff_cache", ignore_errors=True)
 
 

@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import uuid
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -116,3 +117,43 @@ async def test_downstream_service_flow_async(sqlite_server: str) -> None:
 def test_served_spec_is_the_committed_one(sqlite_server: str) -> None:
     served = httpx.get(f"{sqlite_server}/schema/openapi.json").json()
     assert served == json.loads((ROOT / "openapi.json").read_text())
+
+
+@pytest.mark.e2e
+def test_windows_voids_and_listing_through_the_client(sqlite_server: str) -> None:
+    from tally_client.api.usage import list_usage_events, void_usage_event
+    from tally_client.models import Aggregation, UsageEvent, UsageEventPage, VoidIn, WindowSize
+
+    tenant = uuid.uuid4()
+    with client_for(sqlite_server, Role.PLATFORM) as platform:
+        put_feature.sync("peak_gb", client=platform, body=FeatureIn(unit="GB", aggregation=Aggregation.MAX))
+        day = dt.datetime(2026, 10, 5, 12, tzinfo=dt.UTC)
+        batch = UsageBatch(events=[event("a", 3, day, "peak_gb"), event("b", 9, day + dt.timedelta(days=1), "peak_gb")])
+        assert isinstance(record_usage_events.sync(tenant, client=platform, body=batch), IngestResult)
+
+        daily = get_usage_totals.sync(
+            tenant,
+            client=platform,
+            window_size=WindowSize.DAY,
+            timezone="Europe/Berlin",
+            period_start=dt.datetime(2026, 10, 5, tzinfo=ZoneInfo("Europe/Berlin")),
+            period_end=dt.datetime(2026, 10, 8, tzinfo=ZoneInfo("Europe/Berlin")),
+        )
+        assert isinstance(daily, list)
+        assert [t.quantity for t in daily] == [3, 9, 0]
+
+        voided = void_usage_event.sync(tenant, "b", client=platform, body=VoidIn(reason="meter glitch"))
+        assert isinstance(voided, UsageEvent)
+        assert voided.voided
+        missing = void_usage_event.sync_detailed(tenant, "nope", client=platform, body=VoidIn(reason="x"))
+        assert missing.status_code == 404
+        assert isinstance(missing.parsed, Problem)
+
+        page = list_usage_events.sync(tenant, client=platform, limit=1)
+        assert isinstance(page, UsageEventPage)
+        assert [e.idempotency_key for e in page.items] == ["a"]
+        assert isinstance(page.next_cursor, str)
+        rest = list_usage_events.sync(tenant, client=platform, cursor=page.next_cursor)
+        assert isinstance(rest, UsageEventPage)
+        assert [(e.idempotency_key, e.voided, e.void_reason) for e in rest.items] == [("b", True, "meter glitch")]
+        assert rest.next_cursor is None

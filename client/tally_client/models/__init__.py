@@ -8,8 +8,12 @@ from .health import Health
 from .ingest_result import IngestResult
 from .problem import Problem
 from .usage_batch import UsageBatch
+from .usage_event import UsageEvent
 from .usage_event_in import UsageEventIn
+from .usage_event_page import UsageEventPage
 from .usage_total import UsageTotal
+from .void_in import VoidIn
+from .window_size import WindowSize
 
 __all__ = (
     "Aggregation",
@@ -20,6 +24,10 @@ __all__ = (
     "IngestResult",
     "Problem",
     "UsageBatch",
+    "UsageEvent",
     "UsageEventIn",
+    "UsageEventPage",
     "UsageTotal",
+    "VoidIn",
+    "WindowSize",
 )

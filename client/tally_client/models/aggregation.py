@@ -2,6 +2,9 @@ from enum import StrEnum
 
 
 class Aggregation(StrEnum):
+    COUNT = "count"
+    LATEST = "latest"
+    MAX = "max"
     SUM = "sum"
 
     def __str__(self) -> str:

@@ -16,7 +16,9 @@ T = TypeVar("T", bound="Feature")
 class Feature:
     """
     Attributes:
-        aggregation (Aggregation): How a feature's events combine into a total.
+        aggregation (Aggregation): How a feature's events combine into a total: ``sum`` of quantities, ``count`` of
+            events, ``max``
+                quantity, or the quantity of the ``latest`` event by timestamp (ties: the later-recorded event).
         feature_key (str): Lower-case identifier of a metered feature.
         unit (str):
         description (None | str | Unset):

@@ -17,7 +17,9 @@ class FeatureIn:
     """
     Attributes:
         unit (str):
-        aggregation (Aggregation | Unset): How a feature's events combine into a total.
+        aggregation (Aggregation | Unset): How a feature's events combine into a total: ``sum`` of quantities, ``count``
+            of events, ``max``
+                quantity, or the quantity of the ``latest`` event by timestamp (ties: the later-recorded event).
         description (None | str | Unset):
     """
 

@@ -18,6 +18,10 @@ NAMING = {
 }
 
 
+# Sorts like (timestamp, recorded_at, batch_index); compared byte-wise on PostgreSQL whatever its locale.
+LATEST_KEY = String(80).with_variant(String(80, collation="C"), "postgresql")
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
@@ -48,11 +52,16 @@ class UsageEventRecord(Base):
     quantity: Mapped[int] = mapped_column(BigInteger)
     timestamp: Mapped[datetime] = mapped_column(DateTimeUTC)
     recorded_at: Mapped[datetime] = mapped_column(DateTimeUTC)
+    batch_index: Mapped[int] = mapped_column(Integer)
+    latest_key: Mapped[str] = mapped_column(LATEST_KEY)
+    voided_at: Mapped[datetime | None] = mapped_column(DateTimeUTC)
+    voided_by: Mapped[str | None] = mapped_column(String(255))
+    void_reason: Mapped[str | None] = mapped_column(Text)
 
 
 class UsageBucketRecord(Base):
-    """Usage pre-aggregated per tenant, feature and UTC bucket of 15 minutes or one day (``grain_seconds``),
-    written in the same transaction as the raw events (see ``tally.usage.buckets``)."""
+    """Usage pre-aggregated per tenant, feature and UTC bucket of 15 minutes, one hour or one day
+    (``grain_seconds``), written in the same transaction as the raw events (see ``tally.usage.buckets``)."""
 
     __tablename__ = "usage_bucket"
 
@@ -63,3 +72,5 @@ class UsageBucketRecord(Base):
     feature_key: Mapped[str] = mapped_column(String(64), primary_key=True)
     quantity: Mapped[int] = mapped_column(BigInteger)
     event_count: Mapped[int] = mapped_column(BigInteger)
+    max_quantity: Mapped[int] = mapped_column(BigInteger)
+    latest_key: Mapped[str] = mapped_column(LATEST_KEY)

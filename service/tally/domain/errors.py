@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Self
 
 from tally.domain.models import FieldError
 
@@ -19,13 +20,14 @@ class TallyError(Exception):
         self.detail = detail
         self.errors = list(errors)
 
+    @classmethod
+    def field(cls, field: str, message: str) -> Self:
+        """The error for one field: ``detail`` names it, ``errors`` holds it."""
+        return cls(f"{field}: {message}", [FieldError(field=field, message=message)])
+
 
 class InvalidInput(TallyError):
     """The request is well-formed JSON but breaks a rule of the contract."""
-
-    @classmethod
-    def field(cls, field: str, message: str) -> InvalidInput:
-        return cls(f"{field}: {message}", [FieldError(field=field, message=message)])
 
 
 class UnknownFeature(InvalidInput):
@@ -43,3 +45,9 @@ class ImmutableFeature(TallyError):
     status = 409
     slug = "immutable-feature"
     title = "Feature field cannot change"
+
+
+class NotFound(TallyError):
+    status = 404
+    slug = "not-found"
+    title = "Not found"

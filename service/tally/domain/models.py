@@ -34,9 +34,25 @@ Quantity = Annotated[int, Meta(ge=0, le=MAX_QUANTITY, description="Whole units u
 
 
 class Aggregation(StrEnum):
-    """How a feature's events combine into a total."""
+    """How a feature's events combine into a total: ``sum`` of quantities, ``count`` of events, ``max``
+    quantity, or the quantity of the ``latest`` event by timestamp (ties: the later-recorded event)."""
 
     SUM = "sum"
+    COUNT = "count"
+    MAX = "max"
+    LATEST = "latest"
+
+
+class WindowSize(StrEnum):
+    """One row per feature per hour, local day or local month of the period."""
+
+    HOUR = "hour"
+    DAY = "day"
+    MONTH = "month"
+
+
+MAX_TOTAL_ROWS = 10_000
+MAX_EVENTS_PAGE = 1000
 
 
 class FeatureIn(msgspec.Struct, kw_only=True, frozen=True):
@@ -107,6 +123,33 @@ class UsageTotal(msgspec.Struct, kw_only=True, frozen=True):
     quantity: int
     window_start: datetime
     window_end: datetime
+
+
+class VoidIn(msgspec.Struct, kw_only=True, frozen=True):
+    """Body of ``POST /usage-events/{idempotency_key}/void``."""
+
+    reason: Annotated[str, Meta(min_length=1, max_length=1000, examples=["duplicate sent by a retrying proxy"])]
+
+
+class UsageEvent(msgspec.Struct, kw_only=True, frozen=True):
+    """A recorded event as support staff see it, voided or not."""
+
+    idempotency_key: str
+    feature_key: str
+    quantity: int
+    timestamp: datetime
+    recorded_at: datetime
+    voided: bool
+    void_reason: str | None = None
+    voided_at: datetime | None = None
+    voided_by: str | None = None
+
+
+class UsageEventPage(msgspec.Struct, kw_only=True, frozen=True):
+    """One page of events, oldest first; pass ``next_cursor`` back as ``cursor`` for the next page."""
+
+    items: list[UsageEvent]
+    next_cursor: str | None
 
 
 class FieldError(msgspec.Struct, kw_only=True, frozen=True):

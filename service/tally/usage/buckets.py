@@ -1,26 +1,45 @@
 """Pre-aggregation arithmetic (pure, no I/O): which bucket rows an event adds to, and which bucket rows
 and raw-event ranges add up to a window.
 
-Buckets exist at two grains, both aligned to UTC midnight: 15 minutes and one day. Every UTC offset in
-use today is a multiple of 15 minutes, so any hour, day or month window of any time zone is a whole
-number of quarter buckets; day buckets cover the whole UTC days inside a window, so a month costs about
-30 rows per feature however many events it holds.
+Buckets exist at three grains, all aligned to UTC midnight: 15 minutes, one hour and one day. Every UTC
+offset in use today is a multiple of 15 minutes, so any hour, day or month window of any time zone is a
+whole number of quarter buckets; hour and day buckets cover the whole UTC hours and days inside it, so a
+month costs about 30 rows per feature however many events it holds.
+
+Each bucket keeps what every aggregation needs: the sum and count of quantities, the largest quantity,
+and the latest key (see ``latest_key``).
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 import msgspec
 
 QUARTER = 15 * 60
+HOUR = 60 * 60
 DAY = 24 * 60 * 60
-GRAINS = (DAY, QUARTER)
-"""Bucket grains in seconds, coarsest first."""
+GRAINS = (DAY, HOUR, QUARTER)
+"""Bucket grains in seconds, coarsest first; each divides the next coarser one."""
 _EPOCH = datetime(2000, 1, 1, tzinfo=UTC)  # a UTC midnight: every grain boundary is a whole multiple from it
+_KEY_PREFIX = 44  # two 20-digit instants and a 4-digit batch index
+
+
+def _digits(at: datetime) -> str:
+    at = at.astimezone(UTC)
+    return f"{at.year:04d}{at.month:02d}{at.day:02d}{at.hour:02d}{at.minute:02d}{at.second:02d}{at.microsecond:06d}"
+
+
+def latest_key(timestamp: datetime, recorded_at: datetime, batch_index: int, quantity: int) -> str:
+    """A string that sorts like (timestamp, recorded_at, batch_index) and ends in the quantity, so the
+    greatest key of any set of events is the latest one's (ties go to the later-recorded event)."""
+    return f"{_digits(timestamp)}{_digits(recorded_at)}{batch_index:04d}{quantity}"
+
+
+def quantity_of(key: str) -> int:
+    return int(key[_KEY_PREFIX:])
 
 
 class Event(Protocol):
@@ -30,6 +49,17 @@ class Event(Protocol):
     def quantity(self) -> int: ...
     @property
     def timestamp(self) -> datetime: ...
+    @property
+    def latest_key(self) -> str: ...
+
+
+class StoredEvent(msgspec.Struct, frozen=True):
+    """The fields of an event that buckets are made of."""
+
+    feature_key: str
+    quantity: int
+    timestamp: datetime
+    latest_key: str
 
 
 class BucketCell(msgspec.Struct, frozen=True, order=True):
@@ -40,6 +70,11 @@ class BucketCell(msgspec.Struct, frozen=True, order=True):
     feature_key: str
     quantity: int
     event_count: int
+    max_quantity: int
+    latest_key: str
+
+    def row(self) -> dict[str, Any]:
+        return msgspec.structs.asdict(self)
 
 
 class Range(msgspec.Struct, frozen=True):
@@ -66,25 +101,34 @@ def ceil_to(value: datetime, grain_seconds: int) -> datetime | None:
 
 
 def bucket_cells(events: Iterable[Event]) -> list[BucketCell]:
-    """Events pre-aggregated per (feature, grain, bucket), sorted: the rows one upsert adds to."""
+    """Events pre-aggregated per (grain, bucket, feature), sorted: the rows one upsert adds to."""
     finest, *coarser = sorted(GRAINS)
-    sums: dict[tuple[int, datetime, str], list[int]] = defaultdict(lambda: [0, 0])
+    cells: dict[tuple[int, datetime, str], list[Any]] = {}
     for e in events:
-        cell = sums[(finest, floor_to(e.timestamp, finest), e.feature_key)]
-        cell[0] += e.quantity
-        cell[1] += 1
+        _fold(cells, (finest, floor_to(e.timestamp, finest), e.feature_key), e.quantity, 1, e.quantity, e.latest_key)
     # Coarser buckets from the finest ones (every grain divides the next): far fewer floor computations.
-    for (_, start, feature), (quantity, count) in list(sums.items()):
+    for (_, start, feature), (quantity, count, largest, latest) in list(cells.items()):
         for grain in coarser:
-            cell = sums[(grain, floor_to(start, grain), feature)]
-            cell[0] += quantity
-            cell[1] += count
-    return [BucketCell(g, b, f, q, n) for (g, b, f), (q, n) in sorted(sums.items())]
+            _fold(cells, (grain, floor_to(start, grain), feature), quantity, count, largest, latest)
+    return [BucketCell(g, b, f, *values) for (g, b, f), values in sorted(cells.items())]
+
+
+def _fold(cells: dict[tuple[int, datetime, str], list[Any]], key: tuple[int, datetime, str], *add: Any) -> None:
+    quantity, count, largest, latest = add
+    cell = cells.get(key)
+    if cell is None:
+        cells[key] = [quantity, count, largest, latest]
+    else:
+        cell[0] += quantity
+        cell[1] += count
+        cell[2] = max(cell[2], largest)
+        cell[3] = max(cell[3], latest)
 
 
 def decompose(start: datetime, end: datetime, grains: tuple[int, ...] = GRAINS) -> list[Range]:
     """Split ``[start, end)`` into the fewest bucket ranges, coarsest grain in the middle, and raw-event
-    ranges (grain 0) for the ragged parts no bucket covers whole. Empty ranges are left out."""
+    ranges (grain 0) for the ragged parts no bucket covers whole. Empty ranges are left out; the result is
+    in time order."""
     if start >= end:
         return []
     if not grains:

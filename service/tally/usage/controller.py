@@ -1,4 +1,4 @@
-"""HTTP routes for recording usage and reading usage totals of one tenant."""
+"""HTTP routes of one tenant's usage: record events, void one, list them, read totals."""
 
 from __future__ import annotations
 
@@ -10,14 +10,28 @@ import msgspec
 from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency, Provide
 from litestar.exceptions import ValidationException
+from litestar.openapi.spec import Example
 from litestar.params import JSONBody, Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tally.auth import Permission, requires
+from tally.auth import Permission, Principal, requires
 from tally.config import Settings
-from tally.domain.models import MAX_FEATURE_KEYS, IngestResult, UsageBatch, UsageTotal
+from tally.domain.errors import InvalidInput
+from tally.domain.models import (
+    MAX_EVENTS_PAGE,
+    MAX_FEATURE_KEYS,
+    MAX_TOTAL_ROWS,
+    IngestResult,
+    UsageBatch,
+    UsageEvent,
+    UsageEventPage,
+    UsageTotal,
+    VoidIn,
+    WindowSize,
+)
+from tally.metrics import count_ingestion
 from tally.openapi_docs import problems
-from tally.usage.periods import resolve_period
+from tally.usage.periods import as_utc, resolve_period, windows, zone
 from tally.usage.service import UsageService
 
 TenantId = Annotated[UUID, Parameter(description="The tenant whose usage is recorded or read.")]
@@ -62,17 +76,23 @@ class UsageController(Controller):
             batch = msgspec.json.decode(await request.body(), type=UsageBatch)
         except msgspec.ValidationError as exc:
             raise ValidationException(extra=[{"message": str(exc), "source": "body"}]) from None
-        return await usage.record(tenant_id, batch, received_at=datetime.now(UTC))
+        result = await usage.record(tenant_id, batch, received_at=datetime.now(UTC))
+        count_ingestion(result)
+        return result
 
     @get(
         "/usage-totals",
         operation_id="get_usage_totals",
-        summary="Usage totals per feature over a period",
+        summary="Usage totals per feature, over a period or per window",
         description=(
-            "One `UsageTotal` per selected feature, sorted by `feature_key`, for the half-open window "
-            "`[period_start, period_end)`. Features without usage appear with quantity 0. Both bounds "
-            "omitted: the current UTC calendar month; one omitted: the other bound of the UTC calendar month "
-            "holding the given one."
+            "Without `window_size`: one `UsageTotal` per selected feature for the half-open period "
+            "`[period_start, period_end)`. With `window_size` (`hour`, `day`, `month`): one row per feature and "
+            "window, consecutive and covering the period; both bounds must then be window boundaries in "
+            "`timezone`, and at most 10,000 rows are answered. Rows are sorted by (`feature_key`, "
+            "`window_start`), zero-filled, bounds in UTC. Each feature's total follows its aggregation: `sum`, "
+            "`count`, `max`, or `latest` (the quantity of the latest event by timestamp; ties go to the "
+            "later-recorded event). Voided events count nowhere. Both bounds omitted: the current calendar "
+            "month in `timezone`; one omitted: the other bound of the calendar month holding the given one."
         ),
         guards=[requires(Permission.READ_USAGE)],
         responses=problems(400, 401, 403),
@@ -99,6 +119,74 @@ class UsageController(Controller):
             datetime | None,
             Parameter(description="Exclusive end, ISO-8601, after `period_start`. Naive means UTC."),
         ] = None,
+        window_size: Annotated[
+            WindowSize | None,
+            Parameter(description="One row per feature per `hour`, `day` or `month` of the period."),
+        ] = None,
+        timezone: Annotated[
+            str,
+            Parameter(
+                description="IANA time zone that day and month windows and the calendar-month defaults follow.",
+                examples=[Example(value="Europe/Berlin")],
+                max_length=64,
+            ),
+        ] = "UTC",
     ) -> list[UsageTotal]:
-        start, end = resolve_period(period_start, period_end, now=datetime.now(UTC))
-        return await usage.totals(tenant_id, feature_keys, start, end)
+        tz = zone(timezone)
+        start, end = resolve_period(period_start, period_end, now=datetime.now(UTC), tz=tz)
+        spans = [(start, end)] if window_size is None else windows(start, end, window_size, tz, MAX_TOTAL_ROWS)
+        return await usage.totals(tenant_id, feature_keys, spans)
+
+    @post(
+        "/usage-events/{idempotency_key:str}/void",
+        operation_id="void_usage_event",
+        summary="Void an event: remove it from every total",
+        description=(
+            "Removes the event from all totals and keeps it, with who voided it, when and why, in the event "
+            "listing. Voiding a voided event changes nothing (200). Its key stays used: re-sending the event is "
+            "a duplicate, and the key cannot carry another event (409). Roles admin, owner, platform."
+        ),
+        guards=[requires(Permission.RECORD_USAGE)],
+        status_code=200,
+        responses=problems(400, 401, 403, 404),
+    )
+    async def void_usage_event(
+        self,
+        tenant_id: TenantId,
+        idempotency_key: Annotated[str, Parameter(description="Key of the event to void.", max_length=255)],
+        data: JSONBody[VoidIn],
+        request: Request[Any, Any, Any],
+        usage: NamedDependency[UsageService],
+    ) -> UsageEvent:
+        principal: Principal = request.user
+        return await usage.void(tenant_id, idempotency_key, data.reason, by=principal.subject, now=datetime.now(UTC))
+
+    @get(
+        "/usage-events",
+        operation_id="list_usage_events",
+        summary="List recorded events, voided ones included",
+        description=(
+            "Events oldest first (by timestamp, then key), filtered by feature and by the half-open period "
+            "`[period_start, period_end)` (either bound may be omitted: no bound). Pass `next_cursor` back as "
+            "`cursor` for the next page; it is null on the last one."
+        ),
+        guards=[requires(Permission.READ_USAGE)],
+        responses=problems(400, 401, 403),
+    )
+    async def list_usage_events(
+        self,
+        tenant_id: TenantId,
+        usage: NamedDependency[UsageService],
+        feature_key: Annotated[str | None, Parameter(description="Only this feature's events.", max_length=64)] = None,
+        period_start: Annotated[datetime | None, Parameter(description="Inclusive start; naive means UTC.")] = None,
+        period_end: Annotated[datetime | None, Parameter(description="Exclusive end; naive means UTC.")] = None,
+        limit: Annotated[int, Parameter(ge=1, le=MAX_EVENTS_PAGE, description="Events per page.")] = 100,
+        cursor: Annotated[
+            str | None, Parameter(description="`next_cursor` of the previous page.", max_length=512)
+        ] = None,
+    ) -> UsageEventPage:
+        start = as_utc(period_start) if period_start is not None else None
+        end = as_utc(period_end) if period_end is not None else None
+        if start is not None and end is not None and start >= end:
+            raise InvalidInput.field("period_start", "must be before period_end")
+        return await usage.list_events(tenant_id, feature_key, start, end, limit, cursor)

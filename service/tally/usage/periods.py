@@ -1,10 +1,21 @@
-"""Half-open UTC periods and their calendar-month defaults (pure functions, no I/O)."""
+"""Half-open periods, their calendar-month defaults and their windows, in any IANA time zone (pure
+functions, no I/O). Every instant handed out is UTC; local calendar arithmetic goes through zoneinfo, so
+days of 23 or 25 hours come out right.
+
+A local day starts at local midnight; where midnight falls into a DST gap, at the first instant of that
+date. Hour windows are consecutive 60-minute spans from the period's start, which must be a whole local
+hour (in a zone whose offset moves by 30 minutes, Lord Howe, they keep their length across the change).
+"""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from tally.domain.errors import InvalidInput
+from tally.domain.models import WindowSize
+
+HOUR = timedelta(hours=1)
 
 
 def as_utc(value: datetime) -> datetime:
@@ -12,6 +23,37 @@ def as_utc(value: datetime) -> datetime:
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
     return value.astimezone(UTC)
+
+
+def zone(name: str) -> tzinfo:
+    """The IANA zone called ``name``; an unknown one is a 400 naming ``timezone``."""
+    if name == "UTC":
+        return UTC
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InvalidInput.field("timezone", f"'{name}' is not an IANA time zone (e.g. Europe/Berlin, UTC)") from None
+
+
+def day_start(day: date, tz: tzinfo) -> datetime:
+    """The first instant of ``day`` in ``tz``, in UTC. Where midnight falls into a DST gap, zoneinfo reads
+    00:00 with the offset before the change (fold=0): that instant is the change itself, the day's first."""
+    return datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC)
+
+
+def month_start(value: datetime, tz: tzinfo = UTC) -> datetime:
+    """Start of the local calendar month holding ``value``, in UTC."""
+    local = value.astimezone(tz)
+    return day_start(local.date().replace(day=1), tz)
+
+
+def next_month_start(value: datetime, tz: tzinfo = UTC) -> datetime:
+    """Start of the local calendar month after the one holding ``value``, in UTC."""
+    first = value.astimezone(tz).date().replace(day=1)
+    following = (
+        first.replace(year=first.year + 1, month=1) if first.month == 12 else first.replace(month=first.month + 1)
+    )
+    return day_start(following, tz)
 
 
 def _utc_bound(value: datetime | None, field: str) -> datetime | None:
@@ -24,33 +66,79 @@ def _utc_bound(value: datetime | None, field: str) -> datetime | None:
         raise InvalidInput.field(field, f"{value.isoformat()} is out of range") from None
 
 
-def month_start(value: datetime) -> datetime:
-    return value.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-
-
-def next_month_start(value: datetime) -> datetime:
-    start = month_start(value)
-    return start.replace(year=start.year + 1, month=1) if start.month == 12 else start.replace(month=start.month + 1)
-
-
-def resolve_period(start: datetime | None, end: datetime | None, now: datetime) -> tuple[datetime, datetime]:
-    """The effective ``[start, end)``: omitted bounds come from the UTC calendar month of the given one
-    (of ``now`` when both are omitted; for an ``end``, the month holding the last instant before it)."""
+def resolve_period(
+    start: datetime | None, end: datetime | None, now: datetime, tz: tzinfo = UTC
+) -> tuple[datetime, datetime]:
+    """The effective ``[start, end)``: omitted bounds come from the calendar month (in ``tz``) of the given
+    one (of ``now`` when both are omitted; for an ``end``, the month holding the last instant before it)."""
     start = _utc_bound(start, "period_start")
     end = _utc_bound(end, "period_end")
-    if start is None and end is None:
-        start = month_start(as_utc(now))
-    if start is None:
-        assert end is not None
-        if end == datetime.min.replace(tzinfo=UTC):
-            raise InvalidInput.field("period_end", f"no calendar month ends at {end.isoformat()}")
-        start = month_start(end - timedelta(microseconds=1))
-    if end is None:
-        if start.year == datetime.max.year and start.month == 12:
-            raise InvalidInput.field("period_start", f"no calendar month follows {start.isoformat()}")
-        end = next_month_start(start)
+    try:
+        if start is None and end is None:
+            start = month_start(as_utc(now), tz)
+        if start is None:
+            assert end is not None
+            start = month_start(end - timedelta(microseconds=1), tz)
+        if end is None:
+            end = next_month_start(start, tz)
+    except (OverflowError, ValueError):
+        field = "period_end" if end is not None else "period_start"
+        raise InvalidInput.field(field, "no calendar month lies around it within years 1 to 9999") from None
     if start >= end:
         raise InvalidInput.field(
             "period_start", f"must be before period_end ({start.isoformat()} >= {end.isoformat()})"
         )
     return start, end
+
+
+def is_boundary(instant: datetime, size: WindowSize, tz: tzinfo) -> bool:
+    """Whether ``instant`` starts an hour, day or month window in ``tz``."""
+    local = instant.astimezone(tz)
+    if size is WindowSize.HOUR:
+        return local.minute == local.second == local.microsecond == 0
+    if instant != day_start(local.date(), tz):
+        return False
+    return size is WindowSize.DAY or local.day == 1
+
+
+def windows(
+    start: datetime, end: datetime, size: WindowSize, tz: tzinfo, limit: int
+) -> list[tuple[datetime, datetime]]:
+    """Consecutive windows covering ``[start, end)``; both bounds must be window boundaries (else a 400
+    explaining the alignment) and there may be at most ``limit`` windows (else a 400 asking to narrow)."""
+    for field, instant in (("period_start", start), ("period_end", end)):
+        if not is_boundary(instant, size, tz):
+            raise InvalidInput.field(field, _alignment(size, tz, instant))
+    out: list[tuple[datetime, datetime]] = []
+    cursor = start
+    while cursor < end:
+        if len(out) >= limit:
+            raise InvalidInput.field(
+                "window_size", f"more than {limit} windows: narrow the period or use a larger window_size"
+            )
+        following = _next_boundary(cursor, size, tz)
+        out.append((cursor, following))
+        cursor = following
+    if cursor != end:  # Lord Howe's half-hour shift can leave the end off the hourly grid from the start
+        raise InvalidInput.field("period_end", f"is not a whole number of {size.value}s after period_start")
+    return out
+
+
+def _next_boundary(instant: datetime, size: WindowSize, tz: tzinfo) -> datetime:
+    if size is WindowSize.HOUR:
+        return instant + HOUR
+    local_day = instant.astimezone(tz).date()
+    if size is WindowSize.DAY:
+        return day_start(local_day + timedelta(days=1), tz)
+    return next_month_start(instant, tz)
+
+
+def _alignment(size: WindowSize, tz: tzinfo, instant: datetime) -> str:
+    where = f"in {tz}" if tz is not UTC else "in UTC"
+    shown = instant.astimezone(tz).isoformat()
+    need = {
+        WindowSize.HOUR: "a whole hour",
+        WindowSize.DAY: "local midnight",
+        WindowSize.MONTH: "local midnight on the first day of a month",
+    }[size]
+    return f"{shown} is not {need} {where}; with window_size={size.value} both bounds must be window boundaries"

@@ -1,48 +1,69 @@
-"""Usage use cases: record a batch exactly once, compute totals over a half-open window.
+"""Usage use cases: record a batch exactly once, void an event, list events, compute totals.
 
-Raw events and their 15-minute buckets are written in one transaction, so a committed event is in both
-or neither. Totals read whole buckets plus the raw events at a window's ragged edges (at most 15
-minutes at each end), so their cost does not grow with the number of events.
+Raw events and their buckets are written in one transaction, so a committed event is in both or
+neither. Totals read whole buckets plus the raw events at a window's ragged edges, so their cost does
+not grow with the number of events (see ``tally.usage.buckets`` and ``tally.usage.totals``).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from datetime import datetime, timedelta
 from uuid import UUID
 
 import msgspec
-from advanced_alchemy.types import DateTimeUTC
-from sqlalchemy import BindParameter, Uuid, bindparam, select, text
+from sqlalchemy import case, delete, func, select, text, tuple_, update
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tally.db.engine import begin_write
-from tally.db.models import Base, FeatureRecord, UsageEventRecord
-from tally.domain.errors import IdempotencyConflict, InvalidInput, UnknownFeature
-from tally.domain.models import MAX_FEATURE_KEYS, FieldError, IngestResult, UsageBatch, UsageTotal
-from tally.usage.buckets import DAY, QUARTER, BucketCell, Range, bucket_cells, decompose
+from tally.db.models import Base, FeatureRecord, UsageBucketRecord, UsageEventRecord
+from tally.domain.errors import IdempotencyConflict, InvalidInput, NotFound, UnknownFeature
+from tally.domain.models import (
+    MAX_FEATURE_KEYS,
+    MAX_TOTAL_ROWS,
+    Aggregation,
+    FieldError,
+    IngestResult,
+    UsageBatch,
+    UsageEvent,
+    UsageEventPage,
+    UsageTotal,
+)
+from tally.usage import totals
+from tally.usage.buckets import GRAINS, BucketCell, bucket_cells, floor_to, latest_key
 from tally.usage.periods import as_utc
+from tally.usage.totals import TotalsSource
 
-TotalsSource = Literal["buckets", "events"]
-
+# A unique key plus ON CONFLICT DO NOTHING is what makes ingestion exactly-once: a concurrent transaction
+# inserting the same key waits for ours and then skips the row; RETURNING says which rows are new. On SQLite,
+# SQLAlchemy Core's executemany does it. On PostgreSQL the same statements are written by hand over unnest()
+# of one array per column: asyncpg encodes each array in C, where SQLAlchemy would bind 8,000 parameters one
+# by one (a batch took about 3x longer that way, see docs/benchmarks.md).
 PG_INSERT_EVENTS = text("""
-    INSERT INTO usage_event (tenant_id, idempotency_key, feature_key, quantity, timestamp, recorded_at)
-    SELECT :tenant_id, k, f, q, t, :recorded_at
+    INSERT INTO usage_event
+        (tenant_id, idempotency_key, feature_key, quantity, timestamp, recorded_at, batch_index, latest_key)
+    SELECT :tenant_id, k, f, q, t, :recorded_at, i, l
     FROM unnest(CAST(:keys AS text[]), CAST(:features AS text[]), CAST(:quantities AS bigint[]),
-                CAST(:timestamps AS timestamptz[])) AS batch(k, f, q, t)
+                CAST(:timestamps AS timestamptz[]), CAST(:indexes AS integer[]), CAST(:latest AS text[]))
+         AS batch(k, f, q, t, i, l)
     ON CONFLICT (tenant_id, idempotency_key) DO NOTHING
     RETURNING idempotency_key
 """)
 PG_UPSERT_BUCKETS = text("""
-    INSERT INTO usage_bucket (tenant_id, feature_key, grain_seconds, bucket_start, quantity, event_count)
-    SELECT :tenant_id, f, g, b, q, n
-    FROM unnest(CAST(:features AS text[]), CAST(:grains AS integer[]), CAST(:starts AS timestamptz[]),
-                CAST(:quantities AS bigint[]), CAST(:counts AS bigint[])) AS cells(f, g, b, q, n)
+    INSERT INTO usage_bucket
+        (tenant_id, grain_seconds, bucket_start, feature_key, quantity, event_count, max_quantity, latest_key)
+    SELECT :tenant_id, g, b, f, q, n, m, l
+    FROM unnest(CAST(:grains AS integer[]), CAST(:starts AS timestamptz[]), CAST(:features AS text[]),
+                CAST(:quantities AS bigint[]), CAST(:counts AS bigint[]), CAST(:maxima AS bigint[]),
+                CAST(:latest AS text[])) AS cells(g, b, f, q, n, m, l)
     ON CONFLICT (tenant_id, grain_seconds, bucket_start, feature_key) DO UPDATE
     SET quantity = usage_bucket.quantity + excluded.quantity,
-        event_count = usage_bucket.event_count + excluded.event_count
+        event_count = usage_bucket.event_count + excluded.event_count,
+        max_quantity = GREATEST(usage_bucket.max_quantity, excluded.max_quantity),
+        latest_key = GREATEST(usage_bucket.latest_key, excluded.latest_key)
 """)
 
 
@@ -55,6 +76,7 @@ class NewEvent(msgspec.Struct, frozen=True):
     quantity: int
     timestamp: datetime
     explicit_time: bool
+    latest_key: str
 
     def same_content(self, feature_key: str, quantity: int, timestamp: datetime) -> bool:
         # A retried event without a timestamp gets a new receipt time: its key, feature and quantity decide.
@@ -76,6 +98,8 @@ class UsageService:
         self.future_skew = future_skew
         self.totals_source = totals_source
 
+    # --- recording -----------------------------------------------------------------------------------
+
     async def record(self, tenant_id: UUID, batch: UsageBatch, received_at: datetime) -> IngestResult:
         """Store a batch atomically; events already known under their key are duplicates, not counted."""
         events = self._prepare(batch, received_at)
@@ -83,7 +107,7 @@ class UsageService:
         await self._check_features(events)
         # Sorted keys: concurrent batches that share keys take their row locks in the same order.
         events.sort(key=lambda e: e.idempotency_key)
-        postgres = (await self.session.connection()).dialect.name == "postgresql"
+        postgres = self._postgres()
         inserted = await (self._insert_events_pg if postgres else self._insert_events)(tenant_id, events, received_at)
         known = [e for e in events if e.idempotency_key not in inserted]
         if known:
@@ -96,11 +120,8 @@ class UsageService:
         await self.session.commit()
         return IngestResult(accepted=len(inserted), duplicates=len(batch.events) - len(inserted))
 
-    # A unique key plus ON CONFLICT DO NOTHING is what makes ingestion exactly-once: a concurrent
-    # transaction inserting the same key waits for ours and then skips the row; RETURNING says which rows
-    # are new. On SQLite, SQLAlchemy Core's executemany does it. On PostgreSQL the same statement is written
-    # by hand over unnest() of one array per column: asyncpg encodes each array in C, where SQLAlchemy would
-    # bind 6,000 parameters one by one (the batch took about 3x longer that way, see docs/benchmarks.md).
+    def _postgres(self) -> bool:
+        return self.session.get_bind().dialect.name == "postgresql"
 
     async def _insert_events(self, tenant_id: UUID, events: Sequence[NewEvent], received_at: datetime) -> set[str]:
         table = Base.metadata.tables["usage_event"]
@@ -117,6 +138,8 @@ class UsageService:
                 "quantity": e.quantity,
                 "timestamp": e.timestamp,
                 "recorded_at": received_at,
+                "batch_index": e.index,
+                "latest_key": e.latest_key,
             }
             for e in events
         ]
@@ -132,6 +155,8 @@ class UsageService:
                 "features": [e.feature_key for e in events],
                 "quantities": [e.quantity for e in events],
                 "timestamps": [e.timestamp for e in events],
+                "indexes": [e.index for e in events],
+                "latest": [e.latest_key for e in events],
             },
         )
         return set(result.scalars().all())
@@ -141,26 +166,32 @@ class UsageService:
         buckets lock them in the same order (no deadlock)."""
         table = Base.metadata.tables["usage_bucket"]
         insert = sqlite.insert(table)
+        new = insert.excluded
         stmt = insert.on_conflict_do_update(
             index_elements=["tenant_id", "grain_seconds", "bucket_start", "feature_key"],
             set_={
-                "quantity": table.c.quantity + insert.excluded.quantity,
-                "event_count": table.c.event_count + insert.excluded.event_count,
+                "quantity": table.c.quantity + new.quantity,
+                "event_count": table.c.event_count + new.event_count,
+                "max_quantity": case(
+                    (new.max_quantity > table.c.max_quantity, new.max_quantity), else_=table.c.max_quantity
+                ),
+                "latest_key": case((new.latest_key > table.c.latest_key, new.latest_key), else_=table.c.latest_key),
             },
         )
-        rows = [{"tenant_id": tenant_id, **msgspec.structs.asdict(c)} for c in cells]
-        await self.session.execute(stmt, rows)
+        await self.session.execute(stmt, [{"tenant_id": tenant_id, **c.row()} for c in cells])
 
     async def _upsert_buckets_pg(self, tenant_id: UUID, cells: list[BucketCell]) -> None:
         await self.session.execute(
             PG_UPSERT_BUCKETS,
             {
                 "tenant_id": tenant_id,
-                "features": [c.feature_key for c in cells],
                 "grains": [c.grain_seconds for c in cells],
                 "starts": [c.bucket_start for c in cells],
+                "features": [c.feature_key for c in cells],
                 "quantities": [c.quantity for c in cells],
                 "counts": [c.event_count for c in cells],
+                "maxima": [c.max_quantity for c in cells],
+                "latest": [c.latest_key for c in cells],
             },
         )
 
@@ -183,7 +214,15 @@ class UsageService:
                     )
                 )
                 continue
-            event = NewEvent(i, e.idempotency_key, e.feature_key, e.quantity, timestamp, e.timestamp is not None)
+            event = NewEvent(
+                i,
+                e.idempotency_key,
+                e.feature_key,
+                e.quantity,
+                timestamp,
+                e.timestamp is not None,
+                latest_key(timestamp, received_at, i, e.quantity),
+            )
             first = by_key.setdefault(e.idempotency_key, event)
             if first is not event and not first.same_content(e.feature_key, e.quantity, timestamp):
                 errors.append(
@@ -214,7 +253,8 @@ class UsageService:
             raise UnknownFeature("; ".join(f"{x.field}: {x.message}" for x in errors), errors)
 
     async def _check_duplicates(self, tenant_id: UUID, known: Sequence[NewEvent]) -> None:
-        """A key already stored must carry the same content; otherwise the whole batch is refused (409)."""
+        """A key already stored must carry the same content; otherwise the whole batch is refused (409). A
+        voided event keeps its key: re-sending it is a duplicate, not a new event."""
         table = UsageEventRecord
         stored = {
             row.idempotency_key: row
@@ -231,79 +271,146 @@ class UsageService:
                 message=f"'{e.idempotency_key}' was already recorded with another feature_key, quantity or timestamp",
             )
             for e in known
-            if not e.same_content(*_content(stored[e.idempotency_key]))
+            if not e.same_content(
+                stored[e.idempotency_key].feature_key,
+                stored[e.idempotency_key].quantity,
+                stored[e.idempotency_key].timestamp,
+            )
         ]
         if conflicts:
             await self.session.rollback()
             raise IdempotencyConflict("; ".join(f"{x.field}: {x.message}" for x in conflicts), conflicts)
 
+    # --- corrections ---------------------------------------------------------------------------------
+
+    async def void(self, tenant_id: UUID, idempotency_key: str, reason: str, by: str, now: datetime) -> UsageEvent:
+        """Remove an event from every total, keeping it (and its key) with the void's audit record. Voiding
+        a voided event changes nothing and answers it as it is."""
+        await begin_write(self.session)
+        events = UsageEventRecord
+        event = await self.session.scalar(
+            select(events)
+            .where(events.tenant_id == tenant_id, events.idempotency_key == idempotency_key)
+            .with_for_update()
+        )
+        if event is None:
+            raise NotFound.field("idempotency_key", f"no event '{idempotency_key}' was recorded for this tenant")
+        if event.voided_at is None:
+            event.voided_at, event.voided_by, event.void_reason = now, by, reason
+            await self.session.flush()
+            await self._recompute_buckets(tenant_id, event.feature_key, event.timestamp)
+        await self.session.commit()
+        return _event_out(event)
+
+    async def _recompute_buckets(self, tenant_id: UUID, feature_key: str, at: datetime) -> None:
+        """Recompute the event's bucket rows (one per grain) from the remaining raw events. A max or latest
+        cannot be undone by subtraction, so the rows are rebuilt; their locks are taken first, in the order
+        ingestion takes them, and the rebuild reads in a later statement, so it sees every batch that held
+        them (an ingesting batch that comes later adds its own events on top, as usual)."""
+        buckets, events = UsageBucketRecord, UsageEventRecord
+        keys = [(grain, floor_to(at, grain)) for grain in sorted(GRAINS)]
+        await self.session.execute(
+            select(buckets.grain_seconds)
+            .where(
+                buckets.tenant_id == tenant_id,
+                buckets.feature_key == feature_key,
+                tuple_(buckets.grain_seconds, buckets.bucket_start).in_(keys),
+            )
+            .order_by(buckets.grain_seconds, buckets.bucket_start)
+            .with_for_update()
+        )
+        for grain, start in keys:
+            row = (
+                await self.session.execute(
+                    select(
+                        func.coalesce(func.sum(events.quantity), 0),
+                        func.count(),
+                        func.coalesce(func.max(events.quantity), 0),
+                        func.coalesce(func.max(events.latest_key), ""),
+                    ).where(
+                        events.tenant_id == tenant_id,
+                        events.feature_key == feature_key,
+                        events.timestamp >= start,
+                        events.timestamp < start + timedelta(seconds=grain),
+                        events.voided_at.is_(None),
+                    )
+                )
+            ).one()
+            where = (
+                buckets.tenant_id == tenant_id,
+                buckets.grain_seconds == grain,
+                buckets.bucket_start == start,
+                buckets.feature_key == feature_key,
+            )
+            if row[1] == 0:
+                await self.session.execute(delete(buckets).where(*where))
+            else:
+                await self.session.execute(
+                    update(buckets)
+                    .where(*where)
+                    .values(quantity=row[0], event_count=row[1], max_quantity=row[2], latest_key=row[3])
+                )
+
+    # --- reading -------------------------------------------------------------------------------------
+
+    async def list_events(
+        self,
+        tenant_id: UUID,
+        feature_key: str | None,
+        start: datetime | None,
+        end: datetime | None,
+        limit: int,
+        cursor: str | None,
+    ) -> UsageEventPage:
+        """Events oldest first (then by key), voided ones included, ``limit`` at a time."""
+        events = UsageEventRecord
+        stmt = select(events).where(events.tenant_id == tenant_id)
+        if feature_key is not None:
+            stmt = stmt.where(events.feature_key == feature_key)
+        if start is not None:
+            stmt = stmt.where(events.timestamp >= start)
+        if end is not None:
+            stmt = stmt.where(events.timestamp < end)
+        if cursor is not None:
+            after_time, after_key = _decode_cursor(cursor)
+            stmt = stmt.where(tuple_(events.timestamp, events.idempotency_key) > tuple_(after_time, after_key))
+        rows = list(
+            (await self.session.scalars(stmt.order_by(events.timestamp, events.idempotency_key).limit(limit + 1))).all()
+        )
+        more = len(rows) > limit
+        rows = rows[:limit]
+        next_cursor = _encode_cursor(rows[-1].timestamp, rows[-1].idempotency_key) if more else None
+        return UsageEventPage(items=[_event_out(r) for r in rows], next_cursor=next_cursor)
+
     async def totals(
-        self, tenant_id: UUID, feature_keys: Sequence[str] | None, start: datetime, end: datetime
+        self,
+        tenant_id: UUID,
+        feature_keys: Sequence[str] | None,
+        windows: Sequence[tuple[datetime, datetime]],
     ) -> list[UsageTotal]:
-        """One total per selected feature (all features when none are named) over ``[start, end)``, in one
-        statement: the catalog left-joined to the partial sums, so features without usage come out as 0."""
+        """One ``UsageTotal`` per selected feature (all features when none are named) and window, sorted by
+        (feature_key, window_start), each computed with its feature's aggregation."""
         wanted = _wanted(feature_keys)
-        ranges = [Range(0, start, end)] if self.totals_source == "events" else decompose(start, end)
-        params: dict[str, Any] = {"tenant_id": tenant_id, **_range_slots(ranges)}
-        if wanted is None:
-            stmt = TOTALS_SQL
-        else:
-            stmt, params["features"] = TOTALS_OF_FEATURES_SQL, wanted
-        rows = (await self.session.execute(stmt, params)).all()
-        if wanted is not None and len(rows) < len(wanted):
-            found = {row[0] for row in rows}
+        catalog = FeatureRecord
+        stmt = select(catalog.feature_key, catalog.unit, catalog.aggregation)
+        if wanted is not None:
+            stmt = stmt.where(catalog.feature_key.in_(wanted))
+        features = [
+            (key, unit, Aggregation(aggregation)) for key, unit, aggregation in await self.session.execute(stmt)
+        ]
+        if wanted is not None and len(features) < len(wanted):
+            found = {key for key, _, _ in features}
             unknown = ", ".join(repr(k) for k in wanted if k not in found)
             raise UnknownFeature.field("feature_keys", f"unknown feature(s): {unknown}")
-        return [
-            UsageTotal(feature_key=key, unit=unit, quantity=int(quantity), window_start=start, window_end=end)
-            for key, unit, quantity in rows
-        ]
-
-
-# Totals are the hot read, so their SQL is written out once, in a fixed shape: asyncpg prepares it once per
-# connection and SQLAlchemy compiles nothing per request (building the query with select() per request
-# cost about as much CPU as the rest of the request). The five slots are the ranges `decompose` can
-# return in time order: raw events, quarter buckets, day buckets, quarter buckets, raw events; an unused
-# slot is the empty range [epoch, epoch).
-_PARTS = [
-    ("usage_event", "timestamp", None, "raw1"),
-    ("usage_bucket", "bucket_start", QUARTER, "q1"),
-    ("usage_bucket", "bucket_start", DAY, "day"),
-    ("usage_bucket", "bucket_start", QUARTER, "q2"),
-    ("usage_event", "timestamp", None, "raw2"),
-]
-_PARTIAL_SUMS = " UNION ALL ".join(
-    f"SELECT feature_key, quantity FROM {table} WHERE tenant_id = :tenant_id"  # noqa: S608 - fixed names
-    + (f" AND grain_seconds = {grain}" if grain else "")
-    + f" AND {column} >= :{slot}_start AND {column} < :{slot}_end"
-    for table, column, grain, slot in _PARTS
-)
-_TOTALS = f"""
-    SELECT feature.feature_key, feature.unit, COALESCE(SUM(part.quantity), 0) AS quantity
-    FROM feature LEFT OUTER JOIN ({_PARTIAL_SUMS}) AS part ON part.feature_key = feature.feature_key
-    {{where}}
-    GROUP BY feature.feature_key, feature.unit
-    ORDER BY feature.feature_key
-"""  # noqa: S608 - fixed names only
-_TYPES: list[BindParameter[Any]] = [
-    bindparam("tenant_id", type_=Uuid()),
-    *(bindparam(f"{slot}_{edge}", type_=DateTimeUTC()) for *_, slot in _PARTS for edge in ("start", "end")),
-]
-TOTALS_SQL = text(_TOTALS.format(where="")).bindparams(*_TYPES)
-TOTALS_OF_FEATURES_SQL = text(_TOTALS.format(where="WHERE feature.feature_key IN :features")).bindparams(
-    *_TYPES, bindparam("features", expanding=True)
-)
-_NOWHERE = datetime(2000, 1, 1, tzinfo=UTC)
-
-
-def _range_slots(ranges: Sequence[Range]) -> dict[str, datetime]:
-    """Bind ``ranges`` (as ``decompose`` returns them, in time order) to the five slots of the totals SQL."""
-    free = {0: ["raw1", "raw2"], QUARTER: ["q1", "q2"], DAY: ["day"]}
-    bound = {f"{slot}_{edge}": _NOWHERE for *_, slot in _PARTS for edge in ("start", "end")}
-    for r in ranges:
-        slot = free[r.grain_seconds].pop(0)
-        bound[f"{slot}_start"], bound[f"{slot}_end"] = r.start, r.end
-    return bound
+        if len(features) * len(windows) > MAX_TOTAL_ROWS:
+            raise InvalidInput.field(
+                "window_size",
+                f"{len(features)} features x {len(windows)} windows is more than {MAX_TOTAL_ROWS} rows: "
+                "narrow the period, name fewer feature_keys or use a larger window_size",
+            )
+        return await totals.compute(
+            self.session, tenant_id, features, windows, self.totals_source, filtered=wanted is not None
+        )
 
 
 def _wanted(feature_keys: Sequence[str] | None) -> list[str] | None:
@@ -316,5 +423,27 @@ def _wanted(feature_keys: Sequence[str] | None) -> list[str] | None:
     return wanted
 
 
-def _content(row: Any) -> tuple[str, int, datetime]:
-    return row.feature_key, row.quantity, row.timestamp
+def _event_out(record: UsageEventRecord) -> UsageEvent:
+    return UsageEvent(
+        idempotency_key=record.idempotency_key,
+        feature_key=record.feature_key,
+        quantity=record.quantity,
+        timestamp=record.timestamp,
+        recorded_at=record.recorded_at,
+        voided=record.voided_at is not None,
+        void_reason=record.void_reason,
+        voided_at=record.voided_at,
+        voided_by=record.voided_by,
+    )
+
+
+def _encode_cursor(timestamp: datetime, key: str) -> str:
+    return base64.urlsafe_b64encode(msgspec.json.encode([timestamp, key])).decode()
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        timestamp, key = msgspec.json.decode(base64.urlsafe_b64decode(cursor.encode()), type=tuple[datetime, str])
+    except (binascii.Error, ValueError, msgspec.DecodeError):
+        raise InvalidInput.field("cursor", "is not a cursor this API returned") from None
+    return as_utc(timestamp), key

@@ -10,6 +10,7 @@ from ... import errors
 from ...client import AuthenticatedClient, Client
 from ...models.problem import Problem
 from ...models.usage_total import UsageTotal
+from ...models.window_size import WindowSize
 from ...types import UNSET, Response, Unset
 
 
@@ -19,6 +20,8 @@ def _get_kwargs(
     feature_keys: list[str] | None | Unset = UNSET,
     period_start: datetime.datetime | None | Unset = UNSET,
     period_end: datetime.datetime | None | Unset = UNSET,
+    window_size: None | Unset | WindowSize = UNSET,
+    timezone: str | Unset = "UTC",
 ) -> dict[str, Any]:
 
     params: dict[str, Any] = {}
@@ -50,6 +53,17 @@ def _get_kwargs(
     else:
         json_period_end = period_end
     params["period_end"] = json_period_end
+
+    json_window_size: None | str | Unset
+    if isinstance(window_size, Unset):
+        json_window_size = UNSET
+    elif isinstance(window_size, WindowSize):
+        json_window_size = window_size.value
+    else:
+        json_window_size = window_size
+    params["window_size"] = json_window_size
+
+    params["timezone"] = timezone
 
     params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
 
@@ -121,13 +135,19 @@ def sync_detailed(
     feature_keys: list[str] | None | Unset = UNSET,
     period_start: datetime.datetime | None | Unset = UNSET,
     period_end: datetime.datetime | None | Unset = UNSET,
+    window_size: None | Unset | WindowSize = UNSET,
+    timezone: str | Unset = "UTC",
 ) -> Response[Problem | list[UsageTotal]]:
-    """Usage totals per feature over a period
+    """Usage totals per feature, over a period or per window
 
-     One `UsageTotal` per selected feature, sorted by `feature_key`, for the half-open window
-    `[period_start, period_end)`. Features without usage appear with quantity 0. Both bounds omitted:
-    the current UTC calendar month; one omitted: the other bound of the UTC calendar month holding the
-    given one.
+     Without `window_size`: one `UsageTotal` per selected feature for the half-open period
+    `[period_start, period_end)`. With `window_size` (`hour`, `day`, `month`): one row per feature and
+    window, consecutive and covering the period; both bounds must then be window boundaries in
+    `timezone`, and at most 10,000 rows are answered. Rows are sorted by (`feature_key`,
+    `window_start`), zero-filled, bounds in UTC. Each feature's total follows its aggregation: `sum`,
+    `count`, `max`, or `latest` (the quantity of the latest event by timestamp; ties go to the later-
+    recorded event). Voided events count nowhere. Both bounds omitted: the current calendar month in
+    `timezone`; one omitted: the other bound of the calendar month holding the given one.
 
     Args:
         tenant_id (UUID): The tenant whose usage is recorded or read.
@@ -137,6 +157,10 @@ def sync_detailed(
             UTC; send an offset's `+` as `%2B`.
         period_end (datetime.datetime | None | Unset): Exclusive end, ISO-8601, after
             `period_start`. Naive means UTC.
+        window_size (None | Unset | WindowSize): One row per feature per `hour`, `day` or `month`
+            of the period.
+        timezone (str | Unset): IANA time zone that day and month windows and the calendar-month
+            defaults follow. Default: 'UTC'.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -151,6 +175,8 @@ def sync_detailed(
         feature_keys=feature_keys,
         period_start=period_start,
         period_end=period_end,
+        window_size=window_size,
+        timezone=timezone,
     )
 
     response = client.get_httpx_client().request(
@@ -167,13 +193,19 @@ def sync(
     feature_keys: list[str] | None | Unset = UNSET,
     period_start: datetime.datetime | None | Unset = UNSET,
     period_end: datetime.datetime | None | Unset = UNSET,
+    window_size: None | Unset | WindowSize = UNSET,
+    timezone: str | Unset = "UTC",
 ) -> Problem | list[UsageTotal] | None:
-    """Usage totals per feature over a period
+    """Usage totals per feature, over a period or per window
 
-     One `UsageTotal` per selected feature, sorted by `feature_key`, for the half-open window
-    `[period_start, period_end)`. Features without usage appear with quantity 0. Both bounds omitted:
-    the current UTC calendar month; one omitted: the other bound of the UTC calendar month holding the
-    given one.
+     Without `window_size`: one `UsageTotal` per selected feature for the half-open period
+    `[period_start, period_end)`. With `window_size` (`hour`, `day`, `month`): one row per feature and
+    window, consecutive and covering the period; both bounds must then be window boundaries in
+    `timezone`, and at most 10,000 rows are answered. Rows are sorted by (`feature_key`,
+    `window_start`), zero-filled, bounds in UTC. Each feature's total follows its aggregation: `sum`,
+    `count`, `max`, or `latest` (the quantity of the latest event by timestamp; ties go to the later-
+    recorded event). Voided events count nowhere. Both bounds omitted: the current calendar month in
+    `timezone`; one omitted: the other bound of the calendar month holding the given one.
 
     Args:
         tenant_id (UUID): The tenant whose usage is recorded or read.
@@ -183,6 +215,10 @@ def sync(
             UTC; send an offset's `+` as `%2B`.
         period_end (datetime.datetime | None | Unset): Exclusive end, ISO-8601, after
             `period_start`. Naive means UTC.
+        window_size (None | Unset | WindowSize): One row per feature per `hour`, `day` or `month`
+            of the period.
+        timezone (str | Unset): IANA time zone that day and month windows and the calendar-month
+            defaults follow. Default: 'UTC'.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -198,6 +234,8 @@ def sync(
         feature_keys=feature_keys,
         period_start=period_start,
         period_end=period_end,
+        window_size=window_size,
+        timezone=timezone,
     ).parsed
 
 
@@ -208,13 +246,19 @@ async def asyncio_detailed(
     feature_keys: list[str] | None | Unset = UNSET,
     period_start: datetime.datetime | None | Unset = UNSET,
     period_end: datetime.datetime | None | Unset = UNSET,
+    window_size: None | Unset | WindowSize = UNSET,
+    timezone: str | Unset = "UTC",
 ) -> Response[Problem | list[UsageTotal]]:
-    """Usage totals per feature over a period
+    """Usage totals per feature, over a period or per window
 
-     One `UsageTotal` per selected feature, sorted by `feature_key`, for the half-open window
-    `[period_start, period_end)`. Features without usage appear with quantity 0. Both bounds omitted:
-    the current UTC calendar month; one omitted: the other bound of the UTC calendar month holding the
-    given one.
+     Without `window_size`: one `UsageTotal` per selected feature for the half-open period
+    `[period_start, period_end)`. With `window_size` (`hour`, `day`, `month`): one row per feature and
+    window, consecutive and covering the period; both bounds must then be window boundaries in
+    `timezone`, and at most 10,000 rows are answered. Rows are sorted by (`feature_key`,
+    `window_start`), zero-filled, bounds in UTC. Each feature's total follows its aggregation: `sum`,
+    `count`, `max`, or `latest` (the quantity of the latest event by timestamp; ties go to the later-
+    recorded event). Voided events count nowhere. Both bounds omitted: the current calendar month in
+    `timezone`; one omitted: the other bound of the calendar month holding the given one.
 
     Args:
         tenant_id (UUID): The tenant whose usage is recorded or read.
@@ -224,6 +268,10 @@ async def asyncio_detailed(
             UTC; send an offset's `+` as `%2B`.
         period_end (datetime.datetime | None | Unset): Exclusive end, ISO-8601, after
             `period_start`. Naive means UTC.
+        window_size (None | Unset | WindowSize): One row per feature per `hour`, `day` or `month`
+            of the period.
+        timezone (str | Unset): IANA time zone that day and month windows and the calendar-month
+            defaults follow. Default: 'UTC'.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -238,6 +286,8 @@ async def asyncio_detailed(
         feature_keys=feature_keys,
         period_start=period_start,
         period_end=period_end,
+        window_size=window_size,
+        timezone=timezone,
     )
 
     response = await client.get_async_httpx_client().request(**kwargs)
@@ -252,13 +302,19 @@ async def asyncio(
     feature_keys: list[str] | None | Unset = UNSET,
     period_start: datetime.datetime | None | Unset = UNSET,
     period_end: datetime.datetime | None | Unset = UNSET,
+    window_size: None | Unset | WindowSize = UNSET,
+    timezone: str | Unset = "UTC",
 ) -> Problem | list[UsageTotal] | None:
-    """Usage totals per feature over a period
+    """Usage totals per feature, over a period or per window
 
-     One `UsageTotal` per selected feature, sorted by `feature_key`, for the half-open window
-    `[period_start, period_end)`. Features without usage appear with quantity 0. Both bounds omitted:
-    the current UTC calendar month; one omitted: the other bound of the UTC calendar month holding the
-    given one.
+     Without `window_size`: one `UsageTotal` per selected feature for the half-open period
+    `[period_start, period_end)`. With `window_size` (`hour`, `day`, `month`): one row per feature and
+    window, consecutive and covering the period; both bounds must then be window boundaries in
+    `timezone`, and at most 10,000 rows are answered. Rows are sorted by (`feature_key`,
+    `window_start`), zero-filled, bounds in UTC. Each feature's total follows its aggregation: `sum`,
+    `count`, `max`, or `latest` (the quantity of the latest event by timestamp; ties go to the later-
+    recorded event). Voided events count nowhere. Both bounds omitted: the current calendar month in
+    `timezone`; one omitted: the other bound of the calendar month holding the given one.
 
     Args:
         tenant_id (UUID): The tenant whose usage is recorded or read.
@@ -268,6 +324,10 @@ async def asyncio(
             UTC; send an offset's `+` as `%2B`.
         period_end (datetime.datetime | None | Unset): Exclusive end, ISO-8601, after
             `period_start`. Naive means UTC.
+        window_size (None | Unset | WindowSize): One row per feature per `hour`, `day` or `month`
+            of the period.
+        timezone (str | Unset): IANA time zone that day and month windows and the calendar-month
+            defaults follow. Default: 'UTC'.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -284,5 +344,7 @@ async def asyncio(
             feature_keys=feature_keys,
             period_start=period_start,
             period_end=period_end,
+            window_size=window_size,
+            timezone=timezone,
         )
     ).parsed

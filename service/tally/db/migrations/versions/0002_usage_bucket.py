@@ -1,10 +1,16 @@
-"""Usage pre-aggregated in 15-minute and one-day UTC buckets, back-filled from the raw events.
+"""Pre-aggregated usage buckets, more aggregations, voids.
 
-Also drops the foreign key from usage_event to feature: the service checks a batch's feature keys once,
-and the per-row check cost about half the insert time of a 1,000-event batch on PostgreSQL. And it
-re-keys the events' time index on (tenant_id, timestamp): a totals query reads a time range of one
-tenant for all its features at once, which the old (tenant_id, feature_key, timestamp) order could only
-filter, not seek.
+- ``usage_bucket``: per tenant, grain (15 minutes, one hour, one day, all aligned to UTC midnight),
+  bucket and feature: the sum and count of quantities, the largest quantity, and the latest key.
+- ``usage_event`` gains its position in the request (``batch_index``), a ``latest_key`` that sorts like
+  (timestamp, recorded_at, batch_index) with the quantity at its end (so MAX() finds the latest event),
+  and the audit record of a void (when, by whom, why).
+- The foreign key from usage_event to feature is dropped: the service checks a batch's feature keys once,
+  and the per-row check cost about half the insert time of a 1,000-event batch on PostgreSQL.
+- The events' time index is re-keyed on (tenant_id, timestamp): a totals window reads a time range of one
+  tenant for all its features at once, which (tenant_id, feature_key, timestamp) could filter, not seek.
+
+Existing events are back-filled in Python, with the same functions ingestion uses.
 
 Revision ID: 0002
 Revises: 0001
@@ -21,17 +27,10 @@ down_revision = "0001"
 branch_labels = None
 depends_on = None
 
-# The bucket of a timestamp per grain and dialect. SQLite keeps SQLAlchemy's text form
-# 'YYYY-MM-DD HH:MM:SS.ffffff' (a backslash keeps text() from reading ':00' as a bind parameter).
-BUCKET_SQL = {
-    ("postgresql", 900): "date_bin('15 minutes', timestamp, TIMESTAMPTZ '2000-01-01 00:00:00+00')",
-    ("postgresql", 86400): "date_bin('1 day', timestamp, TIMESTAMPTZ '2000-01-01 00:00:00+00')",
-    ("sqlite", 900): (
-        "strftime('%Y-%m-%d %H:', timestamp) "
-        "|| printf('%02d', (CAST(strftime('%M', timestamp) AS INTEGER) / 15) * 15) || '\\:00.000000'"
-    ),
-    ("sqlite", 86400): "strftime('%Y-%m-%d 00:00:00.000000', timestamp)",
-}
+
+def _key_type() -> sa.types.TypeEngine[str]:
+    # Compared with MAX(): byte order on PostgreSQL whatever the database's locale (SQLite's is binary).
+    return sa.String(80).with_variant(sa.String(80, collation="C"), "postgresql")
 
 
 def upgrade() -> None:
@@ -39,6 +38,11 @@ def upgrade() -> None:
         batch.drop_constraint("fk_usage_event_feature_key_feature", type_="foreignkey")
         batch.drop_index("ix_usage_event_tenant_id_feature_key_timestamp")
         batch.create_index("ix_usage_event_tenant_id_timestamp", ["tenant_id", "timestamp"])
+        batch.add_column(sa.Column("batch_index", sa.Integer(), nullable=False, server_default="0"))
+        batch.add_column(sa.Column("latest_key", _key_type(), nullable=False, server_default=""))
+        batch.add_column(sa.Column("voided_at", DateTimeUTC(), nullable=True))
+        batch.add_column(sa.Column("voided_by", sa.String(255), nullable=True))
+        batch.add_column(sa.Column("void_reason", sa.Text(), nullable=True))
     op.create_table(
         "usage_bucket",
         sa.Column("tenant_id", sa.Uuid(), nullable=False),
@@ -47,21 +51,52 @@ def upgrade() -> None:
         sa.Column("feature_key", sa.String(64), nullable=False),
         sa.Column("quantity", sa.BigInteger(), nullable=False),
         sa.Column("event_count", sa.BigInteger(), nullable=False),
+        sa.Column("max_quantity", sa.BigInteger(), nullable=False),
+        sa.Column("latest_key", _key_type(), nullable=False),
         sa.PrimaryKeyConstraint("tenant_id", "grain_seconds", "bucket_start", "feature_key", name="pk_usage_bucket"),
     )
-    dialect = op.get_bind().dialect.name
-    for grain in (900, 86400):
-        bucket = BUCKET_SQL[(dialect, grain)]
-        op.execute(
-            "INSERT INTO usage_bucket (tenant_id, feature_key, grain_seconds, bucket_start, quantity, event_count) "  # noqa: S608 - fixed SQL
-            f"SELECT tenant_id, feature_key, {grain}, {bucket}, SUM(quantity), COUNT(*) FROM usage_event "
-            f"GROUP BY tenant_id, feature_key, {bucket}"
+    _backfill()
+
+
+def _backfill() -> None:
+    from tally.usage.buckets import StoredEvent, bucket_cells, latest_key  # the definitions ingestion uses
+
+    bind = op.get_bind()
+    events = sa.table(
+        "usage_event",
+        *(sa.column(name) for name in ("tenant_id", "idempotency_key", "feature_key", "quantity")),
+        sa.column("timestamp", DateTimeUTC()),
+        sa.column("recorded_at", DateTimeUTC()),
+        sa.column("latest_key"),
+    )
+    buckets = sa.table(
+        "usage_bucket",
+        *(sa.column(name) for name in ("tenant_id", "grain_seconds", "feature_key", "quantity", "event_count")),
+        sa.column("bucket_start", DateTimeUTC()),
+        sa.column("max_quantity"),
+        sa.column("latest_key"),
+    )
+    by_tenant: dict[object, list[StoredEvent]] = {}
+    for row in bind.execute(sa.select(events)).all():
+        event = StoredEvent(
+            row.feature_key, row.quantity, row.timestamp, latest_key(row.timestamp, row.recorded_at, 0, row.quantity)
         )
+        bind.execute(
+            events.update()
+            .where(events.c.tenant_id == row.tenant_id, events.c.idempotency_key == row.idempotency_key)
+            .values(latest_key=event.latest_key)
+        )
+        by_tenant.setdefault(row.tenant_id, []).append(event)
+    for tenant_id, tenant_events in by_tenant.items():
+        cells = bucket_cells(tenant_events)
+        bind.execute(buckets.insert(), [{"tenant_id": tenant_id, **cell.row()} for cell in cells])
 
 
 def downgrade() -> None:
     op.drop_table("usage_bucket")
     with op.batch_alter_table("usage_event") as batch:
+        for column in ("void_reason", "voided_by", "voided_at", "latest_key", "batch_index"):
+            batch.drop_column(column)
         batch.drop_index("ix_usage_event_tenant_id_timestamp")
         batch.create_index("ix_usage_event_tenant_id_feature_key_timestamp", ["tenant_id", "feature_key", "timestamp"])
         batch.create_foreign_key("fk_usage_event_feature_key_feature", "feature", ["feature_key"], ["feature_key"])

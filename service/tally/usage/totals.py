@@ -1,0 +1,157 @@
+"""The totals query: every aggregation, for any list of consecutive windows, from bucket rows and (at ragged
+edges only) raw events.
+
+Each window is split by ``decompose``; ranges of the same grain that touch are merged across windows, so
+a month of hourly windows is one range of hour buckets. One statement reads every range (a UNION ALL
+branch each, written once per shape and prepared once per connection: building it with select() per
+request cost as much CPU as the rest of a request); Python then folds each row into the window holding
+it. Raw-event branches are grouped in SQL, and each lies inside one window.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Sequence
+from datetime import datetime
+from functools import lru_cache
+from typing import Any, Literal
+from uuid import UUID
+
+from advanced_alchemy.types import DateTimeUTC
+from sqlalchemy import BigInteger, Integer, String, TextualSelect, Uuid, bindparam, column, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tally.domain.models import Aggregation, UsageTotal
+from tally.usage.buckets import Range, decompose, quantity_of
+
+TotalsSource = Literal["buckets", "events"]
+BRANCHES_PER_STATEMENT = 200  # SQLite allows at most 500 SELECTs in one compound statement
+NO_AT = "CAST(NULL AS TIMESTAMP WITH TIME ZONE)"  # PostgreSQL types a bare NULL in a UNION as text
+
+
+class Plan:
+    """Where each window's total comes from: ``(range, window index)`` pairs, the index None for a bucket
+    range merged across several windows (its rows are then sorted into windows one by one)."""
+
+    def __init__(self, windows: Sequence[tuple[datetime, datetime]], source: TotalsSource) -> None:
+        self.starts = [start for start, _ in windows]
+        self.ranges: list[tuple[Range, int | None]] = []
+        for i, (start, end) in enumerate(windows):
+            for r in [Range(0, start, end)] if source == "events" else decompose(start, end):
+                last = self.ranges[-1][0] if self.ranges else None
+                if r.grain_seconds and last and last.grain_seconds == r.grain_seconds and last.end == r.start:
+                    self.ranges[-1] = (Range(r.grain_seconds, last.start, r.end), None)
+                else:
+                    self.ranges.append((r, i))
+
+    def window_of(self, instant: datetime) -> int:
+        return bisect_right(self.starts, instant) - 1
+
+
+async def compute(
+    session: AsyncSession,
+    tenant_id: UUID,
+    features: Sequence[tuple[str, str, Aggregation]],
+    windows: Sequence[tuple[datetime, datetime]],
+    source: TotalsSource,
+    filtered: bool,
+) -> list[UsageTotal]:
+    """``UsageTotal`` rows sorted by (feature_key, window_start), one per feature and window, zero-filled.
+    ``filtered``: restrict the scan to ``features`` (else every feature of the tenant is read)."""
+    plan = Plan(windows, source)
+    acc: dict[tuple[str, int], list[Any]] = {}
+    for first in range(0, len(plan.ranges), BRANCHES_PER_STATEMENT):
+        chunk = plan.ranges[first : first + BRANCHES_PER_STATEMENT]
+        kinds = tuple(_kind(r, window) for r, window in chunk)
+        params: dict[str, Any] = {"tenant_id": tenant_id}
+        for k, (r, _) in enumerate(chunk):
+            params[f"s{k}"], params[f"e{k}"] = r.start, r.end
+            if r.grain_seconds:
+                params[f"g{k}"] = r.grain_seconds
+        if filtered:
+            params["features"] = [key for key, _, _ in features]
+        for part, at, feature, quantity, count, largest, latest in await session.execute(
+            _statement(kinds, filtered), params
+        ):
+            window = plan.window_of(at) if at is not None else chunk[part][1]
+            assert window is not None
+            cell = acc.setdefault((feature, window), [0, 0, 0, ""])
+            cell[0] += int(quantity)
+            cell[1] += int(count)
+            cell[2] = max(cell[2], int(largest))
+            cell[3] = max(cell[3], latest)
+    return [
+        UsageTotal(
+            feature_key=key,
+            unit=unit,
+            quantity=_value(aggregation, acc.get((key, i))),
+            window_start=start,
+            window_end=end,
+        )
+        for key, unit, aggregation in sorted(features)
+        for i, (start, end) in enumerate(windows)
+    ]
+
+
+def _value(aggregation: Aggregation, cell: list[Any] | None) -> int:
+    """A window's total for ``aggregation``; 0 for a window without events, whatever the aggregation."""
+    if cell is None or cell[1] == 0:
+        return 0
+    if aggregation is Aggregation.SUM:
+        return int(cell[0])
+    if aggregation is Aggregation.COUNT:
+        return int(cell[1])
+    if aggregation is Aggregation.MAX:
+        return int(cell[2])
+    return quantity_of(cell[3])
+
+
+def _kind(r: Range, window: int | None) -> str:
+    if r.grain_seconds == 0:
+        return "raw"
+    return "buckets" if window is not None else "bucket rows"
+
+
+@lru_cache(maxsize=256)
+def _statement(kinds: tuple[str, ...], filtered: bool) -> TextualSelect:
+    """The UNION ALL for one shape of branches: "buckets" and "raw" branches are summed in SQL (they lie in
+    one window), "bucket rows" come back row by row with their start."""
+    only = " AND feature_key IN :features" if filtered else ""
+    parts = []
+    for k, kind in enumerate(kinds):
+        if kind == "buckets":
+            parts.append(
+                f"SELECT {k} AS part, {NO_AT} AS at, feature_key, SUM(quantity) AS quantity,"  # noqa: S608 - no input in the text
+                f" SUM(event_count) AS event_count, MAX(max_quantity) AS max_quantity, MAX(latest_key) AS latest_key"
+                f" FROM usage_bucket WHERE tenant_id = :tenant_id AND grain_seconds = :g{k}"
+                f" AND bucket_start >= :s{k} AND bucket_start < :e{k}{only} GROUP BY feature_key"
+            )
+        elif kind == "bucket rows":
+            parts.append(
+                f"SELECT {k} AS part, bucket_start AS at, feature_key, quantity, event_count, max_quantity, latest_key"  # noqa: S608 - no input in the text
+                f" FROM usage_bucket WHERE tenant_id = :tenant_id AND grain_seconds = :g{k}"
+                f" AND bucket_start >= :s{k} AND bucket_start < :e{k}{only}"
+            )
+        else:
+            parts.append(
+                f"SELECT {k} AS part, {NO_AT} AS at, feature_key, SUM(quantity) AS quantity,"  # noqa: S608 - no input in the text
+                f" COUNT(*) AS event_count, MAX(quantity) AS max_quantity, MAX(latest_key) AS latest_key"
+                f" FROM usage_event WHERE tenant_id = :tenant_id AND timestamp >= :s{k} AND timestamp < :e{k}"
+                f" AND voided_at IS NULL{only} GROUP BY feature_key"
+            )
+    stmt = text(" UNION ALL ".join(parts)).bindparams(
+        bindparam("tenant_id", type_=Uuid()),
+        *(bindparam(f"{edge}{k}", type_=DateTimeUTC()) for k in range(len(kinds)) for edge in "se"),
+    )
+    if filtered:
+        stmt = stmt.bindparams(bindparam("features", expanding=True))
+    # Typed result columns: SQLite hands instants back as text, DateTimeUTC turns them into datetimes.
+    return stmt.columns(
+        column("part", Integer()),
+        column("at", DateTimeUTC()),
+        column("feature_key", String()),
+        column("quantity", BigInteger()),
+        column("event_count", BigInteger()),
+        column("max_quantity", BigInteger()),
+        column("latest_key", String()),
+    )

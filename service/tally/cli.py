@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from datetime import timedelta
 from pathlib import Path
@@ -68,18 +69,24 @@ def _serve(args: argparse.Namespace) -> int:
     if args.demo:
         from tally.demo import DEMO_TENANT, load_demo
 
-        settings = Settings.from_env(demo=True, database_url=DEMO_DATABASE_URL, jwt_secret=generate_secret())
+        # TALLY_JWT_SECRET, when set, is kept, so `tally token` can mint more tokens for the demo.
+        secret = None if os.environ.get("TALLY_JWT_SECRET") else generate_secret()
+        settings = Settings.from_env(demo=True, database_url=DEMO_DATABASE_URL, jwt_secret=secret)
         upgrade(settings.database_url)
         loaded = asyncio.run(_with_engine(settings, load_demo))
         assert settings.jwt_secret is not None
-        token = issue_token(settings.jwt_secret, Role.VIEWER, DEMO_TENANT, subject="demo", ttl=timedelta(days=1))
+        day = timedelta(days=1)
+        viewer = issue_token(settings.jwt_secret, Role.VIEWER, DEMO_TENANT, subject="demo-viewer", ttl=day)
+        admin = issue_token(settings.jwt_secret, Role.ADMIN, DEMO_TENANT, subject="demo-admin", ttl=day)
         base = f"http://{args.host}:{args.port}"
         print(
             f"Tally demo: {loaded} sample events newly loaded into {settings.database_url}\n"
             f"  URL:          {base}\n"
             f"  demo tenant:  {DEMO_TENANT}\n"
-            f"  viewer token (valid 24 h):\n{token}\n\n"
-            f'  try: curl -H "Authorization: Bearer $TOKEN" {base}/api/v1/billing/tenants/{DEMO_TENANT}/usage-totals\n',
+            f"  viewer token (reads totals; valid 24 h):\n{viewer}\n"
+            f"  admin token (also records and voids usage; valid 24 h):\n{admin}\n\n"
+            f'  try: curl -H "Authorization: Bearer <viewer token>" \\\n'
+            f"         {base}/api/v1/billing/tenants/{DEMO_TENANT}/usage-totals\n",
             flush=True,
         )
     else:

@@ -23,8 +23,6 @@ from tally.db.models import Base, FeatureRecord, UsageBucketRecord, UsageEventRe
 from tally.domain.errors import IdempotencyConflict, InvalidInput, NotFound, UnknownFeature
 from tally.domain.models import (
     MAX_FEATURE_KEYS,
-    MAX_TOTAL_ROWS,
-    Aggregation,
     FieldError,
     IngestResult,
     UsageBatch,
@@ -390,27 +388,7 @@ class UsageService:
     ) -> list[UsageTotal]:
         """One ``UsageTotal`` per selected feature (all features when none are named) and window, sorted by
         (feature_key, window_start), each computed with its feature's aggregation."""
-        wanted = _wanted(feature_keys)
-        catalog = FeatureRecord
-        stmt = select(catalog.feature_key, catalog.unit, catalog.aggregation)
-        if wanted is not None:
-            stmt = stmt.where(catalog.feature_key.in_(wanted))
-        features = [
-            (key, unit, Aggregation(aggregation)) for key, unit, aggregation in await self.session.execute(stmt)
-        ]
-        if wanted is not None and len(features) < len(wanted):
-            found = {key for key, _, _ in features}
-            unknown = ", ".join(repr(k) for k in wanted if k not in found)
-            raise UnknownFeature.field("feature_keys", f"unknown feature(s): {unknown}")
-        if len(features) * len(windows) > MAX_TOTAL_ROWS:
-            raise InvalidInput.field(
-                "window_size",
-                f"{len(features)} features x {len(windows)} windows is more than {MAX_TOTAL_ROWS} rows: "
-                "narrow the period, name fewer feature_keys or use a larger window_size",
-            )
-        return await totals.compute(
-            self.session, tenant_id, features, windows, self.totals_source, filtered=wanted is not None
-        )
+        return await totals.compute(self.session, tenant_id, _wanted(feature_keys), windows, self.totals_source)
 
 
 def _wanted(feature_keys: Sequence[str] | None) -> list[str] | None:

@@ -18,10 +18,12 @@ from typing import Any, Literal
 from uuid import UUID
 
 from advanced_alchemy.types import DateTimeUTC
-from sqlalchemy import BigInteger, Integer, String, TextualSelect, Uuid, bindparam, column, text
+from sqlalchemy import BigInteger, Integer, String, TextClause, TextualSelect, Uuid, bindparam, column, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tally.domain.models import Aggregation, UsageTotal
+from tally.db.models import FeatureRecord
+from tally.domain.errors import InvalidInput, UnknownFeature
+from tally.domain.models import MAX_TOTAL_ROWS, Aggregation, UsageTotal
 from tally.usage.buckets import Range, decompose, quantity_of
 
 TotalsSource = Literal["buckets", "events"]
@@ -51,27 +53,34 @@ class Plan:
 async def compute(
     session: AsyncSession,
     tenant_id: UUID,
-    features: Sequence[tuple[str, str, Aggregation]],
+    wanted: list[str] | None,
     windows: Sequence[tuple[datetime, datetime]],
     source: TotalsSource,
-    filtered: bool,
 ) -> list[UsageTotal]:
-    """``UsageTotal`` rows sorted by (feature_key, window_start), one per feature and window, zero-filled.
-    ``filtered``: restrict the scan to ``features`` (else every feature of the tenant is read)."""
+    """``UsageTotal`` rows sorted by (feature_key, window_start), one per selected feature (``wanted``, or
+    every feature of the catalog when None) and window, zero-filled."""
+    if len(windows) == 1:
+        return await _one_window(session, tenant_id, wanted, windows[0], source)
+    catalog = FeatureRecord
+    stmt = select(catalog.feature_key, catalog.unit, catalog.aggregation)
+    if wanted is not None:
+        stmt = stmt.where(catalog.feature_key.in_(wanted))
+    features = [(key, unit, Aggregation(aggregation)) for key, unit, aggregation in await session.execute(stmt)]
+    _check_known(wanted, {key for key, _, _ in features})
+    if len(features) * len(windows) > MAX_TOTAL_ROWS:
+        raise InvalidInput.field(
+            "window_size",
+            f"{len(features)} features x {len(windows)} windows is more than {MAX_TOTAL_ROWS} rows: "
+            "narrow the period, name fewer feature_keys or use a larger window_size",
+        )
     plan = Plan(windows, source)
     acc: dict[tuple[str, int], list[Any]] = {}
     for first in range(0, len(plan.ranges), BRANCHES_PER_STATEMENT):
         chunk = plan.ranges[first : first + BRANCHES_PER_STATEMENT]
         kinds = tuple(_kind(r, window) for r, window in chunk)
-        params: dict[str, Any] = {"tenant_id": tenant_id}
-        for k, (r, _) in enumerate(chunk):
-            params[f"s{k}"], params[f"e{k}"] = r.start, r.end
-            if r.grain_seconds:
-                params[f"g{k}"] = r.grain_seconds
-        if filtered:
-            params["features"] = [key for key, _, _ in features]
+        params = _params(tenant_id, [r for r, _ in chunk], wanted)
         for part, at, feature, quantity, count, largest, latest in await session.execute(
-            _statement(kinds, filtered), params
+            _statement(kinds, wanted is not None), params
         ):
             window = plan.window_of(at) if at is not None else chunk[part][1]
             assert window is not None
@@ -93,6 +102,50 @@ async def compute(
     ]
 
 
+async def _one_window(
+    session: AsyncSession,
+    tenant_id: UUID,
+    wanted: list[str] | None,
+    window: tuple[datetime, datetime],
+    source: TotalsSource,
+) -> list[UsageTotal]:
+    """The hot path (no window_size): catalog and partial sums in one statement, one round trip."""
+    start, end = window
+    ranges = [Range(0, start, end)] if source == "events" else decompose(start, end)
+    kinds = tuple(_kind(r, 0) for r in ranges)
+    rows = (
+        await session.execute(_catalog_statement(kinds, wanted is not None), _params(tenant_id, ranges, wanted))
+    ).all()
+    _check_known(wanted, {row[0] for row in rows})
+    return [
+        UsageTotal(
+            feature_key=key,
+            unit=unit,
+            quantity=_value(Aggregation(aggregation), [quantity, count, largest, latest]),
+            window_start=start,
+            window_end=end,
+        )
+        for key, unit, aggregation, quantity, count, largest, latest in rows
+    ]
+
+
+def _params(tenant_id: UUID, ranges: Sequence[Range], wanted: list[str] | None) -> dict[str, Any]:
+    params: dict[str, Any] = {"tenant_id": tenant_id}
+    for k, r in enumerate(ranges):
+        params[f"s{k}"], params[f"e{k}"] = r.start, r.end
+        if r.grain_seconds:
+            params[f"g{k}"] = r.grain_seconds
+    if wanted is not None:
+        params["features"] = wanted
+    return params
+
+
+def _check_known(wanted: list[str] | None, found: set[str]) -> None:
+    if wanted is not None and len(found) < len(wanted):
+        unknown = ", ".join(repr(k) for k in wanted if k not in found)
+        raise UnknownFeature.field("feature_keys", f"unknown feature(s): {unknown}")
+
+
 def _value(aggregation: Aggregation, cell: list[Any] | None) -> int:
     """A window's total for ``aggregation``; 0 for a window without events, whatever the aggregation."""
     if cell is None or cell[1] == 0:
@@ -112,10 +165,9 @@ def _kind(r: Range, window: int | None) -> str:
     return "buckets" if window is not None else "bucket rows"
 
 
-@lru_cache(maxsize=256)
-def _statement(kinds: tuple[str, ...], filtered: bool) -> TextualSelect:
-    """The UNION ALL for one shape of branches: "buckets" and "raw" branches are summed in SQL (they lie in
-    one window), "bucket rows" come back row by row with their start."""
+def _branches(kinds: tuple[str, ...], filtered: bool) -> str:
+    """One UNION ALL branch per range: "buckets" and "raw" branches are summed in SQL (they lie in one
+    window), "bucket rows" come back row by row with their start."""
     only = " AND feature_key IN :features" if filtered else ""
     parts = []
     for k, kind in enumerate(kinds):
@@ -139,14 +191,22 @@ def _statement(kinds: tuple[str, ...], filtered: bool) -> TextualSelect:
                 f" FROM usage_event WHERE tenant_id = :tenant_id AND timestamp >= :s{k} AND timestamp < :e{k}"
                 f" AND voided_at IS NULL{only} GROUP BY feature_key"
             )
-    stmt = text(" UNION ALL ".join(parts)).bindparams(
+    return " UNION ALL ".join(parts)
+
+
+def _bind(sql: str, kinds: tuple[str, ...], filtered: bool) -> TextClause:
+    stmt = text(sql).bindparams(
         bindparam("tenant_id", type_=Uuid()),
         *(bindparam(f"{edge}{k}", type_=DateTimeUTC()) for k in range(len(kinds)) for edge in "se"),
     )
-    if filtered:
-        stmt = stmt.bindparams(bindparam("features", expanding=True))
+    return stmt.bindparams(bindparam("features", expanding=True)) if filtered else stmt
+
+
+@lru_cache(maxsize=256)
+def _statement(kinds: tuple[str, ...], filtered: bool) -> TextualSelect:
+    """The partial sums of several windows' ranges."""
     # Typed result columns: SQLite hands instants back as text, DateTimeUTC turns them into datetimes.
-    return stmt.columns(
+    return _bind(_branches(kinds, filtered), kinds, filtered).columns(
         column("part", Integer()),
         column("at", DateTimeUTC()),
         column("feature_key", String()),
@@ -155,3 +215,19 @@ def _statement(kinds: tuple[str, ...], filtered: bool) -> TextualSelect:
         column("max_quantity", BigInteger()),
         column("latest_key", String()),
     )
+
+
+@lru_cache(maxsize=64)
+def _catalog_statement(kinds: tuple[str, ...], filtered: bool) -> TextClause:
+    """The catalog left-joined to one window's partial sums: features without usage come out as zeros."""
+    where = "WHERE feature.feature_key IN :features" if filtered else ""
+    sql = f"""
+        SELECT feature.feature_key, feature.unit, feature.aggregation,
+               COALESCE(SUM(part.quantity), 0), COALESCE(SUM(part.event_count), 0),
+               COALESCE(MAX(part.max_quantity), 0), COALESCE(MAX(part.latest_key), '')
+        FROM feature LEFT OUTER JOIN ({_branches(kinds, filtered)}) AS part ON part.feature_key = feature.feature_key
+        {where}
+        GROUP BY feature.feature_key, feature.unit, feature.aggregation
+        ORDER BY feature.feature_key
+    """  # noqa: S608 - no input in the text
+    return _bind(sql, kinds, filtered)

@@ -1,0 +1,38 @@
+"""The client README's examples run as written against a live server: the docs cannot drift from the code."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tally.auth import Role, issue_token
+from tests.conftest import PLATFORM, TEST_SECRET
+
+README = Path(__file__).resolve().parents[2] / "client" / "README.md"
+TENANT = uuid.UUID("00000000-0000-4000-8000-000000000001")  # the tenant the README uses
+
+
+def snippets() -> list[str]:
+    return re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.DOTALL)
+
+
+@pytest.mark.e2e
+def test_readme_sync_and_async_examples_run(sqlite_server: str, capsys: pytest.CaptureFixture[str]) -> None:
+    httpx.put(f"{sqlite_server}/api/v1/billing/features/api_calls", json={"unit": "requests"}, headers=PLATFORM)
+    token = issue_token(TEST_SECRET, Role.ADMIN, TENANT, subject="readme")
+    sync_code, async_code = snippets()
+    sync_code = sync_code.replace("http://127.0.0.1:8000", sqlite_server).replace("<a token from `tally token`>", token)
+    scope: dict[str, object] = {}
+    exec(compile(sync_code, "client/README.md", "exec"), scope)
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0] == "1 0"  # accepted, duplicates
+    assert printed[1].startswith("api_calls 3 requests ")
+
+    exec(compile(async_code, "client/README.md", "exec"), scope)
+    scope["client"] = scope["AuthenticatedClient"](base_url=sqlite_server, token=token)  # type: ignore[operator]
+    asyncio.run(scope["report"](scope["client"]))  # type: ignore[operator]

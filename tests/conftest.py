@@ -11,6 +11,7 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
@@ -53,18 +54,27 @@ def postgres_unavailable(reason: str) -> None:
     pytest.skip(f"PostgreSQL not reachable: {reason}")
 
 
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """A fresh, migrated PostgreSQL database for this test session, dropped afterwards."""
-    name = f"tally_test_{uuid.uuid4().hex[:12]}"
+@contextmanager
+def fresh_postgres_database(prefix: str) -> Iterator[str]:
+    """A new, migrated PostgreSQL database named ``prefix`` plus a random suffix, dropped afterwards."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
     try:
         in_thread(asyncio.run, _admin(f"CREATE DATABASE {name}"))
     except OSError as exc:
         postgres_unavailable(str(exc))
     url = POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    in_thread(upgrade, url)
-    yield url
-    in_thread(asyncio.run, _admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+    try:
+        in_thread(upgrade, url)
+        yield url
+    finally:
+        in_thread(asyncio.run, _admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh, migrated PostgreSQL database for this test session, dropped afterwards."""
+    with fresh_postgres_database("tally_test") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

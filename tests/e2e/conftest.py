@@ -87,17 +87,7 @@ def sqlite_server(tmp_path: Path) -> Iterator[str]:
 @pytest.fixture
 def postgres_database() -> Iterator[str]:
     """A fresh, migrated PostgreSQL database of its own, dropped afterwards."""
-    import asyncio
-    import uuid
+    from tests.conftest import fresh_postgres_database
 
-    from tests.conftest import POSTGRES_ADMIN_URL, _admin, postgres_unavailable
-
-    name = f"tally_e2e_{uuid.uuid4().hex[:12]}"
-    try:
-        in_thread(asyncio.run, _admin(f"CREATE DATABASE {name}"))
-    except OSError as exc:
-        postgres_unavailable(str(exc))
-    url = POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    in_thread(upgrade, url)
-    yield url
-    in_thread(asyncio.run, _admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+    with fresh_postgres_database("tally_e2e") as url:
+        yield url

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 from advanced_alchemy.extensions.litestar import AsyncSessionConfig, SQLAlchemyAsyncConfig, SQLAlchemyPlugin
 from litestar import Litestar
+from litestar.config.app import AppConfig
 from litestar.di import Provide
-from litestar.logging import LoggingConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.security.jwt import JWTAuth
+from litestar.types import Middleware
 
 from tally import __version__
+from tally.allow_header import allow_header_fix
 from tally.auth import ALGORITHM, Principal, TallyToken, generate_secret, principal_from_token
 from tally.catalog.controller import CatalogController
 from tally.catalog.service import CatalogService, read_catalog_file
@@ -21,7 +24,10 @@ from tally.config import Settings
 from tally.db.engine import create_engine
 from tally.errors import problem_details_plugin
 from tally.health import HealthController
+from tally.logs import echo_request_id, logging_config, request_id_middleware
 from tally.metrics import MetricsPlugin
+from tally.rate_limit import limiter_from
+from tally.ui import template_config, usage_pages
 from tally.usage.controller import UsageController
 
 logger = logging.getLogger("tally")
@@ -31,6 +37,14 @@ Tally records metered usage exactly once and answers how much of each feature a 
 period. Every `/api/v1` route needs `Authorization: Bearer <JWT>` (HS256); errors are RFC 9457
 problem details (`application/problem+json`).
 """
+
+
+def first_middleware(middleware: Middleware) -> Callable[[AppConfig], AppConfig]:
+    def on_app_init(app_config: AppConfig) -> AppConfig:
+        app_config.middleware.insert(0, middleware)
+        return app_config
+
+    return on_app_init
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
@@ -48,7 +62,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         algorithm=ALGORITHM,
         retrieve_user_handler=principal_from_token,
         token_cls=TallyToken.accepting(settings.jwt_previous_secret, settings.jwt_previous_secret_until),
-        exclude=["^/health", "^/schema"],
+        exclude=["^/health", "^/schema", "^/usage"],  # the usage pages check their cookie themselves
         openapi_security_scheme_name="BearerToken",
         description="HS256 JWT with claims sub, exp, role and tenant_id (absent for the platform role).",
     )
@@ -63,10 +77,16 @@ def create_app(settings: Settings | None = None) -> Litestar:
     plugins = [SQLAlchemyPlugin(config=db), problem_details_plugin(settings.retry_after_seconds)]
     if settings.metrics_enabled:
         plugins.append(MetricsPlugin(engine, port=settings.metrics_port))
-    return Litestar(
-        route_handlers=[HealthController, CatalogController, UsageController],
+    limiter = limiter_from(settings.rate_limit_reads, settings.rate_limit_writes, settings.rate_limit_window_seconds)
+    fix_allow, learn_routes = allow_header_fix()
+    app = Litestar(
+        route_handlers=[HealthController, CatalogController, UsageController, usage_pages(auth)],
+        middleware=[limiter.middleware()] if limiter else [],
+        template_config=template_config(),
         plugins=plugins,
-        on_app_init=[auth.on_app_init],
+        # The request id middleware goes first, before JWTAuth's (which auth.on_app_init puts first).
+        on_app_init=[auth.on_app_init, first_middleware(request_id_middleware)],
+        before_send=[echo_request_id, fix_allow],
         on_startup=[load_catalog_file],
         dependencies={"settings": Provide(lambda: settings, sync_to_thread=False)},
         request_max_body_size=settings.max_body_bytes,
@@ -82,8 +102,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ),
             use_handler_docstrings=False,
         ),
-        logging_config=LoggingConfig(
-            root={"level": settings.log_level, "handlers": ["queue_listener"]},
-            log_exceptions="never",
-        ),
+        logging_config=logging_config(settings.log_level),
     )
+    learn_routes(app)
+    return app

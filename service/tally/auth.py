@@ -145,15 +145,19 @@ def requires(
     """A guard: the caller's role grants ``permission``, and a ``{tenant_id}`` in the path is its own."""
 
     def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-        principal: Principal = connection.user
         raw_tenant = connection.path_params.get("tenant_id")
-        tenant_id = parse_tenant_id(raw_tenant) if raw_tenant is not None else None
-        if principal.role not in ALLOWED[permission]:
-            raise PermissionDeniedException(f"role '{principal.role.value}' may not {permission.value}")
-        if tenant_id is not None and principal.role is not Role.PLATFORM and principal.tenant_id != tenant_id:
-            raise PermissionDeniedException("this token is not valid for the tenant in the path")
+        authorize(connection.user, permission, parse_tenant_id(raw_tenant) if raw_tenant is not None else None)
 
     return guard
+
+
+def authorize(principal: Principal, permission: Permission, tenant_id: UUID | None) -> None:
+    """The rule behind ``requires`` (the usage pages apply it too): ``PermissionDeniedException`` unless the
+    role grants ``permission`` and ``tenant_id`` (when given) is the principal's own, or the role is platform."""
+    if principal.role not in ALLOWED[permission]:
+        raise PermissionDeniedException(f"role '{principal.role.value}' may not {permission.value}")
+    if tenant_id is not None and principal.role is not Role.PLATFORM and principal.tenant_id != tenant_id:
+        raise PermissionDeniedException("this token is not valid for the tenant in the path")
 
 
 def issue_token(

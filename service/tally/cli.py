@@ -18,6 +18,7 @@ from tally.config import ConfigError, Settings, redact_url
 from tally.db.engine import create_engine
 from tally.db.migrate import upgrade
 from tally.domain.errors import TallyError
+from tally.ui import sign_in_link
 
 DEMO_DATABASE_URL = "sqlite+aiosqlite:///./tally-demo.db"
 
@@ -50,6 +51,13 @@ def _parser() -> argparse.ArgumentParser:
     token.add_argument("--tenant", type=UUID, help="tenant UUID (every role but platform)")
     token.add_argument("--ttl", type=int, default=3600, help="lifetime in seconds (default 3600)")
     token.add_argument("--subject", default="tally-cli")
+    token.add_argument(
+        "--link",
+        nargs="?",
+        const="http://127.0.0.1:8000",
+        metavar="BASE_URL",
+        help="print a usage-page sign-in link instead (BASE_URL default http://127.0.0.1:8000)",
+    )
     token.set_defaults(run=_token)
 
     features = commands.add_parser("features", help="manage the feature catalog")
@@ -84,7 +92,8 @@ def _serve(args: argparse.Namespace) -> int:
             f"  URL:          {base}\n"
             f"  demo tenant:  {DEMO_TENANT}\n"
             f"  viewer token (reads totals; valid 24 h):\n{viewer}\n"
-            f"  admin token (also records and voids usage; valid 24 h):\n{admin}\n\n"
+            f"  admin token (also records and voids usage; valid 24 h):\n{admin}\n"
+            f"  usage page (open this sign-in link in a browser):\n{sign_in_link(base, viewer)}\n\n"
             f'  try: curl -H "Authorization: Bearer <viewer token>" \\\n'
             f"         {base}/api/v1/billing/tenants/{DEMO_TENANT}/usage-totals\n",
             flush=True,
@@ -126,7 +135,8 @@ def _token(args: argparse.Namespace) -> int:
         return 2
     assert settings.jwt_secret is not None
     tenant = None if role is Role.PLATFORM else args.tenant
-    print(issue_token(settings.jwt_secret, role, tenant, subject=args.subject, ttl=timedelta(seconds=args.ttl)))
+    token = issue_token(settings.jwt_secret, role, tenant, subject=args.subject, ttl=timedelta(seconds=args.ttl))
+    print(sign_in_link(args.link, token) if args.link else token)
     return 0
 
 

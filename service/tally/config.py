@@ -56,6 +56,13 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     metrics_port: Annotated[int, msgspec.Meta(ge=1, le=65535)] | None = None
     """Serve the metrics on this port (all interfaces) instead of at ``/metrics`` on the API's port."""
 
+    rate_limit_reads: Annotated[int, msgspec.Meta(ge=1)] | None = None
+    """Per-tenant limit on reads (GET of a tenant's routes) per window; unset: no limit."""
+    rate_limit_writes: Annotated[int, msgspec.Meta(ge=1)] | None = None
+    """Per-tenant limit on writes (recording and voiding usage) per window; unset: no limit."""
+    rate_limit_window_seconds: Annotated[int, msgspec.Meta(ge=1, le=86400)] = 60
+    """Length of the rate limits' fixed windows."""
+
     @classmethod
     def from_env(
         cls, environ: Mapping[str, str] | None = None, *, require_secret: bool = True, **overrides: Any

@@ -17,6 +17,7 @@ from litestar.exceptions import (
     HTTPException,
     NotAuthorizedException,
     PermissionDeniedException,
+    TooManyRequestsException,
     ValidationException,
 )
 from litestar.plugins.problem_details import (
@@ -28,7 +29,7 @@ from sqlalchemy import exc as sa_exc
 
 from tally.domain.errors import TallyError
 from tally.domain.models import FieldError
-from tally.metrics import DATABASE_ERRORS, UNAUTHORIZED
+from tally.metrics import DATABASE_ERRORS, RATE_LIMITED, UNAUTHORIZED
 
 logger = logging.getLogger("tally.errors")
 
@@ -42,6 +43,21 @@ UNAVAILABLE: tuple[type[Exception], ...] = (
     OSError,
     TimeoutError,
 )
+
+
+# PostgreSQL error classes that mean "not now" rather than "never": 08 connection exception, 53 insufficient
+# resources (53300 too many connections), 57 operator intervention (57P01 admin shutdown, which
+# pg_terminate_backend causes; 57P03 cannot connect now, while the server starts or stops).
+TRANSIENT_SQLSTATE_CLASSES = frozenset({"08", "53", "57"})
+
+
+def connection_lost(exc: Exception) -> bool:
+    """A database error that SQLAlchemy wraps generically (``DBAPIError``) but that means the database cannot
+    serve us right now: the connection was invalidated, or the server's SQLSTATE says so."""
+    if not isinstance(exc, sa_exc.DBAPIError):
+        return False
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    return exc.connection_invalidated or (isinstance(sqlstate, str) and sqlstate[:2] in TRANSIENT_SQLSTATE_CLASSES)
 
 
 def _problem(
@@ -104,6 +120,11 @@ def _from_forbidden(exc: PermissionDeniedException) -> ProblemDetailsException:
     return _problem(403, "forbidden", str(exc.detail))
 
 
+def _from_rate_limit(exc: TooManyRequestsException) -> ProblemDetailsException:
+    RATE_LIMITED.inc()
+    return _problem(429, "rate-limited", str(exc.detail), headers=exc.headers)
+
+
 def _from_http(exc: HTTPException) -> ProblemDetailsException:
     status = exc.status_code
     detail = (
@@ -124,7 +145,7 @@ def problem_details_plugin(retry_after_seconds: int) -> ProblemDetailsPlugin:
         )
 
     def internal(exc: Exception) -> ProblemDetailsException:
-        if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
+        if connection_lost(exc):
             return unavailable(exc)
         # Only the type: a message may carry SQL, parameters or secrets.
         logger.error("unhandled error: %s", type(exc).__name__)
@@ -135,6 +156,7 @@ def problem_details_plugin(retry_after_seconds: int) -> ProblemDetailsPlugin:
         ValidationException: _from_validation,
         NotAuthorizedException: _from_not_authorized,
         PermissionDeniedException: _from_forbidden,
+        TooManyRequestsException: _from_rate_limit,
         HTTPException: _from_http,
         Exception: internal,
     }

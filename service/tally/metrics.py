@@ -40,6 +40,7 @@ EVENTS_DUPLICATE = Counter("tally_events_duplicate_total", "Usage events receive
 DATABASE_ERRORS = Counter(
     "tally_database_errors_total", "Requests answered 503 because the database was unreachable or timed out"
 )
+RATE_LIMITED = Counter("tally_rate_limited_total", "Requests answered 429 because a tenant's rate limit was used up")
 UNAUTHORIZED = Counter("tally_unauthorized_total", "Requests answered 401 (no, invalid or expired bearer token)")
 PREVIOUS_SECRET_ACCEPTED = Counter(
     "tally_jwt_previous_secret_accepted_total",

@@ -13,6 +13,7 @@ _WHEN = {
     404: "No such event for this tenant.",
     409: "An idempotency key reused with different content, or an immutable catalog field changed.",
     413: "The request body is larger than the configured limit.",
+    429: "The tenant's rate limit is used up (only when `TALLY_RATE_LIMIT_*` is set); retry after `Retry-After`.",
     503: "The database is unreachable; retry after `Retry-After` seconds.",
 }
 

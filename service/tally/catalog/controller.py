@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tally.auth import Permission, requires
 from tally.catalog.service import CatalogService
-from tally.domain.models import Feature, FeatureIn, FeatureKey
+from tally.domain.models import FEATURE_KEY_PATTERN, Feature, FeatureIn, FeatureKey
 from tally.openapi_docs import problems
 
 
@@ -54,7 +54,11 @@ class CatalogController(Controller):
     async def put_feature(
         self,
         catalog: NamedDependency[CatalogService],
-        feature_key: Annotated[FeatureKey, Parameter(description="Key of the feature to create or update.")],
+        # The pattern again on the parameter: Litestar does not carry msgspec's Meta into a path parameter's schema,
+        # and without it the document promised that any string is a valid key (found by schemathesis).
+        feature_key: Annotated[
+            FeatureKey, Parameter(description="Key of the feature to create or update.", pattern=FEATURE_KEY_PATTERN)
+        ],
         data: JSONBody[FeatureIn],
     ) -> Response[Feature]:
         feature, created = await catalog.put_feature(feature_key, data)

@@ -13,10 +13,11 @@ MAX_QUANTITY = 9_007_199_254_740_991  # 2**53 - 1: the largest integer every JSO
 MAX_BATCH = 1000
 MAX_FEATURE_KEYS = 100
 
+FEATURE_KEY_PATTERN = r"^[a-z][a-z0-9_.-]{0,63}$"
 FeatureKey = Annotated[
     str,
     Meta(
-        pattern=r"^[a-z][a-z0-9_.-]{0,63}$",
+        pattern=FEATURE_KEY_PATTERN,
         description="Lower-case identifier of a metered feature.",
         examples=["api_calls"],
     ),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 from uuid import UUID
@@ -34,6 +35,18 @@ from tally.openapi_docs import problems
 from tally.usage.periods import as_utc, resolve_period, windows, zone
 from tally.usage.service import UsageService
 
+# Litestar converts query values leniently: a number such as 0.5 or -1 becomes a Unix timestamp. The contract
+# speaks of ISO-8601 datetimes only (found by schemathesis).
+NUMBER = re.compile(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*")
+
+
+def iso_datetimes_only(request: Request[Any, Any, Any], *names: str) -> None:
+    for name in names:
+        raw = request.query_params.get(name)
+        if raw is not None and NUMBER.fullmatch(raw):
+            raise InvalidInput.field(name, f"'{raw}' is a number, not an ISO-8601 datetime")
+
+
 TenantId = Annotated[UUID, Parameter(description="The tenant whose usage is recorded or read.")]
 
 
@@ -61,7 +74,7 @@ class UsageController(Controller):
         ),
         guards=[requires(Permission.RECORD_USAGE)],
         status_code=200,
-        responses=problems(400, 401, 403, 409, 413),
+        responses=problems(400, 401, 403, 409, 413, 429),
     )
     async def record_usage_events(
         self,
@@ -95,11 +108,12 @@ class UsageController(Controller):
             "month in `timezone`; one omitted: the other bound of the calendar month holding the given one."
         ),
         guards=[requires(Permission.READ_USAGE)],
-        responses=problems(400, 401, 403),
+        responses=problems(400, 401, 403, 429),
     )
     async def get_usage_totals(
         self,
         tenant_id: TenantId,
+        request: Request[Any, Any, Any],
         usage: NamedDependency[UsageService],
         feature_keys: Annotated[
             list[str] | None,
@@ -132,6 +146,7 @@ class UsageController(Controller):
             ),
         ] = "UTC",
     ) -> list[UsageTotal]:
+        iso_datetimes_only(request, "period_start", "period_end")
         tz = zone(timezone)
         start, end = resolve_period(period_start, period_end, now=datetime.now(UTC), tz=tz)
         spans = [(start, end)] if window_size is None else windows(start, end, window_size, tz, MAX_TOTAL_ROWS)
@@ -148,7 +163,7 @@ class UsageController(Controller):
         ),
         guards=[requires(Permission.RECORD_USAGE)],
         status_code=200,
-        responses=problems(400, 401, 403, 404),
+        responses=problems(400, 401, 403, 404, 429),
     )
     async def void_usage_event(
         self,
@@ -171,11 +186,12 @@ class UsageController(Controller):
             "`cursor` for the next page; it is null on the last one."
         ),
         guards=[requires(Permission.READ_USAGE)],
-        responses=problems(400, 401, 403),
+        responses=problems(400, 401, 403, 429),
     )
     async def list_usage_events(
         self,
         tenant_id: TenantId,
+        request: Request[Any, Any, Any],
         usage: NamedDependency[UsageService],
         feature_key: Annotated[str | None, Parameter(description="Only this feature's events.", max_length=64)] = None,
         period_start: Annotated[datetime | None, Parameter(description="Inclusive start; naive means UTC.")] = None,
@@ -185,6 +201,7 @@ class UsageController(Controller):
             str | None, Parameter(description="`next_cursor` of the previous page.", max_length=512)
         ] = None,
     ) -> UsageEventPage:
+        iso_datetimes_only(request, "period_start", "period_end")
         start = as_utc(period_start) if period_start is not None else None
         end = as_utc(period_end) if period_end is not None else None
         if start is not None and end is not None and start >= end:

@@ -1,0 +1,140 @@
+"""Structured logs: one JSON object per line, each tagged with the id of the request it belongs to.
+
+Litestar's ``LoggingConfig`` does the plumbing (``dictConfig``, its queue handler so that writing a log line
+never blocks the event loop); this module adds only what it lacks without structlog:
+
+- ``JsonFormatter``, a ``logging.Formatter`` that writes a record as one JSON line. An exception is written
+  by its type alone: its message or traceback may carry SQL, parameters or a token.
+- ``RequestIdFilter``, which copies the current request id onto each record in the thread that logs it
+  (the queue handler may format records later, in its listener thread, where the request is not known).
+- the request id itself: ``X-Request-ID`` from the caller when it is a short safe token, else a fresh one,
+  echoed in the response header. Litestar has no request-id feature, so a middleware sets it (it must run
+  before the token check, so that a 401 has one too) and a ``before_send`` hook echoes it: a 401 or a 404 is
+  sent by Litestar's exception handler outside every middleware, which only ``before_send`` sees.
+
+Nothing here logs a header or a body. One ``request`` line per answered request gives the method, the route
+*template* (``/api/v1/billing/tenants/{tenant_id}/usage-totals``: never the raw path or query string),
+the status and the duration.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from contextvars import ContextVar
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+from litestar.datastructures import MutableScopeHeaders
+from litestar.enums import ScopeType
+from litestar.logging import LoggingConfig
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+REQUEST_ID_HEADER = "X-Request-ID"
+SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+REQUEST_ID: ContextVar[str | None] = ContextVar("tally_request_id", default=None)
+FIELDS = ("method", "route", "status", "duration_ms")
+STATE_KEY = "tally_request"
+
+access_logger = logging.getLogger("tally.access")
+
+
+class JsonFormatter(logging.Formatter):
+    """``{"time", "level", "logger", "message", "request_id"?, <fields>?, "exception"?}`` on one line."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        request_id = getattr(record, "request_id", None)
+        if request_id:
+            entry["request_id"] = request_id
+        for name in FIELDS:
+            if hasattr(record, name):
+                entry[name] = getattr(record, name)
+        if record.exc_info and record.exc_info[0] is not None:
+            entry["exception"] = record.exc_info[0].__name__
+        return msgspec.json.encode(entry).decode()
+
+
+class RequestIdFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not getattr(record, "request_id", None):
+            record.request_id = REQUEST_ID.get()
+        return True
+
+
+class QueryStringFilter(logging.Filter):
+    """Drops the query string from uvicorn's access lines: a query may carry a token (the usage page's sign-in
+    link does) or anything else a caller typed."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name == "uvicorn.access" and isinstance(record.args, tuple) and len(record.args) >= 3:
+            args = list(record.args)
+            args[2] = str(args[2]).split("?", 1)[0]
+            record.args = tuple(args)
+        return True
+
+
+def logging_config(level: str) -> LoggingConfig:
+    """JSON lines on stderr for the app's loggers, the root logger and uvicorn's (its access log included)."""
+    handler = {"handlers": ["queue_listener"], "propagate": False, "level": level}
+    return LoggingConfig(
+        formatters={"standard": {"()": JsonFormatter}},
+        filters={"request_id": {"()": RequestIdFilter}, "query_string": {"()": QueryStringFilter}},
+        handlers={
+            "console": {"class": "logging.StreamHandler", "formatter": "standard"},
+            "queue_listener": {
+                "class": "litestar.logging.standard.QueueListenerHandler",
+                "formatter": "standard",
+                "filters": ["request_id", "query_string"],
+            },
+        },
+        root={"level": level, "handlers": ["queue_listener"]},
+        loggers={"litestar": handler, "uvicorn": handler, "uvicorn.access": handler},
+        log_exceptions="never",
+    )
+
+
+def _request_state(scope: Scope) -> dict[str, Any]:
+    """The request's id and start time, made on first use."""
+    state: dict[str, Any] = scope.setdefault("state", {})
+    if STATE_KEY not in state:
+        incoming = next((v.decode("latin-1") for k, v in scope["headers"] if k.lower() == b"x-request-id"), "")
+        request_id = incoming if SAFE_REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
+        state[STATE_KEY] = {"id": request_id, "start": time.perf_counter()}
+    return state[STATE_KEY]  # type: ignore[no-any-return]
+
+
+def request_id_middleware(app: ASGIApp) -> ASGIApp:
+    """Set the request id before anything else of the request runs (add as the outermost middleware)."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == ScopeType.HTTP:
+            # Not reset afterwards: an error answer is sent after this returns, and each request is its own task.
+            REQUEST_ID.set(_request_state(scope)["id"])
+        await app(scope, receive, send)
+
+    return middleware
+
+
+async def echo_request_id(message: Message, scope: Scope) -> None:
+    """``before_send`` hook: the request id header on every answer, and one ``request`` log line."""
+    if message["type"] != "http.response.start" or scope["type"] != ScopeType.HTTP:
+        return
+    state = _request_state(scope)
+    REQUEST_ID.set(state["id"])
+    MutableScopeHeaders.from_message(message)[REQUEST_ID_HEADER] = state["id"]
+    fields = {
+        "method": scope.get("method"),
+        "route": scope.get("path_template"),
+        "status": message["status"],
+        "duration_ms": round((time.perf_counter() - state["start"]) * 1000, 1),
+    }
+    access_logger.info("request", extra=fields)

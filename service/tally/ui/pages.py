@@ -1,0 +1,253 @@
+"""The usage pages: sign in with a token (kept in a cookie), then one tenant's usage per period.
+
+They live outside the API's bearer-token middleware (``^/usage`` is excluded in ``create_app``) and check
+the cookie themselves, with the API's own token rules (``TokenReader``) and tenant guard (``authorize``).
+The data comes from the same services as the API's routes, not over HTTP.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from functools import cache
+from typing import Annotated, Any
+from urllib.parse import urlencode
+from uuid import UUID
+from zoneinfo import available_timezones
+
+import jwt
+import msgspec
+from litestar import Controller, Request, Response, Router, get, post
+from litestar.di import NamedDependency, Provide
+from litestar.enums import RequestEncodingType
+from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.params import Body, FromPath, FromQuery
+from litestar.response import Redirect, Template
+from litestar.security.jwt import JWTAuth, Token
+
+from tally.auth import Permission, Principal, authorize, principal_from_token
+from tally.catalog.controller import provide_catalog
+from tally.catalog.service import CatalogService
+from tally.domain.errors import InvalidInput
+from tally.domain.models import WindowSize
+from tally.ui.view import MAX_CUSTOM_DAYS, PeriodChoice, choose_period, feature_cards, period_label
+from tally.usage.controller import provide_usage
+from tally.usage.periods import windows, zone
+from tally.usage.service import UsageService
+
+COOKIE = "tally_usage_token"
+SIGN_IN_PATH = "/usage/sign-in"
+# Why the sign-in form is shown again; the redirect carries only this code, never a token or free text.
+REASONS = {
+    "missing": "Sign in with a token to see usage.",
+    "expired": "Your token has expired. Paste a fresh one (tally token prints one).",
+    "invalid": "That token was not accepted. Check that you pasted all of it, and that it is a Tally token.",
+    "empty": "Paste a token first.",
+    "tenant": "That tenant id is not a UUID.",
+    "signed-out": "You are signed out.",
+}
+HEADERS = {
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src 'self'; "
+        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    ),
+}
+
+
+def sign_in_link(base_url: str, token: str) -> str:
+    """The link that signs a browser in with ``token`` (``tally token --link``, the demo's output)."""
+    return f"{base_url.rstrip('/')}{SIGN_IN_PATH}?{urlencode({'token': token})}"
+
+
+def usage_pages(auth: JWTAuth[Principal]) -> Router:
+    """The pages under ``/usage``, checking tokens exactly as ``auth`` (the API's middleware) does."""
+    return Router(
+        "/usage",
+        route_handlers=[UsagePages],
+        dependencies={"tokens": Provide(lambda: TokenReader(auth), sync_to_thread=False)},
+        include_in_schema=False,
+    )
+
+
+class SignInForm(msgspec.Struct, kw_only=True):
+    token: str = ""
+    tenant: str = ""
+
+
+class TokenReader:
+    """Reads a token with the API's own rules: ``auth`` is the app's ``JWTAuth``, and the arguments are the ones
+    ``JWTAuthenticationMiddleware`` passes. (A plain class: Litestar validates dependencies, and would try to
+    read the ``JWTAuth`` dataclass's fields.)"""
+
+    def __init__(self, auth: JWTAuth[Principal]) -> None:
+        self.auth = auth
+
+    async def read(self, encoded: str, request: Request[Any, Any, Any]) -> tuple[Principal, Token]:
+        auth = self.auth
+        token = auth.token_cls.decode(
+            encoded_token=encoded,
+            secret=auth.token_secret,
+            algorithm=auth.algorithm,
+            audience=auth.accepted_audiences,
+            issuer=auth.accepted_issuers,
+            require_claims=auth.require_claims,
+            verify_exp=auth.verify_expiry,
+            verify_nbf=auth.verify_not_before,
+            strict_audience=auth.strict_audience,
+        )
+        return await principal_from_token(token, request), token
+
+
+def _reason(exc: NotAuthorizedException) -> str:
+    return "expired" if isinstance(exc.__cause__, jwt.ExpiredSignatureError) else "invalid"
+
+
+def _back_to_sign_in(reason: str) -> Redirect:
+    redirect = Redirect(f"{SIGN_IN_PATH}?reason={reason}", status_code=303, headers=HEADERS)
+    redirect.delete_cookie(COOKIE, path="/usage")
+    return redirect
+
+
+def _page(name: str, status_code: int = 200, **context: Any) -> Template:
+    return Template(name, context=context, status_code=status_code, headers=HEADERS)
+
+
+@cache
+def _zone_names() -> list[str]:
+    return sorted(available_timezones())
+
+
+class UsagePages(Controller):
+    dependencies = {"usage": Provide(provide_usage), "catalog": Provide(provide_catalog)}
+
+    @get("/sign-in")
+    async def sign_in_form(
+        self,
+        request: Request[Any, Any, Any],
+        tokens: NamedDependency[TokenReader],
+        token: FromQuery[str | None] = None,
+        reason: FromQuery[str | None] = None,
+    ) -> Response[Any]:
+        if token is not None:  # a sign-in link: sign in, and leave the token's URL at once
+            return await self._sign_in(request, tokens, token, "")
+        status = 401 if reason in REASONS and reason != "signed-out" else 200
+        return _page("sign_in.html", status, message=REASONS.get(reason or ""))
+
+    @post("/sign-in")
+    async def sign_in(
+        self,
+        request: Request[Any, Any, Any],
+        tokens: NamedDependency[TokenReader],
+        data: Annotated[SignInForm, Body(media_type=RequestEncodingType.URL_ENCODED)],
+    ) -> Response[Any]:
+        return await self._sign_in(request, tokens, data.token, data.tenant)
+
+    async def _sign_in(
+        self, request: Request[Any, Any, Any], tokens: TokenReader, encoded: str, tenant: str
+    ) -> Response[Any]:
+        encoded = encoded.strip()
+        if not encoded:
+            return _back_to_sign_in("empty")
+        try:
+            principal, token = await tokens.read(encoded, request)
+        except NotAuthorizedException as exc:
+            return _back_to_sign_in(_reason(exc))
+        try:
+            target = UUID(tenant.strip()) if tenant.strip() else principal.tenant_id
+        except ValueError:
+            return _back_to_sign_in("tenant")
+        redirect = Redirect(f"/usage/{target}" if target else "/usage", status_code=303, headers=HEADERS)
+        redirect.set_cookie(
+            COOKIE,
+            encoded,
+            max_age=max(int(token.exp.timestamp() - datetime.now(UTC).timestamp()), 0),
+            path="/usage",
+            secure=request.url.scheme == "https",
+            httponly=True,
+            samesite="strict",
+        )
+        return redirect
+
+    @post("/sign-out")
+    async def sign_out(self) -> Redirect:
+        return _back_to_sign_in("signed-out")
+
+    @get("/")
+    async def index(
+        self,
+        request: Request[Any, Any, Any],
+        tokens: NamedDependency[TokenReader],
+        tenant: FromQuery[str | None] = None,
+    ) -> Response[Any]:
+        """Where a sign-in without a tenant lands: a tenant token goes to its tenant, a platform token picks one."""
+        encoded = request.cookies.get(COOKIE)
+        if not encoded:
+            return _back_to_sign_in("missing")
+        try:
+            principal, _ = await tokens.read(encoded, request)
+        except NotAuthorizedException as exc:
+            return _back_to_sign_in(_reason(exc))
+        try:
+            target = UUID(tenant.strip()) if tenant else principal.tenant_id
+        except ValueError:
+            return _page("pick_tenant.html", 400, principal=principal, error=REASONS["tenant"])
+        if target:
+            return Redirect(f"/usage/{target}", status_code=303, headers=HEADERS)
+        return _page("pick_tenant.html", principal=principal)
+
+    @get("/{tenant_id:str}")
+    async def usage_page(
+        self,
+        request: Request[Any, Any, Any],
+        tokens: NamedDependency[TokenReader],
+        usage: NamedDependency[UsageService],
+        catalog: NamedDependency[CatalogService],
+        tenant_id: FromPath[str],
+        period: FromQuery[str] = PeriodChoice.THIS_MONTH.value,
+        start: FromQuery[str | None] = None,
+        end: FromQuery[str | None] = None,
+        tz: FromQuery[str] = "UTC",
+    ) -> Response[Any]:
+        encoded = request.cookies.get(COOKIE)
+        if not encoded:
+            return _back_to_sign_in("missing")
+        try:
+            principal, _ = await tokens.read(encoded, request)
+        except NotAuthorizedException as exc:
+            return _back_to_sign_in(_reason(exc))
+        try:
+            tenant = UUID(tenant_id)
+        except ValueError:
+            return _page("refused.html", 400, principal=principal, detail=f"'{tenant_id}' is not a tenant id (a UUID).")
+        try:
+            authorize(principal, Permission.READ_USAGE, tenant)
+        except PermissionDeniedException:
+            detail = "Your token does not let you see this tenant's usage."
+            return _page("refused.html", 403, principal=principal, detail=detail)
+        form = {"period": period, "start": start or "", "end": end or "", "tz": tz}
+        context: dict[str, Any] = {
+            "principal": principal,
+            "tenant": tenant,
+            "form": form,
+            "zones": _zone_names(),
+            "max_days": MAX_CUSTOM_DAYS,
+        }
+        try:
+            zone_info = zone(tz)
+            chosen = choose_period(period, start, end, zone_info, now=datetime.now(UTC))
+        except InvalidInput as exc:
+            return _page("usage.html", 400, error=exc.detail, **context)
+        totals = await usage.totals(tenant, None, [(chosen.start, chosen.end)])
+        daily = await usage.totals(
+            tenant, None, windows(chosen.start, chosen.end, WindowSize.DAY, zone_info, MAX_CUSTOM_DAYS + 1)
+        )
+        cards = feature_cards(await catalog.list_features(), totals, daily, zone_info)
+        form.update(start=chosen.first_day.isoformat(), end=chosen.last_day.isoformat())
+        return _page(
+            "usage.html",
+            cards=cards,
+            any_usage=any(card.total for card in cards),
+            period_text=period_label(chosen),
+            **context,
+        )

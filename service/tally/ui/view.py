@@ -1,0 +1,156 @@
+"""What the usage page shows, worked out without I/O: the chosen period, numbers for people, chart bars."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta, tzinfo
+from enum import StrEnum
+
+import msgspec
+
+from tally.domain.errors import InvalidInput
+from tally.domain.models import Feature, UsageTotal
+from tally.usage.periods import day_start, month_start, next_month_start
+
+MAX_CUSTOM_DAYS = 366
+CHART_HEIGHT = 100
+BAR_WIDTH = 10
+BAR_GAP = 2
+
+
+class PeriodChoice(StrEnum):
+    THIS_MONTH = "this_month"
+    LAST_MONTH = "last_month"
+    CUSTOM = "custom"
+
+
+class Period(msgspec.Struct, frozen=True):
+    """``[start, end)`` in UTC, and the local days it covers (``last_day`` inclusive)."""
+
+    choice: PeriodChoice
+    start: datetime
+    end: datetime
+    first_day: date
+    last_day: date
+
+
+def choose_period(choice: str, start: str | None, end: str | None, tz: tzinfo, now: datetime) -> Period:
+    """The period picked in the form: this or last calendar month in ``tz``, or whole local days
+    ``start``..``end`` (ISO dates, both included). A bad choice is an ``InvalidInput`` naming the field."""
+    try:
+        picked = PeriodChoice(choice)
+    except ValueError:
+        raise InvalidInput.field("period", f"'{choice}' is not one of this month, last month, custom") from None
+    try:
+        if picked is PeriodChoice.CUSTOM:
+            first, last = _day("from", start), _day("to", end)
+            if last < first:
+                raise InvalidInput.field("to", "must not be before 'from'")
+            if (last - first).days >= MAX_CUSTOM_DAYS:
+                raise InvalidInput.field("to", f"a custom range is at most {MAX_CUSTOM_DAYS} days")
+            begin, finish = day_start(first, tz), day_start(last + timedelta(days=1), tz)
+        else:
+            this_month = month_start(now, tz)
+            if picked is PeriodChoice.THIS_MONTH:
+                begin, finish = this_month, next_month_start(now, tz)
+            else:
+                begin, finish = month_start(this_month - timedelta(microseconds=1), tz), this_month
+    except (OverflowError, ValueError) as exc:
+        if isinstance(exc, InvalidInput):
+            raise
+        raise InvalidInput.field("to", "the range lies outside years 1 to 9999") from None
+    last_day = (finish - timedelta(microseconds=1)).astimezone(tz).date()
+    return Period(picked, begin, finish, begin.astimezone(tz).date(), last_day)
+
+
+def _day(field: str, raw: str | None) -> date:
+    if not raw:
+        raise InvalidInput.field(field, "pick both dates of a custom range")
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise InvalidInput.field(field, f"'{raw}' is not a date (YYYY-MM-DD)") from None
+
+
+def amount(quantity: int, unit: str) -> str:
+    """A quantity as people read it: thousands separators and the unit (``1,234,567 requests``)."""
+    return f"{quantity:,} {unit}"
+
+
+def day_label(day: date) -> str:
+    return f"{day:%a} {day.day} {day:%b %Y}"
+
+
+def period_label(period: Period) -> str:
+    first, last = period.first_day, period.last_day
+    return f"{first.day} {first:%b %Y} to {last.day} {last:%b %Y}"
+
+
+class Bar(msgspec.Struct, frozen=True):
+    """One day's bar in a chart whose viewBox is ``width`` x ``CHART_HEIGHT``."""
+
+    x: int
+    y: float
+    height: float
+    label: str
+
+
+class DayValue(msgspec.Struct, frozen=True):
+    label: str
+    short: str
+    quantity: int
+    text: str
+
+
+class FeatureCard(msgspec.Struct, frozen=True):
+    feature_key: str
+    unit: str
+    description: str | None
+    total: int
+    total_text: str
+    days: list[DayValue]
+    bars: list[Bar]
+    chart_width: int
+    peak_text: str
+
+
+def feature_cards(
+    features: Sequence[Feature], totals: Sequence[UsageTotal], daily: Sequence[UsageTotal], tz: tzinfo
+) -> list[FeatureCard]:
+    """One card per feature of ``totals`` (the whole period), with its days from ``daily`` (one row per local day)."""
+    descriptions = {f.feature_key: f.description for f in features}
+    cards = []
+    for total in totals:
+        rows = [r for r in daily if r.feature_key == total.feature_key]
+        days = [
+            DayValue(day_label(day), f"{day.day} {day:%b}", r.quantity, amount(r.quantity, r.unit))
+            for r in rows
+            for day in [r.window_start.astimezone(tz).date()]
+        ]
+        peak = max((d.quantity for d in days), default=0)
+        cards.append(
+            FeatureCard(
+                feature_key=total.feature_key,
+                unit=total.unit,
+                description=descriptions.get(total.feature_key),
+                total=total.quantity,
+                total_text=amount(total.quantity, total.unit),
+                days=days,
+                bars=_bars(days, peak),
+                chart_width=max(len(days), 1) * (BAR_WIDTH + BAR_GAP),
+                peak_text=amount(peak, total.unit),
+            )
+        )
+    return cards
+
+
+def _bars(days: Sequence[DayValue], peak: int) -> list[Bar]:
+    # Hand-rolled chart: bar heights scaled to the busiest day; a day with usage gets at least one unit of
+    # height so that it stays visible next to a much larger peak.
+    bars = []
+    for i, day in enumerate(days):
+        height = 0.0 if peak == 0 or day.quantity == 0 else max(CHART_HEIGHT * day.quantity / peak, 1.0)
+        bars.append(
+            Bar(x=i * (BAR_WIDTH + BAR_GAP), y=CHART_HEIGHT - height, height=height, label=f"{day.label}: {day.text}")
+        )
+    return bars

@@ -1,0 +1,200 @@
+"""The usage page in a real headless Chromium (Playwright driving Debian's ``chromium``; no browser download)
+against a real server holding the demo's five weeks of usage.
+
+Without /usr/bin/chromium or the playwright package these tests are skipped locally, but fail under CI
+(``CI=true``), where they must run. ``TALLY_UPDATE_SCREENSHOT=1`` also saves the page as docs/usage-page.png.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from tally.auth import Role, issue_token
+from tally.db.migrate import upgrade
+from tally.demo import DEMO_TENANT, load_demo
+from tests.conftest import TEST_SECRET, in_thread
+from tests.e2e.conftest import running_server
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SCREENSHOT = Path(__file__).parents[2] / "docs" / "usage-page.png"
+OTHER_TENANT = uuid.UUID("00000000-0000-4000-8000-0000000000ff")
+
+pytestmark = [pytest.mark.e2e, pytest.mark.browser]
+
+
+def browser_unavailable(reason: str) -> None:
+    if os.environ.get("CI"):
+        pytest.fail(f"the browser tests must run under CI: {reason}")
+    pytest.skip(f"no headless browser: {reason}")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not CHROMIUM.exists():
+        browser_unavailable(f"{CHROMIUM} is missing (apt-get install chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError as exc:
+        browser_unavailable(f"the playwright package is missing ({exc})")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+async def _load_demo(url: str) -> None:
+    engine = create_async_engine(url)
+    try:
+        await load_demo(engine)
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A server on a fresh SQLite database holding the demo catalog and five weeks of the demo tenant's usage."""
+    directory = tmp_path_factory.mktemp("usage-page")
+    url = f"sqlite+aiosqlite:///{directory / 'demo.db'}"
+    in_thread(upgrade, url)
+    in_thread(asyncio.run, _load_demo(url))
+    with running_server(url, directory / "server.log") as base_url:
+        yield base_url
+
+
+def viewer_token() -> str:
+    return issue_token(TEST_SECRET, Role.VIEWER, DEMO_TENANT, subject="browser", ttl=timedelta(minutes=10))
+
+
+def api_totals(base_url: str, **params: str) -> dict[str, int]:
+    response = httpx.get(
+        f"{base_url}/api/v1/billing/tenants/{DEMO_TENANT}/usage-totals",
+        params=params,
+        headers={"Authorization": f"Bearer {viewer_token()}"},
+    )
+    assert response.status_code == 200, response.text
+    return {row["feature_key"]: row["quantity"] for row in response.json()}
+
+
+def page_totals(page: Any) -> dict[str, int]:
+    """What the cards show, as a person reads it ("1,234 requests")."""
+    totals = {}
+    for card in page.locator("section.card").all():
+        text = card.locator("p.total").inner_text()
+        totals[str(card.get_attribute("data-feature-key"))] = int(text.split()[0].replace(",", ""))
+    return totals
+
+
+def signed_in_page(browser: Any, base_url: str, width: int = 1280) -> Any:
+    """A fresh browser context, signed in by pasting the viewer token into the form."""
+    page = browser.new_context(viewport={"width": width, "height": 900}).new_page()
+    page.goto(f"{base_url}/usage/sign-in")
+    page.get_by_label("Token", exact=True).fill(viewer_token())
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{base_url}/usage/{DEMO_TENANT}")
+    return page
+
+
+def test_sign_in_then_totals_match_the_api_and_follow_the_period(browser: Any, demo_server: str) -> None:
+    page = signed_in_page(browser, demo_server)
+    assert "token" not in page.url
+    assert page.get_by_role("heading", name="Usage", exact=True).is_visible()
+    this_month = page_totals(page)
+    assert this_month == api_totals(demo_server)
+    assert set(this_month) == {"api_calls", "llm_tokens", "storage_gb_hours"}
+    assert page.locator("svg.chart rect").count() > 0
+
+    page.get_by_label("Show", exact=True).select_option("last_month")
+    page.get_by_role("button", name="Show").click()
+    page.wait_for_url("**period=last_month**")
+    last_month = page_totals(page)
+    assert last_month != this_month
+    first, last = (
+        page.get_by_label("From", exact=True).input_value(),
+        page.get_by_label("To (included)", exact=True).input_value(),
+    )
+    assert last_month == api_totals(demo_server, period_start=f"{first}T00:00:00Z", period_end=page_end(last))
+
+
+def page_end(last_day: str) -> str:
+    return f"{date.fromisoformat(last_day) + timedelta(days=1)}T00:00:00Z"
+
+
+def test_a_custom_range_in_a_time_zone(browser: Any, demo_server: str) -> None:
+    page = signed_in_page(browser, demo_server)
+    page.get_by_label("From", exact=True).fill("2000-01-01")  # the page's script switches the picker to a custom range
+    assert page.get_by_label("Show", exact=True).input_value() == "custom"
+    three_days_ago = (datetime.now(ZoneInfo("America/New_York")) - timedelta(days=3)).date().isoformat()
+    page.get_by_label("From", exact=True).fill(three_days_ago)
+    page.get_by_label("To (included)", exact=True).fill(three_days_ago)
+    page.get_by_label("Time zone", exact=True).fill("America/New_York")
+    page.get_by_role("button", name="Show").click()
+    page.wait_for_url("**tz=America%2FNew_York**")
+    day = page.get_by_label("From", exact=True).input_value()
+    assert day == three_days_ago
+    assert page.get_by_label("To (included)", exact=True).input_value() == day
+    assert "America/New_York" in page.locator("#period-heading").inner_text()
+    shown = page_totals(page)
+    assert shown == one_local_day(demo_server, day, "America/New_York")
+    assert shown["storage_gb_hours"] > 0  # the demo stores GB-hours once a day, at 00:00 UTC (19:00 or 20:00 here)
+
+
+def one_local_day(base_url: str, day: str, zone: str) -> dict[str, int]:
+    """The API's totals of one local day in ``zone``."""
+    tz = ZoneInfo(zone)
+    start = datetime.combine(date.fromisoformat(day), datetime.min.time(), tzinfo=tz)
+    end = datetime.combine(date.fromisoformat(day) + timedelta(days=1), datetime.min.time(), tzinfo=tz)
+    return api_totals(base_url, period_start=start.isoformat(), period_end=end.isoformat())
+
+
+def test_another_tenants_page_is_refused(browser: Any, demo_server: str) -> None:
+    page = signed_in_page(browser, demo_server)
+    response = page.goto(f"{demo_server}/usage/{OTHER_TENANT}")
+    assert response is not None
+    assert response.status == 403
+    assert page.get_by_role("heading", name="You can't see this page").is_visible()
+    assert page.locator("section.card").count() == 0
+
+
+def test_a_bad_token_goes_back_to_sign_in_with_a_message(browser: Any, demo_server: str) -> None:
+    page = browser.new_context().new_page()
+    page.goto(f"{demo_server}/usage/sign-in")
+    page.get_by_label("Token", exact=True).fill("eyJhbGciOiJIUzI1NiJ9.e30.forged")
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url("**/usage/sign-in?reason=invalid")
+    assert "not accepted" in page.get_by_role("alert").inner_text()
+
+
+def test_the_page_fits_a_375_px_screen_and_is_captured(browser: Any, demo_server: str, tmp_path: Path) -> None:
+    sign_in = browser.new_context(viewport={"width": 375, "height": 800}).new_page()
+    sign_in.goto(f"{demo_server}/usage/sign-in")
+    assert sign_in.evaluate("document.documentElement.scrollWidth") <= 375
+    narrow = signed_in_page(browser, demo_server, width=375)
+    assert narrow.evaluate("document.documentElement.scrollWidth") <= 375
+    narrow.goto(f"{demo_server}/usage/{OTHER_TENANT}")
+    assert narrow.evaluate("document.documentElement.scrollWidth") <= 375
+    wide = signed_in_page(browser, demo_server)
+    shot = tmp_path / "usage-page.png"
+    wide.screenshot(path=str(shot), full_page=True)
+    assert shot.stat().st_size > 10_000
+    if os.environ.get("TALLY_UPDATE_SCREENSHOT"):
+        shot.replace(SCREENSHOT)

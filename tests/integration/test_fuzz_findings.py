@@ -1,0 +1,44 @@
+"""Regression tests for what schemathesis found (tests/e2e/test_fuzz.py), one per fix."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from litestar.routes import HTTPRoute
+
+from tally.domain.models import FEATURE_KEY_PATTERN
+from tests.conftest import FEATURES_URL, PLATFORM, assert_problem
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_options_lists_every_method_of_the_path(client, app) -> None:
+    """Litestar 2.25 listed only the first handler's methods (``GET, OPTIONS`` on ``/usage-events``, which
+    also takes POST): schemathesis' ``allow_header_conformance`` check."""
+    routes = [route for route in app.routes if isinstance(route, HTTPRoute)]
+    assert any({"GET", "POST"} <= route.methods for route in routes)  # the case that was wrong
+    for route in routes:
+        path = re.sub(r"\{(\w+)[^}]*\}", "00000000-0000-0000-0000-000000000001", route.path_format)
+        response = await client.options(path)
+        assert response.status_code == 204, (path, response.text)
+        assert set(response.headers["allow"].split(", ")) == route.methods, path
+
+
+async def test_the_feature_key_path_parameter_declares_its_pattern(client, app) -> None:
+    """The OpenAPI document said any string is a key, so schema-valid requests were refused with 400."""
+    operation = app.openapi_schema.paths["/api/v1/billing/features/{feature_key}"].put
+    (parameter,) = [p for p in operation.parameters if p.name == "feature_key"]
+    assert parameter.schema.pattern == FEATURE_KEY_PATTERN
+    assert_problem(
+        await client.put(f"{FEATURES_URL}/0", json={"unit": "requests"}, headers=PLATFORM), 400, "feature_key"
+    )
+
+
+@pytest.mark.parametrize("value", ["0.5", "-1", "1e3", "2026"])
+@pytest.mark.parametrize("path", ["usage-totals", "usage-events"])
+@pytest.mark.parametrize("name", ["period_start", "period_end"])
+async def test_a_number_is_not_a_datetime(client, path: str, name: str, value: str) -> None:
+    """Litestar read ``period_start=0.5`` as a Unix timestamp and answered 200: ``negative_data_rejection``."""
+    url = f"/api/v1/billing/tenants/00000000-0000-0000-0000-000000000001/{path}"
+    assert_problem(await client.get(url, params={name: value}, headers=PLATFORM), 400, name, "ISO-8601")

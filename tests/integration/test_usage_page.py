@@ -1,0 +1,287 @@
+"""The usage pages (/usage): cookie sign-in with the API's token rules, the tenant guard, and totals that
+equal the API's, read from the rendered HTML as a person would read them."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from html.parser import HTMLParser
+
+import pytest
+from httpx import Response
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from tally.auth import Role, issue_token
+from tally.ui.pages import COOKIE, REASONS, sign_in_link
+from tally.usage.periods import month_start
+from tests.conftest import TEST_SECRET, put_features, quantities, record
+
+TENANT = uuid.UUID("6f1c3a52-0000-4000-8000-00000000000a")
+OTHER = uuid.UUID("6f1c3a52-0000-4000-8000-00000000000b")
+
+pytestmark = pytest.mark.anyio
+
+
+def token(role: Role = Role.VIEWER, tenant: uuid.UUID | None = TENANT, ttl: timedelta = timedelta(minutes=10)) -> str:
+    return issue_token(TEST_SECRET, role, tenant, subject="page-test", ttl=ttl)
+
+
+class Totals(HTMLParser):
+    """``feature_key -> quantity`` as displayed on the page ("1,234 requests" in each card's total)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.totals: dict[str, int] = {}
+        self._feature: str | None = None
+        self._in_total = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = dict(attrs)
+        if tag == "section" and found.get("data-feature-key"):
+            self._feature = found["data-feature-key"]
+        self._in_total = tag == "p" and found.get("class") == "total"
+
+    def handle_data(self, data: str) -> None:
+        if self._in_total and self._feature is not None:
+            self.totals[self._feature] = int(data.split()[0].replace(",", ""))
+            self._in_total = False
+
+
+def shown_totals(page: Response) -> dict[str, int]:
+    assert page.status_code == 200, page.text
+    parser = Totals()
+    parser.feed(page.text)
+    return parser.totals
+
+
+async def sign_in(client: AsyncTestClient[Litestar], encoded: str, tenant: str = "") -> Response:
+    return await client.post("/usage/sign-in", data={"token": encoded, "tenant": tenant}, follow_redirects=False)
+
+
+async def load_usage(client: AsyncTestClient[Litestar], now: datetime) -> None:
+    """Usage in this UTC month and in the last one, for TENANT and (larger) for OTHER."""
+    await put_features(client, "api_calls")
+    await put_features(client, "llm_tokens", unit="tokens")
+    await put_features(client, "unused")
+    this_month = month_start(now)
+    in_this = this_month + (now - this_month) / 2
+    in_last = month_start(this_month - timedelta(days=1)) + timedelta(days=1, hours=3)
+    for tenant, factor in ((TENANT, 1), (OTHER, 1000)):
+        await record(
+            client,
+            tenant,
+            {
+                "feature_key": "api_calls",
+                "quantity": 1234 * factor,
+                "timestamp": in_this.isoformat(),
+                "idempotency_key": "a1",
+            },
+            {
+                "feature_key": "api_calls",
+                "quantity": 3 * factor,
+                "timestamp": in_this.isoformat(),
+                "idempotency_key": "a2",
+            },
+            {
+                "feature_key": "llm_tokens",
+                "quantity": 2_500_000,
+                "timestamp": in_this.isoformat(),
+                "idempotency_key": "t1",
+            },
+            {
+                "feature_key": "api_calls",
+                "quantity": 77 * factor,
+                "timestamp": in_last.isoformat(),
+                "idempotency_key": "a3",
+            },
+        )
+
+
+async def test_sign_in_sets_a_strict_http_only_cookie_for_the_pages_only(client: AsyncTestClient[Litestar]) -> None:
+    response = await sign_in(client, token())
+    assert response.status_code == 303
+    assert response.headers["location"] == f"/usage/{TENANT}"
+    cookie = response.headers["set-cookie"]
+    assert cookie.startswith(f"{COOKIE}=")
+    attributes = {part.strip().split("=")[0].lower(): part for part in cookie.split(";")}
+    assert "httponly" in attributes
+    assert attributes["samesite"].strip().lower() == "samesite=strict"
+    assert attributes["path"].strip() == "Path=/usage"
+    assert "secure" not in attributes  # plain http here; see the https test
+    assert (await client.get(f"/usage/{TENANT}")).status_code == 200
+
+
+async def test_the_cookie_is_secure_over_https(app: Litestar) -> None:
+    async with AsyncTestClient(app=app, base_url="https://testserver.local") as client:
+        response = await sign_in(client, token())
+    assert response.status_code == 303
+    assert "secure" in response.headers["set-cookie"].lower()
+
+
+async def test_a_sign_in_link_signs_in_and_leaves_the_token_out_of_the_url(client: AsyncTestClient[Litestar]) -> None:
+    encoded = token()
+    link = sign_in_link("http://testserver.local", encoded)
+    assert link == f"http://testserver.local/usage/sign-in?token={encoded}"
+    response = await client.get(link, follow_redirects=False)
+    assert response.status_code == 303
+    assert response.headers["location"] == f"/usage/{TENANT}"
+    assert encoded not in response.headers["location"]
+    assert COOKIE in response.headers["set-cookie"]
+    page = await client.get(response.headers["location"], follow_redirects=False)
+    assert page.status_code == 200
+    assert "Usage" in page.text
+
+
+async def test_totals_on_the_page_equal_the_apis_and_follow_the_period(client: AsyncTestClient[Litestar]) -> None:
+    now = datetime.now(UTC)
+    await load_usage(client, now)
+    await sign_in(client, token())
+    this_month = shown_totals(await client.get(f"/usage/{TENANT}"))
+    assert this_month == await quantities(client, TENANT)
+    assert this_month == {"api_calls": 1237, "llm_tokens": 2_500_000, "unused": 0}
+
+    last_start = month_start(month_start(now) - timedelta(days=1))
+    last_month = shown_totals(await client.get(f"/usage/{TENANT}", params={"period": "last_month"}))
+    assert last_month == await quantities(
+        client, TENANT, period_start=last_start.isoformat(), period_end=month_start(now).isoformat()
+    )
+    assert last_month == {"api_calls": 77, "llm_tokens": 0, "unused": 0}
+
+
+async def test_a_custom_range_in_a_time_zone_equals_the_apis_answer(client: AsyncTestClient[Litestar]) -> None:
+    now = datetime.now(UTC)
+    await load_usage(client, now)
+    await sign_in(client, token())
+    first = (now - timedelta(days=70)).date()
+    last = now.date()
+    params = {"period": "custom", "start": first.isoformat(), "end": last.isoformat(), "tz": "Asia/Kolkata"}
+    page = await client.get(f"/usage/{TENANT}", params=params)
+    kolkata = timedelta(hours=5, minutes=30)
+    start = datetime.combine(first, datetime.min.time(), tzinfo=UTC) - kolkata
+    end = datetime.combine(last + timedelta(days=1), datetime.min.time(), tzinfo=UTC) - kolkata
+    api = await quantities(client, TENANT, period_start=start.isoformat(), period_end=end.isoformat())
+    assert shown_totals(page) == api
+    assert api["api_calls"] == 1234 + 3 + 77
+    assert "Asia/Kolkata" in page.text
+
+
+async def test_the_daily_table_adds_up_to_the_total(client: AsyncTestClient[Litestar]) -> None:
+    await load_usage(client, datetime.now(UTC))
+    await sign_in(client, token())
+    page = await client.get(f"/usage/{TENANT}")
+    section = page.text.split('data-feature-key="api_calls"')[1].split("</section>")[0]
+    cells = [int(cell.split("<")[0].replace(",", "")) for cell in section.split('<td class="num">')[1:]]
+    assert sum(cells) == 1237
+    assert section.count("<rect ") == len(cells)
+
+
+async def test_an_empty_period_says_so(client: AsyncTestClient[Litestar]) -> None:
+    await put_features(client, "api_calls")
+    await sign_in(client, token())
+    page = await client.get(f"/usage/{TENANT}")
+    assert shown_totals(page) == {"api_calls": 0}
+    assert "No usage in this period" in page.text
+    assert "<svg" not in page.text
+
+
+async def test_another_tenants_page_is_refused_and_platform_sees_any(client: AsyncTestClient[Litestar]) -> None:
+    await load_usage(client, datetime.now(UTC))
+    await sign_in(client, token())
+    refused = await client.get(f"/usage/{OTHER}")
+    assert refused.status_code == 403
+    assert "1,234,000" not in refused.text
+    assert 'class="total"' not in refused.text
+
+    platform = await sign_in(client, token(Role.PLATFORM, None), tenant=str(OTHER))
+    assert platform.headers["location"] == f"/usage/{OTHER}"
+    assert shown_totals(await client.get(f"/usage/{OTHER}")) == await quantities(client, OTHER)
+
+
+async def test_a_platform_token_without_a_tenant_is_asked_for_one(client: AsyncTestClient[Litestar]) -> None:
+    response = await sign_in(client, token(Role.PLATFORM, None))
+    assert response.headers["location"] == "/usage"
+    page = await client.get("/usage", follow_redirects=False)
+    assert page.status_code == 200
+    assert 'name="tenant"' in page.text
+    chosen = await client.get("/usage", params={"tenant": str(OTHER)}, follow_redirects=False)
+    assert chosen.headers["location"] == f"/usage/{OTHER}"
+    not_a_tenant = await client.get("/usage", params={"tenant": "//elsewhere.example"}, follow_redirects=False)
+    assert not_a_tenant.status_code == 400
+    assert REASONS["tenant"] in not_a_tenant.text
+
+
+async def test_bad_or_expired_tokens_go_back_to_sign_in_with_a_message(client: AsyncTestClient[Litestar]) -> None:
+    expired = token(ttl=timedelta(seconds=-30))
+    forged = issue_token("another-secret-0123456789abcdef-012345", Role.VIEWER, TENANT)
+    for encoded, reason in ((expired, "expired"), (forged, "invalid"), ("not a jwt", "invalid"), ("  ", "empty")):
+        response = await sign_in(client, encoded)
+        assert response.status_code == 303
+        assert response.headers["location"] == f"/usage/sign-in?reason={reason}"
+        form = await client.get(response.headers["location"])
+        assert form.status_code == 401
+        assert REASONS[reason] in form.text.replace("&#39;", "'")
+
+    # a cookie that has gone bad sends the page back to sign-in, and the cookie is cleared
+    client.cookies.set(COOKIE, forged, domain="testserver.local", path="/usage")
+    response = await client.get(f"/usage/{TENANT}", follow_redirects=False)
+    assert response.status_code == 303
+    assert response.headers["location"] == "/usage/sign-in?reason=invalid"
+    assert COOKIE in response.headers["set-cookie"]
+    assert (await client.get(f"/usage/{TENANT}", follow_redirects=False)).headers["location"].endswith("missing")
+
+
+async def test_no_redirect_after_sign_in_carries_the_token(client: AsyncTestClient[Litestar]) -> None:
+    encoded = token()
+    locations = []
+    for response in (
+        await sign_in(client, encoded),
+        await client.get(f"/usage/sign-in?token={encoded}", follow_redirects=False),
+        await client.get("/usage", follow_redirects=False),
+        await client.post("/usage/sign-out", follow_redirects=False),
+        await sign_in(client, token(ttl=timedelta(seconds=-1))),
+    ):
+        assert response.status_code == 303
+        locations.append(response.headers["location"])
+    assert all("token" not in location and "eyJ" not in location for location in locations), locations
+
+
+async def test_sign_out_clears_the_cookie(client: AsyncTestClient[Litestar]) -> None:
+    await sign_in(client, token())
+    assert (await client.get(f"/usage/{TENANT}", follow_redirects=False)).status_code == 200
+    response = await client.post("/usage/sign-out", follow_redirects=False)
+    assert response.headers["location"] == "/usage/sign-in?reason=signed-out"
+    assert "Max-Age=0" in response.headers["set-cookie"] or "expires=" in response.headers["set-cookie"].lower()
+    assert (await client.get(f"/usage/{TENANT}", follow_redirects=False)).status_code == 303
+    signed_out = await client.get(response.headers["location"])
+    assert signed_out.status_code == 200
+    assert REASONS["signed-out"] in signed_out.text
+
+
+async def test_a_bearer_header_does_not_open_the_pages(client: AsyncTestClient[Litestar]) -> None:
+    response = await client.get(
+        f"/usage/{TENANT}", headers={"Authorization": f"Bearer {token()}"}, follow_redirects=False
+    )
+    assert response.status_code == 303
+    assert response.headers["location"] == "/usage/sign-in?reason=missing"
+
+
+async def test_bad_form_values_are_explained_on_the_page(client: AsyncTestClient[Litestar]) -> None:
+    await sign_in(client, token())
+    bad_zone = await client.get(f"/usage/{TENANT}", params={"tz": "Mars/Olympus"})
+    assert bad_zone.status_code == 400
+    assert "Mars/Olympus" in bad_zone.text
+    assert "timezone" in bad_zone.text
+    backwards = await client.get(
+        f"/usage/{TENANT}", params={"period": "custom", "start": "2026-11-10", "end": "2026-11-01"}
+    )
+    assert backwards.status_code == 400
+    assert "must not be before" in backwards.text
+    not_a_tenant = await client.get("/usage/not-a-uuid")
+    assert not_a_tenant.status_code == 400
+    assert "not a tenant id" in not_a_tenant.text
+
+
+async def test_the_pages_stay_out_of_the_openapi_document(client: AsyncTestClient[Litestar]) -> None:
+    paths = (await client.get("/schema/openapi.json")).json()["paths"]
+    assert not [path for path in paths if path.startswith("/usage")]

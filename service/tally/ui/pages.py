@@ -103,6 +103,18 @@ def _reason(exc: NotAuthorizedException) -> str:
     return "expired" if isinstance(exc.__cause__, jwt.ExpiredSignatureError) else "invalid"
 
 
+async def _signed_in(request: Request[Any, Any, Any], tokens: TokenReader) -> Principal | Redirect:
+    """The principal of the session cookie, or the redirect back to sign-in that says why there is none."""
+    encoded = request.cookies.get(COOKIE)
+    if not encoded:
+        return _back_to_sign_in("missing")
+    try:
+        principal, _ = await tokens.read(encoded, request)
+    except NotAuthorizedException as exc:
+        return _back_to_sign_in(_reason(exc))
+    return principal
+
+
 def _back_to_sign_in(reason: str) -> Redirect:
     redirect = Redirect(f"{SIGN_IN_PATH}?reason={reason}", status_code=303, headers=HEADERS)
     redirect.delete_cookie(COOKIE, path="/usage")
@@ -181,13 +193,9 @@ class UsagePages(Controller):
         tenant: FromQuery[str | None] = None,
     ) -> Response[Any]:
         """Where a sign-in without a tenant lands: a tenant token goes to its tenant, a platform token picks one."""
-        encoded = request.cookies.get(COOKIE)
-        if not encoded:
-            return _back_to_sign_in("missing")
-        try:
-            principal, _ = await tokens.read(encoded, request)
-        except NotAuthorizedException as exc:
-            return _back_to_sign_in(_reason(exc))
+        principal = await _signed_in(request, tokens)
+        if isinstance(principal, Redirect):
+            return principal
         try:
             target = UUID(tenant.strip()) if tenant else principal.tenant_id
         except ValueError:
@@ -209,13 +217,9 @@ class UsagePages(Controller):
         end: FromQuery[str | None] = None,
         tz: FromQuery[str] = "UTC",
     ) -> Response[Any]:
-        encoded = request.cookies.get(COOKIE)
-        if not encoded:
-            return _back_to_sign_in("missing")
-        try:
-            principal, _ = await tokens.read(encoded, request)
-        except NotAuthorizedException as exc:
-            return _back_to_sign_in(_reason(exc))
+        principal = await _signed_in(request, tokens)
+        if isinstance(principal, Redirect):
+            return principal
         try:
             tenant = UUID(tenant_id)
         except ValueError:

@@ -32,7 +32,7 @@ from tally.domain.models import (
 )
 from tally.metrics import count_ingestion
 from tally.openapi_docs import problems
-from tally.usage.periods import as_utc, resolve_period, windows, zone
+from tally.usage.periods import open_period, resolve_period, windows, zone
 from tally.usage.service import UsageService
 
 # Litestar converts query values leniently: a number such as 0.5 or -1 becomes a Unix timestamp. The contract
@@ -202,8 +202,5 @@ class UsageController(Controller):
         ] = None,
     ) -> UsageEventPage:
         iso_datetimes_only(request, "period_start", "period_end")
-        start = as_utc(period_start) if period_start is not None else None
-        end = as_utc(period_end) if period_end is not None else None
-        if start is not None and end is not None and start >= end:
-            raise InvalidInput.field("period_start", "must be before period_end")
+        start, end = open_period(period_start, period_end)
         return await usage.list_events(tenant_id, feature_key, start, end, limit, cursor)

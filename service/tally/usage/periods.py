@@ -56,7 +56,7 @@ def next_month_start(value: datetime, tz: tzinfo = UTC) -> datetime:
     return day_start(following, tz)
 
 
-def _utc_bound(value: datetime | None, field: str) -> datetime | None:
+def utc_bound(value: datetime | None, field: str) -> datetime | None:
     """``as_utc`` for a query bound: an instant outside the representable UTC range is a 400 naming ``field``."""
     if value is None:
         return None
@@ -71,8 +71,8 @@ def resolve_period(
 ) -> tuple[datetime, datetime]:
     """The effective ``[start, end)``: omitted bounds come from the calendar month (in ``tz``) of the given
     one (of ``now`` when both are omitted; for an ``end``, the month holding the last instant before it)."""
-    start = _utc_bound(start, "period_start")
-    end = _utc_bound(end, "period_end")
+    start = utc_bound(start, "period_start")
+    end = utc_bound(end, "period_end")
     try:
         if start is None and end is None:
             start = month_start(as_utc(now), tz)
@@ -88,6 +88,16 @@ def resolve_period(
         raise InvalidInput.field(
             "period_start", f"must be before period_end ({start.isoformat()} >= {end.isoformat()})"
         )
+    return start, end
+
+
+def open_period(start: datetime | None, end: datetime | None) -> tuple[datetime | None, datetime | None]:
+    """Bounds of the event listing: either may be omitted (no bound, no calendar default); given ones are
+    UTC instants, and ``start`` lies before ``end``."""
+    start = utc_bound(start, "period_start")
+    end = utc_bound(end, "period_end")
+    if start is not None and end is not None and start >= end:
+        raise InvalidInput.field("period_start", "must be before period_end")
     return start, end
 
 

@@ -44,27 +44,31 @@ async def test_day_windows_follow_local_midnight_through_dst(client, zone, day, 
     assert all(start.endswith("Z") and end.endswith("Z") for start, end, _ in rows)
 
 
-async def test_event_counts_in_its_local_day(client) -> None:
+@pytest.mark.parametrize(
+    ("timestamp", "params", "expected"),
+    [
+        pytest.param(  # 2026-10-31T23:30-04:00 is Nov 1 in UTC but Oct 31 in New York
+            "2026-11-01T03:30:00Z",
+            {"window_size": "day", "timezone": "America/New_York"},
+            [("2026-10-31T04:00:00Z", "2026-11-01T04:00:00Z", 7), ("2026-11-01T04:00:00Z", "2026-11-02T05:00:00Z", 0)],
+            id="local-day",
+        ),
+        pytest.param(
+            "2026-11-02T10:45:00+05:30",
+            {"window_size": "hour", "timezone": "Asia/Kolkata"},
+            [("2026-11-02T04:30:00Z", "2026-11-02T05:30:00Z", 7), ("2026-11-02T05:30:00Z", "2026-11-02T06:30:00Z", 0)],
+            id="half-hour-zone-hours",
+        ),
+    ],
+)
+async def test_an_event_counts_in_its_local_window(client, timestamp, params, expected) -> None:
     tenant = uuid.uuid4()
     await put_features(client, "api_calls")
-    # 2026-10-31T23:30-04:00 is Nov 1 in UTC but Oct 31 in New York.
     await record(
-        client,
-        tenant,
-        {"feature_key": "api_calls", "quantity": 7, "idempotency_key": "a", "timestamp": "2026-11-01T03:30:00Z"},
+        client, tenant, {"feature_key": "api_calls", "quantity": 7, "idempotency_key": "a", "timestamp": timestamp}
     )
-    rows = await windows_of(
-        client,
-        tenant,
-        window_size="day",
-        timezone="America/New_York",
-        period_start="2026-10-31T04:00:00Z",
-        period_end="2026-11-02T05:00:00Z",
-    )
-    assert rows == [
-        ("2026-10-31T04:00:00Z", "2026-11-01T04:00:00Z", 7),
-        ("2026-11-01T04:00:00Z", "2026-11-02T05:00:00Z", 0),
-    ]
+    period = {"period_start": expected[0][0], "period_end": expected[-1][1]}
+    assert await windows_of(client, tenant, **params, **period) == expected
 
 
 async def test_month_windows_and_local_month_defaults(client) -> None:
@@ -82,28 +86,6 @@ async def test_month_windows_and_local_month_defaults(client) -> None:
     # Without bounds: the current calendar month in the zone, as one row.
     (only,) = await windows_of(client, tenant, timezone="Asia/Kolkata")
     assert only[0].endswith("18:30:00Z")
-
-
-async def test_hour_windows_in_a_half_hour_zone(client) -> None:
-    tenant = uuid.uuid4()
-    await put_features(client, "api_calls")
-    await record(
-        client,
-        tenant,
-        {"feature_key": "api_calls", "quantity": 2, "idempotency_key": "a", "timestamp": "2026-11-02T10:45:00+05:30"},
-    )
-    rows = await windows_of(
-        client,
-        tenant,
-        window_size="hour",
-        timezone="Asia/Kolkata",
-        period_start="2026-11-02T10:00:00+05:30",
-        period_end="2026-11-02T12:00:00+05:30",
-    )
-    assert rows == [
-        ("2026-11-02T04:30:00Z", "2026-11-02T05:30:00Z", 2),
-        ("2026-11-02T05:30:00Z", "2026-11-02T06:30:00Z", 0),
-    ]
 
 
 @pytest.mark.parametrize(

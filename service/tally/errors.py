@@ -27,7 +27,7 @@ from litestar.plugins.problem_details import (
 )
 from sqlalchemy import exc as sa_exc
 
-from tally.domain.errors import TallyError
+from tally.domain.errors import TallyError, describe
 from tally.domain.models import FieldError
 from tally.metrics import DATABASE_ERRORS, RATE_LIMITED, UNAUTHORIZED
 
@@ -88,7 +88,7 @@ def _from_validation(exc: ValidationException) -> ProblemDetailsException:
     errors = [_field_error(item) for item in exc.extra or [] if isinstance(item, Mapping)]
     if not errors:
         return _problem(400, "invalid-input", str(exc.detail), title="Invalid input")
-    detail = "; ".join(f"{e.field}: {e.message}" for e in errors)
+    detail = describe(errors)
     return _problem(400, "invalid-input", detail, title="Invalid input", errors=errors)
 
 

@@ -23,7 +23,17 @@ class TallyError(Exception):
     @classmethod
     def field(cls, field: str, message: str) -> Self:
         """The error for one field: ``detail`` names it, ``errors`` holds it."""
-        return cls(f"{field}: {message}", [FieldError(field=field, message=message)])
+        return cls.fields([FieldError(field=field, message=message)])
+
+    @classmethod
+    def fields(cls, errors: Sequence[FieldError]) -> Self:
+        """The error for several fields: ``detail`` names each ("field: message; ..."), ``errors`` holds them."""
+        return cls(describe(errors), errors)
+
+
+def describe(errors: Sequence[FieldError]) -> str:
+    """``errors`` as one human-readable line: "field: message; field: message"."""
+    return "; ".join(f"{e.field}: {e.message}" for e in errors)
 
 
 class InvalidInput(TallyError):

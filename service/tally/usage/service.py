@@ -230,7 +230,7 @@ class UsageService:
                     )
                 )
         if errors:
-            raise InvalidInput("; ".join(f"{x.field}: {x.message}" for x in errors), errors)
+            raise InvalidInput.fields(errors)
         return list(by_key.values())
 
     async def _check_features(self, events: Sequence[NewEvent]) -> None:
@@ -248,15 +248,15 @@ class UsageService:
             if e.feature_key not in found
         ]
         if errors:
-            raise UnknownFeature("; ".join(f"{x.field}: {x.message}" for x in errors), errors)
+            raise UnknownFeature.fields(errors)
 
     async def _check_duplicates(self, tenant_id: UUID, known: Sequence[NewEvent]) -> None:
         """A key already stored must carry the same content; otherwise the whole batch is refused (409). A
         voided event keeps its key: re-sending it is a duplicate, not a new event."""
         table = UsageEventRecord
         stored = {
-            row.idempotency_key: row
-            for row in await self.session.execute(
+            key: (feature_key, quantity, timestamp)
+            for key, feature_key, quantity, timestamp in await self.session.execute(
                 select(table.idempotency_key, table.feature_key, table.quantity, table.timestamp).where(
                     table.tenant_id == tenant_id,
                     table.idempotency_key.in_([e.idempotency_key for e in known]),
@@ -269,15 +269,11 @@ class UsageService:
                 message=f"'{e.idempotency_key}' was already recorded with another feature_key, quantity or timestamp",
             )
             for e in known
-            if not e.same_content(
-                stored[e.idempotency_key].feature_key,
-                stored[e.idempotency_key].quantity,
-                stored[e.idempotency_key].timestamp,
-            )
+            if not e.same_content(*stored[e.idempotency_key])
         ]
         if conflicts:
             await self.session.rollback()
-            raise IdempotencyConflict("; ".join(f"{x.field}: {x.message}" for x in conflicts), conflicts)
+            raise IdempotencyConflict.fields(conflicts)
 
     # --- corrections ---------------------------------------------------------------------------------
 

@@ -25,11 +25,11 @@ from uuid import UUID
 
 from litestar.datastructures import MutableScopeHeaders
 from litestar.enums import ScopeType
-from litestar.exceptions import TooManyRequestsException
+from litestar.exceptions import PermissionDeniedException, TooManyRequestsException
 from litestar.middleware import DefineMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from tally.auth import Principal, Role
+from tally.auth import Permission, Principal, authorize
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 MAX_TRACKED = 100_000
@@ -85,9 +85,8 @@ def _tenant_of(scope: Scope) -> UUID | None:
         return None
     try:
         tenant = UUID(str(raw))
-    except ValueError:
-        return None
-    if principal.role is not Role.PLATFORM and principal.tenant_id != tenant:
+        authorize(principal, Permission.READ_USAGE, tenant)  # every role may read: this is the guard's tenant rule
+    except (ValueError, PermissionDeniedException):
         return None
     return tenant
 

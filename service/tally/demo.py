@@ -15,20 +15,29 @@ from tally.usage.service import UsageService
 DEMO_TENANT = UUID("00000000-0000-4000-8000-000000000001")
 
 CATALOG = [
-    Feature(feature_key="api_calls", unit="requests", aggregation=Aggregation.SUM, description="HTTP API requests"),
+    Feature(
+        feature_key="api_calls",
+        unit="requests",
+        aggregation=Aggregation.SUM,
+        description="HTTP API requests",
+        dimensions=[],
+    ),
     Feature(
         feature_key="llm_tokens",
         unit="tokens",
         aggregation=Aggregation.SUM,
         description="Model tokens processed",
+        dimensions=["model", "region"],
     ),
     Feature(
         feature_key="storage_gb_hours",
         unit="GB-hours",
         aggregation=Aggregation.SUM,
         description="Storage held",
+        dimensions=[],
     ),
 ]
+MODELS = {"gpt-4o": (1_000, 60_000), "claude-sonnet": (500, 30_000), "llama-3": (0, 9_000)}
 
 
 def sample_events(now: datetime, days: int = 35) -> list[UsageEventIn]:
@@ -49,14 +58,16 @@ def sample_events(now: datetime, days: int = 35) -> list[UsageEventIn]:
                 timestamp=at,
             )
         )
-        events.append(
+        events += [
             UsageEventIn(
                 feature_key="llm_tokens",
-                quantity=rng.randint(1_000, 90_000),
-                idempotency_key=f"demo-tok-{stamp}",
+                quantity=rng.randint(low, high),
+                idempotency_key=f"demo-tok-{stamp}-{model}",
                 timestamp=at,
+                dimensions={"model": model, "region": rng.choice(["eu", "us"])},
             )
-        )
+            for model, (low, high) in MODELS.items()
+        ]
         if at.hour == 0:
             events.append(
                 UsageEventIn(

@@ -39,6 +39,7 @@ async def test_put_creates_then_updates(client) -> None:
         "unit": spec.unit,
         "aggregation": "sum",
         "description": spec.description,
+        "dimensions": [],
     }
 
     updated = await put(client, "llm.tokens", {"unit": "kilotokens", "aggregation": "sum", "description": "new"})

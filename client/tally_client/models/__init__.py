@@ -9,9 +9,12 @@ from .ingest_result import IngestResult
 from .problem import Problem
 from .usage_batch import UsageBatch
 from .usage_event import UsageEvent
+from .usage_event_dimensions import UsageEventDimensions
 from .usage_event_in import UsageEventIn
+from .usage_event_in_dimensions import UsageEventInDimensions
 from .usage_event_page import UsageEventPage
 from .usage_total import UsageTotal
+from .usage_total_dimensions import UsageTotalDimensions
 from .void_in import VoidIn
 from .window_size import WindowSize
 
@@ -25,9 +28,12 @@ __all__ = (
     "Problem",
     "UsageBatch",
     "UsageEvent",
+    "UsageEventDimensions",
     "UsageEventIn",
+    "UsageEventInDimensions",
     "UsageEventPage",
     "UsageTotal",
+    "UsageTotalDimensions",
     "VoidIn",
     "WindowSize",
 )

@@ -19,12 +19,14 @@ class Feature:
         aggregation (Aggregation): How a feature's events combine into a total: ``sum`` of quantities, ``count`` of
             events, ``max``
                 quantity, or the quantity of the ``latest`` event by timestamp (ties: the later-recorded event).
+        dimensions (list[str]):
         feature_key (str): Lower-case identifier of a metered feature.
         unit (str):
         description (None | str | Unset):
     """
 
     aggregation: Aggregation
+    dimensions: list[str]
     feature_key: str
     unit: str
     description: None | str | Unset = UNSET
@@ -32,6 +34,8 @@ class Feature:
 
     def to_dict(self) -> dict[str, Any]:
         aggregation = self.aggregation.value
+
+        dimensions = self.dimensions
 
         feature_key = self.feature_key
 
@@ -48,6 +52,7 @@ class Feature:
         field_dict.update(
             {
                 "aggregation": aggregation,
+                "dimensions": dimensions,
                 "feature_key": feature_key,
                 "unit": unit,
             }
@@ -61,6 +66,8 @@ class Feature:
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
         d = dict(src_dict)
         aggregation = Aggregation(d.pop("aggregation"))
+
+        dimensions = cast(list[str], d.pop("dimensions"))
 
         feature_key = d.pop("feature_key")
 
@@ -77,6 +84,7 @@ class Feature:
 
         feature = cls(
             aggregation=aggregation,
+            dimensions=dimensions,
             feature_key=feature_key,
             unit=unit,
             description=description,

@@ -21,11 +21,14 @@ class FeatureIn:
             of events, ``max``
                 quantity, or the quantity of the ``latest`` event by timestamp (ties: the later-recorded event).
         description (None | str | Unset):
+        dimensions (list[str] | Unset): Keys events of this feature may carry, to group and filter totals by. Keys can
+            be added later; once usage is recorded for the feature, none can be removed (409).
     """
 
     unit: str
     aggregation: Aggregation | Unset = UNSET
     description: None | str | Unset = UNSET
+    dimensions: list[str] | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -41,6 +44,10 @@ class FeatureIn:
         else:
             description = self.description
 
+        dimensions: list[str] | Unset = UNSET
+        if not isinstance(self.dimensions, Unset):
+            dimensions = self.dimensions
+
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
         field_dict.update(
@@ -52,6 +59,8 @@ class FeatureIn:
             field_dict["aggregation"] = aggregation
         if description is not UNSET:
             field_dict["description"] = description
+        if dimensions is not UNSET:
+            field_dict["dimensions"] = dimensions
 
         return field_dict
 
@@ -76,10 +85,13 @@ class FeatureIn:
 
         description = _parse_description(d.pop("description", UNSET))
 
+        dimensions = cast(list[str], d.pop("dimensions", UNSET))
+
         feature_in = cls(
             unit=unit,
             aggregation=aggregation,
             description=description,
+            dimensions=dimensions,
         )
 
         feature_in.additional_properties = d

@@ -2,12 +2,16 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Mapping
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
 from ..types import UNSET, Unset
+
+if TYPE_CHECKING:
+    from ..models.usage_event_dimensions import UsageEventDimensions
+
 
 T = TypeVar("T", bound="UsageEvent")
 
@@ -16,6 +20,7 @@ T = TypeVar("T", bound="UsageEvent")
 class UsageEvent:
     """
     Attributes:
+        dimensions (UsageEventDimensions):
         feature_key (str):
         idempotency_key (str):
         quantity (int):
@@ -27,6 +32,7 @@ class UsageEvent:
         voided_by (None | str | Unset):
     """
 
+    dimensions: UsageEventDimensions
     feature_key: str
     idempotency_key: str
     quantity: int
@@ -39,6 +45,8 @@ class UsageEvent:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        dimensions = self.dimensions.to_dict()
+
         feature_key = self.feature_key
 
         idempotency_key = self.idempotency_key
@@ -75,6 +83,7 @@ class UsageEvent:
         field_dict.update(self.additional_properties)
         field_dict.update(
             {
+                "dimensions": dimensions,
                 "feature_key": feature_key,
                 "idempotency_key": idempotency_key,
                 "quantity": quantity,
@@ -94,7 +103,11 @@ class UsageEvent:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        from ..models.usage_event_dimensions import UsageEventDimensions  # noqa: PLC0415
+
         d = dict(src_dict)
+        dimensions = UsageEventDimensions.from_dict(d.pop("dimensions"))
+
         feature_key = d.pop("feature_key")
 
         idempotency_key = d.pop("idempotency_key")
@@ -143,6 +156,7 @@ class UsageEvent:
         voided_by = _parse_voided_by(d.pop("voided_by", UNSET))
 
         usage_event = cls(
+            dimensions=dimensions,
             feature_key=feature_key,
             idempotency_key=idempotency_key,
             quantity=quantity,

@@ -2,12 +2,16 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Mapping
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
 from ..types import UNSET, Unset
+
+if TYPE_CHECKING:
+    from ..models.usage_event_in_dimensions import UsageEventInDimensions
+
 
 T = TypeVar("T", bound="UsageEventIn")
 
@@ -19,6 +23,8 @@ class UsageEventIn:
         feature_key (str): Lower-case identifier of a metered feature.
         idempotency_key (str): Unique per tenant, forever: re-sending the same key never counts twice.
         quantity (int): Whole units used.
+        dimensions (UsageEventInDimensions | Unset): Values of dimensions the feature declares, each 1 to 128
+            characters. Part of the event's content: re-sending its key with other dimensions is a 409.
         timestamp (datetime.datetime | None | Unset): When the usage happened, ISO-8601. An offset is honoured, a naive
             value is read as UTC; omitted means the time the server received the request.
     """
@@ -26,6 +32,7 @@ class UsageEventIn:
     feature_key: str
     idempotency_key: str
     quantity: int
+    dimensions: UsageEventInDimensions | Unset = UNSET
     timestamp: datetime.datetime | None | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
@@ -35,6 +42,10 @@ class UsageEventIn:
         idempotency_key = self.idempotency_key
 
         quantity = self.quantity
+
+        dimensions: dict[str, Any] | Unset = UNSET
+        if not isinstance(self.dimensions, Unset):
+            dimensions = self.dimensions.to_dict()
 
         timestamp: None | str | Unset
         if isinstance(self.timestamp, Unset):
@@ -53,6 +64,8 @@ class UsageEventIn:
                 "quantity": quantity,
             }
         )
+        if dimensions is not UNSET:
+            field_dict["dimensions"] = dimensions
         if timestamp is not UNSET:
             field_dict["timestamp"] = timestamp
 
@@ -60,12 +73,21 @@ class UsageEventIn:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        from ..models.usage_event_in_dimensions import UsageEventInDimensions  # noqa: PLC0415
+
         d = dict(src_dict)
         feature_key = d.pop("feature_key")
 
         idempotency_key = d.pop("idempotency_key")
 
         quantity = d.pop("quantity")
+
+        _dimensions = d.pop("dimensions", UNSET)
+        dimensions: UsageEventInDimensions | Unset
+        if isinstance(_dimensions, Unset):
+            dimensions = UNSET
+        else:
+            dimensions = UsageEventInDimensions.from_dict(_dimensions)
 
         def _parse_timestamp(data: object) -> datetime.datetime | None | Unset:
             if data is None:
@@ -88,6 +110,7 @@ class UsageEventIn:
             feature_key=feature_key,
             idempotency_key=idempotency_key,
             quantity=quantity,
+            dimensions=dimensions,
             timestamp=timestamp,
         )
 

@@ -2,10 +2,14 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
+
+if TYPE_CHECKING:
+    from ..models.usage_total_dimensions import UsageTotalDimensions
+
 
 T = TypeVar("T", bound="UsageTotal")
 
@@ -14,6 +18,8 @@ T = TypeVar("T", bound="UsageTotal")
 class UsageTotal:
     """
     Attributes:
+        dimensions (UsageTotalDimensions): The `group_by` keys and their values in this row (null: events without the
+            key); empty without `group_by`.
         feature_key (str): Lower-case identifier of a metered feature.
         quantity (int):
         unit (str):
@@ -21,6 +27,7 @@ class UsageTotal:
         window_start (datetime.datetime):
     """
 
+    dimensions: UsageTotalDimensions
     feature_key: str
     quantity: int
     unit: str
@@ -29,6 +36,8 @@ class UsageTotal:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        dimensions = self.dimensions.to_dict()
+
         feature_key = self.feature_key
 
         quantity = self.quantity
@@ -43,6 +52,7 @@ class UsageTotal:
         field_dict.update(self.additional_properties)
         field_dict.update(
             {
+                "dimensions": dimensions,
                 "feature_key": feature_key,
                 "quantity": quantity,
                 "unit": unit,
@@ -55,7 +65,11 @@ class UsageTotal:
 
     @classmethod
     def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        from ..models.usage_total_dimensions import UsageTotalDimensions  # noqa: PLC0415
+
         d = dict(src_dict)
+        dimensions = UsageTotalDimensions.from_dict(d.pop("dimensions"))
+
         feature_key = d.pop("feature_key")
 
         quantity = d.pop("quantity")
@@ -67,6 +81,7 @@ class UsageTotal:
         window_start = datetime.datetime.fromisoformat(d.pop("window_start"))
 
         usage_total = cls(
+            dimensions=dimensions,
             feature_key=feature_key,
             quantity=quantity,
             unit=unit,

@@ -8,11 +8,17 @@ from pathlib import Path
 
 import msgspec
 from advanced_alchemy.repository import SQLAlchemyAsyncRepository
-from sqlalchemy import exists, select
+from sqlalchemy import exists, insert, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tally.db.engine import begin_write
-from tally.db.models import FeatureRecord, UsageEventRecord
+from tally.db.engine import begin_write, lock_dimensions
+from tally.db.models import (
+    Dimensions,
+    FeatureRecord,
+    UsageBucketRecord,
+    UsageDimensionBucketRecord,
+    UsageEventRecord,
+)
 from tally.domain.errors import ImmutableFeature, InvalidInput
 from tally.domain.models import Aggregation, CatalogFile, Feature, FeatureIn, FeatureKey
 
@@ -28,6 +34,7 @@ def to_feature(record: FeatureRecord) -> Feature:
         unit=record.unit,
         aggregation=Aggregation(record.aggregation),
         description=record.description,
+        dimensions=list(record.dimensions),
     )
 
 
@@ -52,7 +59,10 @@ class CatalogService:
         """Create or update every feature of a catalog in one transaction."""
         await begin_write(self.session)
         results = [
-            await self._put(s.feature_key, FeatureIn(unit=s.unit, aggregation=s.aggregation, description=s.description))
+            await self._put(
+                s.feature_key,
+                FeatureIn(unit=s.unit, aggregation=s.aggregation, description=s.description, dimensions=s.dimensions),
+            )
             for s in specs
         ]
         await self.session.commit()
@@ -60,6 +70,9 @@ class CatalogService:
 
     async def _put(self, feature_key: str, spec: FeatureIn) -> tuple[Feature, bool]:
         now = datetime.now(UTC)
+        repeated = sorted({k for k in spec.dimensions if spec.dimensions.count(k) > 1})
+        if repeated:
+            raise InvalidInput.field("dimensions", f"declared more than once: {', '.join(repeated)}")
         record = await self.features.get_one_or_none(feature_key=feature_key, with_for_update=True)
         if record is None:
             record = FeatureRecord(
@@ -67,6 +80,7 @@ class CatalogService:
                 unit=spec.unit,
                 aggregation=spec.aggregation.value,
                 description=spec.description,
+                dimensions=list(spec.dimensions),
                 created_at=now,
                 updated_at=now,
             )
@@ -80,16 +94,43 @@ class CatalogService:
             )
             if old != new
         ]
-        if changed and await self._has_usage(feature_key):
+        removed = [k for k in record.dimensions if k not in spec.dimensions]
+        if (changed or removed) and await self._has_usage(feature_key):
+            what = [*changed, *(f"dimension '{k}'" for k in removed)]
             raise ImmutableFeature(
-                f"{', '.join(changed)}: cannot change for feature '{feature_key}' once usage has been recorded for it"
+                f"{', '.join(what)}: cannot change or be removed for feature '{feature_key}' once usage has "
+                "been recorded for it"
             )
+        if spec.dimensions and not record.dimensions:
+            await self._start_dimension_buckets(feature_key)
         record.unit = spec.unit
         record.aggregation = spec.aggregation.value
         record.description = spec.description
+        record.dimensions = list(spec.dimensions)
         record.updated_at = now
         await self.features.update(record)
         return to_feature(record), False
+
+    async def _start_dimension_buckets(self, feature_key: str) -> None:
+        """A feature gets its first dimensions: from now on its events go to ``usage_dimension_bucket`` too,
+        and the usage it already has goes there now, as the set without values (no event of it could carry
+        any). See ``lock_dimensions`` for the writers that read the catalog before this change."""
+        await lock_dimensions(self.session, exclusive=True)
+        source, target = UsageBucketRecord, UsageDimensionBucketRecord
+        copy = select(
+            source.tenant_id,
+            source.feature_key,
+            source.grain_seconds,
+            source.bucket_start,
+            literal({}, Dimensions()),
+            source.quantity,
+            source.event_count,
+            source.max_quantity,
+            source.latest_key,
+        ).where(source.feature_key == feature_key)
+        columns = ["tenant_id", "feature_key", "grain_seconds", "bucket_start", "dimension_set"]
+        columns += ["quantity", "event_count", "max_quantity", "latest_key"]
+        await self.session.execute(insert(target).from_select(columns, copy))
 
     async def _has_usage(self, feature_key: str) -> bool:
         found = await self.session.scalar(select(exists().where(UsageEventRecord.feature_key == feature_key)))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
@@ -23,6 +23,25 @@ async def begin_write(session: AsyncSession) -> None:
         await session.connection(execution_options={"isolation_level": "READ COMMITTED"})
     else:
         await session.connection(execution_options={"tally_write": True})  # BEGIN IMMEDIATE, see below
+
+
+# Any constant of our own; PostgreSQL advisory locks are numbered per database.
+DIMENSIONS_LOCK = 0x74616C6C7964696D  # "tallydim"
+
+
+async def lock_dimensions(session: AsyncSession, *, exclusive: bool) -> None:
+    """Order a catalog change that gives a feature its first dimensions against ingestion and voids.
+
+    A feature's events are written to ``usage_dimension_bucket`` once it declares dimensions; the change
+    copies its older buckets there in the same transaction. Writers take the lock shared before they read
+    the catalog, the change takes it exclusively: it waits for the writers that read the old catalog to
+    commit (their buckets are then copied), and later writers read the new catalog. No-op on SQLite, where
+    one writer at a time runs anyway. A separate statement: one that took the lock and read the catalog
+    at once would read with a snapshot taken before the wait.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        function = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
+        await session.execute(text(f"SELECT {function}(:key)"), {"key": DIMENSIONS_LOCK})
 
 
 def create_engine(settings: Settings) -> AsyncEngine:

@@ -4,11 +4,15 @@ constraints, so the schema can be distributed by tenant (Citus) without changing
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any, cast
 from uuid import UUID
 
+import msgspec
 from advanced_alchemy.types import DateTimeUTC
-from sqlalchemy import BigInteger, Index, Integer, MetaData, String, Text, Uuid
+from sqlalchemy import JSON, BigInteger, Dialect, Index, Integer, MetaData, String, Text, TypeDecorator, Uuid
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeEngine
 
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -20,6 +24,35 @@ NAMING = {
 
 # Sorts like (timestamp, recorded_at, batch_index); compared byte-wise on PostgreSQL whatever its locale.
 LATEST_KEY = String(80).with_variant(String(80, collation="C"), "postgresql")
+
+
+def dimension_set(dimensions: dict[str, str]) -> str:
+    """The canonical text of a set of dimensions (keys sorted, no spaces): equal sets, equal text."""
+    return msgspec.json.encode(dict(sorted(dimensions.items()))).decode()
+
+
+class Dimensions(TypeDecorator[dict[str, str]]):
+    """A set of dimensions: ``jsonb`` on PostgreSQL (read without parsing, compared by value); canonical JSON
+    text on SQLite, so that equal sets are equal keys there too. SQLAlchemy's JSON type would write SQLite's
+    text with spaces and in the caller's key order."""
+
+    impl = Text
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        return dialect.type_descriptor(JSONB() if dialect.name == "postgresql" else Text())
+
+    def process_bind_param(self, value: dict[str, str] | str | None, dialect: Dialect) -> Any:
+        if isinstance(value, str):  # a set in its canonical text, as bucket cells carry it
+            value = msgspec.json.decode(value, type=dict[str, str])
+        if value is None or dialect.name == "postgresql":
+            return value
+        return dimension_set(value)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> dict[str, str] | None:
+        if isinstance(value, str):
+            return msgspec.json.decode(value, type=dict[str, str])
+        return cast("dict[str, str] | None", value)
 
 
 class Base(DeclarativeBase):
@@ -35,6 +68,7 @@ class FeatureRecord(Base):
     unit: Mapped[str] = mapped_column(String(64))
     aggregation: Mapped[str] = mapped_column(String(16))
     description: Mapped[str | None] = mapped_column(Text)
+    dimensions: Mapped[list[str]] = mapped_column(JSON)  # in declaration order
     created_at: Mapped[datetime] = mapped_column(DateTimeUTC)
     updated_at: Mapped[datetime] = mapped_column(DateTimeUTC)
 
@@ -57,6 +91,7 @@ class UsageEventRecord(Base):
     voided_at: Mapped[datetime | None] = mapped_column(DateTimeUTC)
     voided_by: Mapped[str | None] = mapped_column(String(255))
     void_reason: Mapped[str | None] = mapped_column(Text)
+    dimensions: Mapped[dict[str, str] | None] = mapped_column(Dimensions)  # None: no dimensions
 
 
 class UsageBucketRecord(Base):
@@ -70,6 +105,25 @@ class UsageBucketRecord(Base):
     grain_seconds: Mapped[int] = mapped_column(Integer, primary_key=True)
     bucket_start: Mapped[datetime] = mapped_column(DateTimeUTC, primary_key=True)
     feature_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    quantity: Mapped[int] = mapped_column(BigInteger)
+    event_count: Mapped[int] = mapped_column(BigInteger)
+    max_quantity: Mapped[int] = mapped_column(BigInteger)
+    latest_key: Mapped[str] = mapped_column(LATEST_KEY)
+
+
+class UsageDimensionBucketRecord(Base):
+    """Usage of the features that declare dimensions, pre-aggregated like ``usage_bucket`` and further by
+    each distinct set of dimension values (``{}`` for events without any): grouped and filtered totals add
+    these rows up. Every event of such a feature has its row here, so a grouped total equals the plain one."""
+
+    __tablename__ = "usage_dimension_bucket"
+
+    # Feature before time: a grouped read is about named features, each one index range.
+    tenant_id: Mapped[UUID] = mapped_column(Uuid, primary_key=True)
+    feature_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    grain_seconds: Mapped[int] = mapped_column(Integer, primary_key=True)
+    bucket_start: Mapped[datetime] = mapped_column(DateTimeUTC, primary_key=True)
+    dimension_set: Mapped[dict[str, str]] = mapped_column(Dimensions, primary_key=True)
     quantity: Mapped[int] = mapped_column(BigInteger)
     event_count: Mapped[int] = mapped_column(BigInteger)
     max_quantity: Mapped[int] = mapped_column(BigInteger)

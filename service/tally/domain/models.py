@@ -33,6 +33,34 @@ IdempotencyKey = Annotated[
 ]
 Quantity = Annotated[int, Meta(ge=0, le=MAX_QUANTITY, description="Whole units used.", examples=[3])]
 
+MAX_DIMENSIONS = 10
+MAX_GROUP_BY = 3
+MAX_DIMENSION_VALUE = 128
+DIMENSION_KEY_PATTERN = r"^[a-z][a-z0-9_]{0,31}$"
+DimensionKey = Annotated[
+    str,
+    Meta(pattern=DIMENSION_KEY_PATTERN, description="Name of a dimension a feature declares.", examples=["model"]),
+]
+# An event's dimensions are checked by the service, not by these types: an undeclared key or a bad value is a
+# 400 that names the key, where msgspec's own message would say "$.events[0].dimensions[...]". The schema
+# still tells clients the rule.
+EventDimensions = Annotated[
+    dict[str, str],
+    Meta(
+        description=(
+            f"Values of dimensions the feature declares, each 1 to {MAX_DIMENSION_VALUE} characters. Part of "
+            "the event's content: re-sending its key with other dimensions is a 409."
+        ),
+        examples=[{"model": "gpt-4o", "region": "eu"}],
+        extra_json_schema={
+            "extra": {
+                "max_properties": MAX_DIMENSIONS,
+                "additional_properties": {"type": "string", "minLength": 1, "maxLength": MAX_DIMENSION_VALUE},
+            }
+        },
+    ),
+]
+
 
 class Aggregation(StrEnum):
     """How a feature's events combine into a total: ``sum`` of quantities, ``count`` of events, ``max``
@@ -62,6 +90,15 @@ class FeatureIn(msgspec.Struct, kw_only=True, frozen=True):
     unit: Annotated[str, Meta(min_length=1, max_length=64, examples=["requests"])]
     aggregation: Aggregation = Aggregation.SUM
     description: Annotated[str, Meta(max_length=1000)] | None = None
+    dimensions: Annotated[
+        list[DimensionKey],
+        Meta(
+            max_length=MAX_DIMENSIONS,
+            description="Keys events of this feature may carry, to group and filter totals by. Keys can be "
+            "added later; once usage is recorded for the feature, none can be removed (409).",
+            examples=[["model", "region"]],
+        ),
+    ] = []
 
 
 class Feature(msgspec.Struct, kw_only=True, frozen=True):
@@ -71,12 +108,14 @@ class Feature(msgspec.Struct, kw_only=True, frozen=True):
     unit: str
     aggregation: Aggregation
     description: str | None = None
+    dimensions: list[str]
 
 
 class FeatureSpec(Feature, kw_only=True, frozen=True):
     """One entry of a catalog file (``tally features load``)."""
 
     aggregation: Aggregation = Aggregation.SUM
+    dimensions: list[DimensionKey] = []
 
 
 class CatalogFile(msgspec.Struct, kw_only=True, frozen=True):
@@ -101,6 +140,7 @@ class UsageEventIn(msgspec.Struct, kw_only=True, frozen=True):
         ]
         | None
     ) = None
+    dimensions: EventDimensions = {}
 
 
 class UsageBatch(msgspec.Struct, kw_only=True, frozen=True):
@@ -124,6 +164,14 @@ class UsageTotal(msgspec.Struct, kw_only=True, frozen=True):
     quantity: int
     window_start: datetime
     window_end: datetime
+    dimensions: Annotated[
+        dict[str, str | None],
+        Meta(
+            description="The `group_by` keys and their values in this row (null: events without the key); "
+            "empty without `group_by`.",
+            examples=[{"model": "gpt-4o"}],
+        ),
+    ]
 
 
 class VoidIn(msgspec.Struct, kw_only=True, frozen=True):
@@ -140,6 +188,7 @@ class UsageEvent(msgspec.Struct, kw_only=True, frozen=True):
     quantity: int
     timestamp: datetime
     recorded_at: datetime
+    dimensions: dict[str, str]
     voided: bool
     void_reason: str | None = None
     voided_at: datetime | None = None

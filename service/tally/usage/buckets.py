@@ -62,6 +62,11 @@ class StoredEvent(msgspec.Struct, frozen=True):
     latest_key: str
 
 
+class DimensionedEvent(Event, Protocol):
+    @property
+    def dimension_set(self) -> str: ...
+
+
 class BucketCell(msgspec.Struct, frozen=True, order=True):
     """What a batch adds to one bucket row; fields in the table's key order, so cells sort like rows."""
 
@@ -75,6 +80,20 @@ class BucketCell(msgspec.Struct, frozen=True, order=True):
 
     def row(self) -> dict[str, Any]:
         return msgspec.structs.asdict(self)
+
+
+class DimensionCell(msgspec.Struct, frozen=True, order=True):
+    """What a batch adds to one row of ``usage_dimension_bucket``, fields in that table's key order;
+    ``dimension_set`` is the canonical JSON text of the values."""
+
+    feature_key: str
+    grain_seconds: int
+    bucket_start: datetime
+    dimension_set: str
+    quantity: int
+    event_count: int
+    max_quantity: int
+    latest_key: str
 
 
 class Range(msgspec.Struct, frozen=True):
@@ -102,18 +121,30 @@ def ceil_to(value: datetime, grain_seconds: int) -> datetime | None:
 
 def bucket_cells(events: Iterable[Event]) -> list[BucketCell]:
     """Events pre-aggregated per (grain, bucket, feature), sorted: the rows one upsert adds to."""
-    finest, *coarser = sorted(GRAINS)
-    cells: dict[tuple[int, datetime, str], list[Any]] = {}
-    for e in events:
-        _fold(cells, (finest, floor_to(e.timestamp, finest), e.feature_key), e.quantity, 1, e.quantity, e.latest_key)
-    # Coarser buckets from the finest ones (every grain divides the next): far fewer floor computations.
-    for (_, start, feature), (quantity, count, largest, latest) in list(cells.items()):
-        for grain in coarser:
-            _fold(cells, (grain, floor_to(start, grain), feature), quantity, count, largest, latest)
+    cells = _aggregate(((e.feature_key,), e) for e in events)
     return [BucketCell(g, b, f, *values) for (g, b, f), values in sorted(cells.items())]
 
 
-def _fold(cells: dict[tuple[int, datetime, str], list[Any]], key: tuple[int, datetime, str], *add: Any) -> None:
+def dimension_cells(events: Iterable[DimensionedEvent]) -> list[DimensionCell]:
+    """Events pre-aggregated per (feature, grain, bucket, set of dimension values), sorted like the table."""
+    cells = _aggregate(((e.feature_key, e.dimension_set), e) for e in events)
+    return sorted(DimensionCell(f, g, b, d, *values) for (g, b, f, d), values in cells.items())
+
+
+def _aggregate(keyed: Iterable[tuple[tuple[str, ...], Event]]) -> dict[tuple[Any, ...], list[Any]]:
+    """(grain, bucket start, *key) -> [sum, count, max, latest key] for every grain."""
+    finest, *coarser = sorted(GRAINS)
+    cells: dict[tuple[Any, ...], list[Any]] = {}
+    for key, e in keyed:
+        _fold(cells, (finest, floor_to(e.timestamp, finest), *key), e.quantity, 1, e.quantity, e.latest_key)
+    # Coarser buckets from the finest ones (every grain divides the next): far fewer floor computations.
+    for (_, start, *rest), (quantity, count, largest, latest) in list(cells.items()):
+        for grain in coarser:
+            _fold(cells, (grain, floor_to(start, grain), *rest), quantity, count, largest, latest)
+    return cells
+
+
+def _fold(cells: dict[tuple[Any, ...], list[Any]], key: tuple[Any, ...], *add: Any) -> None:
     quantity, count, largest, latest = add
     cell = cells.get(key)
     if cell is None:

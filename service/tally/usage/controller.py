@@ -12,15 +12,17 @@ from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency, Provide
 from litestar.exceptions import ValidationException
 from litestar.openapi.spec import Example
-from litestar.params import JSONBody, Parameter
+from litestar.params import JSONBody, Parameter, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tally.auth import Permission, Principal, requires
 from tally.config import Settings
 from tally.domain.errors import InvalidInput
 from tally.domain.models import (
+    MAX_DIMENSION_VALUE,
     MAX_EVENTS_PAGE,
     MAX_FEATURE_KEYS,
+    MAX_GROUP_BY,
     MAX_TOTAL_ROWS,
     IngestResult,
     UsageBatch,
@@ -34,6 +36,7 @@ from tally.metrics import count_ingestion
 from tally.openapi_docs import problems
 from tally.usage.periods import open_period, resolve_period, windows, zone
 from tally.usage.service import UsageService
+from tally.usage.totals import Grouping
 
 # Litestar converts query values leniently: a number such as 0.5 or -1 becomes a Unix timestamp. The contract
 # speaks of ISO-8601 datetimes only (found by schemathesis).
@@ -69,8 +72,9 @@ class UsageController(Controller):
         summary="Record usage events, exactly once",
         description=(
             "Stores 1 to 1000 events atomically: all of them or none. An event whose `idempotency_key` is "
-            "already known with the same `feature_key`, `quantity` and `timestamp` is a duplicate: accepted, "
-            "not counted again. The same key with different content is a 409. Roles admin, owner, platform."
+            "already known with the same `feature_key`, `quantity`, `timestamp` and `dimensions` is a duplicate: "
+            "accepted, not counted again. The same key with different content is a 409. Each dimension key must be "
+            "declared by the event's feature. Roles admin, owner, platform."
         ),
         guards=[requires(Permission.RECORD_USAGE)],
         status_code=200,
@@ -105,7 +109,12 @@ class UsageController(Controller):
             "`window_start`), zero-filled, bounds in UTC. Each feature's total follows its aggregation: `sum`, "
             "`count`, `max`, or `latest` (the quantity of the latest event by timestamp; ties go to the "
             "later-recorded event). Voided events count nowhere. Both bounds omitted: the current calendar "
-            "month in `timezone`; one omitted: the other bound of the calendar month holding the given one."
+            "month in `timezone`; one omitted: the other bound of the calendar month holding the given one. "
+            "With `group_by`: one row per feature, window and combination of the grouped dimensions' values "
+            "that occurred (null: events without the key), sorted by those values after `window_start`, nulls "
+            "first; a window where nothing matched is one zero row with null values. `filter` keeps only the "
+            "events with the given values. Each `UsageTotal.dimensions` holds its grouped values (`{}` "
+            "without `group_by`)."
         ),
         guards=[requires(Permission.READ_USAGE)],
         responses=problems(400, 401, 403, 429),
@@ -145,12 +154,32 @@ class UsageController(Controller):
                 max_length=64,
             ),
         ] = "UTC",
+        group_by: Annotated[
+            list[str] | None,
+            Parameter(
+                description=f"Dimension keys to break totals down by (repeat the parameter, at most {MAX_GROUP_BY}); "
+                "each must be declared by every selected feature.",
+                max_items=MAX_GROUP_BY,
+                examples=[Example(value=["model"])],
+            ),
+        ] = None,
+        filters: Annotated[
+            list[str] | None,
+            QueryParameter(
+                name="filter",
+                description="Only events with this dimension value, as `key=value` (value 1 to "
+                f"{MAX_DIMENSION_VALUE} characters; repeat the parameter: different keys must all match, values "
+                "of the same key are alternatives). Each key must be declared by every selected feature.",
+                examples=[Example(value=["region=eu"])],
+            ),
+        ] = None,
     ) -> list[UsageTotal]:
         iso_datetimes_only(request, "period_start", "period_end")
+        grouping = Grouping.parse(group_by, filters)
         tz = zone(timezone)
         start, end = resolve_period(period_start, period_end, now=datetime.now(UTC), tz=tz)
         spans = [(start, end)] if window_size is None else windows(start, end, window_size, tz, MAX_TOTAL_ROWS)
-        return await usage.totals(tenant_id, feature_keys, spans)
+        return await usage.totals(tenant_id, feature_keys, spans, grouping)
 
     @post(
         "/usage-events/{idempotency_key:str}/void",

@@ -18,10 +18,18 @@ from sqlalchemy import case, delete, func, select, text, tuple_, update
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tally.db.engine import begin_write
-from tally.db.models import Base, FeatureRecord, UsageBucketRecord, UsageEventRecord
+from tally.db.engine import begin_write, lock_dimensions
+from tally.db.models import (
+    Base,
+    FeatureRecord,
+    UsageBucketRecord,
+    UsageDimensionBucketRecord,
+    UsageEventRecord,
+    dimension_set,
+)
 from tally.domain.errors import IdempotencyConflict, InvalidInput, NotFound, UnknownFeature
 from tally.domain.models import (
+    MAX_DIMENSION_VALUE,
     MAX_FEATURE_KEYS,
     FieldError,
     IngestResult,
@@ -31,7 +39,15 @@ from tally.domain.models import (
     UsageTotal,
 )
 from tally.usage import totals
-from tally.usage.buckets import GRAINS, BucketCell, bucket_cells, floor_to, latest_key
+from tally.usage.buckets import (
+    GRAINS,
+    BucketCell,
+    DimensionCell,
+    bucket_cells,
+    dimension_cells,
+    floor_to,
+    latest_key,
+)
 from tally.usage.periods import as_utc
 from tally.usage.totals import TotalsSource
 
@@ -42,11 +58,13 @@ from tally.usage.totals import TotalsSource
 # by one (a batch took about 3x longer that way, see docs/benchmarks.md).
 PG_INSERT_EVENTS = text("""
     INSERT INTO usage_event
-        (tenant_id, idempotency_key, feature_key, quantity, timestamp, recorded_at, batch_index, latest_key)
-    SELECT :tenant_id, k, f, q, t, :recorded_at, i, l
+        (tenant_id, idempotency_key, feature_key, quantity, timestamp, recorded_at, batch_index, latest_key,
+         dimensions)
+    SELECT :tenant_id, k, f, q, t, :recorded_at, i, l, CAST(d AS jsonb)
     FROM unnest(CAST(:keys AS text[]), CAST(:features AS text[]), CAST(:quantities AS bigint[]),
-                CAST(:timestamps AS timestamptz[]), CAST(:indexes AS integer[]), CAST(:latest AS text[]))
-         AS batch(k, f, q, t, i, l)
+                CAST(:timestamps AS timestamptz[]), CAST(:indexes AS integer[]), CAST(:latest AS text[]),
+                CAST(:dimensions AS text[]))
+         AS batch(k, f, q, t, i, l, d)
     ON CONFLICT (tenant_id, idempotency_key) DO NOTHING
     RETURNING idempotency_key
 """)
@@ -63,6 +81,20 @@ PG_UPSERT_BUCKETS = text("""
         max_quantity = GREATEST(usage_bucket.max_quantity, excluded.max_quantity),
         latest_key = GREATEST(usage_bucket.latest_key, excluded.latest_key)
 """)
+PG_UPSERT_DIMENSION_BUCKETS = text("""
+    INSERT INTO usage_dimension_bucket
+        (tenant_id, feature_key, grain_seconds, bucket_start, dimension_set,
+         quantity, event_count, max_quantity, latest_key)
+    SELECT :tenant_id, f, g, b, CAST(d AS jsonb), q, n, m, l
+    FROM unnest(CAST(:features AS text[]), CAST(:grains AS integer[]), CAST(:starts AS timestamptz[]),
+                CAST(:sets AS text[]), CAST(:quantities AS bigint[]), CAST(:counts AS bigint[]),
+                CAST(:maxima AS bigint[]), CAST(:latest AS text[])) AS cells(f, g, b, d, q, n, m, l)
+    ON CONFLICT (tenant_id, feature_key, grain_seconds, bucket_start, dimension_set) DO UPDATE
+    SET quantity = usage_dimension_bucket.quantity + excluded.quantity,
+        event_count = usage_dimension_bucket.event_count + excluded.event_count,
+        max_quantity = GREATEST(usage_dimension_bucket.max_quantity, excluded.max_quantity),
+        latest_key = GREATEST(usage_dimension_bucket.latest_key, excluded.latest_key)
+""")
 
 
 class NewEvent(msgspec.Struct, frozen=True):
@@ -75,12 +107,16 @@ class NewEvent(msgspec.Struct, frozen=True):
     timestamp: datetime
     explicit_time: bool
     latest_key: str
+    dimensions: dict[str, str]  # keys sorted
+    dimension_set: str  # their canonical text, "{}" for none
 
-    def same_content(self, feature_key: str, quantity: int, timestamp: datetime) -> bool:
-        # A retried event without a timestamp gets a new receipt time: its key, feature and quantity decide.
+    def same_content(self, feature_key: str, quantity: int, timestamp: datetime, dimensions: dict[str, str]) -> bool:
+        # A retried event without a timestamp gets a new receipt time: its key, feature, quantity and
+        # dimensions decide.
         return (
             self.feature_key == feature_key
             and self.quantity == quantity
+            and self.dimensions == dimensions
             and (not self.explicit_time or self.timestamp == timestamp)
         )
 
@@ -102,7 +138,8 @@ class UsageService:
         """Store a batch atomically; events already known under their key are duplicates, not counted."""
         events = self._prepare(batch, received_at)
         await begin_write(self.session)
-        await self._check_features(events)
+        await lock_dimensions(self.session, exclusive=False)
+        dimensioned = await self._check_features(events)
         # Sorted keys: concurrent batches that share keys take their row locks in the same order.
         events.sort(key=lambda e: e.idempotency_key)
         postgres = self._postgres()
@@ -112,9 +149,14 @@ class UsageService:
             await self._check_duplicates(tenant_id, known)
         # Buckets last: their rows are the ones concurrent batches of a tenant contend for, so hold their
         # locks for the shortest time, until the commit right after.
-        cells = bucket_cells(e for e in events if e.idempotency_key in inserted)
+        new = [e for e in events if e.idempotency_key in inserted]
+        cells = bucket_cells(new)
         if cells:
             await (self._upsert_buckets_pg if postgres else self._upsert_buckets)(tenant_id, cells)
+        dimension_rows = dimension_cells(e for e in new if e.feature_key in dimensioned)
+        if dimension_rows:
+            upsert = self._upsert_dimension_buckets_pg if postgres else self._upsert_dimension_buckets
+            await upsert(tenant_id, dimension_rows)
         await self.session.commit()
         return IngestResult(accepted=len(inserted), duplicates=len(batch.events) - len(inserted))
 
@@ -138,6 +180,7 @@ class UsageService:
                 "recorded_at": received_at,
                 "batch_index": e.index,
                 "latest_key": e.latest_key,
+                "dimensions": e.dimensions or None,
             }
             for e in events
         ]
@@ -155,6 +198,7 @@ class UsageService:
                 "timestamps": [e.timestamp for e in events],
                 "indexes": [e.index for e in events],
                 "latest": [e.latest_key for e in events],
+                "dimensions": [e.dimension_set if e.dimensions else None for e in events],
             },
         )
         return set(result.scalars().all())
@@ -193,6 +237,39 @@ class UsageService:
             },
         )
 
+    async def _upsert_dimension_buckets(self, tenant_id: UUID, cells: list[DimensionCell]) -> None:
+        table = Base.metadata.tables["usage_dimension_bucket"]
+        insert = sqlite.insert(table)
+        new = insert.excluded
+        stmt = insert.on_conflict_do_update(
+            index_elements=["tenant_id", "feature_key", "grain_seconds", "bucket_start", "dimension_set"],
+            set_={
+                "quantity": table.c.quantity + new.quantity,
+                "event_count": table.c.event_count + new.event_count,
+                "max_quantity": case(
+                    (new.max_quantity > table.c.max_quantity, new.max_quantity), else_=table.c.max_quantity
+                ),
+                "latest_key": case((new.latest_key > table.c.latest_key, new.latest_key), else_=table.c.latest_key),
+            },
+        )
+        await self.session.execute(stmt, [{"tenant_id": tenant_id, **msgspec.structs.asdict(c)} for c in cells])
+
+    async def _upsert_dimension_buckets_pg(self, tenant_id: UUID, cells: list[DimensionCell]) -> None:
+        await self.session.execute(
+            PG_UPSERT_DIMENSION_BUCKETS,
+            {
+                "tenant_id": tenant_id,
+                "features": [c.feature_key for c in cells],
+                "grains": [c.grain_seconds for c in cells],
+                "starts": [c.bucket_start for c in cells],
+                "sets": [c.dimension_set for c in cells],
+                "quantities": [c.quantity for c in cells],
+                "counts": [c.event_count for c in cells],
+                "maxima": [c.max_quantity for c in cells],
+                "latest": [c.latest_key for c in cells],
+            },
+        )
+
     def _prepare(self, batch: UsageBatch, received_at: datetime) -> list[NewEvent]:
         """Normalise timestamps to UTC, refuse future ones, fold identical repeats inside the batch."""
         latest = received_at + self.future_skew
@@ -212,6 +289,18 @@ class UsageService:
                     )
                 )
                 continue
+            bad_values = [
+                FieldError(
+                    field=f"events[{i}].dimensions.{key}",
+                    message=f"must be 1 to {MAX_DIMENSION_VALUE} characters, got {len(value)}",
+                )
+                for key, value in e.dimensions.items()
+                if not 1 <= len(value) <= MAX_DIMENSION_VALUE
+            ]
+            if bad_values:
+                errors += bad_values
+                continue
+            dimensions = dict(sorted(e.dimensions.items()))
             event = NewEvent(
                 i,
                 e.idempotency_key,
@@ -220,9 +309,11 @@ class UsageService:
                 timestamp,
                 e.timestamp is not None,
                 latest_key(timestamp, received_at, i, e.quantity),
+                dimensions,
+                dimension_set(dimensions),
             )
             first = by_key.setdefault(e.idempotency_key, event)
-            if first is not event and not first.same_content(e.feature_key, e.quantity, timestamp):
+            if first is not event and not first.same_content(e.feature_key, e.quantity, timestamp, dimensions):
                 errors.append(
                     FieldError(
                         field=f"events[{i}].idempotency_key",
@@ -233,31 +324,46 @@ class UsageService:
             raise InvalidInput.fields(errors)
         return list(by_key.values())
 
-    async def _check_features(self, events: Sequence[NewEvent]) -> None:
+    async def _check_features(self, events: Sequence[NewEvent]) -> set[str]:
+        """Every event's feature exists and declares the event's dimension keys. Returns the features of the
+        batch that declare dimensions."""
         wanted = {e.feature_key for e in events}
-        found = set(
-            (
-                await self.session.scalars(
-                    select(FeatureRecord.feature_key).where(FeatureRecord.feature_key.in_(wanted))
-                )
-            ).all()
-        )
-        errors = [
+        declared = {
+            key: set(dimensions)
+            for key, dimensions in await self.session.execute(
+                select(FeatureRecord.feature_key, FeatureRecord.dimensions).where(FeatureRecord.feature_key.in_(wanted))
+            )
+        }
+        unknown = [
             FieldError(field=f"events[{e.index}].feature_key", message=f"unknown feature '{e.feature_key}'")
             for e in events
-            if e.feature_key not in found
+            if e.feature_key not in declared
         ]
-        if errors:
-            raise UnknownFeature.fields(errors)
+        if unknown:
+            raise UnknownFeature.fields(unknown)
+        undeclared = [
+            FieldError(
+                field=f"events[{e.index}].dimensions.{key}",
+                message=f"feature '{e.feature_key}' declares no dimension '{key}'"
+                + (f" (it declares: {', '.join(sorted(declared[e.feature_key]))})" if declared[e.feature_key] else ""),
+            )
+            for e in events
+            for key in e.dimensions
+            if key not in declared[e.feature_key]
+        ]
+        if undeclared:
+            raise InvalidInput.fields(undeclared)
+        return {key for key, dimensions in declared.items() if dimensions}
 
     async def _check_duplicates(self, tenant_id: UUID, known: Sequence[NewEvent]) -> None:
         """A key already stored must carry the same content; otherwise the whole batch is refused (409). A
         voided event keeps its key: re-sending it is a duplicate, not a new event."""
         table = UsageEventRecord
+        content = select(table.idempotency_key, table.feature_key, table.quantity, table.timestamp, table.dimensions)
         stored = {
-            key: (feature_key, quantity, timestamp)
-            for key, feature_key, quantity, timestamp in await self.session.execute(
-                select(table.idempotency_key, table.feature_key, table.quantity, table.timestamp).where(
+            key: (feature_key, quantity, timestamp, dimensions or {})
+            for key, feature_key, quantity, timestamp, dimensions in await self.session.execute(
+                content.where(
                     table.tenant_id == tenant_id,
                     table.idempotency_key.in_([e.idempotency_key for e in known]),
                 )
@@ -266,7 +372,8 @@ class UsageService:
         conflicts = [
             FieldError(
                 field=f"events[{e.index}].idempotency_key",
-                message=f"'{e.idempotency_key}' was already recorded with another feature_key, quantity or timestamp",
+                message=f"'{e.idempotency_key}' was already recorded with another feature_key, quantity, timestamp or "
+                "dimensions",
             )
             for e in known
             if not e.same_content(*stored[e.idempotency_key])
@@ -281,6 +388,7 @@ class UsageService:
         """Remove an event from every total, keeping it (and its key) with the void's audit record. Voiding
         a voided event changes nothing and answers it as it is."""
         await begin_write(self.session)
+        await lock_dimensions(self.session, exclusive=False)
         events = UsageEventRecord
         event = await self.session.scalar(
             select(events)
@@ -292,24 +400,42 @@ class UsageService:
         if event.voided_at is None:
             event.voided_at, event.voided_by, event.void_reason = now, by, reason
             await self.session.flush()
-            await self._recompute_buckets(tenant_id, event.feature_key, event.timestamp)
+            await self._recompute_buckets(tenant_id, event, UsageBucketRecord)
+            dimensions = await self.session.scalar(
+                select(FeatureRecord.dimensions).where(FeatureRecord.feature_key == event.feature_key)
+            )
+            if dimensions:
+                await self._recompute_buckets(tenant_id, event, UsageDimensionBucketRecord)
         await self.session.commit()
         return _event_out(event)
 
-    async def _recompute_buckets(self, tenant_id: UUID, feature_key: str, at: datetime) -> None:
-        """Recompute the event's bucket rows (one per grain) from the remaining raw events. A max or latest
-        cannot be undone by subtraction, so the rows are rebuilt; their locks are taken first, in the order
-        ingestion takes them, and the rebuild reads in a later statement, so it sees every batch that held
-        them (an ingesting batch that comes later adds its own events on top, as usual)."""
-        buckets, events = UsageBucketRecord, UsageEventRecord
-        keys = [(grain, floor_to(at, grain)) for grain in sorted(GRAINS)]
+    async def _recompute_buckets(
+        self,
+        tenant_id: UUID,
+        event: UsageEventRecord,
+        buckets: type[UsageBucketRecord] | type[UsageDimensionBucketRecord],
+    ) -> None:
+        """Recompute the rows of ``buckets`` the event was added to (one per grain) from the remaining raw
+        events. A max or latest cannot be undone by subtraction, so the rows are rebuilt; their locks are
+        taken first, in the order ingestion takes them, and the rebuild reads in a later statement, so it
+        sees every batch that held them (an ingesting batch that comes later adds its own events on top, as
+        usual). In ``usage_dimension_bucket`` the rows are those of the event's set of dimension values."""
+        events = UsageEventRecord
+        keys = [(grain, floor_to(event.timestamp, grain)) for grain in sorted(GRAINS)]
+        same_bucket = [buckets.tenant_id == tenant_id, buckets.feature_key == event.feature_key]
+        same_events = [
+            events.tenant_id == tenant_id,
+            events.feature_key == event.feature_key,
+            events.voided_at.is_(None),
+        ]
+        if buckets is UsageDimensionBucketRecord:
+            same_bucket.append(UsageDimensionBucketRecord.dimension_set == (event.dimensions or {}))
+            same_events.append(
+                events.dimensions.is_(None) if event.dimensions is None else events.dimensions == event.dimensions
+            )
         await self.session.execute(
             select(buckets.grain_seconds)
-            .where(
-                buckets.tenant_id == tenant_id,
-                buckets.feature_key == feature_key,
-                tuple_(buckets.grain_seconds, buckets.bucket_start).in_(keys),
-            )
+            .where(*same_bucket, tuple_(buckets.grain_seconds, buckets.bucket_start).in_(keys))
             .order_by(buckets.grain_seconds, buckets.bucket_start)
             .with_for_update()
         )
@@ -322,20 +448,13 @@ class UsageService:
                         func.coalesce(func.max(events.quantity), 0),
                         func.coalesce(func.max(events.latest_key), ""),
                     ).where(
-                        events.tenant_id == tenant_id,
-                        events.feature_key == feature_key,
+                        *same_events,
                         events.timestamp >= start,
                         events.timestamp < start + timedelta(seconds=grain),
-                        events.voided_at.is_(None),
                     )
                 )
             ).one()
-            where = (
-                buckets.tenant_id == tenant_id,
-                buckets.grain_seconds == grain,
-                buckets.bucket_start == start,
-                buckets.feature_key == feature_key,
-            )
+            where = (*same_bucket, buckets.grain_seconds == grain, buckets.bucket_start == start)
             if row[1] == 0:
                 await self.session.execute(delete(buckets).where(*where))
             else:
@@ -381,10 +500,15 @@ class UsageService:
         tenant_id: UUID,
         feature_keys: Sequence[str] | None,
         windows: Sequence[tuple[datetime, datetime]],
+        grouping: totals.Grouping | None = None,
     ) -> list[UsageTotal]:
         """One ``UsageTotal`` per selected feature (all features when none are named) and window, sorted by
-        (feature_key, window_start), each computed with its feature's aggregation."""
-        return await totals.compute(self.session, tenant_id, _wanted(feature_keys), windows, self.totals_source)
+        (feature_key, window_start), each computed with its feature's aggregation; with a ``grouping``, one
+        per combination of grouped values too, of the events its filters keep."""
+        wanted = _wanted(feature_keys)
+        if grouping:
+            return await totals.compute_grouped(self.session, tenant_id, wanted, windows, self.totals_source, grouping)
+        return await totals.compute(self.session, tenant_id, wanted, windows, self.totals_source)
 
 
 def _wanted(feature_keys: Sequence[str] | None) -> list[str] | None:
@@ -404,6 +528,7 @@ def _event_out(record: UsageEventRecord) -> UsageEvent:
         quantity=record.quantity,
         timestamp=record.timestamp,
         recorded_at=record.recorded_at,
+        dimensions=record.dimensions or {},
         voided=record.voided_at is not None,
         void_reason=record.void_reason,
         voided_at=record.voided_at,

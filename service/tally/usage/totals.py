@@ -10,6 +10,7 @@ it. Raw-event branches are grouped in SQL, and each lies inside one window.
 
 from __future__ import annotations
 
+import re
 from bisect import bisect_right
 from collections.abc import Sequence
 from datetime import datetime
@@ -17,13 +18,22 @@ from functools import lru_cache
 from typing import Any, Literal
 from uuid import UUID
 
+import msgspec
 from advanced_alchemy.types import DateTimeUTC
 from sqlalchemy import BigInteger, Integer, String, TextClause, TextualSelect, Uuid, bindparam, column, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tally.db.models import FeatureRecord
 from tally.domain.errors import InvalidInput, UnknownFeature
-from tally.domain.models import MAX_TOTAL_ROWS, Aggregation, UsageTotal
+from tally.domain.models import (
+    DIMENSION_KEY_PATTERN,
+    MAX_DIMENSION_VALUE,
+    MAX_GROUP_BY,
+    MAX_TOTAL_ROWS,
+    Aggregation,
+    FieldError,
+    UsageTotal,
+)
 from tally.usage.buckets import Range, decompose, quantity_of
 
 TotalsSource = Literal["buckets", "events"]
@@ -67,12 +77,7 @@ async def compute(
         stmt = stmt.where(catalog.feature_key.in_(wanted))
     features = [(key, unit, Aggregation(aggregation)) for key, unit, aggregation in await session.execute(stmt)]
     _check_known(wanted, {key for key, _, _ in features})
-    if len(features) * len(windows) > MAX_TOTAL_ROWS:
-        raise InvalidInput.field(
-            "window_size",
-            f"{len(features)} features x {len(windows)} windows is more than {MAX_TOTAL_ROWS} rows: "
-            "narrow the period, name fewer feature_keys or use a larger window_size",
-        )
+    _check_row_count(len(features), len(windows))
     plan = Plan(windows, source)
     acc: dict[tuple[str, int], list[Any]] = {}
     for first in range(0, len(plan.ranges), BRANCHES_PER_STATEMENT):
@@ -96,6 +101,7 @@ async def compute(
             quantity=_value(aggregation, acc.get((key, i))),
             window_start=start,
             window_end=end,
+            dimensions={},
         )
         for key, unit, aggregation in sorted(features)
         for i, (start, end) in enumerate(windows)
@@ -124,6 +130,7 @@ async def _one_window(
             quantity=_value(Aggregation(aggregation), [quantity, count, largest, latest]),
             window_start=start,
             window_end=end,
+            dimensions={},
         )
         for key, unit, aggregation, quantity, count, largest, latest in rows
     ]
@@ -138,6 +145,15 @@ def _params(tenant_id: UUID, ranges: Sequence[Range], wanted: list[str] | None) 
     if wanted is not None:
         params["features"] = wanted
     return params
+
+
+def _check_row_count(features: int, windows: int) -> None:
+    if features * windows > MAX_TOTAL_ROWS:
+        raise InvalidInput.field(
+            "window_size",
+            f"{features} features x {windows} windows is more than {MAX_TOTAL_ROWS} rows: "
+            "narrow the period, name fewer feature_keys or use a larger window_size",
+        )
 
 
 def _check_known(wanted: list[str] | None, found: set[str]) -> None:
@@ -231,3 +247,195 @@ def _catalog_statement(kinds: tuple[str, ...], filtered: bool) -> TextClause:
         ORDER BY feature.feature_key
     """  # noqa: S608 - no input in the text
     return _bind(sql, kinds, filtered)
+
+
+# --- grouped and filtered totals -----------------------------------------------------------------------
+
+
+class Grouping(msgspec.Struct, frozen=True):
+    """``group_by`` keys in the caller's order, and ``filter`` as key -> accepted values (keys sorted)."""
+
+    group_by: tuple[str, ...] = ()
+    filters: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    @classmethod
+    def parse(cls, group_by: Sequence[str] | None, filters: Sequence[str] | None) -> Grouping:
+        """The query's ``group_by`` and ``filter`` values, checked: keys follow the dimension key pattern (they
+        are also written into SQL, see ``_dimension``), at most MAX_GROUP_BY distinct keys to group by,
+        filters read as ``key=value``."""
+        keys = list(dict.fromkeys(group_by or ()))
+        if len(keys) > MAX_GROUP_BY:
+            raise InvalidInput.field("group_by", f"at most {MAX_GROUP_BY} keys, got {len(keys)}")
+        errors = [
+            FieldError(field="group_by", message=f"'{key}' is not a dimension key ({DIMENSION_KEY_PATTERN})")
+            for key in keys
+            if not _DIMENSION_KEY.fullmatch(key)
+        ]
+        accepted: dict[str, list[str]] = {}
+        for raw in filters or ():
+            key, equals, value = raw.partition("=")
+            if not equals or not _DIMENSION_KEY.fullmatch(key) or not 1 <= len(value) <= MAX_DIMENSION_VALUE:
+                errors.append(
+                    FieldError(
+                        field="filter",
+                        message=f"'{raw}' is not key=value (a dimension key, then a value of 1 to "
+                        f"{MAX_DIMENSION_VALUE} characters)",
+                    )
+                )
+                continue
+            values = accepted.setdefault(key, [])
+            if value not in values:
+                values.append(value)
+        if errors:
+            raise InvalidInput.fields(errors)
+        return cls(tuple(keys), tuple((key, tuple(values)) for key, values in sorted(accepted.items())))
+
+    def __bool__(self) -> bool:
+        return bool(self.group_by or self.filters)
+
+    def check_declared(self, features: Sequence[tuple[str, str, Aggregation, list[str]]]) -> None:
+        """Every selected feature declares every key grouped or filtered by (else the answer would mix
+        features grouped and not)."""
+        errors = [
+            FieldError(field=name, message=f"feature '{feature}' declares no dimension '{key}'")
+            for name, keys in (("group_by", self.group_by), ("filter", [key for key, _ in self.filters]))
+            for key in keys
+            for feature, _, _, dimensions in features
+            if key not in dimensions
+        ]
+        if errors:
+            raise InvalidInput.fields(errors)
+
+
+_DIMENSION_KEY = re.compile(DIMENSION_KEY_PATTERN)
+GroupKey = tuple[str | None, ...]
+
+
+async def compute_grouped(
+    session: AsyncSession,
+    tenant_id: UUID,
+    wanted: list[str] | None,
+    windows: Sequence[tuple[datetime, datetime]],
+    source: TotalsSource,
+    grouping: Grouping,
+) -> list[UsageTotal]:
+    """Totals of the events matching ``grouping.filters``, one row per (feature, window, combination of
+    ``grouping.group_by`` values that occurred), sorted by feature, window start, then the values (nulls
+    first). A (feature, window) without any matching event is one zero row, its values null. Read from
+    ``usage_dimension_bucket`` and, at ragged edges, raw events."""
+    catalog = FeatureRecord
+    stmt = select(catalog.feature_key, catalog.unit, catalog.aggregation, catalog.dimensions)
+    if wanted is not None:
+        stmt = stmt.where(catalog.feature_key.in_(wanted))
+    features = sorted(
+        (key, unit, Aggregation(aggregation), list(dimensions))
+        for key, unit, aggregation, dimensions in await session.execute(stmt)
+    )
+    _check_known(wanted, {key for key, _, _, _ in features})
+    grouping.check_declared(features)
+    if not features:
+        return []
+    _check_row_count(len(features), len(windows))
+    plan = Plan(windows, source)
+    postgres = session.get_bind().dialect.name == "postgresql"
+    width = len(grouping.group_by)
+    acc: dict[tuple[str, int, GroupKey], list[Any]] = {}
+    for first in range(0, len(plan.ranges), BRANCHES_PER_STATEMENT):
+        chunk = plan.ranges[first : first + BRANCHES_PER_STATEMENT]
+        kinds = tuple(_kind(r, window) for r, window in chunk)
+        params = _params(tenant_id, [r for r, _ in chunk], [key for key, _, _, _ in features])
+        for j, (_, values) in enumerate(grouping.filters):
+            params[f"v{j}"] = list(values)
+        statement = _grouped_statement(kinds, postgres, grouping.group_by, tuple(key for key, _ in grouping.filters))
+        for row in await session.execute(statement, params):
+            part, at, feature = row[0], row[1], row[2]
+            group: GroupKey = tuple(row[3 : 3 + width])
+            quantity, count, largest, latest = row[3 + width :]
+            window = plan.window_of(at) if at is not None else chunk[part][1]
+            assert window is not None
+            cell = acc.setdefault((feature, window, group), [0, 0, 0, ""])
+            cell[0] += int(quantity)
+            cell[1] += int(count)
+            cell[2] = max(cell[2], int(largest))
+            cell[3] = max(cell[3], latest)
+    groups: dict[tuple[str, int], list[GroupKey]] = {}
+    for feature, window, group in acc:
+        groups.setdefault((feature, window), []).append(group)
+    nothing: GroupKey = (None,) * width
+    rows = [
+        UsageTotal(
+            feature_key=key,
+            unit=unit,
+            quantity=_value(aggregation, acc.get((key, i, group))),
+            window_start=start,
+            window_end=end,
+            dimensions=dict(zip(grouping.group_by, group, strict=True)),
+        )
+        for key, unit, aggregation, _ in features
+        for i, (start, end) in enumerate(windows)
+        for group in sorted(groups.get((key, i), [nothing]), key=_nulls_first)
+    ]
+    if len(rows) > MAX_TOTAL_ROWS:
+        raise InvalidInput.field(
+            "group_by",
+            f"the answer has {len(rows)} rows, more than {MAX_TOTAL_ROWS}: narrow the period, filter, group by "
+            "fewer keys or use a larger window_size",
+        )
+    return rows
+
+
+def _nulls_first(group: GroupKey) -> tuple[tuple[bool, str], ...]:
+    return tuple((value is not None, value or "") for value in group)
+
+
+def _dimension(column_name: str, key: str, postgres: bool) -> str:
+    """SQL for the value of dimension ``key`` in a column of dimension sets (NULL where it is missing).
+    ``key`` is written into the text: it matched DIMENSION_KEY_PATTERN (letters, digits, underscores)."""
+    assert _DIMENSION_KEY.fullmatch(key)
+    return f"({column_name} ->> '{key}')" if postgres else f"json_extract({column_name}, '$.{key}')"
+
+
+@lru_cache(maxsize=256)
+def _grouped_statement(
+    kinds: tuple[str, ...], postgres: bool, group_by: tuple[str, ...], filter_keys: tuple[str, ...]
+) -> TextualSelect:
+    """Like ``_statement``, over sets of dimension values: each branch also yields the ``group_by`` values
+    (``d0``, ``d1``...) and keeps the rows whose values pass the filters (``:v0``, ``:v1``... one list of
+    accepted values per key of ``filter_keys``). Only the features of ``:features`` are read."""
+    parts = []
+    for k, kind in enumerate(kinds):
+        column_name = "dimensions" if kind == "raw" else "dimension_set"
+        values = [_dimension(column_name, key, postgres) for key in group_by]
+        selected = "".join(f", {v} AS d{i}" for i, v in enumerate(values))
+        where = "".join(f" AND {_dimension(column_name, key, postgres)} IN :v{j}" for j, key in enumerate(filter_keys))
+        grouped = "".join(f", {v}" for v in values)
+        if kind == "raw":
+            parts.append(
+                f"SELECT {k} AS part, {NO_AT} AS at, feature_key{selected}, SUM(quantity) AS quantity,"  # noqa: S608 - no input in the text
+                f" COUNT(*) AS event_count, MAX(quantity) AS max_quantity, MAX(latest_key) AS latest_key"
+                f" FROM usage_event WHERE tenant_id = :tenant_id AND timestamp >= :s{k} AND timestamp < :e{k}"
+                f" AND voided_at IS NULL AND feature_key IN :features{where} GROUP BY feature_key{grouped}"
+            )
+        else:
+            at = "bucket_start" if kind == "bucket rows" else NO_AT
+            by_start = ", bucket_start" if kind == "bucket rows" else ""
+            parts.append(
+                f"SELECT {k} AS part, {at} AS at, feature_key{selected}, SUM(quantity) AS quantity,"  # noqa: S608 - no input in the text
+                f" SUM(event_count) AS event_count, MAX(max_quantity) AS max_quantity, MAX(latest_key) AS latest_key"
+                f" FROM usage_dimension_bucket WHERE tenant_id = :tenant_id AND feature_key IN :features"
+                f" AND grain_seconds = :g{k} AND bucket_start >= :s{k} AND bucket_start < :e{k}{where}"
+                f" GROUP BY feature_key{by_start}{grouped}"
+            )
+    stmt = _bind(" UNION ALL ".join(parts), kinds, filtered=True).bindparams(
+        *(bindparam(f"v{j}", expanding=True) for j in range(len(filter_keys)))
+    )
+    return stmt.columns(
+        column("part", Integer()),
+        column("at", DateTimeUTC()),
+        column("feature_key", String()),
+        *(column(f"d{i}", String()) for i in range(len(group_by))),
+        column("quantity", BigInteger()),
+        column("event_count", BigInteger()),
+        column("max_quantity", BigInteger()),
+        column("latest_key", String()),
+    )

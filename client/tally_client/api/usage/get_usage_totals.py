@@ -22,6 +22,8 @@ def _get_kwargs(
     period_end: datetime.datetime | None | Unset = UNSET,
     window_size: None | Unset | WindowSize = UNSET,
     timezone: str | Unset = "UTC",
+    group_by: list[str] | None | Unset = UNSET,
+    filter_: list[str] | None | Unset = UNSET,
 ) -> dict[str, Any]:
 
     params: dict[str, Any] = {}
@@ -64,6 +66,26 @@ def _get_kwargs(
     params["window_size"] = json_window_size
 
     params["timezone"] = timezone
+
+    json_group_by: list[str] | None | Unset
+    if isinstance(group_by, Unset):
+        json_group_by = UNSET
+    elif isinstance(group_by, list):
+        json_group_by = group_by
+
+    else:
+        json_group_by = group_by
+    params["group_by"] = json_group_by
+
+    json_filter_: list[str] | None | Unset
+    if isinstance(filter_, Unset):
+        json_filter_ = UNSET
+    elif isinstance(filter_, list):
+        json_filter_ = filter_
+
+    else:
+        json_filter_ = filter_
+    params["filter"] = json_filter_
 
     params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
 
@@ -142,6 +164,8 @@ def sync_detailed(
     period_end: datetime.datetime | None | Unset = UNSET,
     window_size: None | Unset | WindowSize = UNSET,
     timezone: str | Unset = "UTC",
+    group_by: list[str] | None | Unset = UNSET,
+    filter_: list[str] | None | Unset = UNSET,
 ) -> Response[Problem | list[UsageTotal]]:
     """Usage totals per feature, over a period or per window
 
@@ -152,7 +176,11 @@ def sync_detailed(
     `window_start`), zero-filled, bounds in UTC. Each feature's total follows its aggregation: `sum`,
     `count`, `max`, or `latest` (the quantity of the latest event by timestamp; ties go to the later-
     recorded event). Voided events count nowhere. Both bounds omitted: the current calendar month in
-    `timezone`; one omitted: the other bound of the calendar month holding the given one.
+    `timezone`; one omitted: the other bound of the calendar month holding the given one. With
+    `group_by`: one row per feature, window and combination of the grouped dimensions' values that
+    occurred (null: events without the key), sorted by those values after `window_start`, nulls first; a
+    window where nothing matched is one zero row with null values. `filter` keeps only the events with
+    the given values. Each `UsageTotal.dimensions` holds its grouped values (`{}` without `group_by`).
 
     Args:
         tenant_id (UUID): The tenant whose usage is recorded or read.
@@ -166,6 +194,11 @@ def sync_detailed(
             of the period.
         timezone (str | Unset): IANA time zone that day and month windows and the calendar-month
             defaults follow. Default: 'UTC'.
+        group_by (list[str] | None | Unset): Dimension keys to break totals down by (repeat the
+            parameter, at most 3); each must be declared by every selected feature.
+        filter_ (list[str] | None | Unset): Only events with this dimension value, as `key=value`
+            (value 1 to 128 characters; repeat the parameter: different keys must all match, values of
+            the same key are alternatives). Each key must be declared by every selected feature.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -182,6 +215,8 @@ def sync_detailed(
         period_end=period_end,
         window_size=window_size,
         timezone=timezone,
+        group_by=group_by,
+        filter_=filter_,
     )
 
     response = client.get_httpx_client().request(
@@ -200,6 +235,8 @@ def sync(
     period_end: datetime.datetime | None | Unset = UNSET,
     window_size: None | Unset | WindowSize = UNSET,
     timezone: str | Unset = "UTC",
+    group_by: list[str] | None | Unset = UNSET,
+    filter_: list[str] | None | Unset = UNSET,
 ) -> Problem | list[UsageTotal] | None:
     """Usage totals per feature, over a period or per window
 
@@ -210,7 +247,11 @@ def sync(
     `window_start`), zero-filled, bounds in UTC. Each feature's total follows its aggregation: `sum`,
     `count`, `max`, or `latest` (the quantity of the latest event by timestamp; ties go to the later-
     recorded event). Voided events count nowhere. Both bounds omitted: the current calendar month in
-    `timezone`; one omitted: the other bound of the calendar month holding the given one.
+    `timezone`; one omitted: the other bound of the calendar month holding the given one. With
+    `group_by`: one row per feature, window and combination of the grouped dimensions' values that
+    occurred (null: events without the key), sorted by those values after `window_start`, nulls first; a
+    window where nothing matched is one zero row with null values. `filter` keeps only the events with
+    the given values. Each `UsageTotal.dimensions` holds its grouped values (`{}` without `group_by`).
 
     Args:
         tenant_id (UUID): The tenant whose usage is recorded or read.
@@ -224,6 +265,11 @@ def sync(
             of the period.
         timezone (str | Unset): IANA time zone that day and month windows and the calendar-month
             defaults follow. Default: 'UTC'.
+        group_by (list[str] | None | Unset): Dimension keys to break totals down by (repeat the
+            parameter, at most 3); each must be declared by every selected feature.
+        filter_ (list[str] | None | Unset): Only events with this dimension value, as `key=value`
+            (value 1 to 128 characters; repeat the parameter: different keys must all match, values of
+            the same key are alternatives). Each key must be declared by every selected feature.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -241,6 +287,8 @@ def sync(
         period_end=period_end,
         window_size=window_size,
         timezone=timezone,
+        group_by=group_by,
+        filter_=filter_,
     ).parsed
 
 
@@ -253,6 +301,8 @@ async def asyncio_detailed(
     period_end: datetime.datetime | None | Unset = UNSET,
     window_size: None | Unset | WindowSize = UNSET,
     timezone: str | Unset = "UTC",
+    group_by: list[str] | None | Unset = UNSET,
+    filter_: list[str] | None | Unset = UNSET,
 ) -> Response[Problem | list[UsageTotal]]:
     """Usage totals per feature, over a period or per window
 
@@ -263,7 +313,11 @@ async def asyncio_detailed(
     `window_start`), zero-filled, bounds in UTC. Each feature's total follows its aggregation: `sum`,
     `count`, `max`, or `latest` (the quantity of the latest event by timestamp; ties go to the later-
     recorded event). Voided events count nowhere. Both bounds omitted: the current calendar month in
-    `timezone`; one omitted: the other bound of the calendar month holding the given one.
+    `timezone`; one omitted: the other bound of the calendar month holding the given one. With
+    `group_by`: one row per feature, window and combination of the grouped dimensions' values that
+    occurred (null: events without the key), sorted by those values after `window_start`, nulls first; a
+    window where nothing matched is one zero row with null values. `filter` keeps only the events with
+    the given values. Each `UsageTotal.dimensions` holds its grouped values (`{}` without `group_by`).
 
     Args:
         tenant_id (UUID): The tenant whose usage is recorded or read.
@@ -277,6 +331,11 @@ async def asyncio_detailed(
             of the period.
         timezone (str | Unset): IANA time zone that day and month windows and the calendar-month
             defaults follow. Default: 'UTC'.
+        group_by (list[str] | None | Unset): Dimension keys to break totals down by (repeat the
+            parameter, at most 3); each must be declared by every selected feature.
+        filter_ (list[str] | None | Unset): Only events with this dimension value, as `key=value`
+            (value 1 to 128 characters; repeat the parameter: different keys must all match, values of
+            the same key are alternatives). Each key must be declared by every selected feature.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -293,6 +352,8 @@ async def asyncio_detailed(
         period_end=period_end,
         window_size=window_size,
         timezone=timezone,
+        group_by=group_by,
+        filter_=filter_,
     )
 
     response = await client.get_async_httpx_client().request(**kwargs)
@@ -309,6 +370,8 @@ async def asyncio(
     period_end: datetime.datetime | None | Unset = UNSET,
     window_size: None | Unset | WindowSize = UNSET,
     timezone: str | Unset = "UTC",
+    group_by: list[str] | None | Unset = UNSET,
+    filter_: list[str] | None | Unset = UNSET,
 ) -> Problem | list[UsageTotal] | None:
     """Usage totals per feature, over a period or per window
 
@@ -319,7 +382,11 @@ async def asyncio(
     `window_start`), zero-filled, bounds in UTC. Each feature's total follows its aggregation: `sum`,
     `count`, `max`, or `latest` (the quantity of the latest event by timestamp; ties go to the later-
     recorded event). Voided events count nowhere. Both bounds omitted: the current calendar month in
-    `timezone`; one omitted: the other bound of the calendar month holding the given one.
+    `timezone`; one omitted: the other bound of the calendar month holding the given one. With
+    `group_by`: one row per feature, window and combination of the grouped dimensions' values that
+    occurred (null: events without the key), sorted by those values after `window_start`, nulls first; a
+    window where nothing matched is one zero row with null values. `filter` keeps only the events with
+    the given values. Each `UsageTotal.dimensions` holds its grouped values (`{}` without `group_by`).
 
     Args:
         tenant_id (UUID): The tenant whose usage is recorded or read.
@@ -333,6 +400,11 @@ async def asyncio(
             of the period.
         timezone (str | Unset): IANA time zone that day and month windows and the calendar-month
             defaults follow. Default: 'UTC'.
+        group_by (list[str] | None | Unset): Dimension keys to break totals down by (repeat the
+            parameter, at most 3); each must be declared by every selected feature.
+        filter_ (list[str] | None | Unset): Only events with this dimension value, as `key=value`
+            (value 1 to 128 characters; repeat the parameter: different keys must all match, values of
+            the same key are alternatives). Each key must be declared by every selected feature.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -351,5 +423,7 @@ async def asyncio(
             period_end=period_end,
             window_size=window_size,
             timezone=timezone,
+            group_by=group_by,
+            filter_=filter_,
         )
     ).parsed

@@ -102,8 +102,9 @@ def sync_detailed(
     """Record usage events, exactly once
 
      Stores 1 to 1000 events atomically: all of them or none. An event whose `idempotency_key` is already
-    known with the same `feature_key`, `quantity` and `timestamp` is a duplicate: accepted, not counted
-    again. The same key with different content is a 409. Roles admin, owner, platform.
+    known with the same `feature_key`, `quantity`, `timestamp` and `dimensions` is a duplicate:
+    accepted, not counted again. The same key with different content is a 409. Each dimension key must
+    be declared by the event's feature. Roles admin, owner, platform.
 
     Args:
         tenant_id (UUID): The tenant whose usage is recorded or read.
@@ -138,8 +139,9 @@ def sync(
     """Record usage events, exactly once
 
      Stores 1 to 1000 events atomically: all of them or none. An event whose `idempotency_key` is already
-    known with the same `feature_key`, `quantity` and `timestamp` is a duplicate: accepted, not counted
-    again. The same key with different content is a 409. Roles admin, owner, platform.
+    known with the same `feature_key`, `quantity`, `timestamp` and `dimensions` is a duplicate:
+    accepted, not counted again. The same key with different content is a 409. Each dimension key must
+    be declared by the event's feature. Roles admin, owner, platform.
 
     Args:
         tenant_id (UUID): The tenant whose usage is recorded or read.
@@ -169,8 +171,9 @@ async def asyncio_detailed(
     """Record usage events, exactly once
 
      Stores 1 to 1000 events atomically: all of them or none. An event whose `idempotency_key` is already
-    known with the same `feature_key`, `quantity` and `timestamp` is a duplicate: accepted, not counted
-    again. The same key with different content is a 409. Roles admin, owner, platform.
+    known with the same `feature_key`, `quantity`, `timestamp` and `dimensions` is a duplicate:
+    accepted, not counted again. The same key with different content is a 409. Each dimension key must
+    be declared by the event's feature. Roles admin, owner, platform.
 
     Args:
         tenant_id (UUID): The tenant whose usage is recorded or read.
@@ -203,8 +206,9 @@ async def asyncio(
     """Record usage events, exactly once
 
      Stores 1 to 1000 events atomically: all of them or none. An event whose `idempotency_key` is already
-    known with the same `feature_key`, `quantity` and `timestamp` is a duplicate: accepted, not counted
-    again. The same key with different content is a 409. Roles admin, owner, platform.
+    known with the same `feature_key`, `quantity`, `timestamp` and `dimensions` is a duplicate:
+    accepted, not counted again. The same key with different content is a 409. Each dimension key must
+    be declared by the event's feature. Roles admin, owner, platform.
 
     Args:
         tenant_id (UUID): The tenant whose usage is recorded or read.

@@ -95,6 +95,25 @@ def api_totals(base_url: str, **params: str) -> dict[str, int]:
     return {row["feature_key"]: row["quantity"] for row in response.json()}
 
 
+def api_breakdown(base_url: str, key: str, **params: str) -> dict[str, int]:
+    """The API's llm_tokens totals grouped by ``key``, "(none)" for events without it."""
+    response = httpx.get(
+        f"{base_url}/api/v1/billing/tenants/{DEMO_TENANT}/usage-totals",
+        params={"feature_keys": "llm_tokens", "group_by": key, **params},
+        headers={"Authorization": f"Bearer {viewer_token()}"},
+    )
+    assert response.status_code == 200, response.text
+    return {row["dimensions"][key] or "(none)": row["quantity"] for row in response.json()}
+
+
+def page_breakdown(page: Any) -> dict[str, int]:
+    """The breakdown table's rows as a person reads them: value -> quantity, in page order."""
+    rows = {}
+    for row in page.get_by_role("table", name="llm_tokens by model").locator("tbody tr").all():
+        rows[row.locator("th").inner_text().strip()] = int(row.locator("td").inner_text().replace(",", ""))
+    return rows
+
+
 def page_totals(page: Any) -> dict[str, int]:
     """What the cards show, as a person reads it ("1,234 requests")."""
     totals = {}
@@ -166,6 +185,37 @@ def one_local_day(base_url: str, day: str, zone: str) -> dict[str, int]:
     return api_totals(base_url, period_start=start.isoformat(), period_end=end.isoformat())
 
 
+def test_a_breakdown_by_model_matches_the_api_and_follows_the_period(browser: Any, demo_server: str) -> None:
+    page = signed_in_page(browser, demo_server)
+    card = page.locator('section.card[data-feature-key="llm_tokens"]')
+    assert page.locator('section.card[data-feature-key="api_calls"]').get_by_text("Break down by").count() == 0
+    card.get_by_role("link", name="model", exact=True).click()
+    page.wait_for_url("**breakdown=llm_tokens%3Amodel**")
+    assert card.get_by_role("link", name="model", exact=True).get_attribute("aria-current") == "true"
+    shown = page_breakdown(page)
+    assert shown == api_breakdown(demo_server, "model")
+    assert set(shown) == {"gpt-4o", "claude-sonnet", "llama-3"}
+    assert list(shown.values()) == sorted(shown.values(), reverse=True)
+    table = page.get_by_role("table", name="llm_tokens by model")
+    assert table.locator("tfoot td").inner_text() == card.locator("p.total").inner_text().split()[0]
+
+    # another period keeps the breakdown
+    page.get_by_label("Show", exact=True).select_option("last_month")
+    page.get_by_role("button", name="Show").click()
+    page.wait_for_url("**period=last_month**")
+    first, last = (
+        page.get_by_label("From", exact=True).input_value(),
+        page.get_by_label("To (included)", exact=True).input_value(),
+    )
+    last_month = api_breakdown(demo_server, "model", period_start=f"{first}T00:00:00Z", period_end=page_end(last))
+    assert page_breakdown(page) == last_month
+
+    card.get_by_role("link", name="no breakdown").click()
+    page.wait_for_url("**period=last_month**")
+    assert "breakdown" not in page.url
+    assert page.get_by_role("table", name="llm_tokens by model").count() == 0
+
+
 def test_another_tenants_page_is_refused(browser: Any, demo_server: str) -> None:
     page = signed_in_page(browser, demo_server)
     response = page.goto(f"{demo_server}/usage/{OTHER_TENANT}")
@@ -190,9 +240,15 @@ def test_the_page_fits_a_375_px_screen_and_is_captured(browser: Any, demo_server
     assert sign_in.evaluate("document.documentElement.scrollWidth") <= 375
     narrow = signed_in_page(browser, demo_server, width=375)
     assert narrow.evaluate("document.documentElement.scrollWidth") <= 375
+    narrow.get_by_role("link", name="region", exact=True).click()
+    narrow.wait_for_url("**breakdown=llm_tokens%3Aregion**")
+    assert narrow.get_by_role("table", name="llm_tokens by region").is_visible()
+    assert narrow.evaluate("document.documentElement.scrollWidth") <= 375
     narrow.goto(f"{demo_server}/usage/{OTHER_TENANT}")
     assert narrow.evaluate("document.documentElement.scrollWidth") <= 375
     wide = signed_in_page(browser, demo_server)
+    wide.get_by_role("link", name="model", exact=True).click()  # the picture shows a breakdown too
+    wide.wait_for_url("**breakdown=llm_tokens%3Amodel**")
     shot = tmp_path / "usage-page.png"
     wide.screenshot(path=str(shot), full_page=True)
     assert shot.stat().st_size > 10_000

@@ -1,5 +1,5 @@
-"""The usage pages (/usage): cookie sign-in with the API's token rules, the tenant guard, and totals that
-equal the API's, read from the rendered HTML as a person would read them."""
+"""The usage pages (/usage): cookie sign-in with the API's token rules, the tenant guard, and totals (also
+broken down by a dimension) that equal the API's, read from the rendered HTML as a person would read them."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from litestar.testing import AsyncTestClient
 from tally.auth import Role, issue_token
 from tally.ui.pages import COOKIE, REASONS, sign_in_link
 from tally.usage.periods import month_start
-from tests.conftest import TEST_SECRET, put_features, quantities, record
+from tests.conftest import FEATURES_URL, PLATFORM, TEST_SECRET, put_features, quantities, record, totals_url
 
 TENANT = uuid.UUID("6f1c3a52-0000-4000-8000-00000000000a")
 OTHER = uuid.UUID("6f1c3a52-0000-4000-8000-00000000000b")
@@ -53,6 +53,48 @@ def shown_totals(page: Response) -> dict[str, int]:
     parser = Totals()
     parser.feed(page.text)
     return parser.totals
+
+
+class Breakdown(HTMLParser):
+    """The breakdown table as displayed: ``value -> quantity`` in page order, and its total row."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: dict[str, int] = {}
+        self.total: int | None = None
+        self._part: str | None = None  # thead, tbody or tfoot of the breakdown table
+        self._cells: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "table" and dict(attrs).get("class") == "by-value":
+            self._part = "table"
+        elif self._part and tag in ("thead", "tbody", "tfoot"):
+            self._part = tag
+        elif self._part and tag in ("th", "td"):
+            self._cells.append("")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "table":
+            self._part = None
+        elif self._part and tag == "tr":
+            label, number = (cell.strip() for cell in self._cells)
+            self._cells = []
+            if self._part == "tbody":
+                self.rows[label] = int(number.replace(",", ""))
+            elif self._part == "tfoot":
+                assert label == "Total"
+                self.total = int(number.replace(",", ""))
+
+    def handle_data(self, data: str) -> None:
+        if self._part and self._cells:
+            self._cells[-1] += data
+
+
+def shown_breakdown(page: Response) -> Breakdown:
+    assert page.status_code == 200, page.text
+    parser = Breakdown()
+    parser.feed(page.text)
+    return parser
 
 
 async def sign_in(client: AsyncTestClient[Litestar], encoded: str, tenant: str = "") -> Response:
@@ -183,6 +225,135 @@ async def test_an_empty_period_says_so(client: AsyncTestClient[Litestar]) -> Non
     assert shown_totals(page) == {"api_calls": 0}
     assert "No usage in this period" in page.text
     assert "<svg" not in page.text
+
+
+async def load_models(client: AsyncTestClient[Litestar], now: datetime) -> None:
+    """llm_tokens declaring model and region, with usage per model this month (one event without a model)
+    and last month; api_calls declaring none. OTHER has far more of the same models."""
+    for key, body in (
+        ("llm_tokens", {"unit": "tokens", "dimensions": ["model", "region"]}),
+        ("api_calls", {"unit": "requests"}),
+    ):
+        response = await client.put(f"{FEATURES_URL}/{key}", json=body, headers=PLATFORM)
+        assert response.status_code in (200, 201), response.text
+    this_month = month_start(now)
+    in_this = (this_month + (now - this_month) / 2).isoformat()
+    in_last = (month_start(this_month - timedelta(days=1)) + timedelta(days=2)).isoformat()
+    for tenant, factor in ((TENANT, 1), (OTHER, 1000)):
+        events: list[dict[str, object]] = [
+            {"quantity": 1_500_000, "timestamp": in_this, "dimensions": {"model": "gpt-4o", "region": "eu"}},
+            {"quantity": 250, "timestamp": in_this, "dimensions": {"model": "gpt-4o", "region": "us"}},
+            {"quantity": 2_000, "timestamp": in_this, "dimensions": {"model": "claude-sonnet"}},
+            {"quantity": 7, "timestamp": in_this, "dimensions": {"region": "eu"}},
+            {"quantity": 900, "timestamp": in_last, "dimensions": {"model": "llama-3"}},
+        ]
+        await record(
+            client,
+            tenant,
+            *(
+                {
+                    **event,
+                    "feature_key": "llm_tokens",
+                    "quantity": int(str(event["quantity"])) * factor,
+                    "idempotency_key": f"m{i}",
+                }
+                for i, event in enumerate(events)
+            ),
+            {"feature_key": "api_calls", "quantity": 5, "timestamp": in_this, "idempotency_key": "c1"},
+        )
+
+
+async def grouped(client: AsyncTestClient[Litestar], tenant: uuid.UUID, key: str, **params: str) -> dict[str, int]:
+    """The API's llm_tokens totals grouped by ``key``: ``value -> quantity``, "(none)" for events without it."""
+    response = await client.get(
+        totals_url(tenant), params={"feature_keys": "llm_tokens", "group_by": key, **params}, headers=PLATFORM
+    )
+    assert response.status_code == 200, response.text
+    return {row["dimensions"][key] or "(none)": row["quantity"] for row in response.json()}
+
+
+async def test_a_breakdown_by_model_equals_the_apis_grouped_totals(client: AsyncTestClient[Litestar]) -> None:
+    now = datetime.now(UTC)
+    await load_models(client, now)
+    await sign_in(client, token())
+    plain = await client.get(f"/usage/{TENANT}")
+    assert 'class="by-value"' not in plain.text
+    assert (
+        f'href="/usage/{TENANT}?period=this_month&amp;tz=UTC&amp;breakdown=llm_tokens%3Amodel#by-llm_tokens"'
+        in plain.text
+    )
+    assert "breakdown=api_calls" not in plain.text  # api_calls declares no dimensions: nothing to offer
+
+    page = await client.get(f"/usage/{TENANT}", params={"breakdown": "llm_tokens:model"})
+    shown = shown_breakdown(page)
+    assert shown.rows == await grouped(client, TENANT, "model")
+    assert list(shown.rows.items()) == [("gpt-4o", 1_500_250), ("claude-sonnet", 2_000), ("(none)", 7)]  # largest first
+    assert shown.total == shown_totals(page)["llm_tokens"] == 1_502_257
+    assert "1,500,250" in page.text
+    assert "(none): events without a model." in page.text
+    assert shown_totals(page) == await quantities(client, TENANT)
+    assert 'name="breakdown" value="llm_tokens:model"' in page.text  # a new period keeps the breakdown
+
+    by_region = shown_breakdown(await client.get(f"/usage/{TENANT}", params={"breakdown": "llm_tokens:region"}))
+    assert by_region.rows == await grouped(client, TENANT, "region") == {"eu": 1_500_007, "(none)": 2_000, "us": 250}
+
+    # the chosen period and time zone hold for the breakdown, and its links keep them
+    first, last = (now - timedelta(days=70)).date().isoformat(), now.date().isoformat()
+    params = {"period": "custom", "start": first, "end": last, "tz": "Asia/Kolkata"}
+    custom = await client.get(f"/usage/{TENANT}", params={**params, "breakdown": "llm_tokens:model"})
+    kolkata = timedelta(hours=5, minutes=30)
+    start = datetime.combine(datetime.fromisoformat(first), datetime.min.time(), tzinfo=UTC) - kolkata
+    end = datetime.combine(now.date() + timedelta(days=1), datetime.min.time(), tzinfo=UTC) - kolkata
+    api = await grouped(client, TENANT, "model", period_start=start.isoformat(), period_end=end.isoformat())
+    assert shown_breakdown(custom).rows == api
+    assert api["llama-3"] == 900
+    assert (
+        f"period=custom&amp;start={first}&amp;end={last}&amp;tz=Asia%2FKolkata&amp;breakdown=llm_tokens%3Aregion"
+        in custom.text
+    )
+
+    # the tenant guard is the page's, whatever is asked for
+    refused = await client.get(f"/usage/{OTHER}", params={"breakdown": "llm_tokens:model"})
+    assert refused.status_code == 403
+    assert "1,500,250,000" not in refused.text
+    assert 'class="by-value"' not in refused.text
+
+
+@pytest.mark.parametrize(
+    "breakdown",
+    [
+        "api_calls:model",
+        "nope:model",
+        "llm_tokens",
+        "llm_tokens:",
+        "llm_tokens:colour",
+        "llm_tokens:Model'; --",
+        "x" * 5000,
+    ],
+)
+async def test_a_breakdown_the_catalog_does_not_offer_is_explained_on_a_normal_page(
+    client: AsyncTestClient[Litestar], breakdown: str
+) -> None:
+    await load_models(client, datetime.now(UTC))
+    await sign_in(client, token())
+    page = await client.get(f"/usage/{TENANT}", params={"breakdown": breakdown})
+    assert shown_totals(page) == await quantities(client, TENANT)  # asserts the 200 too
+    assert 'id="breakdown-error"' in page.text
+    assert "No breakdown shown" in page.text
+    assert 'class="by-value"' not in page.text
+    assert 'name="breakdown"' not in page.text
+
+
+async def test_a_breakdown_of_a_period_without_usage_shows_no_values(client: AsyncTestClient[Litestar]) -> None:
+    await load_models(client, datetime.now(UTC))
+    await sign_in(client, token())
+    page = await client.get(
+        f"/usage/{TENANT}",
+        params={"period": "custom", "start": "2001-01-01", "end": "2001-01-31", "breakdown": "llm_tokens:model"},
+    )
+    assert shown_totals(page) == {"api_calls": 0, "llm_tokens": 0}
+    assert 'class="by-value"' not in page.text
+    assert "breakdown-error" not in page.text
 
 
 async def test_another_tenants_page_is_refused_and_platform_sees_any(client: AsyncTestClient[Litestar]) -> None:

@@ -1,7 +1,9 @@
-"""The usage page's pure parts: the period picker, numbers for people, the chart's bars; and ``tally token --link``."""
+"""The usage page's pure parts: the period picker, numbers for people, the chart's bars, breakdowns by a
+dimension; and ``tally token --link``."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, date, datetime
 from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
@@ -12,7 +14,16 @@ import pytest
 from tally.cli import main
 from tally.domain.errors import InvalidInput
 from tally.domain.models import Aggregation, Feature, UsageTotal
-from tally.ui.view import PeriodChoice, amount, choose_period, feature_cards
+from tally.ui.view import (
+    Breakdown,
+    PeriodChoice,
+    amount,
+    breakdown_rows,
+    choose_breakdown,
+    choose_period,
+    feature_cards,
+    page_link,
+)
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NOW = datetime(2026, 1, 15, 12, tzinfo=UTC)
@@ -57,14 +68,23 @@ def test_bad_periods_name_the_field(choice: str, start: str | None, end: str | N
 def test_cards_scale_bars_to_the_busiest_day_and_keep_small_days_visible() -> None:
     days = [datetime(2026, 1, d, tzinfo=UTC) for d in (1, 2, 3)]
     daily = [
-        UsageTotal(feature_key="api_calls", unit="requests", quantity=q, window_start=s, window_end=s)
+        UsageTotal(feature_key="api_calls", unit="requests", quantity=q, window_start=s, window_end=s, dimensions={})
         for q, s in zip((0, 1, 10_000), days, strict=True)
     ]
     total = UsageTotal(
-        feature_key="api_calls", unit="requests", quantity=10_001, window_start=days[0], window_end=days[2]
+        feature_key="api_calls",
+        unit="requests",
+        quantity=10_001,
+        window_start=days[0],
+        window_end=days[2],
+        dimensions={},
     )
     [card] = feature_cards(
-        [Feature(feature_key="api_calls", unit="requests", aggregation=Aggregation.SUM, description="API")],
+        [
+            Feature(
+                feature_key="api_calls", unit="requests", aggregation=Aggregation.SUM, description="API", dimensions=[]
+            )
+        ],
         [total],
         daily,
         UTC,
@@ -74,6 +94,70 @@ def test_cards_scale_bars_to_the_busiest_day_and_keep_small_days_visible() -> No
     assert [bar.height for bar in card.bars] == [0.0, 1.0, 100.0]
     assert [day.label for day in card.days] == ["Thu 1 Jan 2026", "Fri 2 Jan 2026", "Sat 3 Jan 2026"]
     assert card.peak_text == "10,000 requests"
+
+
+TOKENS = Feature(feature_key="llm_tokens", unit="tokens", aggregation=Aggregation.SUM, dimensions=["model", "region"])
+CALLS = Feature(feature_key="api_calls", unit="requests", aggregation=Aggregation.SUM, dimensions=[])
+
+
+def test_page_links_keep_the_period_and_time_zone() -> None:
+    tenant = uuid.UUID("00000000-0000-4000-8000-000000000001")
+    month = {"period": "last_month", "start": "2026-01-01", "end": "2026-01-31", "tz": "Europe/Berlin"}
+    assert page_link(tenant, month, "llm_tokens:model") == (
+        f"/usage/{tenant}?period=last_month&tz=Europe%2FBerlin&breakdown=llm_tokens%3Amodel"
+    )
+    custom = {**month, "period": "custom"}
+    assert (
+        page_link(tenant, custom) == f"/usage/{tenant}?period=custom&start=2026-01-01&end=2026-01-31&tz=Europe%2FBerlin"
+    )
+
+
+def test_a_breakdown_is_a_declared_dimension_of_a_catalog_feature() -> None:
+    assert choose_breakdown(None, [TOKENS]) is None
+    assert choose_breakdown("", [TOKENS]) is None
+    chosen = choose_breakdown("llm_tokens:region", [CALLS, TOKENS])
+    assert chosen == Breakdown("llm_tokens", "region")
+    assert chosen.param == "llm_tokens:region"
+
+
+@pytest.mark.parametrize(
+    ("raw", "says"),
+    [
+        ("nope:model", "'nope:model' names no feature of the catalog (feature_key:dimension)"),
+        ("llm_tokens", "feature 'llm_tokens' has no dimension '' (its dimensions: model, region)"),
+        ("llm_tokens:colour", "feature 'llm_tokens' has no dimension 'colour' (its dimensions: model, region)"),
+        ("api_calls:model", "feature 'api_calls' has no dimension 'model' (its dimensions: none)"),
+    ],
+)
+def test_a_breakdown_the_catalog_does_not_offer_says_why(raw: str, says: str) -> None:
+    with pytest.raises(InvalidInput) as raised:
+        choose_breakdown(raw, [CALLS, TOKENS])
+    assert raised.value.detail == f"breakdown: {says}"
+
+
+def grouped_row(model: str | None, quantity: int) -> UsageTotal:
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    return UsageTotal(
+        feature_key="llm_tokens",
+        unit="tokens",
+        quantity=quantity,
+        window_start=start,
+        window_end=start,
+        dimensions={"model": model},
+    )
+
+
+def test_breakdown_rows_are_largest_first_with_bars_scaled_to_the_largest() -> None:
+    # as the service sorts them: by value, nulls first
+    grouped = [grouped_row(None, 7), grouped_row("claude", 300_000), grouped_row("gpt", 1_500_000), grouped_row("z", 7)]
+    rows = breakdown_rows(grouped, "model")
+    assert [(r.value, r.quantity) for r in rows] == [("gpt", 1_500_000), ("claude", 300_000), (None, 7), ("z", 7)]
+    assert [r.bar for r in rows] == [100.0, 20.0, 1.0, 1.0]  # a small value keeps a visible bar
+
+
+def test_a_breakdown_of_a_period_without_usage_has_no_rows() -> None:
+    assert breakdown_rows([grouped_row(None, 0)], "model") == []
+    assert [r.value for r in breakdown_rows([grouped_row("gpt", 0)], "model")] == ["gpt"]
 
 
 def test_token_link_prints_a_sign_in_link(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:

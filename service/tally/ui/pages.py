@@ -8,7 +8,7 @@ The data comes from the same services as the API's routes, not over HTTP.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from functools import cache
+from functools import cache, partial
 from typing import Annotated, Any
 from urllib.parse import urlencode
 from uuid import UUID
@@ -29,10 +29,20 @@ from tally.catalog.controller import provide_catalog
 from tally.catalog.service import CatalogService
 from tally.domain.errors import InvalidInput
 from tally.domain.models import WindowSize
-from tally.ui.view import MAX_CUSTOM_DAYS, PeriodChoice, choose_period, feature_cards, period_label
+from tally.ui.view import (
+    MAX_CUSTOM_DAYS,
+    PeriodChoice,
+    breakdown_rows,
+    choose_breakdown,
+    choose_period,
+    feature_cards,
+    page_link,
+    period_label,
+)
 from tally.usage.controller import provide_usage
 from tally.usage.periods import windows, zone
 from tally.usage.service import UsageService
+from tally.usage.totals import Grouping
 
 COOKIE = "tally_usage_token"
 SIGN_IN_PATH = "/usage/sign-in"
@@ -216,6 +226,7 @@ class UsagePages(Controller):
         start: FromQuery[str | None] = None,
         end: FromQuery[str | None] = None,
         tz: FromQuery[str] = "UTC",
+        breakdown: FromQuery[str | None] = None,
     ) -> Response[Any]:
         principal = await _signed_in(request, tokens)
         if isinstance(principal, Redirect):
@@ -246,12 +257,28 @@ class UsagePages(Controller):
         daily = await usage.totals(
             tenant, None, windows(chosen.start, chosen.end, WindowSize.DAY, zone_info, MAX_CUSTOM_DAYS + 1)
         )
-        cards = feature_cards(await catalog.list_features(), totals, daily, zone_info)
+        features = await catalog.list_features()
+        cards = feature_cards(features, totals, daily, zone_info)
         form.update(start=chosen.first_day.isoformat(), end=chosen.last_day.isoformat())
+        # A breakdown the catalog does not offer (an old link, a typo) is explained; the page still shows.
+        split, rows, breakdown_error = None, [], None
+        try:
+            split = choose_breakdown(breakdown, features)
+            if split is not None:
+                grouped = await usage.totals(
+                    tenant, [split.feature_key], [(chosen.start, chosen.end)], Grouping(group_by=(split.dimension,))
+                )
+                rows = breakdown_rows(grouped, split.dimension)
+        except InvalidInput as exc:
+            split, rows, breakdown_error = None, [], exc.detail
         return _page(
             "usage.html",
             cards=cards,
             any_usage=any(card.total for card in cards),
             period_text=period_label(chosen),
+            breakdown=split,
+            breakdown_rows=rows,
+            breakdown_error=breakdown_error,
+            link=partial(page_link, tenant, form),
             **context,
         )

@@ -1,10 +1,13 @@
-"""What the usage page shows, worked out without I/O: the chosen period, numbers for people, chart bars."""
+"""What the usage page shows, worked out without I/O: the chosen period, numbers for people, chart bars,
+a feature's breakdown by one of its dimensions."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timedelta, tzinfo
 from enum import StrEnum
+from urllib.parse import urlencode
+from uuid import UUID
 
 import msgspec
 
@@ -106,6 +109,7 @@ class FeatureCard(msgspec.Struct, frozen=True):
     feature_key: str
     unit: str
     description: str | None
+    dimensions: list[str]
     total: int
     total_text: str
     days: list[DayValue]
@@ -118,7 +122,7 @@ def feature_cards(
     features: Sequence[Feature], totals: Sequence[UsageTotal], daily: Sequence[UsageTotal], tz: tzinfo
 ) -> list[FeatureCard]:
     """One card per feature of ``totals`` (the whole period), with its days from ``daily`` (one row per local day)."""
-    descriptions = {f.feature_key: f.description for f in features}
+    catalog = {f.feature_key: f for f in features}
     cards = []
     for total in totals:
         rows = [r for r in daily if r.feature_key == total.feature_key]
@@ -128,11 +132,13 @@ def feature_cards(
             for day in [r.window_start.astimezone(tz).date()]
         ]
         peak = max((d.quantity for d in days), default=0)
+        feature = catalog.get(total.feature_key)
         cards.append(
             FeatureCard(
                 feature_key=total.feature_key,
                 unit=total.unit,
-                description=descriptions.get(total.feature_key),
+                description=feature.description if feature else None,
+                dimensions=feature.dimensions if feature else [],
                 total=total.quantity,
                 total_text=amount(total.quantity, total.unit),
                 days=days,
@@ -154,3 +160,72 @@ def _bars(days: Sequence[DayValue], peak: int) -> list[Bar]:
             Bar(x=i * (BAR_WIDTH + BAR_GAP), y=CHART_HEIGHT - height, height=height, label=f"{day.label}: {day.text}")
         )
     return bars
+
+
+def page_link(tenant: UUID, form: Mapping[str, str], breakdown: str | None = None) -> str:
+    """The usage page for the period of ``form`` (the period form's fields), broken down by ``breakdown``
+    (``feature_key:dimension``) if given."""
+    query = {"period": form["period"]}
+    if form["period"] == PeriodChoice.CUSTOM:
+        query.update(start=form["start"], end=form["end"])
+    query["tz"] = form["tz"]
+    if breakdown:
+        query["breakdown"] = breakdown
+    return f"/usage/{tenant}?{urlencode(query)}"
+
+
+class Breakdown(msgspec.Struct, frozen=True):
+    """A feature's period total split by the values of one dimension it declares."""
+
+    feature_key: str
+    dimension: str
+
+    @property
+    def param(self) -> str:
+        return f"{self.feature_key}:{self.dimension}"
+
+
+def choose_breakdown(raw: str | None, features: Sequence[Feature]) -> Breakdown | None:
+    """The breakdown asked for as ``feature_key:dimension``, None for none. One that no feature of the catalog
+    offers is an ``InvalidInput`` saying why."""
+    if not raw:
+        return None
+    feature_key, _, dimension = raw.partition(":")
+    feature = next((f for f in features if f.feature_key == feature_key), None)
+    if feature is None:
+        raise InvalidInput.field("breakdown", f"'{raw}' names no feature of the catalog (feature_key:dimension)")
+    if dimension not in feature.dimensions:
+        offered = ", ".join(feature.dimensions) or "none"
+        raise InvalidInput.field(
+            "breakdown", f"feature '{feature_key}' has no dimension '{dimension}' (its dimensions: {offered})"
+        )
+    return Breakdown(feature_key, dimension)
+
+
+class ValueRow(msgspec.Struct, frozen=True):
+    """One value's line of a breakdown; ``value`` None for the events without the dimension. ``bar`` is the
+    width of its bar in percent of the largest value's."""
+
+    value: str | None
+    quantity: int
+    bar: float
+
+
+def breakdown_rows(grouped: Sequence[UsageTotal], dimension: str) -> list[ValueRow]:
+    """The lines of a breakdown by ``dimension`` from one feature's grouped totals over one period, largest
+    first (ties by value, "(none)" first); no lines when nothing was used in the period."""
+    if len(grouped) == 1 and grouped[0].quantity == 0 and grouped[0].dimensions.get(dimension) is None:
+        return []  # the service's single zero row of a period where nothing matched
+    ordered = sorted(
+        grouped, key=lambda r: (-r.quantity, r.dimensions[dimension] is not None, r.dimensions[dimension] or "")
+    )
+    peak = max((r.quantity for r in ordered), default=0)
+    return [
+        ValueRow(
+            value=r.dimensions[dimension],
+            quantity=r.quantity,
+            # as in the daily chart: a value with usage keeps a visible bar next to a much larger one
+            bar=0.0 if peak == 0 or r.quantity == 0 else max(100 * r.quantity / peak, 1.0),
+        )
+        for r in ordered
+    ]

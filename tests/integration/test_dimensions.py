@@ -128,6 +128,26 @@ async def test_usage_recorded_before_the_first_declaration_groups_as_without_val
     assert rows(await totals(client, tenant)) == [("tokens", {}, 40)]
 
 
+async def test_months_recorded_before_the_first_declaration_group_whole(client) -> None:
+    """Whole UTC months are read from month buckets, which the first declaration adds up from days."""
+    tenant = uuid.uuid4()
+    await declare(client, "tokens", [], aggregation="sum")
+    await record(client, tenant, event("oct", 1, at="2026-10-31T23:59:59Z"), event("nov", 2, at="2026-11-01T00:00:00Z"))
+    await record(client, tenant, event("nov2", 4, at="2026-11-20T12:00:00Z"))
+    await declare(client, "tokens", ["model"])
+    await record(client, tenant, event("nov3", 8, at="2026-11-21T12:00:00Z", model="gpt"))
+    period = [("period_start", "2026-10-01T00:00:00Z"), ("period_end", "2026-12-01T00:00:00Z")]
+    answer = await totals(client, tenant, *period, ("group_by", "model"), ("window_size", "month"))
+    got = [(row["window_start"], row["dimensions"]["model"], row["quantity"]) for row in answer]
+    assert got == [
+        ("2026-10-01T00:00:00Z", None, 1),
+        ("2026-11-01T00:00:00Z", None, 6),
+        ("2026-11-01T00:00:00Z", "gpt", 8),
+    ]
+    answer = await totals(client, tenant, *period, ("group_by", "model"))
+    assert rows(answer) == [("tokens", {"model": None}, 7), ("tokens", {"model": "gpt"}, 8)]
+
+
 # --- ingestion -------------------------------------------------------------------------------------
 
 

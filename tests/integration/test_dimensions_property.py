@@ -31,13 +31,16 @@ class DimensionedEvent(Event):
 
 @st.composite
 def scenarios(draw: st.DrawFn) -> dict[str, object]:
-    tz = ZoneInfo(draw(st.sampled_from(ZONES)))
+    tz = ZoneInfo(draw(st.sampled_from(["UTC", "UTC", *ZONES])))  # UTC months are read from month buckets
     size = draw(st.sampled_from([None, None, "hour", "day", "month"]))
     anchor = draw(st.sampled_from(ANCHORS))
     first = anchor.replace(day=1) if size == "month" else anchor
     count = draw(st.integers(1, {"hour": 30, "day": 4, "month": 2, None: 3}[size]))
     windows = model_windows(size, tz, first, count)
-    if size is None:  # a ragged period: its edges are read from raw events
+    if size is None:  # a ragged period of days or months: its edges are read from raw events
+        if draw(st.booleans()):
+            months = model_windows("month", tz, anchor.replace(day=1), draw(st.integers(1, 2)))
+            windows = [(months[0][0], months[-1][1])]
         start, end = windows[0]
         cut = st.sampled_from([0, 1, 600, 3599, 5400])
         windows = [(start + timedelta(seconds=draw(cut)), end - timedelta(seconds=draw(cut)))]

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
+from uuid import UUID
 
 import msgspec
 from advanced_alchemy.repository import SQLAlchemyAsyncRepository
@@ -21,6 +23,7 @@ from tally.db.models import (
 )
 from tally.domain.errors import ImmutableFeature, InvalidInput
 from tally.domain.models import Aggregation, CatalogFile, Feature, FeatureIn, FeatureKey
+from tally.usage.buckets import DAY, DIMENSION_GRAINS, GRAINS, MONTH, floor_to
 
 
 class FeatureRepository(SQLAlchemyAsyncRepository[FeatureRecord]):
@@ -114,9 +117,11 @@ class CatalogService:
     async def _start_dimension_buckets(self, feature_key: str) -> None:
         """A feature gets its first dimensions: from now on its events go to ``usage_dimension_bucket`` too,
         and the usage it already has goes there now, as the set without values (no event of it could carry
-        any). See ``lock_dimensions`` for the writers that read the catalog before this change."""
+        any): its day and hour buckets as they are, months added up from its days. See ``lock_dimensions``
+        for the writers that read the catalog before this change."""
         await lock_dimensions(self.session, exclusive=True)
         source, target = UsageBucketRecord, UsageDimensionBucketRecord
+        copied = [grain for grain in DIMENSION_GRAINS if grain in GRAINS]
         copy = select(
             source.tenant_id,
             source.feature_key,
@@ -127,10 +132,40 @@ class CatalogService:
             source.event_count,
             source.max_quantity,
             source.latest_key,
-        ).where(source.feature_key == feature_key)
+        ).where(source.feature_key == feature_key, source.grain_seconds.in_(copied))
         columns = ["tenant_id", "feature_key", "grain_seconds", "bucket_start", "dimension_set"]
         columns += ["quantity", "event_count", "max_quantity", "latest_key"]
         await self.session.execute(insert(target).from_select(columns, copy))
+        days = await self.session.execute(
+            select(source.tenant_id, source.bucket_start, source.quantity, source.event_count, source.max_quantity)
+            .add_columns(source.latest_key)
+            .where(source.feature_key == feature_key, source.grain_seconds == DAY)
+        )
+        months: dict[tuple[UUID, datetime], list[Any]] = {}
+        for tenant_id, start, quantity, count, largest, latest in days:
+            month = months.setdefault((tenant_id, floor_to(start, MONTH)), [0, 0, 0, ""])
+            month[0] += quantity
+            month[1] += count
+            month[2] = max(month[2], largest)
+            month[3] = max(month[3], latest)
+        if months:
+            await self.session.execute(
+                insert(target),
+                [
+                    {
+                        "tenant_id": tenant_id,
+                        "feature_key": feature_key,
+                        "grain_seconds": MONTH,
+                        "bucket_start": start,
+                        "dimension_set": {},
+                        "quantity": quantity,
+                        "event_count": count,
+                        "max_quantity": largest,
+                        "latest_key": latest,
+                    }
+                    for (tenant_id, start), (quantity, count, largest, latest) in sorted(months.items())
+                ],
+            )
 
     async def _has_usage(self, feature_key: str) -> bool:
         found = await self.session.scalar(select(exists().where(UsageEventRecord.feature_key == feature_key)))

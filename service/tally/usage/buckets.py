@@ -1,7 +1,8 @@
 """Pre-aggregation arithmetic (pure, no I/O): which bucket rows an event adds to, and which bucket rows
 and raw-event ranges add up to a window.
 
-Buckets exist at three grains, all aligned to UTC midnight: 15 minutes, one hour and one day. Every UTC
+Buckets of ``usage_bucket`` exist at three grains, all aligned to UTC midnight: 15 minutes, one hour and
+one day (``usage_dimension_bucket`` has other grains, see DIMENSION_GRAINS). Every UTC
 offset in use today is a multiple of 15 minutes, so any hour, day or month window of any time zone is a
 whole number of quarter buckets; hour and day buckets cover the whole UTC hours and days inside it, so a
 month costs about 30 rows per feature however many events it holds.
@@ -21,8 +22,14 @@ import msgspec
 QUARTER = 15 * 60
 HOUR = 60 * 60
 DAY = 24 * 60 * 60
+MONTH = 31 * DAY
+"""A UTC calendar month: the one grain whose length varies; its number is that of the longest month."""
 GRAINS = (DAY, HOUR, QUARTER)
-"""Bucket grains in seconds, coarsest first; each divides the next coarser one."""
+"""Grains of ``usage_bucket`` in seconds, coarsest first; each divides the next coarser one."""
+DIMENSION_GRAINS = (MONTH, DAY, HOUR)
+"""Grains of ``usage_dimension_bucket``. Its rows are per set of dimension values, so a fine grain holds
+about one event per row and summarises little while costing a row write per event: it has no quarter
+hours (ragged edges are read from raw events), and a month of usage by model is one row per set."""
 _EPOCH = datetime(2000, 1, 1, tzinfo=UTC)  # a UTC midnight: every grain boundary is a whole multiple from it
 _KEY_PREFIX = 44  # two 20-digit instants and a 4-digit batch index
 
@@ -105,7 +112,18 @@ class Range(msgspec.Struct, frozen=True):
 
 
 def floor_to(value: datetime, grain_seconds: int) -> datetime:
+    if grain_seconds == MONTH:
+        return value.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     return value - ((value - _EPOCH) % timedelta(seconds=grain_seconds))
+
+
+def bucket_end(start: datetime, grain_seconds: int) -> datetime:
+    """The end of the bucket starting at ``start`` (OverflowError past the end of year 9999)."""
+    if grain_seconds == MONTH:
+        if start.month == 12:
+            return start.replace(year=start.year + 1, month=1)  # ValueError past 9999, raised as OverflowError
+        return start.replace(month=start.month + 1)
+    return start + timedelta(seconds=grain_seconds)
 
 
 def ceil_to(value: datetime, grain_seconds: int) -> datetime | None:
@@ -114,27 +132,32 @@ def ceil_to(value: datetime, grain_seconds: int) -> datetime | None:
     if floor == value:
         return floor
     try:
-        return floor + timedelta(seconds=grain_seconds)
-    except OverflowError:
+        return bucket_end(floor, grain_seconds)
+    except (OverflowError, ValueError):
         return None
+
+
+_Cells = dict[tuple[Any, ...], list[Any]]  # (grain, bucket start, *key) -> [sum, count, max, latest key]
 
 
 def bucket_cells(events: Iterable[Event]) -> list[BucketCell]:
     """Events pre-aggregated per (grain, bucket, feature), sorted: the rows one upsert adds to."""
-    cells = _aggregate(((e.feature_key,), e) for e in events)
+    cells = _aggregate((((e.feature_key,), e) for e in events), GRAINS)
     return [BucketCell(g, b, f, *values) for (g, b, f), values in sorted(cells.items())]
 
 
 def dimension_cells(events: Iterable[DimensionedEvent]) -> list[DimensionCell]:
     """Events pre-aggregated per (feature, grain, bucket, set of dimension values), sorted like the table."""
-    cells = _aggregate(((e.feature_key, e.dimension_set), e) for e in events)
+    cells = _aggregate((((e.feature_key, e.dimension_set), e) for e in events), DIMENSION_GRAINS)
     return sorted(DimensionCell(f, g, b, d, *values) for (g, b, f, d), values in cells.items())
 
 
-def _aggregate(keyed: Iterable[tuple[tuple[str, ...], Event]]) -> dict[tuple[Any, ...], list[Any]]:
-    """(grain, bucket start, *key) -> [sum, count, max, latest key] for every grain."""
-    finest, *coarser = sorted(GRAINS)
-    cells: dict[tuple[Any, ...], list[Any]] = {}
+def _aggregate(
+    keyed: Iterable[tuple[tuple[str, ...], Event]], grains: tuple[int, ...]
+) -> dict[tuple[Any, ...], list[Any]]:
+    """The cells of every event for each of ``grains``."""
+    finest, *coarser = sorted(grains)
+    cells: _Cells = {}
     for key, e in keyed:
         _fold(cells, (finest, floor_to(e.timestamp, finest), *key), e.quantity, 1, e.quantity, e.latest_key)
     # Coarser buckets from the finest ones (every grain divides the next): far fewer floor computations.
@@ -144,7 +167,7 @@ def _aggregate(keyed: Iterable[tuple[tuple[str, ...], Event]]) -> dict[tuple[Any
     return cells
 
 
-def _fold(cells: dict[tuple[Any, ...], list[Any]], key: tuple[Any, ...], *add: Any) -> None:
+def _fold(cells: _Cells, key: tuple[Any, ...], *add: Any) -> None:
     quantity, count, largest, latest = add
     cell = cells.get(key)
     if cell is None:

@@ -40,10 +40,12 @@ from tally.domain.models import (
 )
 from tally.usage import totals
 from tally.usage.buckets import (
+    DIMENSION_GRAINS,
     GRAINS,
     BucketCell,
     DimensionCell,
     bucket_cells,
+    bucket_end,
     dimension_cells,
     floor_to,
     latest_key,
@@ -421,7 +423,8 @@ class UsageService:
         sees every batch that held them (an ingesting batch that comes later adds its own events on top, as
         usual). In ``usage_dimension_bucket`` the rows are those of the event's set of dimension values."""
         events = UsageEventRecord
-        keys = [(grain, floor_to(event.timestamp, grain)) for grain in sorted(GRAINS)]
+        grains = DIMENSION_GRAINS if buckets is UsageDimensionBucketRecord else GRAINS
+        keys = [(grain, floor_to(event.timestamp, grain)) for grain in sorted(grains)]
         same_bucket = [buckets.tenant_id == tenant_id, buckets.feature_key == event.feature_key]
         same_events = [
             events.tenant_id == tenant_id,
@@ -450,7 +453,7 @@ class UsageService:
                     ).where(
                         *same_events,
                         events.timestamp >= start,
-                        events.timestamp < start + timedelta(seconds=grain),
+                        events.timestamp < bucket_end(start, grain),
                     )
                 )
             ).one()

@@ -34,7 +34,7 @@ from tally.domain.models import (
     FieldError,
     UsageTotal,
 )
-from tally.usage.buckets import Range, decompose, quantity_of
+from tally.usage.buckets import DIMENSION_GRAINS, GRAINS, Range, decompose, quantity_of
 
 TotalsSource = Literal["buckets", "events"]
 BRANCHES_PER_STATEMENT = 200  # SQLite allows at most 500 SELECTs in one compound statement
@@ -45,11 +45,13 @@ class Plan:
     """Where each window's total comes from: ``(range, window index)`` pairs, the index None for a bucket
     range merged across several windows (its rows are then sorted into windows one by one)."""
 
-    def __init__(self, windows: Sequence[tuple[datetime, datetime]], source: TotalsSource) -> None:
+    def __init__(
+        self, windows: Sequence[tuple[datetime, datetime]], source: TotalsSource, grains: tuple[int, ...] = GRAINS
+    ) -> None:
         self.starts = [start for start, _ in windows]
         self.ranges: list[tuple[Range, int | None]] = []
         for i, (start, end) in enumerate(windows):
-            for r in [Range(0, start, end)] if source == "events" else decompose(start, end):
+            for r in [Range(0, start, end)] if source == "events" else decompose(start, end, grains):
                 last = self.ranges[-1][0] if self.ranges else None
                 if r.grain_seconds and last and last.grain_seconds == r.grain_seconds and last.end == r.start:
                     self.ranges[-1] = (Range(r.grain_seconds, last.start, r.end), None)
@@ -336,7 +338,7 @@ async def compute_grouped(
     if not features:
         return []
     _check_row_count(len(features), len(windows))
-    plan = Plan(windows, source)
+    plan = Plan(windows, source, DIMENSION_GRAINS)
     postgres = session.get_bind().dialect.name == "postgresql"
     width = len(grouping.group_by)
     acc: dict[tuple[str, int, GroupKey], list[Any]] = {}

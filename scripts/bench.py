@@ -6,8 +6,11 @@
 It creates a fresh PostgreSQL database, starts one service worker (uvicorn), loads the events through
 the real ingestion route with several concurrent clients, then measures usage-totals for a light
 tenant (100 events in the window) and a heavy one (N/10 events in the window), both from the
-pre-aggregated buckets and from a second worker configured to sum raw events (the naive way). It
-prints a table and writes the figures as JSON.
+pre-aggregated buckets and from a second worker configured to sum raw events (the naive way). Every
+feature declares the dimensions model and region, and each of the heavy tenant's events carries one of
+50 models x 5 regions: one feature's totals are also measured grouped by model, by model and region, and
+filtered to a region, against the same feature's ungrouped totals. It prints a table and writes the
+figures as JSON.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -46,6 +50,18 @@ FEATURES = ["api_calls", "llm_tokens", "storage_gb_hours", "gpu_seconds"]
 SPAN_START = datetime(2026, 1, 1, tzinfo=UTC)
 SPAN_MONTHS = 10  # the heavy tenant's events spread over Jan..Oct: one month holds about N/10
 WINDOW = (datetime(2026, 6, 1, tzinfo=UTC), datetime(2026, 7, 1, tzinfo=UTC))
+DIMENSIONS = ["model", "region"]  # declared by every feature before loading
+MODELS = [f"m{k:02d}" for k in range(50)]
+REGIONS = ["eu", "us", "ap", "sa", "af"]
+COMBINATIONS = [(model, region) for model in MODELS for region in REGIONS]
+GROUPED_FEATURE = "llm_tokens"
+# The grouped queries measured for GROUPED_FEATURE, each against the same feature's ungrouped totals.
+GROUPED_QUERIES: dict[str, list[tuple[str, str]]] = {
+    "by model": [("group_by", "model")],
+    "by model, region": [("group_by", "model"), ("group_by", "region")],
+    "region=eu, by model": [("filter", "region=eu"), ("group_by", "model")],
+}
+GROUPED_TARGET = 2.0  # a grouped p50 at most this many times the ungrouped one
 
 
 def parse_args() -> argparse.Namespace:
@@ -120,11 +136,22 @@ def peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def shuffled_combinations(rng: random.Random) -> Iterator[tuple[str, str]]:
+    """Every (model, region) once per round, each round in a new seeded order: any 2 x 250 consecutive
+    values hold every combination."""
+    while True:
+        deck = COMBINATIONS.copy()
+        rng.shuffle(deck)
+        yield from deck
+
+
 def heavy_batches(n: int, batch: int, seed: int = 1) -> list[bytes]:
     """The heavy tenant's events over SPAN_MONTHS in time order, as a metering pipeline sends them (each
-    batch covers a short stretch of time), with 5% arriving up to a day late. Pre-encoded to spare the
-    client's CPU for the server."""
+    batch covers a short stretch of time), with 5% arriving up to a day late, each with a model and a
+    region (per feature, see ``shuffled_combinations``; a generator of their own, so quantities and times
+    are those of the benchmark before dimensions). Pre-encoded to spare the client's CPU for the server."""
     rng = random.Random(seed)
+    combinations = [shuffled_combinations(random.Random(seed * 100 + k)) for k in range(len(FEATURES))]
     span = (SPAN_START.replace(month=SPAN_START.month + SPAN_MONTHS) - SPAN_START).total_seconds()
     encoder = msgspec.json.Encoder()
     out = []
@@ -134,12 +161,14 @@ def heavy_batches(n: int, batch: int, seed: int = 1) -> list[bytes]:
             at = SPAN_START + timedelta(seconds=span * i / n)
             if rng.random() < 0.05:
                 at -= timedelta(seconds=rng.random() * 86400)
+            model, region = next(combinations[i % len(FEATURES)])
             events.append(
                 {
                     "feature_key": FEATURES[i % len(FEATURES)],
                     "quantity": rng.randint(1, 1000),
                     "idempotency_key": f"h-{i}",
                     "timestamp": max(at, SPAN_START).isoformat(),
+                    "dimensions": {"model": model, "region": region},
                 }
             )
         out.append(encoder.encode({"events": events}))
@@ -213,9 +242,17 @@ class KeepAlive:
         return body
 
 
-async def measure_totals(base: str, tenant: uuid.UUID, seconds: float, concurrency: int) -> dict[str, float]:
-    """Latency (one client, sequential requests) and throughput (``concurrency`` clients) of one tenant's totals."""
-    query = httpx.QueryParams({"period_start": WINDOW[0].isoformat(), "period_end": WINDOW[1].isoformat()})
+def totals_query(params: Sequence[tuple[str, str]] = ()) -> httpx.QueryParams:
+    """usage-totals over WINDOW, with ``params`` added (keys may repeat, e.g. group_by)."""
+    return httpx.QueryParams([("period_start", WINDOW[0].isoformat()), ("period_end", WINDOW[1].isoformat()), *params])
+
+
+async def measure_totals(
+    base: str, tenant: uuid.UUID, seconds: float, concurrency: int, params: Sequence[tuple[str, str]] = ()
+) -> dict[str, float]:
+    """Latency (one client, sequential requests) and throughput (``concurrency`` clients) of one tenant's totals
+    (``params``: more query parameters, e.g. feature_keys or group_by)."""
+    query = totals_query(params)
     request = (
         f"GET /api/v1/billing/tenants/{tenant}/usage-totals?{query} HTTP/1.1\r\n"
         f"Host: {base.removeprefix('http://')}\r\nAuthorization: Bearer {token(Role.VIEWER, tenant)}\r\n\r\n"
@@ -243,13 +280,64 @@ async def measure_totals(base: str, tenant: uuid.UUID, seconds: float, concurren
     await asyncio.gather(*(reader() for _ in range(concurrency)))
     rps = count / (time.perf_counter() - t0)
     latencies.sort()
+    rows = json.loads(body)
     return {
         "p50_ms": statistics.median(latencies),
         "p99_ms": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))],
         "requests_per_s": rps,
         "samples": len(latencies),
-        "total_quantity": sum(row["quantity"] for row in json.loads(body)),
+        "total_quantity": sum(row["quantity"] for row in rows),
+        "rows": len(rows),
     }
+
+
+async def fetch_totals(base: str, tenant: uuid.UUID, params: Sequence[tuple[str, str]]) -> list[dict[str, Any]]:
+    """One usage-totals answer over WINDOW, for the correctness checks."""
+    async with httpx.AsyncClient(timeout=60) as http:
+        r = await http.get(
+            f"{base}/api/v1/billing/tenants/{tenant}/usage-totals",
+            params=totals_query(params),
+            headers={"Authorization": f"Bearer {token(Role.VIEWER, tenant)}"},
+        )
+    if r.status_code != 200:
+        raise SystemExit(f"bench: totals answered {r.status_code}: {r.text[:300]}")
+    rows: list[dict[str, Any]] = r.json()
+    return rows
+
+
+async def measure_grouped(base: str, heavy: uuid.UUID, seconds: float, concurrency: int) -> dict[str, Any]:
+    """GROUPED_FEATURE's totals for the heavy tenant, ungrouped and as each of GROUPED_QUERIES."""
+    only = [("feature_keys", GROUPED_FEATURE)]
+    measured = {"ungrouped": await measure_totals(base, heavy, seconds, concurrency, only)}
+    for name, params in GROUPED_QUERIES.items():
+        measured[name] = await measure_totals(base, heavy, seconds, concurrency, [*only, *params])
+    return measured
+
+
+async def check_grouped(base: str, heavy: uuid.UUID, grouped: dict[str, Any]) -> list[dict[str, Any]]:
+    """Fail unless the grouped answers add up to the ungrouped total, every combination of model and region
+    occurs in the window and the region filter keeps exactly that region's rows. Return the rows by model
+    and region, for the naive worker to match."""
+    only = [("feature_keys", GROUPED_FEATURE)]
+    total = grouped["ungrouped"]["total_quantity"]
+    for name in ("by model", "by model, region"):  # unfiltered: every event in one of the rows
+        if grouped[name]["total_quantity"] != total:
+            raise SystemExit(
+                f"bench: {GROUPED_FEATURE} {name} adds up to {grouped[name]['total_quantity']:,}, "
+                f"ungrouped it is {total:,}"
+            )
+    both = await fetch_totals(base, heavy, [*only, *GROUPED_QUERIES["by model, region"]])
+    seen = {(row["dimensions"]["model"], row["dimensions"]["region"]) for row in both}
+    if seen != set(COMBINATIONS):
+        raise SystemExit(
+            f"bench: {len(seen)} of {len(COMBINATIONS)} model x region combinations in the window "
+            "(too few events? each feature needs about 500 in the window)"
+        )
+    eu = await fetch_totals(base, heavy, [*only, *GROUPED_QUERIES["region=eu, by model"]])
+    eu_rows = [row for row in both if row["dimensions"]["region"] == "eu"]
+    if sum(row["quantity"] for row in eu) != sum(row["quantity"] for row in eu_rows):
+        raise SystemExit(f"bench: {GROUPED_FEATURE} filtered to region=eu differs from its eu rows grouped")
+    return both
 
 
 async def events_in_window(url: str, tenant: uuid.UUID) -> int:
@@ -281,7 +369,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 for key in FEATURES:
                     r = await http.put(
                         f"{base}/api/v1/billing/features/{key}",
-                        json={"unit": "units"},
+                        json={"unit": "units", "dimensions": DIMENSIONS},
                         headers={"Authorization": f"Bearer {token(Role.PLATFORM)}"},
                     )
                     r.raise_for_status()
@@ -308,13 +396,21 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 "light": await measure_totals(base, light, args.seconds, args.concurrency),
                 "heavy": await measure_totals(base, heavy, args.seconds, args.concurrency),
             }
+            print(f"  measuring {GROUPED_FEATURE} totals grouped by dimensions")
+            grouped = await measure_grouped(base, heavy, args.seconds, args.concurrency)
             rss = peak_rss_mb(pid)
+            by_model_region = await check_grouped(base, heavy, grouped)
         print("  measuring totals from raw events (naive)")
         with server(db_url, logs / "server-naive.log", TALLY_TOTALS_SOURCE="events") as (base, _):
             naive = {
                 "light": await measure_totals(base, light, args.seconds, args.concurrency),
                 "heavy": await measure_totals(base, heavy, args.seconds, args.concurrency),
             }
+            naive_rows = await fetch_totals(
+                base, heavy, [("feature_keys", GROUPED_FEATURE), *GROUPED_QUERIES["by model, region"]]
+            )
+            if naive_rows != by_model_region:
+                raise SystemExit(f"bench: {GROUPED_FEATURE} by model and region differs between buckets and raw events")
         in_window = await events_in_window(db_url, heavy)
     finally:
         if args.keep_database:
@@ -330,9 +426,15 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "clients": args.clients,
         "batch": args.batch,
         "ingest_events_per_s": rate,
+        "dimensions": {"model": len(MODELS), "region": len(REGIONS)},
         "totals": {"buckets": bucketed, "naive": naive},
+        "grouped": {"feature": GROUPED_FEATURE, "totals": grouped},
         "heavy_over_light_p50": bucketed["heavy"]["p50_ms"] / bucketed["light"]["p50_ms"],
         "naive_over_buckets_heavy_p50": naive["heavy"]["p50_ms"] / bucketed["heavy"]["p50_ms"],
+        "grouped_over_ungrouped_p50": {
+            name: grouped[name]["p50_ms"] / grouped["ungrouped"]["p50_ms"] for name in GROUPED_QUERIES
+        },
+        "grouped_target": GROUPED_TARGET,
         "service_peak_rss_mb": rss,
         "machine": {
             "cpus": os.cpu_count(),
@@ -348,7 +450,7 @@ def table(result: dict[str, Any]) -> str:
         "| measure | value |",
         "| --- | --- |",
         f"| events loaded | {result['events']:,} (heavy tenant: {result['heavy_events_in_window']:,} in the window) |",
-        f"| ingestion, {result['clients']} clients, batches of {result['batch']} | "
+        f"| ingestion, {result['clients']} clients, batches of {result['batch']}, events with model and region | "
         f"{result['ingest_events_per_s']:,.0f} events/s |",
     ]
     for source in ("buckets", "naive"):
@@ -358,11 +460,21 @@ def table(result: dict[str, Any]) -> str:
                 f"| totals, {kind} tenant, {source} | p50 {m['p50_ms']:.2f} ms, p99 {m['p99_ms']:.2f} ms, "
                 f"{m['requests_per_s']:,.0f} req/s |"
             )
+    feature = result["grouped"]["feature"]
+    for name, m in result["grouped"]["totals"].items():
+        rows.append(
+            f"| totals, heavy tenant, {feature} {name} ({m['rows']} rows) | p50 {m['p50_ms']:.2f} ms, "
+            f"p99 {m['p99_ms']:.2f} ms, {m['requests_per_s']:,.0f} req/s |"
+        )
     rows += [
         f"| heavy p50 / light p50 (buckets) | {result['heavy_over_light_p50']:.2f}x |",
         f"| naive p50 / buckets p50 (heavy) | {result['naive_over_buckets_heavy_p50']:.1f}x |",
-        f"| service peak RSS | {result['service_peak_rss_mb']:.0f} MB |",
     ]
+    target = result["grouped_target"]
+    for name, ratio in result["grouped_over_ungrouped_p50"].items():
+        verdict = "met" if ratio <= target else "missed"
+        rows.append(f"| {feature} {name} p50 / ungrouped p50 | {ratio:.2f}x (target <= {target:.1f}x: {verdict}) |")
+    rows.append(f"| service peak RSS | {result['service_peak_rss_mb']:.0f} MB |")
     return "\n".join(rows)
 
 

@@ -16,8 +16,18 @@ from tally_client import AuthenticatedClient
 from tally_client.api.catalog import list_features, put_feature
 from tally_client.api.health import health_ready
 from tally_client.api.usage import get_usage_totals, record_usage_events
-from tally_client.models import Feature, FeatureIn, IngestResult, Problem, UsageBatch, UsageEventIn, UsageTotal
+from tally_client.models import (
+    Feature,
+    FeatureIn,
+    IngestResult,
+    Problem,
+    UsageBatch,
+    UsageEventIn,
+    UsageEventInDimensions,
+    UsageTotal,
+)
 from tests.conftest import TEST_SECRET
+from tests.e2e.conftest import running_server
 
 ROOT = Path(__file__).resolve().parents[2]
 OCT = dt.datetime(2026, 10, 1, tzinfo=dt.UTC)
@@ -157,3 +167,63 @@ def test_windows_voids_and_listing_through_the_client(sqlite_server: str) -> Non
         assert isinstance(rest, UsageEventPage)
         assert [(e.idempotency_key, e.voided, e.void_reason) for e in rest.items] == [("b", True, "meter glitch")]
         assert rest.next_cursor is None
+
+
+@pytest.mark.e2e
+def test_dimensions_through_the_client(postgres_database: str, tmp_path: Path) -> None:
+    """Declare dimensions, record events with them, read totals grouped and filtered: typed all the way."""
+    tenant = uuid.uuid4()
+    with (
+        running_server(postgres_database, tmp_path / "server.log") as base,
+        client_for(base, Role.PLATFORM) as platform,
+    ):
+        feature = put_feature.sync(
+            "llm_tokens", client=platform, body=FeatureIn(unit="tokens", dimensions=["model", "region"])
+        )
+        assert isinstance(feature, Feature)
+        assert feature.dimensions == ["model", "region"]
+
+        def tokens(key: str, quantity: int, **dimensions: str) -> UsageEventIn:
+            return UsageEventIn(
+                feature_key="llm_tokens",
+                quantity=quantity,
+                idempotency_key=key,
+                timestamp=OCT,
+                dimensions=UsageEventInDimensions.from_dict(dimensions),
+            )
+
+        with client_for(base, Role.ADMIN, tenant) as admin:
+            batch = UsageBatch(
+                events=[tokens("a", 5, model="gpt", region="eu"), tokens("b", 7, model="llama"), tokens("c", 1)]
+            )
+            result = record_usage_events.sync(tenant, client=admin, body=batch)
+            assert isinstance(result, IngestResult)
+            assert result.accepted == 3
+
+            changed = UsageBatch(events=[tokens("a", 5, model="gpt", region="us")])
+            conflict = record_usage_events.sync_detailed(tenant, client=admin, body=changed)
+            assert conflict.status_code == 409
+            assert isinstance(conflict.parsed, Problem)
+
+            undeclared = record_usage_events.sync(
+                tenant, client=admin, body=UsageBatch(events=[tokens("d", 1, colour="red")])
+            )
+            assert isinstance(undeclared, Problem)
+            assert undeclared.status == 400
+            assert "events[0].dimensions.colour" in undeclared.detail
+
+            grouped = get_usage_totals.sync(tenant, client=admin, period_start=OCT, period_end=NOV, group_by=["model"])
+            assert isinstance(grouped, list)
+            assert [(t.dimensions.additional_properties, t.quantity) for t in grouped] == [
+                ({"model": None}, 1),
+                ({"model": "gpt"}, 5),
+                ({"model": "llama"}, 7),
+            ]
+            filtered = get_usage_totals.sync(
+                tenant, client=admin, period_start=OCT, period_end=NOV, filter_=["region=eu", "model=llama"]
+            )
+            assert isinstance(filtered, list)
+            assert [(t.dimensions.additional_properties, t.quantity) for t in filtered] == [({}, 0)]
+            bad = get_usage_totals.sync(tenant, client=admin, period_start=OCT, period_end=NOV, group_by=["colour"])
+            assert isinstance(bad, Problem)
+            assert bad.status == 400

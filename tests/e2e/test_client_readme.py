@@ -22,11 +22,15 @@ def snippets() -> list[str]:
 
 
 @pytest.mark.e2e
-def test_readme_sync_and_async_examples_run(sqlite_server: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_readme_examples_run(sqlite_server: str, capsys: pytest.CaptureFixture[str]) -> None:
     httpx.put(f"{sqlite_server}/api/v1/billing/features/api_calls", json={"unit": "requests"}, headers=PLATFORM)
+    dimensions = {"unit": "tokens", "dimensions": ["model", "region"]}
+    httpx.put(f"{sqlite_server}/api/v1/billing/features/llm_tokens", json=dimensions, headers=PLATFORM)
     token = issue_token(TEST_SECRET, Role.ADMIN, TENANT, subject="readme")
-    sync_code, async_code = snippets()
-    sync_code = sync_code.replace("http://127.0.0.1:8000", sqlite_server).replace("<a token from `tally token`>", token)
+    sync_code, async_code, dimensions_code = (
+        code.replace("http://127.0.0.1:8000", sqlite_server).replace("<a token from `tally token`>", token)
+        for code in snippets()
+    )
     scope: dict[str, object] = {}
     exec(compile(sync_code, "client/README.md", "exec"), scope)
     printed = capsys.readouterr().out.splitlines()
@@ -36,3 +40,6 @@ def test_readme_sync_and_async_examples_run(sqlite_server: str, capsys: pytest.C
     exec(compile(async_code, "client/README.md", "exec"), scope)
     scope["client"] = scope["AuthenticatedClient"](base_url=sqlite_server, token=token)  # type: ignore[operator]
     asyncio.run(scope["report"](scope["client"]))  # type: ignore[operator]
+
+    exec(compile(dimensions_code, "client/README.md", "exec"), scope)
+    assert capsys.readouterr().out.splitlines() == ["gpt-4o 1200"]

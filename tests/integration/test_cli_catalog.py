@@ -60,3 +60,16 @@ def test_a_bad_catalog_file_names_the_problem(database: str, tmp_path: Path, cap
     bad.write_text(json.dumps({"features": [{"feature_key": "Bad Key", "unit": "x"}]}))
     assert in_thread(main, ["features", "load", str(bad)]) == 2
     assert "feature_key" in capsys.readouterr().err
+
+
+@pytest.mark.anyio
+async def test_a_catalog_file_declares_dimensions(database: str, tmp_path: Path, client, capsys) -> None:
+    catalog = tmp_path / "catalog.toml"
+    catalog.write_text('[[features]]\nfeature_key = "llm_tokens"\nunit = "tokens"\ndimensions = ["model", "region"]\n')
+    assert in_thread(main, ["features", "load", str(catalog)]) == 0
+    listed = (await client.get("/api/v1/billing/features", headers=PLATFORM)).json()
+    assert [(f["feature_key"], f["dimensions"]) for f in listed] == [("llm_tokens", ["model", "region"])]
+
+    catalog.write_text('[[features]]\nfeature_key = "llm_tokens"\nunit = "tokens"\ndimensions = ["Model"]\n')
+    assert in_thread(main, ["features", "load", str(catalog)]) == 2
+    assert "dimensions" in capsys.readouterr().err

@@ -97,6 +97,10 @@ class FeatureIn(msgspec.Struct, kw_only=True, frozen=True):
             description="Keys events of this feature may carry, to group and filter totals by. Keys can be "
             "added later; once usage is recorded for the feature, none can be removed (409).",
             examples=[["model", "region"]],
+            # Litestar leaves the items' pattern out of the schema; uniqueness is checked by the service (400).
+            extra_json_schema={
+                "extra": {"unique_items": True, "items": {"type": "string", "pattern": DIMENSION_KEY_PATTERN}}
+            },
         ),
     ] = []
 

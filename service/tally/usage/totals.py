@@ -15,7 +15,7 @@ from bisect import bisect_right
 from collections.abc import Sequence
 from datetime import datetime
 from functools import lru_cache
-from typing import Any, Literal
+from typing import Any, Literal, NoReturn
 from uuid import UUID
 
 import msgspec
@@ -121,9 +121,9 @@ async def _one_window(
     start, end = window
     ranges = [Range(0, start, end)] if source == "events" else decompose(start, end)
     kinds = tuple(_kind(r, 0) for r in ranges)
-    rows = (
-        await session.execute(_catalog_statement(kinds, wanted is not None), _params(tenant_id, ranges, wanted))
-    ).all()
+    postgres = session.get_bind().dialect.name == "postgresql"
+    statement = _catalog_statement(kinds, wanted is not None, postgres)
+    rows = (await session.execute(statement, _params(tenant_id, ranges, wanted))).all()
     _check_known(wanted, {row[0] for row in rows})
     return [
         UsageTotal(
@@ -236,7 +236,7 @@ def _statement(kinds: tuple[str, ...], filtered: bool) -> TextualSelect:
 
 
 @lru_cache(maxsize=64)
-def _catalog_statement(kinds: tuple[str, ...], filtered: bool) -> TextClause:
+def _catalog_statement(kinds: tuple[str, ...], filtered: bool, postgres: bool) -> TextClause:
     """The catalog left-joined to one window's partial sums: features without usage come out as zeros."""
     where = "WHERE feature.feature_key IN :features" if filtered else ""
     sql = f"""
@@ -246,7 +246,7 @@ def _catalog_statement(kinds: tuple[str, ...], filtered: bool) -> TextClause:
         FROM feature LEFT OUTER JOIN ({_branches(kinds, filtered)}) AS part ON part.feature_key = feature.feature_key
         {where}
         GROUP BY feature.feature_key, feature.unit, feature.aggregation
-        ORDER BY feature.feature_key
+        ORDER BY feature.feature_key{_byte_order(postgres)}
     """  # noqa: S608 - no input in the text
     return _bind(sql, kinds, filtered)
 
@@ -295,6 +295,14 @@ class Grouping(msgspec.Struct, frozen=True):
     def __bool__(self) -> bool:
         return bool(self.group_by or self.filters)
 
+    @property
+    def filter_keys(self) -> tuple[str, ...]:
+        return tuple(key for key, _ in self.filters)
+
+    def params(self) -> dict[str, list[str]]:
+        """The accepted values of each filter, as the statements' ``:v0``, ``:v1``... parameters."""
+        return {f"v{j}": list(values) for j, (_, values) in enumerate(self.filters)}
+
     def check_declared(self, features: Sequence[tuple[str, str, Aggregation, list[str]]]) -> None:
         """Every selected feature declares every key grouped or filtered by (else the answer would mix
         features grouped and not)."""
@@ -325,6 +333,8 @@ async def compute_grouped(
     ``grouping.group_by`` values that occurred), sorted by feature, window start, then the values (nulls
     first). A (feature, window) without any matching event is one zero row, its values null. Read from
     ``usage_dimension_bucket`` and, at ragged edges, raw events."""
+    if len(windows) == 1:
+        return await _one_window_grouped(session, tenant_id, wanted, windows[0], source, grouping)
     catalog = FeatureRecord
     stmt = select(catalog.feature_key, catalog.unit, catalog.aggregation, catalog.dimensions)
     if wanted is not None:
@@ -346,9 +356,8 @@ async def compute_grouped(
         chunk = plan.ranges[first : first + BRANCHES_PER_STATEMENT]
         kinds = tuple(_kind(r, window) for r, window in chunk)
         params = _params(tenant_id, [r for r, _ in chunk], [key for key, _, _, _ in features])
-        for j, (_, values) in enumerate(grouping.filters):
-            params[f"v{j}"] = list(values)
-        statement = _grouped_statement(kinds, postgres, grouping.group_by, tuple(key for key, _ in grouping.filters))
+        params |= grouping.params()
+        statement = _grouped_statement(kinds, postgres, grouping.group_by, grouping.filter_keys, True)
         for row in await session.execute(statement, params):
             part, at, feature = row[0], row[1], row[2]
             group: GroupKey = tuple(row[3 : 3 + width])
@@ -378,11 +387,7 @@ async def compute_grouped(
         for group in sorted(groups.get((key, i), [nothing]), key=_nulls_first)
     ]
     if len(rows) > MAX_TOTAL_ROWS:
-        raise InvalidInput.field(
-            "group_by",
-            f"the answer has {len(rows)} rows, more than {MAX_TOTAL_ROWS}: narrow the period, filter, group by "
-            "fewer keys or use a larger window_size",
-        )
+        _too_many_rows(len(rows))
     return rows
 
 
@@ -399,11 +404,31 @@ def _dimension(column_name: str, key: str, postgres: bool) -> str:
 
 @lru_cache(maxsize=256)
 def _grouped_statement(
-    kinds: tuple[str, ...], postgres: bool, group_by: tuple[str, ...], filter_keys: tuple[str, ...]
+    kinds: tuple[str, ...], postgres: bool, group_by: tuple[str, ...], filter_keys: tuple[str, ...], filtered: bool
 ) -> TextualSelect:
     """Like ``_statement``, over sets of dimension values: each branch also yields the ``group_by`` values
     (``d0``, ``d1``...) and keeps the rows whose values pass the filters (``:v0``, ``:v1``... one list of
-    accepted values per key of ``filter_keys``). Only the features of ``:features`` are read."""
+    accepted values per key of ``filter_keys``)."""
+    return _bind_grouped(
+        _grouped_branches(kinds, postgres, group_by, filter_keys, filtered), kinds, filter_keys, filtered
+    ).columns(
+        column("part", Integer()),
+        column("at", DateTimeUTC()),
+        column("feature_key", String()),
+        *(column(f"d{i}", String()) for i in range(len(group_by))),
+        column("quantity", BigInteger()),
+        column("event_count", BigInteger()),
+        column("max_quantity", BigInteger()),
+        column("latest_key", String()),
+    )
+
+
+def _grouped_branches(
+    kinds: tuple[str, ...], postgres: bool, group_by: tuple[str, ...], filter_keys: tuple[str, ...], filtered: bool
+) -> str:
+    """One UNION ALL branch per range, as ``_branches``, over ``usage_dimension_bucket``; with ``filtered``
+    only the features of ``:features`` are read."""
+    only = " AND feature_key IN :features" if filtered else ""
     parts = []
     for k, kind in enumerate(kinds):
         column_name = "dimensions" if kind == "raw" else "dimension_set"
@@ -416,7 +441,7 @@ def _grouped_statement(
                 f"SELECT {k} AS part, {NO_AT} AS at, feature_key{selected}, SUM(quantity) AS quantity,"  # noqa: S608 - no input in the text
                 f" COUNT(*) AS event_count, MAX(quantity) AS max_quantity, MAX(latest_key) AS latest_key"
                 f" FROM usage_event WHERE tenant_id = :tenant_id AND timestamp >= :s{k} AND timestamp < :e{k}"
-                f" AND voided_at IS NULL AND feature_key IN :features{where} GROUP BY feature_key{grouped}"
+                f" AND voided_at IS NULL{only}{where} GROUP BY feature_key{grouped}"
             )
         else:
             at = "bucket_start" if kind == "bucket rows" else NO_AT
@@ -424,20 +449,92 @@ def _grouped_statement(
             parts.append(
                 f"SELECT {k} AS part, {at} AS at, feature_key{selected}, SUM(quantity) AS quantity,"  # noqa: S608 - no input in the text
                 f" SUM(event_count) AS event_count, MAX(max_quantity) AS max_quantity, MAX(latest_key) AS latest_key"
-                f" FROM usage_dimension_bucket WHERE tenant_id = :tenant_id AND feature_key IN :features"
+                f" FROM usage_dimension_bucket WHERE tenant_id = :tenant_id{only}"
                 f" AND grain_seconds = :g{k} AND bucket_start >= :s{k} AND bucket_start < :e{k}{where}"
                 f" GROUP BY feature_key{by_start}{grouped}"
             )
-    stmt = _bind(" UNION ALL ".join(parts), kinds, filtered=True).bindparams(
+    return " UNION ALL ".join(parts)
+
+
+def _bind_grouped(sql: str, kinds: tuple[str, ...], filter_keys: tuple[str, ...], filtered: bool) -> TextClause:
+    return _bind(sql, kinds, filtered).bindparams(
         *(bindparam(f"v{j}", expanding=True) for j in range(len(filter_keys)))
     )
-    return stmt.columns(
-        column("part", Integer()),
-        column("at", DateTimeUTC()),
-        column("feature_key", String()),
-        *(column(f"d{i}", String()) for i in range(len(group_by))),
-        column("quantity", BigInteger()),
-        column("event_count", BigInteger()),
-        column("max_quantity", BigInteger()),
-        column("latest_key", String()),
+
+
+def _byte_order(postgres: bool) -> str:
+    """Strings sorted by code point, as Python sorts them (the database's locale may sort otherwise)."""
+    return ' COLLATE "C"' if postgres else ""
+
+
+async def _one_window_grouped(
+    session: AsyncSession,
+    tenant_id: UUID,
+    wanted: list[str] | None,
+    window: tuple[datetime, datetime],
+    source: TotalsSource,
+    grouping: Grouping,
+) -> list[UsageTotal]:
+    """The hot path of grouped totals (no window_size): the catalog, the grouped sums and their order in one
+    statement; the keys are checked against the catalog it returns (an undeclared key only finds nulls)."""
+    start, end = window
+    ranges = [Range(0, start, end)] if source == "events" else decompose(start, end, DIMENSION_GRAINS)
+    kinds = tuple(_kind(r, 0) for r in ranges)
+    postgres = session.get_bind().dialect.name == "postgresql"
+    statement = _catalog_grouped_statement(kinds, postgres, grouping.group_by, grouping.filter_keys, wanted is not None)
+    rows = (await session.execute(statement, _params(tenant_id, ranges, wanted) | grouping.params())).all()
+    features = {row[0]: (row[1], Aggregation(row[2]), row[3]) for row in rows}
+    _check_known(wanted, set(features))
+    grouping.check_declared(
+        [
+            (key, unit, aggregation, msgspec.json.decode(declared))
+            for key, (unit, aggregation, declared) in features.items()
+        ]
     )
+    width = len(grouping.group_by)
+    if len(rows) > MAX_TOTAL_ROWS:
+        _too_many_rows(len(rows))
+    return [
+        UsageTotal(
+            feature_key=row[0],
+            unit=row[1],
+            quantity=_value(features[row[0]][1], None if row[5 + width] is None else list(row[4 + width :])),
+            window_start=start,
+            window_end=end,
+            dimensions=dict(zip(grouping.group_by, row[4 : 4 + width], strict=True)),
+        )
+        for row in rows
+    ]
+
+
+def _too_many_rows(count: int) -> NoReturn:
+    raise InvalidInput.field(
+        "group_by",
+        f"the answer has {count} rows, more than {MAX_TOTAL_ROWS}: narrow the period, filter, group by "
+        "fewer keys or use a larger window_size",
+    )
+
+
+@lru_cache(maxsize=256)
+def _catalog_grouped_statement(
+    kinds: tuple[str, ...], postgres: bool, group_by: tuple[str, ...], filter_keys: tuple[str, ...], filtered: bool
+) -> TextClause:
+    """The catalog left-joined to one window's grouped sums, in answer order: a feature without matching
+    events comes out once, its values and sums null."""
+    values = "".join(f", d{i}" for i in range(len(group_by)))
+    joined = "".join(f", agg.d{i}" for i in range(len(group_by)))
+    order = "".join(f", agg.d{i}{_byte_order(postgres)} NULLS FIRST" for i in range(len(group_by)))
+    where = "WHERE feature.feature_key IN :features" if filtered else ""
+    sql = f"""
+        SELECT feature.feature_key, feature.unit, feature.aggregation, CAST(feature.dimensions AS TEXT){joined},
+               agg.quantity, agg.event_count, agg.max_quantity, agg.latest_key
+        FROM feature LEFT OUTER JOIN (
+            SELECT feature_key{values}, SUM(quantity) AS quantity, SUM(event_count) AS event_count,
+                   MAX(max_quantity) AS max_quantity, MAX(latest_key) AS latest_key
+            FROM ({_grouped_branches(kinds, postgres, group_by, filter_keys, filtered)}) AS part
+            GROUP BY feature_key{values}
+        ) AS agg ON agg.feature_key = feature.feature_key
+        {where}
+        ORDER BY feature.feature_key{_byte_order(postgres)}{order}
+    """  # noqa: S608 - no input in the text: keys matched DIMENSION_KEY_PATTERN
+    return _bind_grouped(sql, kinds, filter_keys, filtered)

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from uuid import UUID
 
 import msgspec
-from sqlalchemy import case, delete, func, select, text, tuple_, update
+from sqlalchemy import TextClause, case, delete, func, select, text, tuple_, update
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -70,33 +70,36 @@ PG_INSERT_EVENTS = text("""
     ON CONFLICT (tenant_id, idempotency_key) DO NOTHING
     RETURNING idempotency_key
 """)
-PG_UPSERT_BUCKETS = text("""
-    INSERT INTO usage_bucket
-        (tenant_id, grain_seconds, bucket_start, feature_key, quantity, event_count, max_quantity, latest_key)
-    SELECT :tenant_id, g, b, f, q, n, m, l
-    FROM unnest(CAST(:grains AS integer[]), CAST(:starts AS timestamptz[]), CAST(:features AS text[]),
-                CAST(:quantities AS bigint[]), CAST(:counts AS bigint[]), CAST(:maxima AS bigint[]),
-                CAST(:latest AS text[])) AS cells(g, b, f, q, n, m, l)
-    ON CONFLICT (tenant_id, grain_seconds, bucket_start, feature_key) DO UPDATE
-    SET quantity = usage_bucket.quantity + excluded.quantity,
-        event_count = usage_bucket.event_count + excluded.event_count,
-        max_quantity = GREATEST(usage_bucket.max_quantity, excluded.max_quantity),
-        latest_key = GREATEST(usage_bucket.latest_key, excluded.latest_key)
-""")
-PG_UPSERT_DIMENSION_BUCKETS = text("""
-    INSERT INTO usage_dimension_bucket
-        (tenant_id, feature_key, grain_seconds, bucket_start, dimension_set,
-         quantity, event_count, max_quantity, latest_key)
-    SELECT :tenant_id, f, g, b, CAST(d AS jsonb), q, n, m, l
-    FROM unnest(CAST(:features AS text[]), CAST(:grains AS integer[]), CAST(:starts AS timestamptz[]),
-                CAST(:sets AS text[]), CAST(:quantities AS bigint[]), CAST(:counts AS bigint[]),
-                CAST(:maxima AS bigint[]), CAST(:latest AS text[])) AS cells(f, g, b, d, q, n, m, l)
-    ON CONFLICT (tenant_id, feature_key, grain_seconds, bucket_start, dimension_set) DO UPDATE
-    SET quantity = usage_dimension_bucket.quantity + excluded.quantity,
-        event_count = usage_dimension_bucket.event_count + excluded.event_count,
-        max_quantity = GREATEST(usage_dimension_bucket.max_quantity, excluded.max_quantity),
-        latest_key = GREATEST(usage_dimension_bucket.latest_key, excluded.latest_key)
-""")
+
+
+def _pg_upsert(table: str, keys: dict[str, str]) -> TextClause:
+    """Add cells to the rows of a bucket table: one array per column (``keys``: the key columns after
+    tenant_id and their types), inserted or added to the existing row (sums add up, maxima and latest keys
+    keep the greater). A jsonb column travels as text."""
+    columns = {**keys, "quantity": "bigint", "event_count": "bigint", "max_quantity": "bigint", "latest_key": "text"}
+    names = ", ".join(columns)
+    arrays = ", ".join(f"CAST(:{name} AS {'text' if kind == 'jsonb' else kind}[])" for name, kind in columns.items())
+    values = ", ".join(f"CAST({name} AS jsonb)" if kind == "jsonb" else name for name, kind in columns.items())
+    return text(f"""
+        INSERT INTO {table} (tenant_id, {names})
+        SELECT :tenant_id, {values} FROM unnest({arrays}) AS cells({names})
+        ON CONFLICT (tenant_id, {", ".join(keys)}) DO UPDATE
+        SET quantity = {table}.quantity + excluded.quantity,
+            event_count = {table}.event_count + excluded.event_count,
+            max_quantity = GREATEST({table}.max_quantity, excluded.max_quantity),
+            latest_key = GREATEST({table}.latest_key, excluded.latest_key)
+    """)  # noqa: S608 - no input in the text
+
+
+PG_UPSERTS = {
+    "usage_bucket": _pg_upsert(
+        "usage_bucket", {"grain_seconds": "integer", "bucket_start": "timestamptz", "feature_key": "text"}
+    ),
+    "usage_dimension_bucket": _pg_upsert(
+        "usage_dimension_bucket",
+        {"feature_key": "text", "grain_seconds": "integer", "bucket_start": "timestamptz", "dimension_set": "jsonb"},
+    ),
+}
 
 
 class NewEvent(msgspec.Struct, frozen=True):
@@ -152,13 +155,10 @@ class UsageService:
         # Buckets last: their rows are the ones concurrent batches of a tenant contend for, so hold their
         # locks for the shortest time, until the commit right after.
         new = [e for e in events if e.idempotency_key in inserted]
-        cells = bucket_cells(new)
-        if cells:
-            await (self._upsert_buckets_pg if postgres else self._upsert_buckets)(tenant_id, cells)
-        dimension_rows = dimension_cells(e for e in new if e.feature_key in dimensioned)
-        if dimension_rows:
-            upsert = self._upsert_dimension_buckets_pg if postgres else self._upsert_dimension_buckets
-            await upsert(tenant_id, dimension_rows)
+        if cells := bucket_cells(new):
+            await self._upsert_cells(tenant_id, "usage_bucket", cells)
+        if dimension_rows := dimension_cells(e for e in new if e.feature_key in dimensioned):
+            await self._upsert_cells(tenant_id, "usage_dimension_bucket", dimension_rows)
         await self.session.commit()
         return IngestResult(accepted=len(inserted), duplicates=len(batch.events) - len(inserted))
 
@@ -205,46 +205,22 @@ class UsageService:
         )
         return set(result.scalars().all())
 
-    async def _upsert_buckets(self, tenant_id: UUID, cells: list[BucketCell]) -> None:
-        """Add pre-aggregated cells to their bucket rows, in key order, so concurrent batches touching the same
-        buckets lock them in the same order (no deadlock)."""
-        table = Base.metadata.tables["usage_bucket"]
+    async def _upsert_cells(
+        self, tenant_id: UUID, table_name: str, cells: Sequence[BucketCell | DimensionCell]
+    ) -> None:
+        """Add pre-aggregated cells to their rows of ``table_name``, in key order (the cells come sorted), so
+        concurrent batches touching the same buckets lock them in the same order (no deadlock). The cells'
+        fields are the table's columns."""
+        names = [field.name for field in msgspec.structs.fields(cells[0])]
+        if self._postgres():
+            arrays = {name: [getattr(c, name) for c in cells] for name in names}
+            await self.session.execute(PG_UPSERTS[table_name], {"tenant_id": tenant_id, **arrays})
+            return
+        table = Base.metadata.tables[table_name]
         insert = sqlite.insert(table)
         new = insert.excluded
         stmt = insert.on_conflict_do_update(
-            index_elements=["tenant_id", "grain_seconds", "bucket_start", "feature_key"],
-            set_={
-                "quantity": table.c.quantity + new.quantity,
-                "event_count": table.c.event_count + new.event_count,
-                "max_quantity": case(
-                    (new.max_quantity > table.c.max_quantity, new.max_quantity), else_=table.c.max_quantity
-                ),
-                "latest_key": case((new.latest_key > table.c.latest_key, new.latest_key), else_=table.c.latest_key),
-            },
-        )
-        await self.session.execute(stmt, [{"tenant_id": tenant_id, **c.row()} for c in cells])
-
-    async def _upsert_buckets_pg(self, tenant_id: UUID, cells: list[BucketCell]) -> None:
-        await self.session.execute(
-            PG_UPSERT_BUCKETS,
-            {
-                "tenant_id": tenant_id,
-                "grains": [c.grain_seconds for c in cells],
-                "starts": [c.bucket_start for c in cells],
-                "features": [c.feature_key for c in cells],
-                "quantities": [c.quantity for c in cells],
-                "counts": [c.event_count for c in cells],
-                "maxima": [c.max_quantity for c in cells],
-                "latest": [c.latest_key for c in cells],
-            },
-        )
-
-    async def _upsert_dimension_buckets(self, tenant_id: UUID, cells: list[DimensionCell]) -> None:
-        table = Base.metadata.tables["usage_dimension_bucket"]
-        insert = sqlite.insert(table)
-        new = insert.excluded
-        stmt = insert.on_conflict_do_update(
-            index_elements=["tenant_id", "feature_key", "grain_seconds", "bucket_start", "dimension_set"],
+            index_elements=list(table.primary_key.columns),
             set_={
                 "quantity": table.c.quantity + new.quantity,
                 "event_count": table.c.event_count + new.event_count,
@@ -255,22 +231,6 @@ class UsageService:
             },
         )
         await self.session.execute(stmt, [{"tenant_id": tenant_id, **msgspec.structs.asdict(c)} for c in cells])
-
-    async def _upsert_dimension_buckets_pg(self, tenant_id: UUID, cells: list[DimensionCell]) -> None:
-        await self.session.execute(
-            PG_UPSERT_DIMENSION_BUCKETS,
-            {
-                "tenant_id": tenant_id,
-                "features": [c.feature_key for c in cells],
-                "grains": [c.grain_seconds for c in cells],
-                "starts": [c.bucket_start for c in cells],
-                "sets": [c.dimension_set for c in cells],
-                "quantities": [c.quantity for c in cells],
-                "counts": [c.event_count for c in cells],
-                "maxima": [c.max_quantity for c in cells],
-                "latest": [c.latest_key for c in cells],
-            },
-        )
 
     def _prepare(self, batch: UsageBatch, received_at: datetime) -> list[NewEvent]:
         """Normalise timestamps to UTC, refuse future ones, fold identical repeats inside the batch."""

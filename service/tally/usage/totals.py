@@ -20,7 +20,19 @@ from uuid import UUID
 
 import msgspec
 from advanced_alchemy.types import DateTimeUTC
-from sqlalchemy import BigInteger, Integer, String, TextClause, TextualSelect, Uuid, bindparam, column, select, text
+from sqlalchemy import (
+    BigInteger,
+    ColumnClause,
+    Integer,
+    String,
+    TextClause,
+    TextualSelect,
+    Uuid,
+    bindparam,
+    column,
+    select,
+    text,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tally.db.models import FeatureRecord
@@ -73,12 +85,7 @@ async def compute(
     every feature of the catalog when None) and window, zero-filled."""
     if len(windows) == 1:
         return await _one_window(session, tenant_id, wanted, windows[0], source)
-    catalog = FeatureRecord
-    stmt = select(catalog.feature_key, catalog.unit, catalog.aggregation)
-    if wanted is not None:
-        stmt = stmt.where(catalog.feature_key.in_(wanted))
-    features = [(key, unit, Aggregation(aggregation)) for key, unit, aggregation in await session.execute(stmt)]
-    _check_known(wanted, {key for key, _, _ in features})
+    features = [(key, unit, aggregation) for key, unit, aggregation, _ in await _features(session, wanted)]
     _check_row_count(len(features), len(windows))
     plan = Plan(windows, source)
     acc: dict[tuple[str, int], list[Any]] = {}
@@ -91,11 +98,7 @@ async def compute(
         ):
             window = plan.window_of(at) if at is not None else chunk[part][1]
             assert window is not None
-            cell = acc.setdefault((feature, window), [0, 0, 0, ""])
-            cell[0] += int(quantity)
-            cell[1] += int(count)
-            cell[2] = max(cell[2], int(largest))
-            cell[3] = max(cell[3], latest)
+            _add(acc.setdefault((feature, window), [0, 0, 0, ""]), quantity, count, largest, latest)
     return [
         UsageTotal(
             feature_key=key,
@@ -147,6 +150,29 @@ def _params(tenant_id: UUID, ranges: Sequence[Range], wanted: list[str] | None) 
     if wanted is not None:
         params["features"] = wanted
     return params
+
+
+async def _features(session: AsyncSession, wanted: list[str] | None) -> list[tuple[str, str, Aggregation, list[str]]]:
+    """(key, unit, aggregation, dimensions) of the selected features (every feature when ``wanted`` is None),
+    sorted by key; an unknown wanted key is a 400."""
+    catalog = FeatureRecord
+    stmt = select(catalog.feature_key, catalog.unit, catalog.aggregation, catalog.dimensions)
+    if wanted is not None:
+        stmt = stmt.where(catalog.feature_key.in_(wanted))
+    features = sorted(
+        (key, unit, Aggregation(aggregation), list(dimensions))
+        for key, unit, aggregation, dimensions in await session.execute(stmt)
+    )
+    _check_known(wanted, {key for key, _, _, _ in features})
+    return features
+
+
+def _add(cell: list[Any], quantity: Any, count: Any, largest: Any, latest: str) -> None:
+    """Fold one row of partial sums into a window's cell (PostgreSQL's SUM of bigints is a numeric)."""
+    cell[0] += int(quantity)
+    cell[1] += int(count)
+    cell[2] = max(cell[2], int(largest))
+    cell[3] = max(cell[3], latest)
 
 
 def _check_row_count(features: int, windows: int) -> None:
@@ -223,16 +249,22 @@ def _bind(sql: str, kinds: tuple[str, ...], filtered: bool) -> TextClause:
 @lru_cache(maxsize=256)
 def _statement(kinds: tuple[str, ...], filtered: bool) -> TextualSelect:
     """The partial sums of several windows' ranges."""
-    # Typed result columns: SQLite hands instants back as text, DateTimeUTC turns them into datetimes.
-    return _bind(_branches(kinds, filtered), kinds, filtered).columns(
+    return _bind(_branches(kinds, filtered), kinds, filtered).columns(*_partial_columns(0))
+
+
+def _partial_columns(group_width: int) -> list[ColumnClause[Any]]:
+    """The typed columns of partial sums, with ``group_width`` grouped values (``d0``...) after the feature.
+    Typed because SQLite hands instants back as text: DateTimeUTC turns them into datetimes."""
+    return [
         column("part", Integer()),
         column("at", DateTimeUTC()),
         column("feature_key", String()),
+        *(column(f"d{i}", String()) for i in range(group_width)),
         column("quantity", BigInteger()),
         column("event_count", BigInteger()),
         column("max_quantity", BigInteger()),
         column("latest_key", String()),
-    )
+    ]
 
 
 @lru_cache(maxsize=64)
@@ -335,15 +367,7 @@ async def compute_grouped(
     ``usage_dimension_bucket`` and, at ragged edges, raw events."""
     if len(windows) == 1:
         return await _one_window_grouped(session, tenant_id, wanted, windows[0], source, grouping)
-    catalog = FeatureRecord
-    stmt = select(catalog.feature_key, catalog.unit, catalog.aggregation, catalog.dimensions)
-    if wanted is not None:
-        stmt = stmt.where(catalog.feature_key.in_(wanted))
-    features = sorted(
-        (key, unit, Aggregation(aggregation), list(dimensions))
-        for key, unit, aggregation, dimensions in await session.execute(stmt)
-    )
-    _check_known(wanted, {key for key, _, _, _ in features})
+    features = await _features(session, wanted)
     grouping.check_declared(features)
     if not features:
         return []
@@ -364,11 +388,7 @@ async def compute_grouped(
             quantity, count, largest, latest = row[3 + width :]
             window = plan.window_of(at) if at is not None else chunk[part][1]
             assert window is not None
-            cell = acc.setdefault((feature, window, group), [0, 0, 0, ""])
-            cell[0] += int(quantity)
-            cell[1] += int(count)
-            cell[2] = max(cell[2], int(largest))
-            cell[3] = max(cell[3], latest)
+            _add(acc.setdefault((feature, window, group), [0, 0, 0, ""]), quantity, count, largest, latest)
     groups: dict[tuple[str, int], list[GroupKey]] = {}
     for feature, window, group in acc:
         groups.setdefault((feature, window), []).append(group)
@@ -409,18 +429,8 @@ def _grouped_statement(
     """Like ``_statement``, over sets of dimension values: each branch also yields the ``group_by`` values
     (``d0``, ``d1``...) and keeps the rows whose values pass the filters (``:v0``, ``:v1``... one list of
     accepted values per key of ``filter_keys``)."""
-    return _bind_grouped(
-        _grouped_branches(kinds, postgres, group_by, filter_keys, filtered), kinds, filter_keys, filtered
-    ).columns(
-        column("part", Integer()),
-        column("at", DateTimeUTC()),
-        column("feature_key", String()),
-        *(column(f"d{i}", String()) for i in range(len(group_by))),
-        column("quantity", BigInteger()),
-        column("event_count", BigInteger()),
-        column("max_quantity", BigInteger()),
-        column("latest_key", String()),
-    )
+    branches = _grouped_branches(kinds, postgres, group_by, filter_keys, filtered)
+    return _bind_grouped(branches, kinds, filter_keys, filtered).columns(*_partial_columns(len(group_by)))
 
 
 def _grouped_branches(

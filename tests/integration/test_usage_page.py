@@ -82,7 +82,7 @@ class Breakdown(HTMLParser):
             if self._part == "tbody":
                 self.rows[label] = int(number.replace(",", ""))
             elif self._part == "tfoot":
-                assert label == "Total"
+                assert label == "All values"
                 self.total = int(number.replace(",", ""))
 
     def handle_data(self, data: str) -> None:

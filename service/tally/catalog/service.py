@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
-from uuid import UUID
 
 import msgspec
 from advanced_alchemy.repository import SQLAlchemyAsyncRepository
@@ -23,7 +21,7 @@ from tally.db.models import (
 )
 from tally.domain.errors import ImmutableFeature, InvalidInput
 from tally.domain.models import Aggregation, CatalogFile, Feature, FeatureIn, FeatureKey
-from tally.usage.buckets import DAY, DIMENSION_GRAINS, GRAINS, MONTH, floor_to
+from tally.usage.buckets import DAY, DIMENSION_GRAINS, GRAINS, MONTH, Cells, floor_to, fold
 
 
 class FeatureRepository(SQLAlchemyAsyncRepository[FeatureRecord]):
@@ -141,13 +139,9 @@ class CatalogService:
             .add_columns(source.latest_key)
             .where(source.feature_key == feature_key, source.grain_seconds == DAY)
         )
-        months: dict[tuple[UUID, datetime], list[Any]] = {}
+        months: Cells = {}  # (tenant, month) -> partial sums
         for tenant_id, start, quantity, count, largest, latest in days:
-            month = months.setdefault((tenant_id, floor_to(start, MONTH)), [0, 0, 0, ""])
-            month[0] += quantity
-            month[1] += count
-            month[2] = max(month[2], largest)
-            month[3] = max(month[3], latest)
+            fold(months, (tenant_id, floor_to(start, MONTH)), quantity, count, largest, latest)
         if months:
             await self.session.execute(
                 insert(target),

@@ -137,7 +137,8 @@ def ceil_to(value: datetime, grain_seconds: int) -> datetime | None:
         return None
 
 
-_Cells = dict[tuple[Any, ...], list[Any]]  # (grain, bucket start, *key) -> [sum, count, max, latest key]
+Cells = dict[Any, list[Any]]
+"""Partial sums by key, each ``[sum, count, max, latest key]``; here the key is (grain, bucket start, *key)."""
 
 
 def bucket_cells(events: Iterable[Event]) -> list[BucketCell]:
@@ -152,23 +153,22 @@ def dimension_cells(events: Iterable[DimensionedEvent]) -> list[DimensionCell]:
     return sorted(DimensionCell(f, g, b, d, *values) for (g, b, f, d), values in cells.items())
 
 
-def _aggregate(
-    keyed: Iterable[tuple[tuple[str, ...], Event]], grains: tuple[int, ...]
-) -> dict[tuple[Any, ...], list[Any]]:
+def _aggregate(keyed: Iterable[tuple[tuple[str, ...], Event]], grains: tuple[int, ...]) -> Cells:
     """The cells of every event for each of ``grains``."""
     finest, *coarser = sorted(grains)
-    cells: _Cells = {}
+    cells: Cells = {}
     for key, e in keyed:
-        _fold(cells, (finest, floor_to(e.timestamp, finest), *key), e.quantity, 1, e.quantity, e.latest_key)
+        fold(cells, (finest, floor_to(e.timestamp, finest), *key), e.quantity, 1, e.quantity, e.latest_key)
     # Coarser buckets from the finest ones (every grain divides the next): far fewer floor computations.
     for (_, start, *rest), (quantity, count, largest, latest) in list(cells.items()):
         for grain in coarser:
-            _fold(cells, (grain, floor_to(start, grain), *rest), quantity, count, largest, latest)
+            fold(cells, (grain, floor_to(start, grain), *rest), quantity, count, largest, latest)
     return cells
 
 
-def _fold(cells: _Cells, key: tuple[Any, ...], *add: Any) -> None:
-    quantity, count, largest, latest = add
+def fold(cells: Cells, key: Any, quantity: int, count: int, largest: int, latest: str) -> None:
+    """Add partial sums to the cell of ``key``: sums and counts add up, the largest quantity and the latest
+    key keep the greater."""
     cell = cells.get(key)
     if cell is None:
         cells[key] = [quantity, count, largest, latest]

@@ -46,7 +46,7 @@ from tally.domain.models import (
     FieldError,
     UsageTotal,
 )
-from tally.usage.buckets import DIMENSION_GRAINS, GRAINS, Range, decompose, quantity_of
+from tally.usage.buckets import DIMENSION_GRAINS, GRAINS, Cells, Range, decompose, fold, quantity_of
 
 TotalsSource = Literal["buckets", "events"]
 BRANCHES_PER_STATEMENT = 200  # SQLite allows at most 500 SELECTs in one compound statement
@@ -88,7 +88,7 @@ async def compute(
     features = [(key, unit, aggregation) for key, unit, aggregation, _ in await _features(session, wanted)]
     _check_row_count(len(features), len(windows))
     plan = Plan(windows, source)
-    acc: dict[tuple[str, int], list[Any]] = {}
+    acc: Cells = {}  # (feature, window) -> partial sums
     for first in range(0, len(plan.ranges), BRANCHES_PER_STATEMENT):
         chunk = plan.ranges[first : first + BRANCHES_PER_STATEMENT]
         kinds = tuple(_kind(r, window) for r, window in chunk)
@@ -98,7 +98,8 @@ async def compute(
         ):
             window = plan.window_of(at) if at is not None else chunk[part][1]
             assert window is not None
-            _add(acc.setdefault((feature, window), [0, 0, 0, ""]), quantity, count, largest, latest)
+            # int(): PostgreSQL's SUM of bigints is a numeric.
+            fold(acc, (feature, window), int(quantity), int(count), int(largest), latest)
     return [
         UsageTotal(
             feature_key=key,
@@ -165,14 +166,6 @@ async def _features(session: AsyncSession, wanted: list[str] | None) -> list[tup
     )
     _check_known(wanted, {key for key, _, _, _ in features})
     return features
-
-
-def _add(cell: list[Any], quantity: Any, count: Any, largest: Any, latest: str) -> None:
-    """Fold one row of partial sums into a window's cell (PostgreSQL's SUM of bigints is a numeric)."""
-    cell[0] += int(quantity)
-    cell[1] += int(count)
-    cell[2] = max(cell[2], int(largest))
-    cell[3] = max(cell[3], latest)
 
 
 def _check_row_count(features: int, windows: int) -> None:
@@ -375,7 +368,7 @@ async def compute_grouped(
     plan = Plan(windows, source, DIMENSION_GRAINS)
     postgres = session.get_bind().dialect.name == "postgresql"
     width = len(grouping.group_by)
-    acc: dict[tuple[str, int, GroupKey], list[Any]] = {}
+    acc: Cells = {}  # (feature, window, group) -> partial sums
     for first in range(0, len(plan.ranges), BRANCHES_PER_STATEMENT):
         chunk = plan.ranges[first : first + BRANCHES_PER_STATEMENT]
         kinds = tuple(_kind(r, window) for r, window in chunk)
@@ -388,7 +381,7 @@ async def compute_grouped(
             quantity, count, largest, latest = row[3 + width :]
             window = plan.window_of(at) if at is not None else chunk[part][1]
             assert window is not None
-            _add(acc.setdefault((feature, window, group), [0, 0, 0, ""]), quantity, count, largest, latest)
+            fold(acc, (feature, window, group), int(quantity), int(count), int(largest), latest)
     groups: dict[tuple[str, int], list[GroupKey]] = {}
     for feature, window, group in acc:
         groups.setdefault((feature, window), []).append(group)

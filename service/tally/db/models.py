@@ -43,9 +43,10 @@ class Dimensions(TypeDecorator[dict[str, str]]):
         return dialect.type_descriptor(JSONB() if dialect.name == "postgresql" else Text())
 
     def process_bind_param(self, value: dict[str, str] | str | None, dialect: Dialect) -> Any:
-        if isinstance(value, str):  # a set in its canonical text, as bucket cells carry it
-            value = msgspec.json.decode(value, type=dict[str, str])
-        if value is None or dialect.name == "postgresql":
+        postgres = dialect.name == "postgresql"
+        if isinstance(value, str):  # a set already in its canonical text (dimension_set), as bucket cells carry it
+            return msgspec.json.decode(value, type=dict[str, str]) if postgres else value
+        if value is None or postgres:
             return value
         return dimension_set(value)
 

@@ -14,6 +14,8 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
+from tally.db.dialects import for_url
+
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./tally.db"
 SECRET_FIELDS = frozenset({"jwt_secret", "jwt_previous_secret"})
 MASK = "********"
@@ -86,8 +88,10 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
                 "TALLY_JWT_SECRET is not set: Tally signs and checks bearer tokens with it. "
                 "Set it to a random string of at least 32 characters, or run `tally serve --demo`."
             )
-        if not settings.database_url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
-            raise ConfigError("TALLY_DATABASE_URL must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
+        try:
+            for_url(settings.database_url)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
         if (settings.jwt_previous_secret is None) != (settings.jwt_previous_secret_until is None):
             raise ConfigError(
                 "TALLY_JWT_PREVIOUS_SECRET and TALLY_JWT_PREVIOUS_SECRET_UNTIL go together: set both (the old "

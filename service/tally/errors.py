@@ -25,8 +25,8 @@ from litestar.plugins.problem_details import (
     ProblemDetailsException,
     ProblemDetailsPlugin,
 )
-from sqlalchemy import exc as sa_exc
 
+from tally.db.dialects import transient
 from tally.domain.errors import TallyError, describe
 from tally.domain.models import FieldError
 from tally.metrics import DATABASE_ERRORS, RATE_LIMITED, UNAUTHORIZED
@@ -34,30 +34,6 @@ from tally.metrics import DATABASE_ERRORS, RATE_LIMITED, UNAUTHORIZED
 logger = logging.getLogger("tally.errors")
 
 PROBLEM = "urn:tally:problem:"
-
-# Errors that mean "the database cannot be reached right now": answered 503 with Retry-After.
-UNAVAILABLE: tuple[type[Exception], ...] = (
-    sa_exc.OperationalError,
-    sa_exc.InterfaceError,
-    sa_exc.TimeoutError,
-    OSError,
-    TimeoutError,
-)
-
-
-# PostgreSQL error classes that mean "not now" rather than "never": 08 connection exception, 53 insufficient
-# resources (53300 too many connections), 57 operator intervention (57P01 admin shutdown, which
-# pg_terminate_backend causes; 57P03 cannot connect now, while the server starts or stops).
-TRANSIENT_SQLSTATE_CLASSES = frozenset({"08", "53", "57"})
-
-
-def connection_lost(exc: Exception) -> bool:
-    """A database error that SQLAlchemy wraps generically (``DBAPIError``) but that means the database cannot
-    serve us right now: the connection was invalidated, or the server's SQLSTATE says so."""
-    if not isinstance(exc, sa_exc.DBAPIError):
-        return False
-    sqlstate = getattr(exc.orig, "sqlstate", None)
-    return exc.connection_invalidated or (isinstance(sqlstate, str) and sqlstate[:2] in TRANSIENT_SQLSTATE_CLASSES)
 
 
 def _problem(
@@ -145,7 +121,9 @@ def problem_details_plugin(retry_after_seconds: int) -> ProblemDetailsPlugin:
         )
 
     def internal(exc: Exception) -> ProblemDetailsException:
-        if connection_lost(exc):
+        # Which errors mean "the database cannot serve us now" is the dialects' knowledge; it also looks
+        # through advanced-alchemy's RepositoryError to the SQLAlchemy error it wraps.
+        if transient(exc):
             return unavailable(exc)
         # Only the type: a message may carry SQL, parameters or secrets.
         logger.error("unhandled error: %s", type(exc).__name__)
@@ -160,5 +138,4 @@ def problem_details_plugin(retry_after_seconds: int) -> ProblemDetailsPlugin:
         HTTPException: _from_http,
         Exception: internal,
     }
-    mapping.update(dict.fromkeys(UNAVAILABLE, unavailable))
     return ProblemDetailsPlugin(ProblemDetailsConfig(exception_to_problem_detail_map=mapping))

@@ -5,6 +5,7 @@ class Aggregation(StrEnum):
     COUNT = "count"
     LATEST = "latest"
     MAX = "max"
+    MIN = "min"
     SUM = "sum"
 
     def __str__(self) -> str:

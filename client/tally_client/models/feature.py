@@ -17,8 +17,8 @@ class Feature:
     """
     Attributes:
         aggregation (Aggregation): How a feature's events combine into a total: ``sum`` of quantities, ``count`` of
-            events, ``max``
-                quantity, or the quantity of the ``latest`` event by timestamp (ties: the later-recorded event).
+            events, ``max`` or
+                ``min`` quantity, or the quantity of the ``latest`` event by timestamp (ties: the later-recorded event).
         dimensions (list[str]):
         feature_key (str): Lower-case identifier of a metered feature.
         unit (str):

@@ -18,8 +18,8 @@ class FeatureIn:
     Attributes:
         unit (str):
         aggregation (Aggregation | Unset): How a feature's events combine into a total: ``sum`` of quantities, ``count``
-            of events, ``max``
-                quantity, or the quantity of the ``latest`` event by timestamp (ties: the later-recorded event).
+            of events, ``max`` or
+                ``min`` quantity, or the quantity of the ``latest`` event by timestamp (ties: the later-recorded event).
         description (None | str | Unset):
         dimensions (list[str] | Unset): Keys events of this feature may carry, to group and filter totals by. Keys can
             be added later; once usage is recorded for the feature, none can be removed (409).

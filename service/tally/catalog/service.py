@@ -7,58 +7,37 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import msgspec
-from advanced_alchemy.repository import SQLAlchemyAsyncRepository
-from sqlalchemy import exists, insert, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tally.db.engine import begin_write, lock_dimensions
-from tally.db.models import (
-    Dimensions,
-    FeatureRecord,
-    UsageBucketRecord,
-    UsageDimensionBucketRecord,
-    UsageEventRecord,
-)
+from tally.db.models import FeatureRecord
+from tally.db.repositories import BucketRepository, FeatureRepository, UsageEventRepository
+from tally.db.repositories.features import to_feature
+from tally.db.transaction import Transaction
 from tally.domain.errors import ImmutableFeature, InvalidInput
-from tally.domain.models import Aggregation, CatalogFile, Feature, FeatureIn, FeatureKey
-from tally.usage.buckets import DAY, DIMENSION_GRAINS, GRAINS, MONTH, Cells, floor_to, fold
-
-
-class FeatureRepository(SQLAlchemyAsyncRepository[FeatureRecord]):
-    model_type = FeatureRecord
-    id_attribute = "feature_key"
-
-
-def to_feature(record: FeatureRecord) -> Feature:
-    return Feature(
-        feature_key=record.feature_key,
-        unit=record.unit,
-        aggregation=Aggregation(record.aggregation),
-        description=record.description,
-        dimensions=list(record.dimensions),
-    )
+from tally.domain.models import CatalogFile, Feature, FeatureIn, FeatureKey
 
 
 class CatalogService:
     def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+        self.transaction = Transaction(session)
         self.features = FeatureRepository(session=session, auto_commit=False)
+        self.events = UsageEventRepository(session=session)
+        self.buckets = BucketRepository(session=session)
 
     async def list_features(self) -> list[Feature]:
-        records = await self.features.get_many(order_by=[("feature_key", False)])
-        return [to_feature(r) for r in records]
+        return await self.features.features()
 
     async def put_feature(self, feature_key: str, spec: FeatureIn) -> tuple[Feature, bool]:
         """Create or update one feature and commit. Returns the feature and whether it was created."""
         check_feature_key(feature_key)
-        await begin_write(self.session)
+        await self.transaction.begin_write()
         feature, created = await self._put(feature_key, spec)
-        await self.session.commit()
+        await self.transaction.commit()
         return feature, created
 
     async def load(self, specs: Iterable[Feature]) -> list[tuple[Feature, bool]]:
         """Create or update every feature of a catalog in one transaction."""
-        await begin_write(self.session)
+        await self.transaction.begin_write()
         results = [
             await self._put(
                 s.feature_key,
@@ -66,7 +45,7 @@ class CatalogService:
             )
             for s in specs
         ]
-        await self.session.commit()
+        await self.transaction.commit()
         return results
 
     async def _put(self, feature_key: str, spec: FeatureIn) -> tuple[Feature, bool]:
@@ -96,7 +75,7 @@ class CatalogService:
             if old != new
         ]
         removed = [k for k in record.dimensions if k not in spec.dimensions]
-        if (changed or removed) and await self._has_usage(feature_key):
+        if (changed or removed) and await self.events.any_for_feature(feature_key):
             what = [*changed, *(f"dimension '{k}'" for k in removed)]
             raise ImmutableFeature(
                 f"{', '.join(what)}: cannot change or be removed for feature '{feature_key}' once usage has "
@@ -115,55 +94,11 @@ class CatalogService:
     async def _start_dimension_buckets(self, feature_key: str) -> None:
         """A feature gets its first dimensions: from now on its events go to ``usage_dimension_bucket`` too,
         and the usage it already has goes there now, as the set without values (no event of it could carry
-        any): its day and hour buckets as they are, months added up from its days. See ``lock_dimensions``
-        for the writers that read the catalog before this change."""
-        await lock_dimensions(self.session, exclusive=True)
-        source, target = UsageBucketRecord, UsageDimensionBucketRecord
-        copied = [grain for grain in DIMENSION_GRAINS if grain in GRAINS]
-        copy = select(
-            source.tenant_id,
-            source.feature_key,
-            source.grain_seconds,
-            source.bucket_start,
-            literal({}, Dimensions()),
-            source.quantity,
-            source.event_count,
-            source.max_quantity,
-            source.latest_key,
-        ).where(source.feature_key == feature_key, source.grain_seconds.in_(copied))
-        columns = ["tenant_id", "feature_key", "grain_seconds", "bucket_start", "dimension_set"]
-        columns += ["quantity", "event_count", "max_quantity", "latest_key"]
-        await self.session.execute(insert(target).from_select(columns, copy))
-        days = await self.session.execute(
-            select(source.tenant_id, source.bucket_start, source.quantity, source.event_count, source.max_quantity)
-            .add_columns(source.latest_key)
-            .where(source.feature_key == feature_key, source.grain_seconds == DAY)
-        )
-        months: Cells = {}  # (tenant, month) -> partial sums
-        for tenant_id, start, quantity, count, largest, latest in days:
-            fold(months, (tenant_id, floor_to(start, MONTH)), quantity, count, largest, latest)
-        if months:
-            await self.session.execute(
-                insert(target),
-                [
-                    {
-                        "tenant_id": tenant_id,
-                        "feature_key": feature_key,
-                        "grain_seconds": MONTH,
-                        "bucket_start": start,
-                        "dimension_set": {},
-                        "quantity": quantity,
-                        "event_count": count,
-                        "max_quantity": largest,
-                        "latest_key": latest,
-                    }
-                    for (tenant_id, start), (quantity, count, largest, latest) in sorted(months.items())
-                ],
-            )
-
-    async def _has_usage(self, feature_key: str) -> bool:
-        found = await self.session.scalar(select(exists().where(UsageEventRecord.feature_key == feature_key)))
-        return bool(found)
+        any). Writers (ingestion, voids) take the catalog lock shared before they read the catalog; this takes
+        it exclusively, so it waits for the writers that read the old catalog to commit (their buckets are then
+        copied), and later writers read the new catalog."""
+        await self.transaction.lock_catalog(exclusive=True)
+        await self.buckets.start_dimensions(feature_key)
 
 
 def check_feature_key(feature_key: str) -> None:

@@ -4,15 +4,13 @@ constraints, so the schema can be distributed by tenant (Citus) without changing
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, cast
 from uuid import UUID
 
-import msgspec
 from advanced_alchemy.types import DateTimeUTC
-from sqlalchemy import JSON, BigInteger, Dialect, Index, Integer, MetaData, String, Text, TypeDecorator, Uuid
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import JSON, BigInteger, Index, Integer, MetaData, String, Text, Uuid
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
-from sqlalchemy.types import TypeEngine
+
+from tally.db.dialects import Dimensions, LatestKey
 
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -20,40 +18,6 @@ NAMING = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
-
-
-# Sorts like (timestamp, recorded_at, batch_index); compared byte-wise on PostgreSQL whatever its locale.
-LATEST_KEY = String(80).with_variant(String(80, collation="C"), "postgresql")
-
-
-def dimension_set(dimensions: dict[str, str]) -> str:
-    """The canonical text of a set of dimensions (keys sorted, no spaces): equal sets, equal text."""
-    return msgspec.json.encode(dict(sorted(dimensions.items()))).decode()
-
-
-class Dimensions(TypeDecorator[dict[str, str]]):
-    """A set of dimensions: ``jsonb`` on PostgreSQL (read without parsing, compared by value); canonical JSON
-    text on SQLite, so that equal sets are equal keys there too. SQLAlchemy's JSON type would write SQLite's
-    text with spaces and in the caller's key order."""
-
-    impl = Text
-    cache_ok = True
-
-    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
-        return dialect.type_descriptor(JSONB() if dialect.name == "postgresql" else Text())
-
-    def process_bind_param(self, value: dict[str, str] | str | None, dialect: Dialect) -> Any:
-        postgres = dialect.name == "postgresql"
-        if isinstance(value, str):  # a set already in its canonical text (dimension_set), as bucket cells carry it
-            return msgspec.json.decode(value, type=dict[str, str]) if postgres else value
-        if value is None or postgres:
-            return value
-        return dimension_set(value)
-
-    def process_result_value(self, value: Any, dialect: Dialect) -> dict[str, str] | None:
-        if isinstance(value, str):
-            return msgspec.json.decode(value, type=dict[str, str])
-        return cast("dict[str, str] | None", value)
 
 
 class Base(DeclarativeBase):
@@ -88,7 +52,7 @@ class UsageEventRecord(Base):
     timestamp: Mapped[datetime] = mapped_column(DateTimeUTC)
     recorded_at: Mapped[datetime] = mapped_column(DateTimeUTC)
     batch_index: Mapped[int] = mapped_column(Integer)
-    latest_key: Mapped[str] = mapped_column(LATEST_KEY)
+    latest_key: Mapped[str] = mapped_column(LatestKey)
     voided_at: Mapped[datetime | None] = mapped_column(DateTimeUTC)
     voided_by: Mapped[str | None] = mapped_column(String(255))
     void_reason: Mapped[str | None] = mapped_column(Text)
@@ -109,7 +73,8 @@ class UsageBucketRecord(Base):
     quantity: Mapped[int] = mapped_column(BigInteger)
     event_count: Mapped[int] = mapped_column(BigInteger)
     max_quantity: Mapped[int] = mapped_column(BigInteger)
-    latest_key: Mapped[str] = mapped_column(LATEST_KEY)
+    min_quantity: Mapped[int] = mapped_column(BigInteger)
+    latest_key: Mapped[str] = mapped_column(LatestKey)
 
 
 class UsageDimensionBucketRecord(Base):
@@ -128,4 +93,5 @@ class UsageDimensionBucketRecord(Base):
     quantity: Mapped[int] = mapped_column(BigInteger)
     event_count: Mapped[int] = mapped_column(BigInteger)
     max_quantity: Mapped[int] = mapped_column(BigInteger)
-    latest_key: Mapped[str] = mapped_column(LATEST_KEY)
+    min_quantity: Mapped[int] = mapped_column(BigInteger)
+    latest_key: Mapped[str] = mapped_column(LatestKey)

@@ -63,12 +63,13 @@ EventDimensions = Annotated[
 
 
 class Aggregation(StrEnum):
-    """How a feature's events combine into a total: ``sum`` of quantities, ``count`` of events, ``max``
-    quantity, or the quantity of the ``latest`` event by timestamp (ties: the later-recorded event)."""
+    """How a feature's events combine into a total: ``sum`` of quantities, ``count`` of events, ``max`` or
+    ``min`` quantity, or the quantity of the ``latest`` event by timestamp (ties: the later-recorded event)."""
 
     SUM = "sum"
     COUNT = "count"
     MAX = "max"
+    MIN = "min"
     LATEST = "latest"
 
 
@@ -226,3 +227,28 @@ class Problem(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
 
 class Health(msgspec.Struct, kw_only=True, frozen=True):
     status: str
+
+
+class NewEvent(msgspec.Struct, frozen=True):
+    """An event of a batch as it will be stored; ``explicit_time`` is False when the server supplied the
+    timestamp."""
+
+    index: int
+    idempotency_key: str
+    feature_key: str
+    quantity: int
+    timestamp: datetime
+    explicit_time: bool
+    latest_key: str
+    dimensions: dict[str, str]  # keys sorted
+    dimension_set: str  # their canonical text, "{}" for none
+
+    def same_content(self, feature_key: str, quantity: int, timestamp: datetime, dimensions: dict[str, str]) -> bool:
+        # A retried event without a timestamp gets a new receipt time: its key, feature, quantity and
+        # dimensions decide.
+        return (
+            self.feature_key == feature_key
+            and self.quantity == quantity
+            and self.dimensions == dimensions
+            and (not self.explicit_time or self.timestamp == timestamp)
+        )

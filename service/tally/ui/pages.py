@@ -40,9 +40,9 @@ from tally.ui.view import (
     period_label,
 )
 from tally.usage.controller import provide_usage
-from tally.usage.periods import windows, zone
+from tally.usage.periods import zone
 from tally.usage.service import UsageService
-from tally.usage.totals import Grouping
+from tally.usage.totals import TotalsQuery
 
 COOKIE = "tally_usage_token"
 SIGN_IN_PATH = "/usage/sign-in"
@@ -253,10 +253,15 @@ class UsagePages(Controller):
             chosen = choose_period(period, start, end, zone_info, now=datetime.now(UTC))
         except InvalidInput as exc:
             return _page("usage.html", 400, error=exc.detail, **context)
-        totals = await usage.totals(tenant, None, [(chosen.start, chosen.end)])
-        daily = await usage.totals(
-            tenant, None, windows(chosen.start, chosen.end, WindowSize.DAY, zone_info, MAX_CUSTOM_DAYS + 1)
+        query = partial(
+            TotalsQuery.build,
+            now=datetime.now(UTC),
+            period_start=chosen.start,
+            period_end=chosen.end,
+            timezone=zone_info,
         )
+        totals = await usage.totals(tenant, query())
+        daily = await usage.totals(tenant, query(window_size=WindowSize.DAY))
         features = await catalog.list_features()
         cards = feature_cards(features, totals, daily, zone_info)
         form.update(start=chosen.first_day.isoformat(), end=chosen.last_day.isoformat())
@@ -266,7 +271,7 @@ class UsagePages(Controller):
             split = choose_breakdown(breakdown, features)
             if split is not None:
                 grouped = await usage.totals(
-                    tenant, [split.feature_key], [(chosen.start, chosen.end)], Grouping(group_by=(split.dimension,))
+                    tenant, query(feature_keys=[split.feature_key], group_by=[split.dimension])
                 )
                 rows = breakdown_rows(grouped, split.dimension)
         except InvalidInput as exc:

@@ -7,8 +7,7 @@ offset in use today is a multiple of 15 minutes, so any hour, day or month windo
 whole number of quarter buckets; hour and day buckets cover the whole UTC hours and days inside it, so a
 month costs about 30 rows per feature however many events it holds.
 
-Each bucket keeps what every aggregation needs: the sum and count of quantities, the largest quantity,
-and the latest key (see ``latest_key``).
+Each bucket keeps what every aggregation needs: one ``State`` (see ``tally.usage.aggregations``).
 """
 
 from __future__ import annotations
@@ -18,6 +17,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 import msgspec
+
+from tally.usage.aggregations import State
 
 QUARTER = 15 * 60
 HOUR = 60 * 60
@@ -31,22 +32,6 @@ DIMENSION_GRAINS = (MONTH, DAY, HOUR)
 about one event per row and summarises little while costing a row write per event: it has no quarter
 hours (ragged edges are read from raw events), and a month of usage by model is one row per set."""
 _EPOCH = datetime(2000, 1, 1, tzinfo=UTC)  # a UTC midnight: every grain boundary is a whole multiple from it
-_KEY_PREFIX = 44  # two 20-digit instants and a 4-digit batch index
-
-
-def _digits(at: datetime) -> str:
-    at = at.astimezone(UTC)
-    return f"{at.year:04d}{at.month:02d}{at.day:02d}{at.hour:02d}{at.minute:02d}{at.second:02d}{at.microsecond:06d}"
-
-
-def latest_key(timestamp: datetime, recorded_at: datetime, batch_index: int, quantity: int) -> str:
-    """A string that sorts like (timestamp, recorded_at, batch_index) and ends in the quantity, so the
-    greatest key of any set of events is the latest one's (ties go to the later-recorded event)."""
-    return f"{_digits(timestamp)}{_digits(recorded_at)}{batch_index:04d}{quantity}"
-
-
-def quantity_of(key: str) -> int:
-    return int(key[_KEY_PREFIX:])
 
 
 class Event(Protocol):
@@ -60,47 +45,27 @@ class Event(Protocol):
     def latest_key(self) -> str: ...
 
 
-class StoredEvent(msgspec.Struct, frozen=True):
-    """The fields of an event that buckets are made of."""
-
-    feature_key: str
-    quantity: int
-    timestamp: datetime
-    latest_key: str
-
-
 class DimensionedEvent(Event, Protocol):
     @property
     def dimension_set(self) -> str: ...
 
 
-class BucketCell(msgspec.Struct, frozen=True, order=True):
-    """What a batch adds to one bucket row; fields in the table's key order, so cells sort like rows."""
+class BucketTable(msgspec.Struct, frozen=True):
+    """A table of pre-aggregated state: its key columns after ``tenant_id`` (in key order; ``grain_seconds``,
+    ``bucket_start`` and ``feature_key`` among them) and its grains. Its other columns are ``State``'s."""
 
-    grain_seconds: int
-    bucket_start: datetime
-    feature_key: str
-    quantity: int
-    event_count: int
-    max_quantity: int
-    latest_key: str
-
-    def row(self) -> dict[str, Any]:
-        return msgspec.structs.asdict(self)
+    name: str
+    keys: tuple[str, ...]
+    grains: tuple[int, ...]
 
 
-class DimensionCell(msgspec.Struct, frozen=True, order=True):
-    """What a batch adds to one row of ``usage_dimension_bucket``, fields in that table's key order;
-    ``dimension_set`` is the canonical JSON text of the values."""
+USAGE_BUCKETS = BucketTable("usage_bucket", ("grain_seconds", "bucket_start", "feature_key"), GRAINS)
+DIMENSION_BUCKETS = BucketTable(
+    "usage_dimension_bucket", ("feature_key", "grain_seconds", "bucket_start", "dimension_set"), DIMENSION_GRAINS
+)
 
-    feature_key: str
-    grain_seconds: int
-    bucket_start: datetime
-    dimension_set: str
-    quantity: int
-    event_count: int
-    max_quantity: int
-    latest_key: str
+Cell = tuple[tuple[Any, ...], State]
+"""What a batch adds to one bucket row: the row's key (``BucketTable.keys`` values) and the state to add."""
 
 
 class Range(msgspec.Struct, frozen=True):
@@ -137,46 +102,34 @@ def ceil_to(value: datetime, grain_seconds: int) -> datetime | None:
         return None
 
 
-Cells = dict[Any, list[Any]]
-"""Partial sums by key, each ``[sum, count, max, latest key]``; here the key is (grain, bucket start, *key)."""
+def bucket_cells(events: Iterable[Event]) -> list[Cell]:
+    """Events pre-aggregated per row of ``usage_bucket``, sorted by key: the rows one upsert adds to."""
+    return _cells(USAGE_BUCKETS, (((e.feature_key,), e) for e in events))
 
 
-def bucket_cells(events: Iterable[Event]) -> list[BucketCell]:
-    """Events pre-aggregated per (grain, bucket, feature), sorted: the rows one upsert adds to."""
-    cells = _aggregate((((e.feature_key,), e) for e in events), GRAINS)
-    return [BucketCell(g, b, f, *values) for (g, b, f), values in sorted(cells.items())]
+def dimension_cells(events: Iterable[DimensionedEvent]) -> list[Cell]:
+    """Events pre-aggregated per row of ``usage_dimension_bucket`` (per set of dimension values), sorted by key."""
+    return _cells(DIMENSION_BUCKETS, (((e.feature_key, e.dimension_set), e) for e in events))
 
 
-def dimension_cells(events: Iterable[DimensionedEvent]) -> list[DimensionCell]:
-    """Events pre-aggregated per (feature, grain, bucket, set of dimension values), sorted like the table."""
-    cells = _aggregate((((e.feature_key, e.dimension_set), e) for e in events), DIMENSION_GRAINS)
-    return sorted(DimensionCell(f, g, b, d, *values) for (g, b, f, d), values in cells.items())
-
-
-def _aggregate(keyed: Iterable[tuple[tuple[str, ...], Event]], grains: tuple[int, ...]) -> Cells:
-    """The cells of every event for each of ``grains``."""
-    finest, *coarser = sorted(grains)
-    cells: Cells = {}
+def _cells(table: BucketTable, keyed: Iterable[tuple[tuple[str, ...], Event]]) -> list[Cell]:
+    """The cells of every event for each of the table's grains, in the table's key order."""
+    finest, *coarser = sorted(table.grains)
+    states: dict[tuple[Any, ...], State] = {}  # (grain, bucket start, *key) -> state
     for key, e in keyed:
-        fold(cells, (finest, floor_to(e.timestamp, finest), *key), e.quantity, 1, e.quantity, e.latest_key)
+        fold(states, (finest, floor_to(e.timestamp, finest), *key), State.of_event(e.quantity, e.latest_key))
     # Coarser buckets from the finest ones (every grain divides the next): far fewer floor computations.
-    for (_, start, *rest), (quantity, count, largest, latest) in list(cells.items()):
+    for (_, start, *rest), state in list(states.items()):
         for grain in coarser:
-            fold(cells, (grain, floor_to(start, grain), *rest), quantity, count, largest, latest)
-    return cells
+            fold(states, (grain, floor_to(start, grain), *rest), state)
+    order = [("grain_seconds", "bucket_start", "feature_key", "dimension_set").index(k) for k in table.keys]
+    return sorted((tuple(key[i] for i in order), state) for key, state in states.items())
 
 
-def fold(cells: Cells, key: Any, quantity: int, count: int, largest: int, latest: str) -> None:
-    """Add partial sums to the cell of ``key``: sums and counts add up, the largest quantity and the latest
-    key keep the greater."""
-    cell = cells.get(key)
-    if cell is None:
-        cells[key] = [quantity, count, largest, latest]
-    else:
-        cell[0] += quantity
-        cell[1] += count
-        cell[2] = max(cell[2], largest)
-        cell[3] = max(cell[3], latest)
+def fold(states: dict[Any, State], key: Any, state: State) -> None:
+    """Add ``state`` to the state kept under ``key``."""
+    kept = states.get(key)
+    states[key] = state if kept is None else kept.merge(state)
 
 
 def decompose(start: datetime, end: datetime, grains: tuple[int, ...] = GRAINS) -> list[Range]:

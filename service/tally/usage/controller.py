@@ -23,7 +23,6 @@ from tally.domain.models import (
     MAX_EVENTS_PAGE,
     MAX_FEATURE_KEYS,
     MAX_GROUP_BY,
-    MAX_TOTAL_ROWS,
     IngestResult,
     UsageBatch,
     UsageEvent,
@@ -34,9 +33,9 @@ from tally.domain.models import (
 )
 from tally.metrics import count_ingestion
 from tally.openapi_docs import problems
-from tally.usage.periods import open_period, resolve_period, windows, zone
+from tally.usage.periods import open_period
 from tally.usage.service import UsageService
-from tally.usage.totals import Grouping
+from tally.usage.totals import TotalsQuery
 
 # Litestar converts query values leniently: a number such as 0.5 or -1 becomes a Unix timestamp. The contract
 # speaks of ISO-8601 datetimes only (found by schemathesis).
@@ -61,10 +60,77 @@ async def provide_usage(db_session: NamedDependency[AsyncSession], settings: Nam
     )
 
 
+async def provide_totals_query(
+    request: Request[Any, Any, Any],
+    feature_keys: Annotated[
+        list[str] | None,
+        Parameter(
+            description=f"Features to report (repeat the parameter, at most {MAX_FEATURE_KEYS}); "
+            "omitted: every feature of the catalog. Unknown keys are a 400.",
+            max_items=MAX_FEATURE_KEYS,
+        ),
+    ] = None,
+    period_start: Annotated[
+        datetime | None,
+        Parameter(
+            description="Inclusive start, ISO-8601. Naive means UTC; send an offset's `+` as `%2B`.",
+        ),
+    ] = None,
+    period_end: Annotated[
+        datetime | None,
+        Parameter(description="Exclusive end, ISO-8601, after `period_start`. Naive means UTC."),
+    ] = None,
+    window_size: Annotated[
+        WindowSize | None,
+        Parameter(description="One row per feature per `hour`, `day` or `month` of the period."),
+    ] = None,
+    timezone: Annotated[
+        str,
+        Parameter(
+            description="IANA time zone that day and month windows and the calendar-month defaults follow.",
+            examples=[Example(value="Europe/Berlin")],
+            max_length=64,
+        ),
+    ] = "UTC",
+    group_by: Annotated[
+        list[str] | None,
+        Parameter(
+            description=f"Dimension keys to break totals down by (repeat the parameter, at most {MAX_GROUP_BY}); "
+            "each must be declared by every selected feature.",
+            max_items=MAX_GROUP_BY,
+            examples=[Example(value=["model"])],
+        ),
+    ] = None,
+    filters: Annotated[
+        list[str] | None,
+        QueryParameter(
+            name="filter",
+            description="Only events with this dimension value, as `key=value` (value 1 to "
+            f"{MAX_DIMENSION_VALUE} characters; repeat the parameter: different keys must all match, values "
+            "of the same key are alternatives). Each key must be declared by every selected feature.",
+            examples=[Example(value=["region=eu"])],
+        ),
+    ] = None,
+) -> TotalsQuery:
+    """The ``usage-totals`` query parameters as one checked ``TotalsQuery`` (the usage page builds its queries
+    with the same ``TotalsQuery.build``)."""
+    iso_datetimes_only(request, "period_start", "period_end")
+    return TotalsQuery.build(
+        now=datetime.now(UTC),
+        feature_keys=feature_keys,
+        period_start=period_start,
+        period_end=period_end,
+        window_size=window_size,
+        timezone=timezone,
+        group_by=group_by,
+        filters=filters,
+    )
+
+
 class UsageController(Controller):
     path = "/api/v1/billing/tenants/{tenant_id:str}"
     tags = ["usage"]
-    dependencies = {"usage": Provide(provide_usage)}
+    dependencies = {"usage": Provide(provide_usage), "totals_query": Provide(provide_totals_query)}
 
     @post(
         "/usage-events",
@@ -122,64 +188,10 @@ class UsageController(Controller):
     async def get_usage_totals(
         self,
         tenant_id: TenantId,
-        request: Request[Any, Any, Any],
         usage: NamedDependency[UsageService],
-        feature_keys: Annotated[
-            list[str] | None,
-            Parameter(
-                description=f"Features to report (repeat the parameter, at most {MAX_FEATURE_KEYS}); "
-                "omitted: every feature of the catalog. Unknown keys are a 400.",
-                max_items=MAX_FEATURE_KEYS,
-            ),
-        ] = None,
-        period_start: Annotated[
-            datetime | None,
-            Parameter(
-                description="Inclusive start, ISO-8601. Naive means UTC; send an offset's `+` as `%2B`.",
-            ),
-        ] = None,
-        period_end: Annotated[
-            datetime | None,
-            Parameter(description="Exclusive end, ISO-8601, after `period_start`. Naive means UTC."),
-        ] = None,
-        window_size: Annotated[
-            WindowSize | None,
-            Parameter(description="One row per feature per `hour`, `day` or `month` of the period."),
-        ] = None,
-        timezone: Annotated[
-            str,
-            Parameter(
-                description="IANA time zone that day and month windows and the calendar-month defaults follow.",
-                examples=[Example(value="Europe/Berlin")],
-                max_length=64,
-            ),
-        ] = "UTC",
-        group_by: Annotated[
-            list[str] | None,
-            Parameter(
-                description=f"Dimension keys to break totals down by (repeat the parameter, at most {MAX_GROUP_BY}); "
-                "each must be declared by every selected feature.",
-                max_items=MAX_GROUP_BY,
-                examples=[Example(value=["model"])],
-            ),
-        ] = None,
-        filters: Annotated[
-            list[str] | None,
-            QueryParameter(
-                name="filter",
-                description="Only events with this dimension value, as `key=value` (value 1 to "
-                f"{MAX_DIMENSION_VALUE} characters; repeat the parameter: different keys must all match, values "
-                "of the same key are alternatives). Each key must be declared by every selected feature.",
-                examples=[Example(value=["region=eu"])],
-            ),
-        ] = None,
+        totals_query: NamedDependency[TotalsQuery],
     ) -> list[UsageTotal]:
-        iso_datetimes_only(request, "period_start", "period_end")
-        grouping = Grouping.parse(group_by, filters)
-        tz = zone(timezone)
-        start, end = resolve_period(period_start, period_end, now=datetime.now(UTC), tz=tz)
-        spans = [(start, end)] if window_size is None else windows(start, end, window_size, tz, MAX_TOTAL_ROWS)
-        return await usage.totals(tenant_id, feature_keys, spans, grouping)
+        return await usage.totals(tenant_id, totals_query)
 
     @post(
         "/usage-events/{idempotency_key:str}/void",

@@ -10,13 +10,16 @@
 - The events' time index is re-keyed on (tenant_id, timestamp): a totals window reads a time range of one
   tenant for all its features at once, which (tenant_id, feature_key, timestamp) could filter, not seek.
 
-Existing events are back-filled in Python, with the same functions ingestion uses.
+Existing events are back-filled in Python.
 
 Revision ID: 0002
 Revises: 0001
 """
 
 from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from advanced_alchemy.types import DateTimeUTC
@@ -58,9 +61,15 @@ def upgrade() -> None:
     _backfill()
 
 
-def _backfill() -> None:
-    from tally.usage.buckets import StoredEvent, bucket_cells, latest_key  # the definitions ingestion uses
+def _digits(at: datetime) -> str:
+    at = at.astimezone(UTC)
+    return f"{at.year:04d}{at.month:02d}{at.day:02d}{at.hour:02d}{at.minute:02d}{at.second:02d}{at.microsecond:06d}"
 
+
+def _backfill() -> None:
+    """Latest keys and buckets of the existing events. Written out here rather than with the service's code: a
+    migration must keep doing what it did when it was written, while that code moves on (it keeps more state
+    per bucket today, see 0004)."""
     bind = op.get_bind()
     events = sa.table(
         "usage_event",
@@ -76,20 +85,39 @@ def _backfill() -> None:
         sa.column("max_quantity"),
         sa.column("latest_key"),
     )
-    by_tenant: dict[object, list[StoredEvent]] = {}
+    epoch = datetime(2000, 1, 1, tzinfo=UTC)
+    cells: dict[tuple[object, int, datetime, str], list[Any]] = {}  # -> [sum, count, max, latest key]
     for row in bind.execute(sa.select(events)).all():
-        event = StoredEvent(
-            row.feature_key, row.quantity, row.timestamp, latest_key(row.timestamp, row.recorded_at, 0, row.quantity)
-        )
+        key = f"{_digits(row.timestamp)}{_digits(row.recorded_at)}{0:04d}{row.quantity}"
         bind.execute(
             events.update()
             .where(events.c.tenant_id == row.tenant_id, events.c.idempotency_key == row.idempotency_key)
-            .values(latest_key=event.latest_key)
+            .values(latest_key=key)
         )
-        by_tenant.setdefault(row.tenant_id, []).append(event)
-    for tenant_id, tenant_events in by_tenant.items():
-        cells = bucket_cells(tenant_events)
-        bind.execute(buckets.insert(), [{"tenant_id": tenant_id, **cell.row()} for cell in cells])
+        for grain in (86400, 3600, 900):
+            start = row.timestamp - ((row.timestamp - epoch) % timedelta(seconds=grain))
+            cell = cells.setdefault((row.tenant_id, grain, start, row.feature_key), [0, 0, 0, ""])
+            cell[0] += row.quantity
+            cell[1] += 1
+            cell[2] = max(cell[2], row.quantity)
+            cell[3] = max(cell[3], key)
+    if cells:
+        bind.execute(
+            buckets.insert(),
+            [
+                {
+                    "tenant_id": tenant_id,
+                    "grain_seconds": grain,
+                    "bucket_start": start,
+                    "feature_key": feature_key,
+                    "quantity": quantity,
+                    "event_count": count,
+                    "max_quantity": largest,
+                    "latest_key": latest,
+                }
+                for (tenant_id, grain, start, feature_key), (quantity, count, largest, latest) in cells.items()
+            ],
+        )
 
 
 def downgrade() -> None:

@@ -1,0 +1,372 @@
+"""Everything that differs between the databases Tally runs on, in one place.
+
+One ``Dialect`` per database: how its engine is made, how a write transaction starts, the catalog lock,
+the batch insert that reports new rows, the bucket upsert, reading a value out of a JSON column, byte-order
+sorting, column types, and which errors mean "not now" (a 503) rather than "never". It is chosen once, from
+the URL when the engine is made (``for_url``) and from the session's engine in a repository's constructor
+(``of``); nothing else in the code asks which database it talks to.
+
+A third database is one more subclass here plus its entry in ``DIALECTS`` (and its driver in pyproject.toml,
+its migrations checked, its tests): see docs/architecture.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, ClassVar, cast
+from uuid import UUID
+
+import msgspec
+from sqlalchemy import Dialect as SQLAlchemyDialect
+from sqlalchemy import String, Text, TextClause, TypeDecorator, event, func, text
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.dialects import sqlite
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_scoped_session, create_async_engine
+from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.sql.schema import Table
+from sqlalchemy.types import TypeEngine
+
+from tally.domain.models import NewEvent
+from tally.usage.aggregations import COLUMNS, Combine
+from tally.usage.buckets import BucketTable, Cell
+
+if TYPE_CHECKING:
+    from tally.config import Settings
+
+# Any constant of our own; PostgreSQL advisory locks are numbered per database.
+CATALOG_LOCK = 0x74616C6C7964696D  # "tallydim"
+
+# PostgreSQL error classes that mean "not now" rather than "never": 08 connection exception, 53 insufficient
+# resources (53300 too many connections), 57 operator intervention (57P01 admin shutdown, which
+# pg_terminate_backend causes; 57P03 cannot connect now, while the server starts or stops).
+TRANSIENT_SQLSTATE_CLASSES = frozenset({"08", "53", "57"})
+
+
+Session = AsyncSession | async_scoped_session[AsyncSession]
+"""A session as repositories hold it (advanced-alchemy accepts a scoped one too)."""
+
+
+def dimension_set(dimensions: dict[str, str]) -> str:
+    """The canonical text of a set of dimensions (keys sorted, no spaces): equal sets, equal text."""
+    return msgspec.json.encode(dict(sorted(dimensions.items()))).decode()
+
+
+class Dialect:
+    """What one database does its own way. Subclasses fill in every method."""
+
+    name: ClassVar[str]
+    url_prefix: ClassVar[str]
+    byte_order: ClassVar[str] = ""
+    """Appended to an ORDER BY term so strings sort by code point, as Python sorts them."""
+    binds_json_objects: ClassVar[bool] = False
+    """Its driver takes a JSON column's value as an object (else as text)."""
+
+    def create_engine(self, settings: Settings) -> AsyncEngine:
+        raise NotImplementedError
+
+    async def begin_write(self, session: Session) -> None:
+        """Make ``session``'s next statement start a transaction fit for writing (call it before any other)."""
+        raise NotImplementedError
+
+    async def lock_catalog(self, session: Session, *, exclusive: bool) -> None:
+        """Order a catalog change that gives a feature its first dimensions against ingestion and voids (see
+        ``CatalogService``). Writers take it shared before they read the catalog, the change exclusively."""
+        raise NotImplementedError
+
+    async def insert_events(
+        self, session: Session, table: Table, tenant_id: UUID, events: Sequence[NewEvent], recorded_at: datetime
+    ) -> set[str]:
+        """Insert the events whose keys are new (ON CONFLICT DO NOTHING) and return those keys."""
+        raise NotImplementedError
+
+    async def upsert_cells(self, session: Session, table: BucketTable, tenant_id: UUID, cells: list[Cell]) -> None:
+        """Add each cell's state to its row of ``table``, inserting the rows that do not exist yet."""
+        raise NotImplementedError
+
+    def json_value(self, column: str, key: str) -> str:
+        """SQL for the text value of ``key`` in a JSON object column (NULL where it is missing). ``key`` is
+        written into the text: callers pass only keys that matched DIMENSION_KEY_PATTERN."""
+        raise NotImplementedError
+
+    def latest_key_type(self) -> TypeEngine[str]:
+        """The type of ``latest_key`` columns: compared byte-wise, whatever the database's locale."""
+        raise NotImplementedError
+
+    def dimensions_type(self) -> TypeEngine[Any]:
+        raise NotImplementedError
+
+    def transient(self, exc: BaseException) -> bool:
+        """The database cannot serve us right now (answer 503 and retry later), rather than a bug (500)."""
+        return isinstance(exc, (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError))
+
+
+class SQLiteDialect(Dialect):
+    name = "sqlite"
+    url_prefix = "sqlite+aiosqlite://"
+
+    def create_engine(self, settings: Settings) -> AsyncEngine:
+        busy_ms = int(settings.db_timeout_seconds * 1000)
+        engine = create_async_engine(settings.database_url)
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _on_connect(dbapi_connection: DBAPIConnection, _: ConnectionPoolEntry) -> None:
+            # Let SQLAlchemy, not the sqlite3 module, emit BEGIN, so the begin hook below decides its kind.
+            dbapi_connection.isolation_level = None
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.close()
+
+        @event.listens_for(engine.sync_engine, "begin")
+        def _on_begin(connection: Any) -> None:
+            # A deferred transaction that later writes fails at once with "database is locked" when another
+            # writer holds the lock; BEGIN IMMEDIATE takes the write lock up front and waits busy_timeout.
+            immediate = connection.get_execution_options().get("tally_write", False)
+            connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+        return engine
+
+    async def begin_write(self, session: Session) -> None:
+        await session.connection(execution_options={"tally_write": True})  # BEGIN IMMEDIATE, see above
+
+    async def lock_catalog(self, session: Session, *, exclusive: bool) -> None:
+        """Nothing to do: SQLite runs one writer at a time (BEGIN IMMEDIATE)."""
+
+    async def insert_events(
+        self, session: Session, table: Table, tenant_id: UUID, events: Sequence[NewEvent], recorded_at: datetime
+    ) -> set[str]:
+        stmt = (
+            sqlite.insert(table)
+            .on_conflict_do_nothing(index_elements=["tenant_id", "idempotency_key"])
+            .returning(table.c.idempotency_key)
+        )
+        rows = [
+            {
+                "tenant_id": tenant_id,
+                "idempotency_key": e.idempotency_key,
+                "feature_key": e.feature_key,
+                "quantity": e.quantity,
+                "timestamp": e.timestamp,
+                "recorded_at": recorded_at,
+                "batch_index": e.index,
+                "latest_key": e.latest_key,
+                "dimensions": e.dimensions or None,
+            }
+            for e in events
+        ]
+        return set((await session.scalars(stmt, rows)).all())
+
+    async def upsert_cells(self, session: Session, table: BucketTable, tenant_id: UUID, cells: list[Cell]) -> None:
+        from tally.db.models import Base  # the tables; models import this module for their column types
+
+        target = Base.metadata.tables[table.name]
+        insert = sqlite.insert(target)
+        # SQLite's two-argument max() and min() are scalar functions: the pairwise GREATEST and LEAST.
+        pairwise: dict[Combine, Callable[[Any, Any], Any]] = {
+            Combine.ADD: lambda a, b: a + b,
+            Combine.GREATEST: func.max,
+            Combine.LEAST: func.min,
+        }
+        stmt = insert.on_conflict_do_update(
+            index_elements=list(target.primary_key.columns),
+            set_={c.name: pairwise[c.combine](target.c[c.name], insert.excluded[c.name]) for c in COLUMNS},
+        )
+        names = ("tenant_id", *table.keys, *(c.name for c in COLUMNS))
+        await session.execute(stmt, [dict(zip(names, (tenant_id, *key, *state), strict=True)) for key, state in cells])
+
+    def json_value(self, column: str, key: str) -> str:
+        return f"json_extract({column}, '$.{key}')"
+
+    def latest_key_type(self) -> TypeEngine[str]:
+        return String(80)  # SQLite compares text byte-wise (BINARY) by default
+
+    def dimensions_type(self) -> TypeEngine[Any]:
+        return Text()
+
+
+# A unique key plus ON CONFLICT DO NOTHING is what makes ingestion exactly-once: a concurrent transaction
+# inserting the same key waits for ours and then skips the row; RETURNING says which rows are new. On PostgreSQL
+# the statements are written by hand over unnest() of one array per column: asyncpg encodes each array in C,
+# where SQLAlchemy would bind 8,000 parameters one by one (a batch took about 3x longer that way).
+PG_INSERT_EVENTS = text("""
+    INSERT INTO usage_event
+        (tenant_id, idempotency_key, feature_key, quantity, timestamp, recorded_at, batch_index, latest_key,
+         dimensions)
+    SELECT :tenant_id, k, f, q, t, :recorded_at, i, l, CAST(d AS jsonb)
+    FROM unnest(CAST(:keys AS text[]), CAST(:features AS text[]), CAST(:quantities AS bigint[]),
+                CAST(:timestamps AS timestamptz[]), CAST(:indexes AS integer[]), CAST(:latest AS text[]),
+                CAST(:dimensions AS text[]))
+         AS batch(k, f, q, t, i, l, d)
+    ON CONFLICT (tenant_id, idempotency_key) DO NOTHING
+    RETURNING idempotency_key
+""")
+KEY_TYPES = {"grain_seconds": "integer", "bucket_start": "timestamptz", "feature_key": "text", "dimension_set": "jsonb"}
+PG_PAIRWISE = {Combine.ADD: "{0} + {1}", Combine.GREATEST: "GREATEST({0}, {1})", Combine.LEAST: "LEAST({0}, {1})"}
+
+
+def _pg_upsert(table: BucketTable) -> TextClause:
+    """Add cells to the rows of a bucket table: one array per column, inserted or combined with the existing
+    row column by column (``COLUMNS``). A jsonb column travels as text."""
+    columns = {**{key: KEY_TYPES[key] for key in table.keys}, **{c.name: c.sql_type for c in COLUMNS}}
+    names = ", ".join(columns)
+    arrays = ", ".join(f"CAST(:{name} AS {'text' if kind == 'jsonb' else kind}[])" for name, kind in columns.items())
+    values = ", ".join(f"CAST({name} AS jsonb)" if kind == "jsonb" else name for name, kind in columns.items())
+    combined = ", ".join(
+        f"{c.name} = {PG_PAIRWISE[c.combine].format(f'{table.name}.{c.name}', f'excluded.{c.name}')}" for c in COLUMNS
+    )
+    return text(f"""
+        INSERT INTO {table.name} (tenant_id, {names})
+        SELECT :tenant_id, {values} FROM unnest({arrays}) AS cells({names})
+        ON CONFLICT (tenant_id, {", ".join(table.keys)}) DO UPDATE SET {combined}
+    """)  # noqa: S608 - no input in the text
+
+
+class PostgreSQLDialect(Dialect):
+    name = "postgresql"
+    url_prefix = "postgresql+asyncpg://"
+    byte_order = ' COLLATE "C"'
+    binds_json_objects = True
+
+    def __init__(self) -> None:
+        self._upserts: dict[str, TextClause] = {}
+
+    def create_engine(self, settings: Settings) -> AsyncEngine:
+        # Autocommit: a read is one statement and needs no BEGIN/ROLLBACK (the pool's pre-ping, too, is then one
+        # round trip instead of three). A session that writes calls begin_write first.
+        return create_async_engine(
+            settings.database_url,
+            pool_size=settings.db_pool_size,
+            max_overflow=settings.db_pool_size,
+            pool_timeout=settings.db_timeout_seconds,
+            pool_pre_ping=True,
+            isolation_level="AUTOCOMMIT",
+            connect_args={"timeout": settings.db_timeout_seconds},
+        )
+
+    async def begin_write(self, session: Session) -> None:
+        await session.connection(execution_options={"isolation_level": "READ COMMITTED"})
+
+    async def lock_catalog(self, session: Session, *, exclusive: bool) -> None:
+        # A statement of its own: one that took the lock and read the catalog at once would read with a
+        # snapshot taken before the wait.
+        function = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
+        await session.execute(text(f"SELECT {function}(:key)"), {"key": CATALOG_LOCK})
+
+    async def insert_events(
+        self, session: Session, table: Table, tenant_id: UUID, events: Sequence[NewEvent], recorded_at: datetime
+    ) -> set[str]:
+        result = await session.execute(
+            PG_INSERT_EVENTS,
+            {
+                "tenant_id": tenant_id,
+                "recorded_at": recorded_at,
+                "keys": [e.idempotency_key for e in events],
+                "features": [e.feature_key for e in events],
+                "quantities": [e.quantity for e in events],
+                "timestamps": [e.timestamp for e in events],
+                "indexes": [e.index for e in events],
+                "latest": [e.latest_key for e in events],
+                "dimensions": [e.dimension_set if e.dimensions else None for e in events],
+            },
+        )
+        return set(result.scalars().all())
+
+    async def upsert_cells(self, session: Session, table: BucketTable, tenant_id: UUID, cells: list[Cell]) -> None:
+        statement = self._upserts.get(table.name)
+        if statement is None:
+            statement = self._upserts[table.name] = _pg_upsert(table)
+        params: dict[str, Any] = {"tenant_id": tenant_id}
+        for i, name in enumerate(table.keys):
+            params[name] = [key[i] for key, _ in cells]
+        for j, column in enumerate(COLUMNS):
+            params[column.name] = [state[j] for _, state in cells]
+        await session.execute(statement, params)
+
+    def json_value(self, column: str, key: str) -> str:
+        return f"({column} ->> '{key}')"
+
+    def latest_key_type(self) -> TypeEngine[str]:
+        return String(80, collation="C")
+
+    def dimensions_type(self) -> TypeEngine[Any]:
+        return JSONB()
+
+    def transient(self, exc: BaseException) -> bool:
+        if super().transient(exc):
+            return True
+        if not isinstance(exc, sa_exc.DBAPIError):
+            return False
+        sqlstate = getattr(exc.orig, "sqlstate", None)
+        return exc.connection_invalidated or (isinstance(sqlstate, str) and sqlstate[:2] in TRANSIENT_SQLSTATE_CLASSES)
+
+
+DIALECTS: dict[str, Dialect] = {d.name: d for d in (SQLiteDialect(), PostgreSQLDialect())}
+
+
+def for_url(url: str) -> Dialect:
+    """The dialect of a database URL; ValueError naming the accepted schemes for any other."""
+    for dialect in DIALECTS.values():
+        if url.startswith(dialect.url_prefix):
+            return dialect
+    accepted = " or ".join(d.url_prefix for d in DIALECTS.values())
+    raise ValueError(f"TALLY_DATABASE_URL must start with {accepted}")
+
+
+def named(sqlalchemy_dialect: SQLAlchemyDialect) -> Dialect:
+    return DIALECTS[sqlalchemy_dialect.name]
+
+
+def of(session: Session) -> Dialect:
+    """The dialect of the engine ``session`` is bound to."""
+    return named(session.get_bind().dialect)
+
+
+def transient(exc: BaseException) -> bool:
+    """``exc``, or the error it was raised from (advanced-alchemy wraps SQLAlchemy's errors in its own), means
+    the database cannot serve us right now, by any dialect's rules."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, (OSError, TimeoutError)) or any(d.transient(seen) for d in DIALECTS.values()):
+            return True
+        seen = seen.__cause__
+    return False
+
+
+class LatestKey(TypeDecorator[str]):
+    """A ``latest_key`` column: sorts like (timestamp, recorded_at, batch_index), compared byte-wise."""
+
+    impl = String(80)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: SQLAlchemyDialect) -> TypeEngine[Any]:
+        return dialect.type_descriptor(named(dialect).latest_key_type())
+
+
+class Dimensions(TypeDecorator[dict[str, str]]):
+    """A set of dimensions: ``jsonb`` on PostgreSQL (read without parsing, compared by value); canonical JSON
+    text on SQLite, so that equal sets are equal keys there too. SQLAlchemy's JSON type would write SQLite's
+    text with spaces and in the caller's key order."""
+
+    impl = Text
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: SQLAlchemyDialect) -> TypeEngine[Any]:
+        return dialect.type_descriptor(named(dialect).dimensions_type())
+
+    def process_bind_param(self, value: dict[str, str] | str | None, dialect: SQLAlchemyDialect) -> Any:
+        as_json = named(dialect).binds_json_objects
+        if isinstance(value, str):  # a set already in its canonical text (dimension_set), as bucket cells carry it
+            return msgspec.json.decode(value, type=dict[str, str]) if as_json else value
+        if value is None or as_json:
+            return value
+        return dimension_set(value)
+
+    def process_result_value(self, value: Any, dialect: SQLAlchemyDialect) -> dict[str, str] | None:
+        if isinstance(value, str):
+            return msgspec.json.decode(value, type=dict[str, str])
+        return cast("dict[str, str] | None", value)

@@ -1,0 +1,9 @@
+"""Repositories: every SQL statement of the service lives in one of these (and, for what differs between
+databases, in ``tally.db.dialects``). Each takes the request's session; services never see SQL."""
+
+from tally.db.repositories.buckets import BucketRepository
+from tally.db.repositories.events import UsageEventRepository
+from tally.db.repositories.features import FeatureRepository
+from tally.db.repositories.totals import TotalsRepository
+
+__all__ = ["BucketRepository", "FeatureRepository", "TotalsRepository", "UsageEventRepository"]

@@ -1,0 +1,253 @@
+"""The totals reads: partial states of bucket ranges and raw-event ranges, grouped or not.
+
+A read is a list of ranges (``tally.usage.buckets.decompose``), each one UNION ALL branch of one statement:
+"buckets" and "raw" branches are combined in SQL (they lie inside one window), "bucket rows" come back row
+by row with their start, to be sorted into windows. The statements are written as text, once per shape,
+and prepared once per connection: building them with select() per request cost as much CPU as the rest of
+a request. Only dimension keys that matched DIMENSION_KEY_PATTERN are written into the text.
+
+Two shapes: one window joins the catalog in the same statement (one round trip, features without usage
+come out as empty states), several windows read the partial states of their ranges after the catalog.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from functools import lru_cache
+from typing import Any, Literal, NamedTuple
+from uuid import UUID
+
+import msgspec
+from advanced_alchemy.repository import SQLAlchemyAsyncRepository
+from advanced_alchemy.types import DateTimeUTC
+from sqlalchemy import (
+    BigInteger,
+    ColumnClause,
+    Integer,
+    String,
+    TextClause,
+    TextualSelect,
+    Uuid,
+    bindparam,
+    column,
+    text,
+)
+
+from tally.db import dialects
+from tally.db.dialects import Dialect
+from tally.db.models import UsageBucketRecord
+from tally.domain.models import Aggregation
+from tally.usage.aggregations import COLUMNS, State
+from tally.usage.buckets import BucketTable, Range
+
+Kind = Literal["raw", "buckets", "bucket rows"]
+BRANCHES_PER_STATEMENT = 200  # SQLite allows at most 500 SELECTs in one compound statement
+NO_AT = "CAST(NULL AS TIMESTAMP WITH TIME ZONE)"  # PostgreSQL types a bare NULL in a UNION as text
+GroupValues = tuple[str | None, ...]
+
+
+class Shape(msgspec.Struct, frozen=True):
+    """What a statement's text depends on (besides its ranges' kinds): the bucket table, the dimension keys
+    grouped by and filtered on, and whether only some features are read."""
+
+    table: str
+    group_by: tuple[str, ...] = ()
+    filter_keys: tuple[str, ...] = ()
+    some_features: bool = False
+
+    @property
+    def grouped_rows(self) -> bool:
+        """A "bucket rows" branch must be grouped: usage_dimension_bucket has several rows per bucket."""
+        return self.table != "usage_bucket"
+
+
+class CatalogRow(NamedTuple):
+    """A row of a one-window read: a feature, its grouped values, and their state (None: no events)."""
+
+    feature_key: str
+    unit: str
+    aggregation: Aggregation
+    dimensions: list[str] | None  # the feature's declared keys, read only for grouped reads
+    group: GroupValues
+    state: State | None
+
+
+class PartialRow(NamedTuple):
+    """A partial state of a several-window read: the range it came from (its index), its bucket's start for
+    a "bucket rows" range, the feature and grouped values."""
+
+    part: int
+    at: datetime | None
+    feature_key: str
+    group: GroupValues
+    state: State
+
+
+def kind(r: Range, window: int | None) -> Kind:
+    """A range's branch: raw events, buckets inside one window, or bucket rows spread over several."""
+    if r.grain_seconds == 0:
+        return "raw"
+    return "buckets" if window is not None else "bucket rows"
+
+
+class TotalsRepository(SQLAlchemyAsyncRepository[UsageBucketRecord]):
+    model_type = UsageBucketRecord
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.dialect = dialects.of(self.session)
+
+    async def one_window(
+        self,
+        tenant_id: UUID,
+        wanted: list[str] | None,
+        ranges: Sequence[Range],
+        table: BucketTable,
+        group_by: tuple[str, ...] = (),
+        filters: tuple[tuple[str, tuple[str, ...]], ...] = (),
+    ) -> list[CatalogRow]:
+        """The catalog's features (``wanted``, or all) left-joined to the states of ``ranges`` (one window),
+        per combination of ``group_by`` values among the events passing ``filters``, in answer order: by
+        feature, then the grouped values by code point, nulls first."""
+        shape = Shape(table.name, group_by, tuple(key for key, _ in filters), wanted is not None)
+        kinds = tuple(kind(r, 0) for r in ranges)
+        statement = _catalog_statement(self.dialect, shape, kinds)
+        grouped = bool(group_by or filters)
+        first = 3 + grouped + len(group_by)  # feature key, unit, aggregation, [declared keys], values, state
+        rows = await self.session.execute(statement, _params(tenant_id, ranges, wanted, filters))
+        return [
+            CatalogRow(
+                row[0],
+                row[1],
+                Aggregation(row[2]),
+                msgspec.json.decode(row[3]) if grouped else None,
+                tuple(row[3 + grouped : first]),
+                None if row[first] is None else State.of_row(row[first:]),
+            )
+            for row in rows
+        ]
+
+    async def partials(
+        self,
+        tenant_id: UUID,
+        feature_keys: list[str] | None,
+        ranges: Sequence[tuple[Range, int | None]],
+        table: BucketTable,
+        group_by: tuple[str, ...] = (),
+        filters: tuple[tuple[str, tuple[str, ...]], ...] = (),
+    ) -> list[PartialRow]:
+        """The partial states of ``ranges`` (each with its window, None for a range across several windows) per
+        feature (``feature_keys``, or all) and grouped values."""
+        shape = Shape(table.name, group_by, tuple(key for key, _ in filters), feature_keys is not None)
+        width = len(group_by)
+        found: list[PartialRow] = []
+        for first in range(0, len(ranges), BRANCHES_PER_STATEMENT):
+            chunk = ranges[first : first + BRANCHES_PER_STATEMENT]
+            kinds = tuple(kind(r, window) for r, window in chunk)
+            params = _params(tenant_id, [r for r, _ in chunk], feature_keys, filters)
+            for row in await self.session.execute(_partials_statement(self.dialect, shape, kinds), params):
+                found.append(
+                    PartialRow(
+                        first + row[0], row[1], row[2], tuple(row[3 : 3 + width]), State.of_row(row[3 + width :])
+                    )
+                )
+        return found
+
+
+def _params(
+    tenant_id: UUID,
+    ranges: Sequence[Range],
+    wanted: list[str] | None,
+    filters: tuple[tuple[str, tuple[str, ...]], ...],
+) -> dict[str, Any]:
+    params: dict[str, Any] = {"tenant_id": tenant_id}
+    for k, r in enumerate(ranges):
+        params[f"s{k}"], params[f"e{k}"] = r.start, r.end
+        if r.grain_seconds:
+            params[f"g{k}"] = r.grain_seconds
+    if wanted is not None:
+        params["features"] = wanted
+    for j, (_, values) in enumerate(filters):
+        params[f"v{j}"] = list(values)
+    return params
+
+
+def _branches(dialect: Dialect, shape: Shape, kinds: tuple[Kind, ...]) -> str:
+    """One UNION ALL branch per range, each yielding (part, at, feature_key, d0..., state columns)."""
+    only = " AND feature_key IN :features" if shape.some_features else ""
+    parts = []
+    for k, branch in enumerate(kinds):
+        raw = branch == "raw"
+        dimensions = "dimensions" if raw else "dimension_set"
+        values = [dialect.json_value(dimensions, key) for key in shape.group_by]
+        selected = "".join(f", {v} AS d{i}" for i, v in enumerate(values))
+        where = "".join(
+            f" AND {dialect.json_value(dimensions, key)} IN :v{j}" for j, key in enumerate(shape.filter_keys)
+        )
+        grouped = "".join(f", {v}" for v in values)
+        if raw:
+            state = ", ".join(f"{c.sql_aggregate}({c.per_event}) AS {c.name}" for c in COLUMNS)
+            parts.append(
+                f"SELECT {k} AS part, {NO_AT} AS at, feature_key{selected}, {state}"  # noqa: S608 - no input in the text
+                f" FROM usage_event WHERE tenant_id = :tenant_id AND timestamp >= :s{k} AND timestamp < :e{k}"
+                f" AND voided_at IS NULL{only}{where} GROUP BY feature_key{grouped}"
+            )
+            continue
+        rows = branch == "bucket rows"
+        combined = not rows or shape.grouped_rows
+        state = ", ".join(f"{c.sql_aggregate}({c.name}) AS {c.name}" if combined else c.name for c in COLUMNS)
+        group = f" GROUP BY feature_key{', bucket_start' if rows else ''}{grouped}" if combined else ""
+        parts.append(
+            f"SELECT {k} AS part, {'bucket_start' if rows else NO_AT} AS at, feature_key{selected}, {state}"  # noqa: S608 - no input in the text
+            f" FROM {shape.table} WHERE tenant_id = :tenant_id AND grain_seconds = :g{k}"
+            f" AND bucket_start >= :s{k} AND bucket_start < :e{k}{only}{where}{group}"
+        )
+    return " UNION ALL ".join(parts)
+
+
+def _bind(sql: str, shape: Shape, kinds: tuple[Kind, ...]) -> TextClause:
+    stmt = text(sql).bindparams(
+        bindparam("tenant_id", type_=Uuid()),
+        *(bindparam(f"{edge}{k}", type_=DateTimeUTC()) for k in range(len(kinds)) for edge in "se"),
+        *(bindparam(f"v{j}", expanding=True) for j in range(len(shape.filter_keys))),
+    )
+    return stmt.bindparams(bindparam("features", expanding=True)) if shape.some_features else stmt
+
+
+@lru_cache(maxsize=256)
+def _partials_statement(dialect: Dialect, shape: Shape, kinds: tuple[Kind, ...]) -> TextualSelect:
+    # Typed columns: SQLite hands instants back as text, DateTimeUTC turns them into datetimes.
+    columns: list[ColumnClause[Any]] = [
+        column("part", Integer()),
+        column("at", DateTimeUTC()),
+        column("feature_key", String()),
+        *(column(f"d{i}", String()) for i in range(len(shape.group_by))),
+        *(column(c.name, BigInteger() if c.sql_type == "bigint" else String()) for c in COLUMNS),
+    ]
+    return _bind(_branches(dialect, shape, kinds), shape, kinds).columns(*columns)
+
+
+@lru_cache(maxsize=256)
+def _catalog_statement(dialect: Dialect, shape: Shape, kinds: tuple[Kind, ...]) -> TextClause:
+    """The catalog left-joined to one window's combined states, in answer order: a feature without matching
+    events comes out once, its values and state null."""
+    grouped = bool(shape.group_by or shape.filter_keys)
+    values = "".join(f", d{i}" for i in range(len(shape.group_by)))
+    joined = "".join(f", agg.d{i}" for i in range(len(shape.group_by)))
+    order = "".join(f", agg.d{i}{dialect.byte_order} NULLS FIRST" for i in range(len(shape.group_by)))
+    declared = ", CAST(feature.dimensions AS TEXT)" if grouped else ""
+    state = ", ".join(f"agg.{c.name}" for c in COLUMNS)
+    combined = ", ".join(f"{c.sql_aggregate}({c.name}) AS {c.name}" for c in COLUMNS)
+    where = "WHERE feature.feature_key IN :features" if shape.some_features else ""
+    sql = f"""
+        SELECT feature.feature_key, feature.unit, feature.aggregation{declared}{joined}, {state}
+        FROM feature LEFT OUTER JOIN (
+            SELECT feature_key{values}, {combined}
+            FROM ({_branches(dialect, shape, kinds)}) AS part
+            GROUP BY feature_key{values}
+        ) AS agg ON agg.feature_key = feature.feature_key
+        {where}
+        ORDER BY feature.feature_key{dialect.byte_order}{order}
+    """  # noqa: S608 - no input in the text: keys matched DIMENSION_KEY_PATTERN
+    return _bind(sql, shape, kinds)

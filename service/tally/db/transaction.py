@@ -1,0 +1,30 @@
+"""A service's transaction boundaries, without SQL: start a write, take the catalog lock, commit, roll back."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tally.db import dialects
+
+
+class Transaction:
+    """The unit of work of one request: every repository of a service shares its session.
+
+    On PostgreSQL the engine runs in autocommit: a read is one statement and needs no BEGIN/ROLLBACK. A use case
+    that writes calls ``begin_write`` first and gets a transaction committed or rolled back as a whole."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+        self.dialect = dialects.of(session)
+
+    async def begin_write(self) -> None:
+        await self.dialect.begin_write(self.session)
+
+    async def lock_catalog(self, *, exclusive: bool) -> None:
+        await self.dialect.lock_catalog(self.session, exclusive=exclusive)
+
+    async def commit(self) -> None:
+        await self.session.commit()
+
+    async def rollback(self) -> None:
+        await self.session.rollback()

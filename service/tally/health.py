@@ -6,10 +6,10 @@ import asyncio
 
 from litestar import Controller, get
 from litestar.di import NamedDependency
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tally.config import Settings
+from tally.db.engine import ping
 from tally.domain.models import Health
 from tally.openapi_docs import problems
 
@@ -33,6 +33,6 @@ class HealthController(Controller):
     )
     async def ready(self, db_engine: NamedDependency[AsyncEngine], settings: NamedDependency[Settings]) -> Health:
         # An unreachable database or the timeout raises; tally.errors answers those with 503.
-        async with asyncio.timeout(settings.db_timeout_seconds), db_engine.connect() as connection:
-            await connection.execute(text("SELECT 1"))
+        async with asyncio.timeout(settings.db_timeout_seconds):
+            await ping(db_engine)
         return Health(status="ok")

@@ -18,7 +18,7 @@ from tests.integration.test_windows_property import ANCHORS, NOW, ZONES, Event, 
 
 pytestmark = pytest.mark.anyio
 
-AGGREGATIONS = ["sum", "count", "max", "latest"]
+AGGREGATIONS = ["sum", "count", "max", "min", "latest"]
 VALUES = {"model": ["gpt", "llama", "claude"], "region": ["eu", "us"], "tier": ["free"]}
 KEYS = sorted(VALUES)
 

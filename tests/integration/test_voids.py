@@ -49,7 +49,7 @@ async def test_void_resend_void_again(client) -> None:
 
 @pytest.mark.parametrize(
     ("aggregation", "after"),
-    [("sum", 3 + 4), ("count", 2), ("max", 4), ("latest", 4)],
+    [("sum", 3 + 4), ("count", 2), ("max", 4), ("min", 3), ("latest", 4)],
 )
 async def test_void_of_the_max_and_latest_event_recomputes(client, aggregation, after) -> None:
     tenant = uuid.uuid4()
@@ -64,6 +64,25 @@ async def test_void_of_the_max_and_latest_event_recomputes(client, aggregation, 
     )
     assert (await void(client, tenant, "big-and-late")).status_code == 200
     assert (await quantities(client, tenant, **NOV))["f"] == after
+
+
+async def test_void_of_the_smallest_event_recomputes_min(client) -> None:
+    tenant = uuid.uuid4()
+    r = await client.put(f"{FEATURES_URL}/f", json={"unit": "u", "aggregation": "min"}, headers=PLATFORM)
+    assert r.status_code == 201
+    await record(
+        client,
+        tenant,
+        event("small", 3, "2026-11-02T10:00:00Z", "f"),
+        event("mid", 4, "2026-11-02T10:05:00Z", "f"),
+        event("big", 9, "2026-11-02T10:10:00Z", "f"),
+    )
+    assert (await quantities(client, tenant, **NOV))["f"] == 3
+    assert (await void(client, tenant, "small")).status_code == 200
+    assert (await quantities(client, tenant, **NOV))["f"] == 4
+    assert (await void(client, tenant, "mid")).status_code == 200
+    assert (await void(client, tenant, "big")).status_code == 200
+    assert (await quantities(client, tenant, **NOV))["f"] == 0  # no events left: 0, as for every aggregation
 
 
 async def test_unknown_key_is_404_and_roles_are_checked(client) -> None:

@@ -1,5 +1,5 @@
 """Windowed totals in any time zone, for every aggregation and with voids, equal a plain Python model:
-zoneinfo calendar arithmetic and brute-force sums, counts, maxima and latest values over the raw events.
+zoneinfo calendar arithmetic and brute-force sums, counts, maxima, minima and latest values over the raw events.
 On SQLite and PostgreSQL, with periods around DST changes."""
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from tests.conftest import FEATURES_URL, PLATFORM, bearer, events_url, totals_ur
 pytestmark = pytest.mark.anyio
 
 ZONES = ["UTC", "America/New_York", "Europe/Berlin", "Asia/Kolkata", "Australia/Lord_Howe", "Asia/Kathmandu"]
-AGGREGATIONS = {"w_sum": "sum", "w_count": "count", "w_max": "max", "w_latest": "latest"}
+AGGREGATIONS = {"w_sum": "sum", "w_count": "count", "w_max": "max", "w_min": "min", "w_latest": "latest"}
 # Local dates near 2026's DST changes: US Mar 8 / Nov 1, EU Mar 29 / Oct 25, Lord Howe Apr 5 / Oct 4.
 NOW = datetime.now(UTC)  # events may not lie in the future
 ANCHORS = [
@@ -72,6 +72,8 @@ def model_value(aggregation: str, events: list[Event]) -> int:
         return len(events)
     if aggregation == "max":
         return max(e.quantity for e in events)
+    if aggregation == "min":
+        return min(e.quantity for e in events)
     return max(events, key=lambda e: (e.at, e.order)).quantity
 
 

@@ -1,0 +1,64 @@
+"""Every route answers 503 problem details with Retry-After, never a 500, while the database cannot serve
+it: unreachable (both databases) or with every pooled connection taken (PostgreSQL). Repository methods of
+advanced-alchemy wrap SQLAlchemy's errors in their own; those must still count as "not now"."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pytest
+from advanced_alchemy.extensions.litestar import SQLAlchemyPlugin
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from tally.app import create_app
+from tally.config import Settings
+from tests.conftest import FEATURES_URL, PLATFORM, TEST_SECRET, assert_problem, events_url, totals_url
+
+TENANT = uuid.uuid4()
+ROUTES = [
+    ("GET", "/health/ready", None),
+    ("GET", FEATURES_URL, None),
+    ("PUT", f"{FEATURES_URL}/api_calls", {"unit": "requests"}),
+    ("POST", events_url(TENANT), {"events": [{"feature_key": "api_calls", "quantity": 1, "idempotency_key": "k"}]}),
+    ("GET", totals_url(TENANT), None),
+    ("GET", f"{totals_url(TENANT)}?window_size=day", None),
+    ("GET", f"{totals_url(TENANT)}?group_by=model", None),
+    ("GET", events_url(TENANT), None),
+    ("POST", f"{events_url(TENANT)}/k/void", {"reason": "test"}),
+]
+
+
+async def assert_every_route_unavailable(client: AsyncTestClient[Litestar]) -> None:
+    for method, url, body in ROUTES:
+        response = await client.request(method, url, json=body, headers=PLATFORM)
+        problem = assert_problem(response, 503)
+        assert problem["type"] == "urn:tally:problem:database-unavailable", (method, url, problem)
+        assert int(response.headers["retry-after"]) >= 1, (method, url)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    "database_url",
+    [
+        "sqlite+aiosqlite:///{tmp}/no-such-directory/tally.db",
+        "postgresql+asyncpg://postgres@127.0.0.1:1/tally",  # nothing listens on port 1
+    ],
+    ids=["sqlite", "postgres"],
+)
+async def test_unreachable_database(database_url: str, tmp_path: Path) -> None:
+    settings = Settings(database_url=database_url.format(tmp=tmp_path), jwt_secret=TEST_SECRET, db_timeout_seconds=1)
+    async with AsyncTestClient(app=create_app(settings)) as client:
+        await assert_every_route_unavailable(client)
+
+
+@pytest.mark.anyio
+async def test_exhausted_connection_pool(postgres_url: str) -> None:
+    settings = Settings(database_url=postgres_url, jwt_secret=TEST_SECRET, db_pool_size=1, db_timeout_seconds=0.3)
+    app = create_app(settings)
+    async with AsyncTestClient(app=app) as client:
+        engine = app.plugins.get(SQLAlchemyPlugin).config[0].get_engine()
+        # pool_size=1 plus as many overflow connections: both taken, every checkout waits and times out.
+        async with engine.connect(), engine.connect():
+            await assert_every_route_unavailable(client)

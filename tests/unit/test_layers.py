@@ -1,0 +1,46 @@
+"""The layering the architecture promises, checked on the source: SQL only in the database layer, and one
+module that knows which database it talks to."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+SERVICE = Path(__file__).resolve().parents[2] / "service" / "tally"
+DB = SERVICE / "db"
+MIGRATIONS = DB / "migrations"
+DIALECTS = DB / "dialects.py"
+
+# Session calls, and SQLAlchemy's statement constructors called as functions (not dict.update() and the like).
+SQL = re.compile(r"\.execute\(|\.scalars?\(|exec_driver_sql|(?<![.\w])(text|select|insert|update|delete)\(")
+DIALECT_TEST = re.compile(r"dialect\.name|[\"']postgresql[\"']|[\"']sqlite[\"']|\bpostgres\b")
+
+
+def sources(outside: Path | None = None) -> list[Path]:
+    return [
+        path for path in SERVICE.rglob("*.py") if outside is None or (outside not in path.parents and path != outside)
+    ]
+
+
+def offending(pattern: re.Pattern[str], paths: list[Path]) -> list[str]:
+    return [
+        f"{path.relative_to(SERVICE)}:{number}: {line.strip()}"
+        for path in paths
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if pattern.search(line.split("#", 1)[0])
+    ]
+
+
+def test_sql_only_in_the_database_layer() -> None:
+    assert offending(SQL, sources(outside=DB)) == []
+
+
+def test_only_the_dialects_module_asks_which_database() -> None:
+    paths = [p for p in sources() if p != DIALECTS and MIGRATIONS not in p.parents]
+    assert offending(DIALECT_TEST, paths) == []
+
+
+def test_the_checks_find_what_they_look_for() -> None:
+    # The patterns are not vacuous: they find the statements and dialect tests where they are allowed.
+    assert offending(SQL, [DB / "repositories" / "totals.py"])
+    assert offending(DIALECT_TEST, [DIALECTS])

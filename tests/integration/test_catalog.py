@@ -40,6 +40,7 @@ async def test_put_creates_then_updates(client) -> None:
         "aggregation": "sum",
         "description": spec.description,
         "dimensions": [],
+        "unique_by": None,
     }
 
     updated = await put(client, "llm.tokens", {"unit": "kilotokens", "aggregation": "sum", "description": "new"})

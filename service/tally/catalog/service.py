@@ -14,7 +14,7 @@ from tally.db.repositories import BucketRepository, FeatureRepository, UsageEven
 from tally.db.repositories.features import to_feature
 from tally.db.transaction import Transaction
 from tally.domain.errors import ImmutableFeature, InvalidInput
-from tally.domain.models import CatalogFile, Feature, FeatureIn, FeatureKey
+from tally.domain.models import Aggregation, CatalogFile, Feature, FeatureIn, FeatureKey
 
 
 class CatalogService:
@@ -41,7 +41,13 @@ class CatalogService:
         results = [
             await self._put(
                 s.feature_key,
-                FeatureIn(unit=s.unit, aggregation=s.aggregation, description=s.description, dimensions=s.dimensions),
+                FeatureIn(
+                    unit=s.unit,
+                    aggregation=s.aggregation,
+                    description=s.description,
+                    dimensions=s.dimensions,
+                    unique_by=s.unique_by,
+                ),
             )
             for s in specs
         ]
@@ -53,6 +59,7 @@ class CatalogService:
         repeated = sorted({k for k in spec.dimensions if spec.dimensions.count(k) > 1})
         if repeated:
             raise InvalidInput.field("dimensions", f"declared more than once: {', '.join(repeated)}")
+        check_unique_by(spec)
         record = await self.features.get_one_or_none(feature_key=feature_key, with_for_update=True)
         if record is None:
             record = FeatureRecord(
@@ -61,6 +68,7 @@ class CatalogService:
                 aggregation=spec.aggregation.value,
                 description=spec.description,
                 dimensions=list(spec.dimensions),
+                unique_by=spec.unique_by,
                 created_at=now,
                 updated_at=now,
             )
@@ -71,6 +79,7 @@ class CatalogService:
             for name, old, new in (
                 ("unit", record.unit, spec.unit),
                 ("aggregation", record.aggregation, spec.aggregation.value),
+                ("unique_by", record.unique_by, spec.unique_by),
             )
             if old != new
         ]
@@ -87,6 +96,7 @@ class CatalogService:
         record.aggregation = spec.aggregation.value
         record.description = spec.description
         record.dimensions = list(spec.dimensions)
+        record.unique_by = spec.unique_by
         record.updated_at = now
         await self.features.update(record)
         return to_feature(record), False
@@ -99,6 +109,19 @@ class CatalogService:
         copied), and later writers read the new catalog."""
         await self.transaction.lock_catalog(exclusive=True)
         await self.buckets.start_dimensions(feature_key)
+
+
+def check_unique_by(spec: FeatureIn) -> None:
+    """``unique_by`` goes with ``unique_count`` and names one of the feature's dimensions."""
+    if spec.aggregation is Aggregation.UNIQUE_COUNT:
+        if spec.unique_by is None:
+            raise InvalidInput.field("unique_by", "is required with aggregation unique_count")
+        if spec.unique_by not in spec.dimensions:
+            raise InvalidInput.field(
+                "unique_by", f"'{spec.unique_by}' must be one of the feature's dimensions ({spec.dimensions})"
+            )
+    elif spec.unique_by is not None:
+        raise InvalidInput.field("unique_by", "goes only with aggregation unique_count")
 
 
 def check_feature_key(feature_key: str) -> None:

@@ -34,6 +34,7 @@ class FeatureRecord(Base):
     aggregation: Mapped[str] = mapped_column(String(16))
     description: Mapped[str | None] = mapped_column(Text)
     dimensions: Mapped[list[str]] = mapped_column(JSON)  # in declaration order
+    unique_by: Mapped[str | None] = mapped_column(String(32))  # the counted dimension of a unique_count
     created_at: Mapped[datetime] = mapped_column(DateTimeUTC)
     updated_at: Mapped[datetime] = mapped_column(DateTimeUTC)
 

@@ -64,13 +64,15 @@ EventDimensions = Annotated[
 
 class Aggregation(StrEnum):
     """How a feature's events combine into a total: ``sum`` of quantities, ``count`` of events, ``max`` or
-    ``min`` quantity, or the quantity of the ``latest`` event by timestamp (ties: the later-recorded event)."""
+    ``min`` quantity, the quantity of the ``latest`` event by timestamp (ties: the later-recorded event), or
+    ``unique_count``: the number of distinct values of the dimension ``unique_by`` (e.g. active users)."""
 
     SUM = "sum"
     COUNT = "count"
     MAX = "max"
     MIN = "min"
     LATEST = "latest"
+    UNIQUE_COUNT = "unique_count"
 
 
 class WindowSize(StrEnum):
@@ -104,6 +106,13 @@ class FeatureIn(msgspec.Struct, kw_only=True, frozen=True):
             },
         ),
     ] = []
+    unique_by: Annotated[
+        DimensionKey | None,
+        Meta(
+            description="With `aggregation: unique_count`: the dimension whose distinct values are counted (one of "
+            "`dimensions`; events without it do not count). Cannot change once usage is recorded (409)."
+        ),
+    ] = None
 
 
 class Feature(msgspec.Struct, kw_only=True, frozen=True):
@@ -114,6 +123,7 @@ class Feature(msgspec.Struct, kw_only=True, frozen=True):
     aggregation: Aggregation
     description: str | None = None
     dimensions: list[str]
+    unique_by: str | None = None
 
 
 class FeatureSpec(Feature, kw_only=True, frozen=True):

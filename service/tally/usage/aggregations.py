@@ -123,11 +123,14 @@ def latest_key(timestamp: datetime, recorded_at: datetime, batch_index: int, qua
 
 
 class AggregationRule(msgspec.Struct, frozen=True):
-    """An aggregation: the state it reads and how the window's value comes out of it."""
+    """An aggregation: the state it reads and how the window's value comes out of it. One that is not
+    ``summable`` cannot be combined from per-bucket state (a user active on two days is one user in the
+    month): its value is counted over the window's distinct values instead (``distinct``)."""
 
     state: str
     """The ``State`` field (bucket column) it needs."""
     value: Callable[[State], int]
+    summable: bool = True
 
 
 AGGREGATIONS: dict[Aggregation, AggregationRule] = {
@@ -136,11 +139,18 @@ AGGREGATIONS: dict[Aggregation, AggregationRule] = {
     Aggregation.MAX: AggregationRule("max_quantity", lambda s: int(s.max_quantity)),
     Aggregation.MIN: AggregationRule("min_quantity", lambda s: int(s.min_quantity)),
     Aggregation.LATEST: AggregationRule("latest_key", lambda s: int(s.latest_key[_KEY_PREFIX:])),
+    # Distinct values of the feature's ``unique_by`` dimension among the window's events; read from the
+    # dimension buckets, which keep one row per distinct set of values per bucket.
+    Aggregation.UNIQUE_COUNT: AggregationRule("event_count", lambda s: 0, summable=False),
 }
 
 
-def value(aggregation: Aggregation, state: State | None) -> int:
-    """A window's total for ``aggregation``: 0 for a window without events, whatever the aggregation."""
+def value(aggregation: Aggregation, state: State | None, distinct: int | None = None) -> int:
+    """A window's total for ``aggregation``: 0 for a window without events, whatever the aggregation. For one
+    that is not summable, ``distinct`` is the count of distinct values (None: none)."""
+    rule = AGGREGATIONS[aggregation]
+    if not rule.summable:
+        return distinct or 0
     if state is None or state.event_count == 0:
         return 0
-    return AGGREGATIONS[aggregation].value(state)
+    return rule.value(state)

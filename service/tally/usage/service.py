@@ -215,13 +215,18 @@ class UsageService:
         (feature_key, window_start), each computed with its feature's aggregation; with a grouping, one per
         combination of grouped values too, of the events its filters keep."""
         grouping = query.grouping
+        repository, by, filters = self.totals_repository, grouping.group_by, grouping.filters
         table = DIMENSION_BUCKETS if grouping else USAGE_BUCKETS
         if len(query.windows) == 1:
-            ranges = totals.ranges_of(query.windows[0], self.totals_source, table.grains)
-            rows = await self.totals_repository.one_window(
-                tenant_id, query.wanted, ranges, table, grouping.group_by, grouping.filters
+            window = query.windows[0]
+            rows = await repository.one_window(
+                tenant_id, query.wanted, totals.ranges_of(window, self.totals_source, table.grains), table, by, filters
             )
-            return totals.one_window_rows(query, rows)
+            distinct: dict[tuple[str, totals.GroupValues], int] = {}
+            if counted := totals.counted_features(rows):
+                ranges = totals.ranges_of(window, self.totals_source, DIMENSION_BUCKETS.grains)
+                distinct = await repository.distinct_counts(tenant_id, counted, ranges, by, filters)
+            return totals.one_window_rows(query, rows, distinct)
         features = await self.features.features(query.feature_keys)
         totals.check_known(query.feature_keys, (f.feature_key for f in features))
         grouping.check_declared((f.feature_key, f.dimensions) for f in features)
@@ -230,15 +235,13 @@ class UsageService:
         totals.check_row_count(len(features), len(query.windows))
         plan = Plan(query.windows, self.totals_source, table.grains)
         feature_keys = [f.feature_key for f in features] if grouping else query.wanted
-        partials = await self.totals_repository.partials(
-            tenant_id,
-            feature_keys,
-            plan.ranges,
-            table,
-            grouping.group_by,
-            grouping.filters,
-        )
-        return totals.window_rows(query, features, plan, partials)
+        partials = await repository.partials(tenant_id, feature_keys, plan.ranges, table, by, filters)
+        per_window: dict[tuple[str, int, totals.GroupValues], int] = {}
+        if counted := totals.counted_features(features):
+            distinct_plan = Plan(query.windows, self.totals_source, DIMENSION_BUCKETS.grains)
+            values = await repository.distinct_values(tenant_id, counted, distinct_plan.ranges, by, filters)
+            per_window = totals.distinct_counts(distinct_plan, values)
+        return totals.window_rows(query, features, plan, partials, per_window)
 
 
 def _event_out(record: UsageEventRecord) -> UsageEvent:

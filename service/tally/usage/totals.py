@@ -32,7 +32,7 @@ from tally.domain.models import (
     UsageTotal,
     WindowSize,
 )
-from tally.usage.aggregations import State, value
+from tally.usage.aggregations import AGGREGATIONS, State, value
 from tally.usage.buckets import Range, decompose, fold
 from tally.usage.periods import resolve_period, windows, zone
 
@@ -200,8 +200,29 @@ def too_many_rows(count: int) -> NoReturn:
     )
 
 
+def counted_features(features: Iterable[Any]) -> list[tuple[str, str]]:
+    """(feature key, counted dimension) of the features whose aggregation is not summable (a distinct count):
+    ``Feature``s or catalog rows, anything with ``feature_key``, ``aggregation`` and ``unique_by``."""
+    return sorted(
+        {(f.feature_key, f.unique_by) for f in features if not AGGREGATIONS[f.aggregation].summable and f.unique_by}
+    )
+
+
+def distinct_counts(plan: Plan, values: Iterable[Any]) -> dict[tuple[str, int, GroupValues], int]:
+    """The number of distinct values per (feature, window, grouped values), from ``DistinctRow``s of ``plan``'s
+    ranges: a value seen in several buckets (or ranges) of a window counts once."""
+    seen: dict[tuple[str, int, GroupValues], set[str]] = {}
+    for row in values:
+        seen.setdefault((row.feature_key, plan.window_of(row.part, row.at), row.group), set()).add(row.value)
+    return {key: len(found) for key, found in seen.items()}
+
+
 def window_rows(
-    query: TotalsQuery, features: Sequence[Feature], plan: Plan, partials: Iterable[Any]
+    query: TotalsQuery,
+    features: Sequence[Feature],
+    plan: Plan,
+    partials: Iterable[Any],
+    distinct: dict[tuple[str, int, GroupValues], int],
 ) -> list[UsageTotal]:
     """``UsageTotal`` rows of several windows from their partial states (``PartialRow``s): one per feature,
     window and combination of grouped values that occurred, sorted by feature, window start, then the values
@@ -218,7 +239,11 @@ def window_rows(
         UsageTotal(
             feature_key=feature.feature_key,
             unit=feature.unit,
-            quantity=value(feature.aggregation, states.get((feature.feature_key, i, group))),
+            quantity=value(
+                feature.aggregation,
+                states.get((feature.feature_key, i, group)),
+                distinct.get((feature.feature_key, i, group)),
+            ),
             window_start=start,
             window_end=end,
             dimensions=dict(zip(by, group, strict=True)),
@@ -232,8 +257,11 @@ def window_rows(
     return rows
 
 
-def one_window_rows(query: TotalsQuery, rows: Sequence[Any]) -> list[UsageTotal]:
-    """``UsageTotal`` rows of one window from the repository's catalog rows (``CatalogRow``s, in order)."""
+def one_window_rows(
+    query: TotalsQuery, rows: Sequence[Any], distinct: dict[tuple[str, GroupValues], int]
+) -> list[UsageTotal]:
+    """``UsageTotal`` rows of one window from the repository's catalog rows (``CatalogRow``s, in order), and the
+    distinct counts of the features that count distinct values, per (feature, grouped values)."""
     check_known(query.feature_keys, {row.feature_key for row in rows})
     if query.grouping:
         query.grouping.check_declared({row.feature_key: row.dimensions or [] for row in rows}.items())
@@ -244,7 +272,7 @@ def one_window_rows(query: TotalsQuery, rows: Sequence[Any]) -> list[UsageTotal]
         UsageTotal(
             feature_key=row.feature_key,
             unit=row.unit,
-            quantity=value(row.aggregation, row.state),
+            quantity=value(row.aggregation, row.state, distinct.get((row.feature_key, row.group))),
             window_start=start,
             window_end=end,
             dimensions=dict(zip(by, row.group, strict=True)),

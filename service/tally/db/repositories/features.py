@@ -18,6 +18,7 @@ def to_feature(record: FeatureRecord) -> Feature:
         aggregation=Aggregation(record.aggregation),
         description=record.description,
         dimensions=list(record.dimensions),
+        unique_by=record.unique_by,
     )
 
 

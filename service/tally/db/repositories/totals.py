@@ -12,6 +12,7 @@ come out as empty states), several windows read the partial states of their rang
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import datetime
 from functools import lru_cache
@@ -37,7 +38,7 @@ from sqlalchemy import (
 from tally.db import dialects
 from tally.db.dialects import Dialect
 from tally.db.models import UsageBucketRecord
-from tally.domain.models import Aggregation
+from tally.domain.models import DIMENSION_KEY_PATTERN, Aggregation
 from tally.usage.aggregations import COLUMNS, State
 from tally.usage.buckets import BucketTable, Range
 
@@ -45,6 +46,7 @@ Kind = Literal["raw", "buckets", "bucket rows"]
 BRANCHES_PER_STATEMENT = 200  # SQLite allows at most 500 SELECTs in one compound statement
 NO_AT = "CAST(NULL AS TIMESTAMP WITH TIME ZONE)"  # PostgreSQL types a bare NULL in a UNION as text
 GroupValues = tuple[str | None, ...]
+_DIMENSION_KEY = re.compile(DIMENSION_KEY_PATTERN)  # the only text of a caller's written into a statement
 
 
 class Shape(msgspec.Struct, frozen=True):
@@ -68,6 +70,7 @@ class CatalogRow(NamedTuple):
     feature_key: str
     unit: str
     aggregation: Aggregation
+    unique_by: str | None
     dimensions: list[str] | None  # the feature's declared keys, read only for grouped reads
     group: GroupValues
     state: State | None
@@ -82,6 +85,16 @@ class PartialRow(NamedTuple):
     feature_key: str
     group: GroupValues
     state: State
+
+
+class DistinctRow(NamedTuple):
+    """A distinct value of a counted dimension in one range (at ``at``, for a "bucket rows" range)."""
+
+    part: int
+    at: datetime | None
+    feature_key: str
+    group: GroupValues
+    value: str
 
 
 def kind(r: Range, window: int | None) -> Kind:
@@ -114,15 +127,16 @@ class TotalsRepository(SQLAlchemyAsyncRepository[UsageBucketRecord]):
         kinds = tuple(kind(r, 0) for r in ranges)
         statement = _catalog_statement(self.dialect, shape, kinds)
         grouped = bool(group_by or filters)
-        first = 3 + grouped + len(group_by)  # feature key, unit, aggregation, [declared keys], values, state
+        first = 4 + grouped + len(group_by)  # key, unit, aggregation, unique_by, [declared keys], values, state
         rows = await self.session.execute(statement, _params(tenant_id, ranges, wanted, filters))
         return [
             CatalogRow(
                 row[0],
                 row[1],
                 Aggregation(row[2]),
-                msgspec.json.decode(row[3]) if grouped else None,
-                tuple(row[3 + grouped : first]),
+                row[3],
+                msgspec.json.decode(row[4]) if grouped else None,
+                tuple(row[4 + grouped : first]),
                 None if row[first] is None else State.of_row(row[first:]),
             )
             for row in rows
@@ -154,6 +168,57 @@ class TotalsRepository(SQLAlchemyAsyncRepository[UsageBucketRecord]):
                 )
         return found
 
+    async def distinct_counts(
+        self,
+        tenant_id: UUID,
+        features: Sequence[tuple[str, str]],
+        ranges: Sequence[Range],
+        group_by: tuple[str, ...] = (),
+        filters: tuple[tuple[str, tuple[str, ...]], ...] = (),
+    ) -> dict[tuple[str, GroupValues], int]:
+        """For one window's ``ranges`` of ``usage_dimension_bucket``: the number of distinct values of each
+        feature's counted dimension, per (feature, grouped values). ``features``: (feature key, unique_by)."""
+        counts: dict[tuple[str, GroupValues], int] = {}
+        width = len(group_by)
+        kinds = tuple(kind(r, 0) for r in ranges)
+        for unique_by, keys in _by_unique_key(features).items():
+            shape = Shape("usage_dimension_bucket", group_by, tuple(key for key, _ in filters), True)
+            statement = _distinct_count_statement(self.dialect, shape, unique_by, kinds)
+            for row in await self.session.execute(statement, _params(tenant_id, ranges, keys, filters)):
+                counts[(row[0], tuple(row[1 : 1 + width]))] = int(row[1 + width])
+        return counts
+
+    async def distinct_values(
+        self,
+        tenant_id: UUID,
+        features: Sequence[tuple[str, str]],
+        ranges: Sequence[tuple[Range, int | None]],
+        group_by: tuple[str, ...] = (),
+        filters: tuple[tuple[str, tuple[str, ...]], ...] = (),
+    ) -> list[DistinctRow]:
+        """The distinct values of each feature's counted dimension in ``ranges`` of ``usage_dimension_bucket``
+        (each with its window, None for a range across several), per range (and bucket) and grouped values."""
+        width = len(group_by)
+        found: list[DistinctRow] = []
+        for unique_by, keys in _by_unique_key(features).items():
+            shape = Shape("usage_dimension_bucket", group_by, tuple(key for key, _ in filters), True)
+            for first in range(0, len(ranges), BRANCHES_PER_STATEMENT):
+                chunk = ranges[first : first + BRANCHES_PER_STATEMENT]
+                kinds = tuple(kind(r, window) for r, window in chunk)
+                params = _params(tenant_id, [r for r, _ in chunk], keys, filters)
+                statement = _distinct_values_statement(self.dialect, shape, unique_by, kinds)
+                for row in await self.session.execute(statement, params):
+                    found.append(DistinctRow(first + row[0], row[1], row[2], tuple(row[3 : 3 + width]), row[3 + width]))
+        return found
+
+
+def _by_unique_key(features: Sequence[tuple[str, str]]) -> dict[str, list[str]]:
+    """Feature keys by the dimension they count: one statement per counted dimension (its key is in the text)."""
+    by_key: dict[str, list[str]] = {}
+    for feature_key, unique_by in features:
+        by_key.setdefault(unique_by, []).append(feature_key)
+    return by_key
+
 
 def _params(
     tenant_id: UUID,
@@ -173,25 +238,42 @@ def _params(
     return params
 
 
+def _dimension_parts(dialect: Dialect, shape: Shape, raw: bool) -> tuple[str, str, str]:
+    """The grouped values as selected columns (``, v AS d0``), the filters as conditions (``AND v IN :v0``),
+    and the grouped values as GROUP BY terms, over raw events' or bucket rows' dimension sets."""
+    column_name = "dimensions" if raw else "dimension_set"
+    assert all(_DIMENSION_KEY.fullmatch(key) for key in (*shape.group_by, *shape.filter_keys))
+    values = [dialect.json_value(column_name, key) for key in shape.group_by]
+    selected = "".join(f", {v} AS d{i}" for i, v in enumerate(values))
+    where = "".join(f" AND {dialect.json_value(column_name, key)} IN :v{j}" for j, key in enumerate(shape.filter_keys))
+    return selected, where, "".join(f", {v}" for v in values)
+
+
+def _source(shape: Shape, k: int, raw: bool) -> str:
+    """The FROM and WHERE of range ``k``: raw events or one grain's bucket rows of the tenant."""
+    only = " AND feature_key IN :features" if shape.some_features else ""
+    if raw:
+        return (
+            f" FROM usage_event WHERE tenant_id = :tenant_id AND timestamp >= :s{k} AND timestamp < :e{k}"
+            f" AND voided_at IS NULL{only}"
+        )
+    return (
+        f" FROM {shape.table} WHERE tenant_id = :tenant_id AND grain_seconds = :g{k}"
+        f" AND bucket_start >= :s{k} AND bucket_start < :e{k}{only}"
+    )
+
+
 def _branches(dialect: Dialect, shape: Shape, kinds: tuple[Kind, ...]) -> str:
     """One UNION ALL branch per range, each yielding (part, at, feature_key, d0..., state columns)."""
-    only = " AND feature_key IN :features" if shape.some_features else ""
     parts = []
     for k, branch in enumerate(kinds):
         raw = branch == "raw"
-        dimensions = "dimensions" if raw else "dimension_set"
-        values = [dialect.json_value(dimensions, key) for key in shape.group_by]
-        selected = "".join(f", {v} AS d{i}" for i, v in enumerate(values))
-        where = "".join(
-            f" AND {dialect.json_value(dimensions, key)} IN :v{j}" for j, key in enumerate(shape.filter_keys)
-        )
-        grouped = "".join(f", {v}" for v in values)
+        selected, where, grouped = _dimension_parts(dialect, shape, raw)
         if raw:
             state = ", ".join(f"{c.sql_aggregate}({c.per_event}) AS {c.name}" for c in COLUMNS)
             parts.append(
-                f"SELECT {k} AS part, {NO_AT} AS at, feature_key{selected}, {state}"  # noqa: S608 - no input in the text
-                f" FROM usage_event WHERE tenant_id = :tenant_id AND timestamp >= :s{k} AND timestamp < :e{k}"
-                f" AND voided_at IS NULL{only}{where} GROUP BY feature_key{grouped}"
+                f"SELECT {k} AS part, {NO_AT} AS at, feature_key{selected}, {state}"
+                f"{_source(shape, k, raw)}{where} GROUP BY feature_key{grouped}"
             )
             continue
         rows = branch == "bucket rows"
@@ -199,9 +281,25 @@ def _branches(dialect: Dialect, shape: Shape, kinds: tuple[Kind, ...]) -> str:
         state = ", ".join(f"{c.sql_aggregate}({c.name}) AS {c.name}" if combined else c.name for c in COLUMNS)
         group = f" GROUP BY feature_key{', bucket_start' if rows else ''}{grouped}" if combined else ""
         parts.append(
-            f"SELECT {k} AS part, {'bucket_start' if rows else NO_AT} AS at, feature_key{selected}, {state}"  # noqa: S608 - no input in the text
-            f" FROM {shape.table} WHERE tenant_id = :tenant_id AND grain_seconds = :g{k}"
-            f" AND bucket_start >= :s{k} AND bucket_start < :e{k}{only}{where}{group}"
+            f"SELECT {k} AS part, {'bucket_start' if rows else NO_AT} AS at, feature_key{selected}, {state}"
+            f"{_source(shape, k, raw)}{where}{group}"
+        )
+    return " UNION ALL ".join(parts)
+
+
+def _distinct_branches(dialect: Dialect, shape: Shape, unique_by: str, kinds: tuple[Kind, ...]) -> str:
+    """One UNION ALL branch per range, each yielding the distinct (part, at, feature_key, d0..., u) of its rows,
+    ``u`` the value of ``unique_by`` (rows without it left out)."""
+    parts = []
+    for k, branch in enumerate(kinds):
+        raw = branch == "raw"
+        selected, where, _ = _dimension_parts(dialect, shape, raw)
+        assert _DIMENSION_KEY.fullmatch(unique_by)
+        counted = dialect.json_value("dimensions" if raw else "dimension_set", unique_by)
+        at = "bucket_start" if branch == "bucket rows" else NO_AT
+        parts.append(
+            f"SELECT DISTINCT {k} AS part, {at} AS at, feature_key{selected}, {counted} AS u"
+            f"{_source(shape, k, raw)}{where} AND {counted} IS NOT NULL"
         )
     return " UNION ALL ".join(parts)
 
@@ -229,6 +327,31 @@ def _partials_statement(dialect: Dialect, shape: Shape, kinds: tuple[Kind, ...])
 
 
 @lru_cache(maxsize=256)
+def _distinct_count_statement(dialect: Dialect, shape: Shape, unique_by: str, kinds: tuple[Kind, ...]) -> TextClause:
+    """The number of distinct ``unique_by`` values per feature and grouped values over one window's ranges."""
+    values = "".join(f", d{i}" for i in range(len(shape.group_by)))
+    sql = (
+        f"SELECT feature_key{values}, COUNT(DISTINCT u) FROM ({_distinct_branches(dialect, shape, unique_by, kinds)})"  # noqa: S608 - no input in the text
+        f" AS part GROUP BY feature_key{values}"
+    )
+    return _bind(sql, shape, kinds)
+
+
+@lru_cache(maxsize=256)
+def _distinct_values_statement(
+    dialect: Dialect, shape: Shape, unique_by: str, kinds: tuple[Kind, ...]
+) -> TextualSelect:
+    columns: list[ColumnClause[Any]] = [
+        column("part", Integer()),
+        column("at", DateTimeUTC()),
+        column("feature_key", String()),
+        *(column(f"d{i}", String()) for i in range(len(shape.group_by))),
+        column("u", String()),
+    ]
+    return _bind(_distinct_branches(dialect, shape, unique_by, kinds), shape, kinds).columns(*columns)
+
+
+@lru_cache(maxsize=256)
 def _catalog_statement(dialect: Dialect, shape: Shape, kinds: tuple[Kind, ...]) -> TextClause:
     """The catalog left-joined to one window's combined states, in answer order: a feature without matching
     events comes out once, its values and state null."""
@@ -241,7 +364,7 @@ def _catalog_statement(dialect: Dialect, shape: Shape, kinds: tuple[Kind, ...]) 
     combined = ", ".join(f"{c.sql_aggregate}({c.name}) AS {c.name}" for c in COLUMNS)
     where = "WHERE feature.feature_key IN :features" if shape.some_features else ""
     sql = f"""
-        SELECT feature.feature_key, feature.unit, feature.aggregation{declared}{joined}, {state}
+        SELECT feature.feature_key, feature.unit, feature.aggregation, feature.unique_by{declared}{joined}, {state}
         FROM feature LEFT OUTER JOIN (
             SELECT feature_key{values}, {combined}
             FROM ({_branches(dialect, shape, kinds)}) AS part

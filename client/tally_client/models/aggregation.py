@@ -7,6 +7,7 @@ class Aggregation(StrEnum):
     MAX = "max"
     MIN = "min"
     SUM = "sum"
+    UNIQUE_COUNT = "unique_count"
 
     def __str__(self) -> str:
         return str(self.value)

@@ -18,11 +18,13 @@ class Feature:
     Attributes:
         aggregation (Aggregation): How a feature's events combine into a total: ``sum`` of quantities, ``count`` of
             events, ``max`` or
-                ``min`` quantity, or the quantity of the ``latest`` event by timestamp (ties: the later-recorded event).
+                ``min`` quantity, the quantity of the ``latest`` event by timestamp (ties: the later-recorded event), or
+                ``unique_count``: the number of distinct values of the dimension ``unique_by`` (e.g. active users).
         dimensions (list[str]):
         feature_key (str): Lower-case identifier of a metered feature.
         unit (str):
         description (None | str | Unset):
+        unique_by (None | str | Unset):
     """
 
     aggregation: Aggregation
@@ -30,6 +32,7 @@ class Feature:
     feature_key: str
     unit: str
     description: None | str | Unset = UNSET
+    unique_by: None | str | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -47,6 +50,12 @@ class Feature:
         else:
             description = self.description
 
+        unique_by: None | str | Unset
+        if isinstance(self.unique_by, Unset):
+            unique_by = UNSET
+        else:
+            unique_by = self.unique_by
+
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
         field_dict.update(
@@ -59,6 +68,8 @@ class Feature:
         )
         if description is not UNSET:
             field_dict["description"] = description
+        if unique_by is not UNSET:
+            field_dict["unique_by"] = unique_by
 
         return field_dict
 
@@ -82,12 +93,22 @@ class Feature:
 
         description = _parse_description(d.pop("description", UNSET))
 
+        def _parse_unique_by(data: object) -> None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(None | str | Unset, data)
+
+        unique_by = _parse_unique_by(d.pop("unique_by", UNSET))
+
         feature = cls(
             aggregation=aggregation,
             dimensions=dimensions,
             feature_key=feature_key,
             unit=unit,
             description=description,
+            unique_by=unique_by,
         )
 
         feature.additional_properties = d

@@ -19,16 +19,20 @@ class FeatureIn:
         unit (str):
         aggregation (Aggregation | Unset): How a feature's events combine into a total: ``sum`` of quantities, ``count``
             of events, ``max`` or
-                ``min`` quantity, or the quantity of the ``latest`` event by timestamp (ties: the later-recorded event).
+                ``min`` quantity, the quantity of the ``latest`` event by timestamp (ties: the later-recorded event), or
+                ``unique_count``: the number of distinct values of the dimension ``unique_by`` (e.g. active users).
         description (None | str | Unset):
         dimensions (list[str] | Unset): Keys events of this feature may carry, to group and filter totals by. Keys can
             be added later; once usage is recorded for the feature, none can be removed (409).
+        unique_by (None | str | Unset): With `aggregation: unique_count`: the dimension whose distinct values are
+            counted (one of `dimensions`; events without it do not count). Cannot change once usage is recorded (409).
     """
 
     unit: str
     aggregation: Aggregation | Unset = UNSET
     description: None | str | Unset = UNSET
     dimensions: list[str] | Unset = UNSET
+    unique_by: None | str | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -48,6 +52,12 @@ class FeatureIn:
         if not isinstance(self.dimensions, Unset):
             dimensions = self.dimensions
 
+        unique_by: None | str | Unset
+        if isinstance(self.unique_by, Unset):
+            unique_by = UNSET
+        else:
+            unique_by = self.unique_by
+
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
         field_dict.update(
@@ -61,6 +71,8 @@ class FeatureIn:
             field_dict["description"] = description
         if dimensions is not UNSET:
             field_dict["dimensions"] = dimensions
+        if unique_by is not UNSET:
+            field_dict["unique_by"] = unique_by
 
         return field_dict
 
@@ -87,11 +99,21 @@ class FeatureIn:
 
         dimensions = cast(list[str], d.pop("dimensions", UNSET))
 
+        def _parse_unique_by(data: object) -> None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(None | str | Unset, data)
+
+        unique_by = _parse_unique_by(d.pop("unique_by", UNSET))
+
         feature_in = cls(
             unit=unit,
             aggregation=aggregation,
             description=description,
             dimensions=dimensions,
+            unique_by=unique_by,
         )
 
         feature_in.additional_properties = d

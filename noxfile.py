@@ -46,3 +46,9 @@ def tests(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """Ingestion rate, totals latency and memory over HTTP against PostgreSQL (figures: docs/benchmarks.md)."""
     session.run("python", "scripts/bench.py", *session.posargs)
+
+
+@nox.session(python=False)
+def bench_distinct(session: nox.Session) -> None:
+    """Distinct-count reads at 10, 1,000 and 100,000 distinct users (figures: docs/benchmarks.md)."""
+    session.run("python", "scripts/bench_distinct.py", *session.posargs)

@@ -1,0 +1,176 @@
+"""Benchmark distinct counts (``unique_count``) over HTTP against PostgreSQL: what a read costs at
+1,000,000 events with 10, 1,000 and 100,000 distinct users, beside a plain sum read in the same run.
+
+    nox -s bench_distinct                      # 3 x 1,000,000 events (several minutes)
+    nox -s bench_distinct -- --events 20000    # a smoke run
+
+One tenant per cardinality records ``--events`` events of the feature ``active_users`` (aggregation
+``unique_count``, ``unique_by: user_id``) spread over June 2026, user ``i % C`` for event ``i`` shuffled, so
+every user occurs. A fourth, light tenant records 1,000 events of a ``sum`` feature: its totals read is the
+floor every distinct read is compared with. Each read is measured one window for the month (the month bucket
+rows), a ragged month (raw edges, day and hour rows), and 30 day windows (day rows, folded per window).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import sys
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import msgspec
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench import (
+    ROOT,
+    admin,
+    ingest,
+    measure_totals,
+    peak_rss_mb,
+    server,
+    token,
+    upgrade,
+)
+
+from tally.auth import Role
+
+CARDINALITIES = (10, 1_000, 100_000)
+MONTH = (datetime(2026, 6, 1, tzinfo=UTC), datetime(2026, 7, 1, tzinfo=UTC))
+READS = {
+    "month": [],
+    "ragged month": [("period_start", "2026-06-01T00:30:00+00:00"), ("period_end", "2026-06-30T23:30:00+00:00")],
+    "30 day windows": [("window_size", "day")],
+}
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, default=1_000_000, help="events per cardinality (default 1,000,000)")
+    parser.add_argument("--seconds", type=float, default=6.0, help="duration of each read measurement")
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--postgres-url", default="postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument("--output", type=Path, default=ROOT / "bench-results" / "bench-distinct.json")
+    return parser.parse_args()
+
+
+def batches(n: int, users: int, seed: int) -> list[bytes]:
+    rng = random.Random(seed)
+    order = list(range(n))
+    rng.shuffle(order)
+    span = (MONTH[1] - MONTH[0]).total_seconds()
+    encoder = msgspec.json.Encoder()
+    out = []
+    for first in range(0, n, 1000):
+        events = [
+            {
+                "feature_key": "active_users",
+                "quantity": 1,
+                "idempotency_key": f"e-{i}",
+                "timestamp": (MONTH[0] + timedelta(seconds=span * i / n)).isoformat(),
+                "dimensions": {"user_id": f"user-{order[i] % users}"},
+            }
+            for i in range(first, min(first + 1000, n))
+        ]
+        out.append(encoder.encode({"events": events}))
+    return out
+
+
+async def put_features(base: str) -> None:
+    headers = {"Authorization": f"Bearer {token(Role.PLATFORM)}"}
+    async with httpx.AsyncClient(timeout=30) as http:
+        for key, body in (
+            ("active_users", {"unit": "users", "aggregation": "unique_count", "unique_by": "user_id"}),
+            ("calls", {"unit": "requests"}),
+        ):
+            r = await http.put(
+                f"{base}/api/v1/billing/features/{key}", json={**body, "dimensions": ["user_id"]}, headers=headers
+            )
+            if r.status_code not in (200, 201):
+                raise SystemExit(f"bench: PUT feature answered {r.status_code}: {r.text}")
+
+
+def month(params: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The read's parameters: June 2026 unless the read says otherwise."""
+    if any(name == "period_start" for name, _ in params):
+        return params
+    return [("period_start", MONTH[0].isoformat()), ("period_end", MONTH[1].isoformat()), *params]
+
+
+async def run(args: argparse.Namespace) -> dict[str, object]:
+    name = f"tally_bench_distinct_{uuid.uuid4().hex[:8]}"
+    await admin(args.postgres_url, f"CREATE DATABASE {name}")
+    url = args.postgres_url.rsplit("/", 1)[0] + f"/{name}"
+    result: dict[str, object] = {"events_per_cardinality": args.events, "reads": {}}
+    try:
+        await asyncio.to_thread(upgrade, url)
+        with server(url, ROOT / "bench-results" / "bench-distinct-server.log") as (base, pid):
+            await put_features(base)
+            light = uuid.uuid4()
+            calls = [
+                msgspec.json.encode(
+                    {
+                        "events": [
+                            {
+                                "feature_key": "calls",
+                                "quantity": 1,
+                                "idempotency_key": f"c-{i}",
+                                "timestamp": (MONTH[0] + timedelta(hours=i % 700)).isoformat(),
+                            }
+                            for i in range(1000)
+                        ]
+                    }
+                )
+            ]
+            await ingest(base, light, calls, 1, 1000)
+            reads: dict[str, dict[str, object]] = {}
+            reads["floor: sum, light tenant, month"] = await measure_totals(
+                base, light, args.seconds, args.concurrency, month([("feature_keys", "calls")])
+            )
+            for users in CARDINALITIES:
+                tenant = uuid.uuid4()
+                print(f"bench: {args.events:,} events of {users:,} distinct users")
+                await ingest(base, tenant, batches(args.events, users, seed=users), 4, args.events)
+                for read, params in READS.items():
+                    measured = await measure_totals(
+                        base, tenant, args.seconds, args.concurrency, month([("feature_keys", "active_users"), *params])
+                    )
+                    if read == "month" and measured["total_quantity"] != min(users, args.events):
+                        raise SystemExit(f"bench: {users} users counted as {measured['total_quantity']}")
+                    reads[f"{users:,} users, {read}"] = measured
+            result["reads"] = reads
+            result["service_peak_rss_mb"] = peak_rss_mb(pid)
+    finally:
+        await admin(args.postgres_url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    return result
+
+
+def table(result: dict[str, object]) -> str:
+    reads: dict[str, dict[str, float]] = result["reads"]  # type: ignore[assignment]
+    floor = reads["floor: sum, light tenant, month"]["p50_ms"]
+    rows = ["| read | p50 | p99 | req/s (8 clients) | p50 / floor |", "| --- | --- | --- | --- | --- |"]
+    for name, m in reads.items():
+        rows.append(
+            f"| {name} | {m['p50_ms']:.2f} ms | {m['p99_ms']:.2f} ms | {m['requests_per_s']:,.0f} | "
+            f"{m['p50_ms'] / floor:.1f}x |"
+        )
+    rows.append(f"| service peak RSS | {result['service_peak_rss_mb']:.0f} MB | | | |")
+    return "\n".join(rows)
+
+
+def main() -> int:
+    args = parse_args()
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    result = asyncio.run(run(args))
+    args.output.write_text(json.dumps(result, indent=2) + "\n")
+    print(table(result))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -456,3 +456,28 @@ async def test_bad_form_values_are_explained_on_the_page(client: AsyncTestClient
 async def test_the_pages_stay_out_of_the_openapi_document(client: AsyncTestClient[Litestar]) -> None:
     paths = (await client.get("/schema/openapi.json")).json()["paths"]
     assert not [path for path in paths if path.startswith("/usage")]
+
+
+async def test_a_distinct_count_card_shows_distinct_users_not_events(client: AsyncTestClient[Litestar]) -> None:
+    body = {"unit": "users", "aggregation": "unique_count", "unique_by": "user_id", "dimensions": ["user_id"]}
+    assert (await client.put(f"{FEATURES_URL}/active_users", json=body, headers=PLATFORM)).status_code == 201
+    now = datetime.now(UTC)
+    at = max(month_start(now), now - timedelta(hours=2)).isoformat()
+    await record(
+        client,
+        TENANT,
+        *(
+            {
+                "feature_key": "active_users",
+                "quantity": 1,
+                "timestamp": at,
+                "idempotency_key": f"u{i}",
+                "dimensions": {"user_id": user},
+            }
+            for i, user in enumerate(["ann", "bob", "ann", "ann"])
+        ),
+    )
+    await sign_in(client, token())
+    shown = shown_totals(await client.get(f"/usage/{TENANT}"))
+    assert shown["active_users"] == 2
+    assert shown == await quantities(client, TENANT)

@@ -174,8 +174,9 @@ def sync_detailed(
     window, consecutive and covering the period; both bounds must then be window boundaries in
     `timezone`, and at most 10,000 rows are answered. Rows are sorted by (`feature_key`,
     `window_start`), zero-filled, bounds in UTC. Each feature's total follows its aggregation: `sum`,
-    `count`, `max`, or `latest` (the quantity of the latest event by timestamp; ties go to the later-
-    recorded event). Voided events count nowhere. Both bounds omitted: the current calendar month in
+    `count`, `max`, `min`, `latest` (the quantity of the latest event by timestamp; ties go to the
+    later-recorded event), or `unique_count` (distinct values of the feature's `unique_by` dimension in
+    the window). Voided events count nowhere. Both bounds omitted: the current calendar month in
     `timezone`; one omitted: the other bound of the calendar month holding the given one. With
     `group_by`: one row per feature, window and combination of the grouped dimensions' values that
     occurred (null: events without the key), sorted by those values after `window_start`, nulls first; a
@@ -245,8 +246,9 @@ def sync(
     window, consecutive and covering the period; both bounds must then be window boundaries in
     `timezone`, and at most 10,000 rows are answered. Rows are sorted by (`feature_key`,
     `window_start`), zero-filled, bounds in UTC. Each feature's total follows its aggregation: `sum`,
-    `count`, `max`, or `latest` (the quantity of the latest event by timestamp; ties go to the later-
-    recorded event). Voided events count nowhere. Both bounds omitted: the current calendar month in
+    `count`, `max`, `min`, `latest` (the quantity of the latest event by timestamp; ties go to the
+    later-recorded event), or `unique_count` (distinct values of the feature's `unique_by` dimension in
+    the window). Voided events count nowhere. Both bounds omitted: the current calendar month in
     `timezone`; one omitted: the other bound of the calendar month holding the given one. With
     `group_by`: one row per feature, window and combination of the grouped dimensions' values that
     occurred (null: events without the key), sorted by those values after `window_start`, nulls first; a
@@ -311,8 +313,9 @@ async def asyncio_detailed(
     window, consecutive and covering the period; both bounds must then be window boundaries in
     `timezone`, and at most 10,000 rows are answered. Rows are sorted by (`feature_key`,
     `window_start`), zero-filled, bounds in UTC. Each feature's total follows its aggregation: `sum`,
-    `count`, `max`, or `latest` (the quantity of the latest event by timestamp; ties go to the later-
-    recorded event). Voided events count nowhere. Both bounds omitted: the current calendar month in
+    `count`, `max`, `min`, `latest` (the quantity of the latest event by timestamp; ties go to the
+    later-recorded event), or `unique_count` (distinct values of the feature's `unique_by` dimension in
+    the window). Voided events count nowhere. Both bounds omitted: the current calendar month in
     `timezone`; one omitted: the other bound of the calendar month holding the given one. With
     `group_by`: one row per feature, window and combination of the grouped dimensions' values that
     occurred (null: events without the key), sorted by those values after `window_start`, nulls first; a
@@ -380,8 +383,9 @@ async def asyncio(
     window, consecutive and covering the period; both bounds must then be window boundaries in
     `timezone`, and at most 10,000 rows are answered. Rows are sorted by (`feature_key`,
     `window_start`), zero-filled, bounds in UTC. Each feature's total follows its aggregation: `sum`,
-    `count`, `max`, or `latest` (the quantity of the latest event by timestamp; ties go to the later-
-    recorded event). Voided events count nowhere. Both bounds omitted: the current calendar month in
+    `count`, `max`, `min`, `latest` (the quantity of the latest event by timestamp; ties go to the
+    later-recorded event), or `unique_count` (distinct values of the feature's `unique_by` dimension in
+    the window). Voided events count nowhere. Both bounds omitted: the current calendar month in
     `timezone`; one omitted: the other bound of the calendar month holding the given one. With
     `group_by`: one row per feature, window and combination of the grouped dimensions' values that
     occurred (null: events without the key), sorted by those values after `window_start`, nulls first; a

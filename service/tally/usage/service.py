@@ -438,10 +438,13 @@ class UsageService:
         limit: int,
         cursor: str | None,
     ) -> UsageEventPage:
-        """Events oldest first (then by key), voided ones included, ``limit`` at a time."""
+        """Events oldest first (then by key), voided ones included, ``limit`` at a time. An unknown
+        ``feature_key`` is a 400, as it is for totals."""
         events = UsageEventRecord
         stmt = select(events).where(events.tenant_id == tenant_id)
         if feature_key is not None:
+            if await self.session.get(FeatureRecord, feature_key) is None:
+                raise UnknownFeature.field("feature_key", f"unknown feature: '{feature_key}'")
             stmt = stmt.where(events.feature_key == feature_key)
         if start is not None:
             stmt = stmt.where(events.timestamp >= start)

@@ -22,7 +22,8 @@ from tally.catalog.controller import CatalogController
 from tally.catalog.service import CatalogService, read_catalog_file
 from tally.config import Settings
 from tally.db.engine import create_engine
-from tally.errors import problem_details_plugin
+from tally.db.migrate import missing_sqlite_file, schema_problem
+from tally.errors import UNAVAILABLE, problem_details_plugin
 from tally.health import HealthController
 from tally.logs import echo_request_id, logging_config, request_id_middleware
 from tally.metrics import MetricsPlugin
@@ -67,6 +68,21 @@ def create_app(settings: Settings | None = None) -> Litestar:
         description="HS256 JWT with claims sub, exp, role and tenant_id (absent for the platform role).",
     )
 
+    async def check_schema() -> None:
+        """Say at start-up when the database is not migrated (``tally serve`` refuses to start then; under a bare
+        ``uvicorn`` this line and a 503 from /health/ready are what an operator sees: a failing start-up hook
+        would print Litestar's traceback instead)."""
+        try:
+            problem = missing_sqlite_file(engine)
+            if problem is None:
+                async with engine.connect() as connection:
+                    problem = await schema_problem(connection)
+        except UNAVAILABLE as exc:
+            logger.warning("database unreachable at start-up (%s); /health/ready answers 503", type(exc).__name__)
+            return
+        if problem:
+            logger.error("not ready: %s", problem)
+
     async def load_catalog_file() -> None:
         if settings.catalog_file:
             features = read_catalog_file(Path(settings.catalog_file))
@@ -87,7 +103,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         # The request id middleware goes first, before JWTAuth's (which auth.on_app_init puts first).
         on_app_init=[auth.on_app_init, first_middleware(request_id_middleware)],
         before_send=[echo_request_id, fix_allow],
-        on_startup=[load_catalog_file],
+        on_startup=[check_schema, load_catalog_file],
         dependencies={"settings": Provide(lambda: settings, sync_to_thread=False)},
         request_max_body_size=settings.max_body_bytes,
         openapi_config=OpenAPIConfig(

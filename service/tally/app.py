@@ -13,7 +13,7 @@ from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.security.jwt import JWTAuth
-from litestar.types import Middleware
+from litestar.types import BeforeMessageSendHookHandler, Middleware
 
 from tally import __version__
 from tally.allow_header import allow_header_fix
@@ -95,6 +95,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
         plugins.append(MetricsPlugin(engine, port=settings.metrics_port))
     limiter = limiter_from(settings.rate_limit_reads, settings.rate_limit_writes, settings.rate_limit_window_seconds)
     fix_allow, learn_routes = allow_header_fix()
+    before_send: list[BeforeMessageSendHookHandler] = [echo_request_id, fix_allow]
+    if settings.otel_enabled:
+        from tally.tracing import tracing  # the otel extra: imported only when asked for
+
+        otel_plugin, name_span = tracing(engine)
+        plugins.append(otel_plugin)
+        before_send.append(name_span)
     app = Litestar(
         route_handlers=[HealthController, CatalogController, UsageController, usage_pages(auth)],
         middleware=[limiter.middleware()] if limiter else [],
@@ -102,7 +109,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         plugins=plugins,
         # The request id middleware goes first, before JWTAuth's (which auth.on_app_init puts first).
         on_app_init=[auth.on_app_init, first_middleware(request_id_middleware)],
-        before_send=[echo_request_id, fix_allow],
+        before_send=before_send,
         on_startup=[check_schema, load_catalog_file],
         dependencies={"settings": Provide(lambda: settings, sync_to_thread=False)},
         request_max_body_size=settings.max_body_bytes,

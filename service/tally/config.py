@@ -8,6 +8,7 @@ instead of surfacing on the first request.
 from __future__ import annotations
 
 import difflib
+import importlib.util
 import os
 from collections.abc import Iterator, Mapping
 from datetime import datetime
@@ -66,6 +67,8 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     """Per-tenant limit on writes (recording and voiding usage) per window; unset: no limit."""
     rate_limit_window_seconds: Annotated[int, msgspec.Meta(ge=1, le=86400)] = 60
     """Length of the rate limits' fixed windows."""
+    otel_enabled: bool = False
+    """OpenTelemetry traces (HTTP and database spans); needs the ``otel`` extra (``pip install 'tally[otel]'``)."""
 
     @classmethod
     def from_env(
@@ -97,6 +100,8 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
                 "TALLY_JWT_PREVIOUS_SECRET and TALLY_JWT_PREVIOUS_SECRET_UNTIL go together: set both (the old "
                 "secret and the instant its tokens stop being accepted) or neither."
             )
+        if settings.otel_enabled and importlib.util.find_spec("opentelemetry.sdk") is None:
+            raise ConfigError("TALLY_OTEL_ENABLED=true needs the otel extra: pip install 'tally[otel]'")
         return settings
 
     @staticmethod

@@ -14,6 +14,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.security.jwt import JWTAuth
 from litestar.types import BeforeMessageSendHookHandler, Middleware
+from sqlalchemy import exc as sa_exc
 
 from tally import __version__
 from tally.allow_header import allow_header_fix
@@ -32,6 +33,9 @@ from tally.ui import template_config, usage_pages
 from tally.usage.controller import UsageController
 
 logger = logging.getLogger("tally")
+
+# Any database failure at start-up: readiness reports it (503) rather than the app failing to start.
+NOT_USABLE_YET: tuple[type[Exception], ...] = (sa_exc.DBAPIError, *UNAVAILABLE)
 
 API_DESCRIPTION = """\
 Tally records metered usage exactly once and answers how much of each feature a tenant used in a
@@ -77,8 +81,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             if problem is None:
                 async with engine.connect() as connection:
                     problem = await schema_problem(connection)
-        except UNAVAILABLE as exc:
-            logger.warning("database unreachable at start-up (%s); /health/ready answers 503", type(exc).__name__)
+        except NOT_USABLE_YET as exc:  # the process stays up, and recovers by itself
+            logger.warning("database not usable at start-up (%s); /health/ready says why", type(exc).__name__)
             return
         if problem:
             logger.error("not ready: %s", problem)

@@ -7,7 +7,19 @@ on exact tool versions, and one environment keeps them identical everywhere.
 
 from __future__ import annotations
 
+import os
+import subprocess
+from pathlib import Path
+
 import nox
+
+# Whichever nox runs this file (the project's, or one installed globally with pipx or apt), the sessions run the
+# tools of the project's .venv: make it if missing, then put it first on PATH, as `source .venv/bin/activate` would.
+ROOT = Path(__file__).parent
+VENV = ROOT / ".venv"
+subprocess.run([str(ROOT / "scripts" / "bootstrap")], check=True)
+os.environ["VIRTUAL_ENV"] = str(VENV)
+os.environ["PATH"] = f"{VENV / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"
 
 nox.options.sessions = ["lint", "typecheck", "drift", "tests"]
 nox.options.default_venv_backend = "none"

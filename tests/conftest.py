@@ -55,8 +55,9 @@ def postgres_unavailable(reason: str) -> None:
 
 
 @contextmanager
-def fresh_postgres_database(prefix: str) -> Iterator[str]:
-    """A new, migrated PostgreSQL database named ``prefix`` plus a random suffix, dropped afterwards."""
+def fresh_postgres_database(prefix: str, *, migrate: bool = True) -> Iterator[str]:
+    """A new PostgreSQL database named ``prefix`` plus a random suffix, migrated unless ``migrate`` is false,
+    dropped afterwards."""
     name = f"{prefix}_{uuid.uuid4().hex[:12]}"
     try:
         in_thread(asyncio.run, _admin(f"CREATE DATABASE {name}"))
@@ -64,7 +65,8 @@ def fresh_postgres_database(prefix: str) -> Iterator[str]:
         postgres_unavailable(str(exc))
     url = POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
     try:
-        in_thread(upgrade, url)
+        if migrate:
+            in_thread(upgrade, url)
         yield url
     finally:
         in_thread(asyncio.run, _admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))

@@ -13,7 +13,8 @@ from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.security.jwt import JWTAuth
-from litestar.types import Middleware
+from litestar.types import BeforeMessageSendHookHandler, Middleware
+from sqlalchemy import exc as sa_exc
 
 from tally import __version__
 from tally.allow_header import allow_header_fix
@@ -22,6 +23,7 @@ from tally.catalog.controller import CatalogController
 from tally.catalog.service import CatalogService, read_catalog_file
 from tally.config import Settings
 from tally.db.engine import create_engine
+from tally.db.migrate import missing_database, schema_problem
 from tally.errors import problem_details_plugin
 from tally.health import HealthController
 from tally.logs import echo_request_id, logging_config, request_id_middleware
@@ -31,6 +33,9 @@ from tally.ui import template_config, usage_pages
 from tally.usage.controller import UsageController
 
 logger = logging.getLogger("tally")
+
+# Any database failure at start-up: readiness reports it (503) rather than the app failing to start.
+NOT_USABLE_YET: tuple[type[Exception], ...] = (sa_exc.SQLAlchemyError, OSError, TimeoutError)
 
 API_DESCRIPTION = """\
 Tally records metered usage exactly once and answers how much of each feature a tenant used in a
@@ -67,6 +72,21 @@ def create_app(settings: Settings | None = None) -> Litestar:
         description="HS256 JWT with claims sub, exp, role and tenant_id (absent for the platform role).",
     )
 
+    async def check_schema() -> None:
+        """Say at start-up when the database is not migrated (``tally serve`` refuses to start then; under a bare
+        ``uvicorn`` this line and a 503 from /health/ready are what an operator sees: a failing start-up hook
+        would print Litestar's traceback instead)."""
+        try:
+            problem = missing_database(engine)
+            if problem is None:
+                async with engine.connect() as connection:
+                    problem = await schema_problem(connection)
+        except NOT_USABLE_YET as exc:  # the process stays up, and recovers by itself
+            logger.warning("database not usable at start-up (%s); /health/ready says why", type(exc).__name__)
+            return
+        if problem:
+            logger.error("not ready: %s", problem)
+
     async def load_catalog_file() -> None:
         if settings.catalog_file:
             features = read_catalog_file(Path(settings.catalog_file))
@@ -79,6 +99,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
         plugins.append(MetricsPlugin(engine, port=settings.metrics_port))
     limiter = limiter_from(settings.rate_limit_reads, settings.rate_limit_writes, settings.rate_limit_window_seconds)
     fix_allow, learn_routes = allow_header_fix()
+    before_send: list[BeforeMessageSendHookHandler] = [echo_request_id, fix_allow]
+    if settings.otel_enabled:
+        from tally.tracing import tracing  # the otel extra: imported only when asked for
+
+        otel_plugin, name_span = tracing(engine)
+        plugins.append(otel_plugin)
+        before_send.append(name_span)
     app = Litestar(
         route_handlers=[HealthController, CatalogController, UsageController, usage_pages(auth)],
         middleware=[limiter.middleware()] if limiter else [],
@@ -86,8 +113,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         plugins=plugins,
         # The request id middleware goes first, before JWTAuth's (which auth.on_app_init puts first).
         on_app_init=[auth.on_app_init, first_middleware(request_id_middleware)],
-        before_send=[echo_request_id, fix_allow],
-        on_startup=[load_catalog_file],
+        before_send=before_send,
+        on_startup=[check_schema, load_catalog_file],
         dependencies={"settings": Provide(lambda: settings, sync_to_thread=False)},
         request_max_body_size=settings.max_body_bytes,
         openapi_config=OpenAPIConfig(

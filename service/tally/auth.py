@@ -80,10 +80,22 @@ class TallyToken(Token):
     @classmethod
     def decode(cls, encoded_token: str, secret: str, algorithm: str, *args: Any, **kwargs: Any) -> Self:
         try:
+            return cls._decode_rotating(encoded_token, secret, algorithm, *args, **kwargs)
+        except NotAuthorizedException as exc:
+            # Litestar says "Invalid token" for every failure; an expired one deserves its own words.
+            if isinstance(exc.__cause__, jwt.ExpiredSignatureError):
+                raise NotAuthorizedException("token expired") from exc.__cause__
+            raise
+
+    @classmethod
+    def _decode_rotating(cls, encoded_token: str, secret: str, algorithm: str, *args: Any, **kwargs: Any) -> Self:
+        try:
             return cls._decode_cached(encoded_token, secret, algorithm, *args, **kwargs)
-        except NotAuthorizedException:
+        except NotAuthorizedException as exc:
             previous, until = cls.previous_secret, cls.previous_until
-            if previous is None or until is None or time.time() >= until.timestamp():
+            # An expired token's signature was good (PyJWT checks it first): no other secret needs a try.
+            expired = isinstance(exc.__cause__, jwt.ExpiredSignatureError)
+            if expired or previous is None or until is None or time.time() >= until.timestamp():
                 raise
             token = cls._decode_cached(encoded_token, previous, algorithm, *args, **kwargs)
             PREVIOUS_SECRET_ACCEPTED.inc()

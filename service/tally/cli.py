@@ -1,45 +1,85 @@
-"""The ``tally`` command: serve, migrate, token, features load, config."""
+"""The ``tally`` command: serve, migrate, token, features load, config.
+
+Every command fails the same way: one line on stderr naming the cause (a setting, the database, a file) and
+exit status 2, with no traceback unless ``tally --debug`` asks for it.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
+import logging.config
 import os
 import sys
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
+from typing import Any, NoReturn, TypeVar
 from uuid import UUID
 
 import msgspec
 import uvicorn
+from alembic.util import CommandError as AlembicError
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tally.auth import Role, generate_secret, issue_token
 from tally.config import ConfigError, Settings, redact_url
 from tally.db.engine import create_engine
-from tally.db.migrate import upgrade
+from tally.db.migrate import missing_database, schema_problem, upgrade
 from tally.domain.errors import TallyError
+from tally.logs import process_log_config
 from tally.ui import sign_in_link
 
 DEMO_DATABASE_URL = "sqlite+aiosqlite:///./tally-demo.db"
+T = TypeVar("T")
+
+logger = logging.getLogger("tally")
+
+
+class CommandError(Exception):
+    """A command cannot do its work; the message is the one line the operator sees."""
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = _parser()
-    args = parser.parse_args(argv)
+    args = _parser().parse_args(argv)
     try:
         return int(args.run(args) or 0)
-    except (ConfigError, TallyError) as exc:
+    except (ConfigError, TallyError, CommandError) as exc:
+        if args.debug:
+            raise
         print(f"tally: {exc}", file=sys.stderr)
         return 2
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line too (argparse prints the whole usage first)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="tally", description="Metered-usage service.")
+    parser = _Parser(prog="tally", description="Metered-usage service.")
+    parser.add_argument("--debug", action="store_true", help="show the traceback when a command fails")
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
     serve = commands.add_parser("serve", help="run the HTTP service")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=_positive, default=1, help="worker processes (uvicorn's own; default 1)")
     serve.add_argument("--demo", action="store_true", help="embedded database, sample data, generated secret")
     serve.set_defaults(run=_serve)
 
@@ -49,7 +89,7 @@ def _parser() -> argparse.ArgumentParser:
     token = commands.add_parser("token", help="print a signed bearer token made with TALLY_JWT_SECRET")
     token.add_argument("--role", required=True, choices=[r.value for r in Role])
     token.add_argument("--tenant", type=UUID, help="tenant UUID (every role but platform)")
-    token.add_argument("--ttl", type=int, default=3600, help="lifetime in seconds (default 3600)")
+    token.add_argument("--ttl", type=_positive, default=3600, help="lifetime in seconds (default 3600)")
     token.add_argument("--subject", default="tally-cli")
     token.add_argument(
         "--link",
@@ -71,50 +111,115 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+@contextmanager
+def _database_errors(url: str) -> Iterator[None]:
+    """The database's failures (unreachable, refused, missing, unknown revision) as one line naming it."""
+    try:
+        yield
+    except (sa_exc.DBAPIError, OSError, TimeoutError, AlembicError) as exc:
+        cause = exc.orig if isinstance(exc, sa_exc.DBAPIError) else exc
+        reason = (str(cause).strip().splitlines() or [type(cause).__name__])[0]
+        raise CommandError(f"cannot use the database {redact_url(url)}: {reason}") from exc
+
+
+def _with_engine(settings: Settings, work: Callable[[AsyncEngine], Awaitable[T]]) -> T:
+    async def run() -> T:
+        engine = create_engine(settings)
+        try:
+            return await work(engine)
+        finally:
+            await engine.dispose()
+
+    with _database_errors(settings.database_url):
+        return asyncio.run(run())
+
+
+def _check(settings: Settings) -> None:
+    """What ``serve`` would otherwise trip over at start-up, beyond the settings' own validation."""
+    if settings.catalog_file:
+        from tally.catalog.service import read_catalog_file
+
+        try:
+            read_catalog_file(Path(settings.catalog_file))
+        except TallyError as exc:
+            raise ConfigError(f"TALLY_CATALOG_FILE: {exc}") from None
+
+
+async def _schema_problem(engine: AsyncEngine) -> str | None:
+    if problem := missing_database(engine):
+        return problem
+    async with engine.connect() as connection:
+        return await schema_problem(connection)
+
+
 def _serve(args: argparse.Namespace) -> int:
-    from tally.app import create_app
-
     if args.demo:
-        from tally.demo import DEMO_TENANT, load_demo
-
-        # TALLY_JWT_SECRET, when set, is kept, so `tally token` can mint more tokens for the demo.
-        secret = None if os.environ.get("TALLY_JWT_SECRET") else generate_secret()
-        settings = Settings.from_env(demo=True, database_url=DEMO_DATABASE_URL, jwt_secret=secret)
-        upgrade(settings.database_url)
-        loaded = asyncio.run(_with_engine(settings, load_demo))
-        assert settings.jwt_secret is not None
-        day = timedelta(days=1)
-        viewer = issue_token(settings.jwt_secret, Role.VIEWER, DEMO_TENANT, subject="demo-viewer", ttl=day)
-        admin = issue_token(settings.jwt_secret, Role.ADMIN, DEMO_TENANT, subject="demo-admin", ttl=day)
-        base = f"http://{args.host}:{args.port}"
-        print(
-            f"Tally demo: {loaded} sample events newly loaded into {settings.database_url}\n"
-            f"  URL:          {base}\n"
-            f"  demo tenant:  {DEMO_TENANT}\n"
-            f"  viewer token (reads totals; valid 24 h):\n{viewer}\n"
-            f"  admin token (also records and voids usage; valid 24 h):\n{admin}\n"
-            f"  usage page (open this sign-in link in a browser):\n{sign_in_link(base, viewer)}\n\n"
-            f'  try: curl -H "Authorization: Bearer <viewer token>" \\\n'
-            f"         {base}/api/v1/billing/tenants/{DEMO_TENANT}/usage-totals\n",
-            flush=True,
-        )
-    else:
-        settings = Settings.from_env()
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="warning")
+        # TALLY_JWT_SECRET, when set, is kept, so `tally token` can mint more tokens for the demo. The demo's
+        # settings go into the environment: the workers build their app from it (tally.app:create_app).
+        secret = os.environ.get("TALLY_JWT_SECRET") or generate_secret()
+        os.environ.update(TALLY_DEMO="true", TALLY_DATABASE_URL=DEMO_DATABASE_URL, TALLY_JWT_SECRET=secret)
+    settings = Settings.from_env()
+    _check(settings)
+    if args.demo:
+        with _database_errors(settings.database_url):
+            upgrade(settings.database_url)
+        _print_demo(settings, f"http://{args.host}:{args.port}")
+    elif problem := _with_engine(settings, _schema_problem):
+        raise CommandError(problem)
+    log_config = process_log_config(settings.log_level)
+    logging.config.dictConfig(log_config)
+    for warning in Settings.unknown_variables():
+        logger.warning(warning)
+    url, kind = f"http://{args.host}:{args.port}", settings.database_url.split("+", 1)[0]
+    logger.info(
+        "serving %s with %d worker(s) on %s",
+        url,
+        args.workers,
+        redact_url(settings.database_url),
+        extra={"url": url, "workers": args.workers, "database": kind},
+    )
+    uvicorn.run(
+        "tally.app:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_config=log_config,
+    )
     return 0
 
 
-async def _with_engine(settings: Settings, work):  # type: ignore[no-untyped-def]
-    engine = create_engine(settings)
-    try:
-        return await work(engine)
-    finally:
-        await engine.dispose()
+def _print_demo(settings: Settings, base: str) -> None:
+    from tally.demo import DEMO_TENANT, load_demo
+
+    loaded = _with_engine(settings, load_demo)
+    assert settings.jwt_secret is not None
+    day = timedelta(days=1)
+    viewer = issue_token(settings.jwt_secret, Role.VIEWER, DEMO_TENANT, subject="demo-viewer", ttl=day)
+    admin = issue_token(settings.jwt_secret, Role.ADMIN, DEMO_TENANT, subject="demo-admin", ttl=day)
+    platform = issue_token(settings.jwt_secret, Role.PLATFORM, None, subject="demo-platform", ttl=day)
+    print(
+        f"Tally demo: {loaded} sample events newly loaded into {settings.database_url}\n"
+        f"  URL:          {base}\n"
+        f"  demo tenant:  {DEMO_TENANT}\n"
+        f"  viewer token (reads totals; valid 24 h):\n{viewer}\n"
+        f"  admin token (also records and voids usage; valid 24 h):\n{admin}\n"
+        f"  platform token (also changes the feature catalog, any tenant; valid 24 h):\n{platform}\n"
+        f"  usage page (open this sign-in link in a browser):\n{sign_in_link(base, viewer)}\n\n"
+        f'  try: curl -H "Authorization: Bearer <viewer token>" \\\n'
+        f"         {base}/api/v1/billing/tenants/{DEMO_TENANT}/usage-totals\n",
+        flush=True,
+    )
 
 
 def _config(_: argparse.Namespace) -> int:
-    """One ``TALLY_NAME=value`` line per setting, as ``serve`` would use them (empty: unset)."""
-    for name, value in msgspec.to_builtins(Settings.from_env().masked()).items():
+    """One ``TALLY_NAME=value`` line per setting, as ``serve`` would use them (empty: unset); a warning on
+    stderr for each ``TALLY_*`` variable that is no setting."""
+    settings = Settings.from_env()
+    _check(settings)
+    for warning in Settings.unknown_variables():
+        print(f"tally: warning: {warning}", file=sys.stderr)
+    for name, value in msgspec.to_builtins(settings.masked()).items():
         shown = "" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
         print(f"TALLY_{name.upper()}={shown}")
     return 0
@@ -122,7 +227,8 @@ def _config(_: argparse.Namespace) -> int:
 
 def _migrate(_: argparse.Namespace) -> int:
     settings = Settings.from_env(require_secret=False)
-    upgrade(settings.database_url)
+    with _database_errors(settings.database_url):
+        upgrade(settings.database_url)
     print(f"tally: migrated {redact_url(settings.database_url)} to the latest schema")
     return 0
 
@@ -131,8 +237,7 @@ def _token(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     role = Role(args.role)
     if role is not Role.PLATFORM and args.tenant is None:
-        print(f"tally: --tenant is required for role '{role.value}'", file=sys.stderr)
-        return 2
+        raise CommandError(f"--tenant is required for role '{role.value}'")
     assert settings.jwt_secret is not None
     tenant = None if role is Role.PLATFORM else args.tenant
     token = issue_token(settings.jwt_secret, role, tenant, subject=args.subject, ttl=timedelta(seconds=args.ttl))
@@ -141,20 +246,22 @@ def _token(args: argparse.Namespace) -> int:
 
 
 def _features_load(args: argparse.Namespace) -> int:
-    from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+    from sqlalchemy.ext.asyncio import async_sessionmaker
 
     from tally.catalog.service import CatalogService, read_catalog_file
 
     settings = Settings.from_env(require_secret=False)
     features = read_catalog_file(args.file)
 
-    async def load(engine: AsyncEngine) -> None:
+    async def load(engine: AsyncEngine) -> list[Any]:
+        if problem := await _schema_problem(engine):
+            raise CommandError(problem)
         async with async_sessionmaker(engine, expire_on_commit=False)() as session:
-            for feature, created in await CatalogService(session).load(features):
-                action = "created" if created else "updated"
-                print(f"{action} {feature.feature_key} ({feature.unit}, {feature.aggregation.value})")
+            return await CatalogService(session).load(features)
 
-    asyncio.run(_with_engine(settings, load))
+    for feature, created in _with_engine(settings, load):
+        action = "created" if created else "updated"
+        print(f"{action} {feature.feature_key} ({feature.unit}, {feature.aggregation.value})")
     return 0
 
 

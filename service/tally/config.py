@@ -7,8 +7,10 @@ instead of surfacing on the first request.
 
 from __future__ import annotations
 
+import difflib
+import importlib.util
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -19,6 +21,9 @@ from tally.db.dialects import for_url
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./tally.db"
 SECRET_FIELDS = frozenset({"jwt_secret", "jwt_previous_secret"})
 MASK = "********"
+# TALLY_* variables that are not settings of the service: the test suite reads these.
+OTHER_VARIABLES = frozenset({"TALLY_TEST_POSTGRES_URL", "TALLY_UPDATE_SCREENSHOT"})
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 
 
 class ConfigError(Exception):
@@ -51,8 +56,8 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     for benchmarking and for checking the buckets; never faster)."""
     catalog_file: str | None = None
     """A JSON or TOML feature catalog loaded (created or updated) at start-up."""
-    log_level: str = "INFO"
-    """Python logging level."""
+    log_level: LogLevel = "INFO"
+    """Python logging level: ``DEBUG``, ``INFO``, ``WARNING``, ``ERROR`` or ``CRITICAL``."""
     metrics_enabled: bool = True
     """Prometheus metrics; false: no ``/metrics`` route and no metrics port."""
     metrics_port: Annotated[int, msgspec.Meta(ge=1, le=65535)] | None = None
@@ -64,6 +69,8 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     """Per-tenant limit on writes (recording and voiding usage) per window; unset: no limit."""
     rate_limit_window_seconds: Annotated[int, msgspec.Meta(ge=1, le=86400)] = 60
     """Length of the rate limits' fixed windows."""
+    otel_enabled: bool = False
+    """OpenTelemetry traces (HTTP and database spans); needs the ``otel`` extra (``pip install 'tally[otel]'``)."""
 
     @classmethod
     def from_env(
@@ -97,7 +104,20 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
                 "TALLY_JWT_PREVIOUS_SECRET and TALLY_JWT_PREVIOUS_SECRET_UNTIL go together: set both (the old "
                 "secret and the instant its tokens stop being accepted) or neither."
             )
+        if settings.otel_enabled and importlib.util.find_spec("opentelemetry.sdk") is None:
+            raise ConfigError("TALLY_OTEL_ENABLED=true needs the otel extra: pip install 'tally[otel]'")
         return settings
+
+    @staticmethod
+    def unknown_variables(environ: Mapping[str, str] | None = None) -> Iterator[str]:
+        """A warning for each ``TALLY_*`` variable that is no setting (a typo is silently ignored otherwise)."""
+        environ = os.environ if environ is None else environ
+        known = [f"TALLY_{name.upper()}" for name in Settings.__struct_fields__]
+        for name in sorted(environ):
+            if name.startswith("TALLY_") and name not in known and name not in OTHER_VARIABLES:
+                close = difflib.get_close_matches(name, known, n=1)
+                hint = f"; did you mean {close[0]}?" if close else ""
+                yield f"{name} is not a Tally setting and is ignored{hint}"
 
     def masked(self) -> dict[str, Any]:
         """The effective settings with secrets (and the database URL's password) replaced, for printing."""

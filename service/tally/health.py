@@ -9,7 +9,8 @@ from litestar.di import NamedDependency
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tally.config import Settings
-from tally.db.engine import ping
+from tally.db.migrate import schema_problem
+from tally.domain.errors import SchemaNotMigrated
 from tally.domain.models import Health
 from tally.openapi_docs import problems
 
@@ -27,12 +28,18 @@ class HealthController(Controller):
     @get(
         "/ready",
         operation_id="health_ready",
-        summary="The database answers",
-        description="200 when a trivial query succeeds within the database timeout, else 503 problem details.",
+        summary="The database answers and is migrated",
+        description=(
+            "200 when the database answers within the database timeout and its schema is at the code's revision, "
+            "else 503 problem details (`urn:tally:problem:database-unavailable` or "
+            "`urn:tally:problem:schema-not-migrated`)."
+        ),
         responses=problems(),
     )
     async def ready(self, db_engine: NamedDependency[AsyncEngine], settings: NamedDependency[Settings]) -> Health:
         # An unreachable database or the timeout raises; tally.errors answers those with 503.
-        async with asyncio.timeout(settings.db_timeout_seconds):
-            await ping(db_engine)
+        async with asyncio.timeout(settings.db_timeout_seconds), db_engine.connect() as connection:
+            problem = await schema_problem(connection)
+        if problem:
+            raise SchemaNotMigrated(problem)
         return Health(status="ok")

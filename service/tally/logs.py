@@ -12,6 +12,9 @@ never blocks the event loop); this module adds only what it lacks without struct
   before the token check, so that a 401 has one too) and a ``before_send`` hook echoes it: a 401 or a 404 is
   sent by Litestar's exception handler outside every middleware, which only ``before_send`` sees.
 
+``process_log_config`` is the same format for uvicorn's own process, before the app exists: the parent process
+of ``tally serve --workers N`` (which runs no app) writes JSON lines too. Every line carries the ``pid``.
+
 Nothing here logs a header or a body. One ``request`` line per answered request gives the method, the route
 *template* (``/api/v1/billing/tenants/{tenant_id}/usage-totals``: never the raw path or query string),
 the status and the duration.
@@ -36,7 +39,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 REQUEST_ID_HEADER = "X-Request-ID"
 SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 REQUEST_ID: ContextVar[str | None] = ContextVar("tally_request_id", default=None)
-FIELDS = ("method", "route", "status", "duration_ms")
+FIELDS = ("method", "route", "status", "duration_ms", "url", "workers", "database")
 STATE_KEY = "tally_request"
 
 access_logger = logging.getLogger("tally.access")
@@ -51,6 +54,7 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
+            "pid": record.process,
         }
         request_id = getattr(record, "request_id", None)
         if request_id:
@@ -97,9 +101,28 @@ def logging_config(level: str) -> LoggingConfig:
             },
         },
         root={"level": level, "handlers": ["queue_listener"]},
-        loggers={"litestar": handler, "uvicorn": handler, "uvicorn.access": handler},
+        # alembic: the readiness check's schema look-up would log two INFO lines each time.
+        loggers={
+            "litestar": handler,
+            "uvicorn": handler,
+            "uvicorn.access": handler,
+            "alembic": {**handler, "level": "WARNING"},
+        },
         log_exceptions="never",
     )
+
+
+def process_log_config(level: str) -> dict[str, Any]:
+    """A ``logging.config.dictConfig`` for uvicorn (its ``log_config``): JSON lines on stderr in every process,
+    the parent of several workers included; the app's ``logging_config`` then takes over in each worker."""
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"json": {"()": JsonFormatter}},
+        "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "json"}},
+        "root": {"level": level, "handlers": ["stderr"]},
+        "loggers": {"uvicorn": {"level": level, "handlers": ["stderr"], "propagate": False}},
+    }
 
 
 def _request_state(scope: Scope) -> dict[str, Any]:

@@ -24,12 +24,17 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_server(database_url: str, log: Path, *, workers: int = 1, **env: str) -> tuple[subprocess.Popen[bytes], str]:
-    """Start ``uvicorn --factory tally.app:create_app`` (with ``--workers`` when more than one) and return the
-    process and its base URL once it answers."""
+def start_server(
+    database_url: str, log: Path, *, workers: int = 1, tally_serve: bool = False, **env: str
+) -> tuple[subprocess.Popen[bytes], str]:
+    """Start ``uvicorn --factory tally.app:create_app`` (or ``tally serve`` when ``tally_serve``; with
+    ``--workers`` when more than one) and return the process and its base URL once it answers."""
     port = free_port()
     environ = {**os.environ, "TALLY_DATABASE_URL": database_url, "TALLY_JWT_SECRET": TEST_SECRET, **env}
-    command = [sys.executable, "-m", "uvicorn", "--factory", "tally.app:create_app", "--host", "127.0.0.1"]
+    if tally_serve:
+        command = [sys.executable, "-m", "tally.cli", "serve", "--host", "127.0.0.1"]
+    else:
+        command = [sys.executable, "-m", "uvicorn", "--factory", "tally.app:create_app", "--host", "127.0.0.1"]
     if workers > 1:
         command += ["--workers", str(workers)]
     with log.open("ab") as out:
@@ -66,9 +71,11 @@ def stop_server(process: subprocess.Popen[bytes], timeout: float = 15) -> int:
 
 
 @contextmanager
-def running_server(database_url: str, log: Path, *, workers: int = 1, **env: str) -> Iterator[str]:
+def running_server(
+    database_url: str, log: Path, *, workers: int = 1, tally_serve: bool = False, **env: str
+) -> Iterator[str]:
     """A server (see ``start_server``) for the duration of the block, stopped with SIGTERM afterwards."""
-    process, base_url = start_server(database_url, log, workers=workers, **env)
+    process, base_url = start_server(database_url, log, workers=workers, tally_serve=tally_serve, **env)
     try:
         yield base_url
     finally:

@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tally.auth import Role, issue_token
+from tally.auth import ALLOWED, Permission, Role, issue_token
 from tests.conftest import PLATFORM, TEST_SECRET
 
 README = Path(__file__).resolve().parents[2] / "client" / "README.md"
@@ -43,3 +43,30 @@ def test_readme_examples_run(sqlite_server: str, capsys: pytest.CaptureFixture[s
 
     exec(compile(dimensions_code, "client/README.md", "exec"), scope)
     assert capsys.readouterr().out.splitlines() == ["gpt-4o 1200"]
+
+
+def test_readme_says_which_roles_may_do_what() -> None:
+    """The roles table of the client README is the service's own rule (``tally.auth.ALLOWED``)."""
+    table = README.read_text().split("## Tokens and roles", 1)[1].split("\n## ", 1)[0]
+    rows = [line.split("|")[1:-1] for line in table.splitlines() if line.startswith("| `")]
+    granted: dict[Permission, set[Role]] = {permission: set() for permission in ALLOWED}
+    for roles, *cells in rows:
+        for permission, cell in zip(ALLOWED, cells, strict=True):
+            if not cell.strip().startswith("no"):
+                granted[permission] |= {Role(name) for name in re.findall(r"`(\w+)`", roles)}
+    assert granted == {permission: set(roles) for permission, roles in ALLOWED.items()}
+
+
+def test_dimensions_take_the_form_the_readme_shows() -> None:
+    from tally_client.models import UsageEventIn, UsageEventInDimensions
+
+    good = UsageEventIn(
+        feature_key="llm_tokens",
+        quantity=1,
+        idempotency_key="k",
+        dimensions=UsageEventInDimensions.from_dict({"model": "gpt-4o"}),
+    )
+    assert good.to_dict()["dimensions"] == {"model": "gpt-4o"}
+    plain = UsageEventIn(feature_key="llm_tokens", quantity=1, idempotency_key="k", dimensions={"model": "gpt-4o"})  # type: ignore[arg-type]
+    with pytest.raises(AttributeError):  # what the README warns about
+        plain.to_dict()

@@ -90,3 +90,29 @@ def test_database_outage_is_logged_by_type_without_the_url_password(tmp_path: Pa
     assert len(outages) == 2, outages
     assert all(line["request_id"] for line in outages)
     assert_no_secret(log, DB_PASSWORD, platform["Authorization"].removeprefix("Bearer "), TEST_SECRET, BODY_MARKER)
+
+
+def test_tally_serve_with_two_workers_logs_json_from_every_process(postgres_database: str, tmp_path: Path) -> None:
+    """The parent process (which runs no app) and both workers write the same JSON lines; the parent's start-up
+    line names the URL, the workers and the database kind, never the database's password."""
+    # The test server trusts local connections, so a password in the URL is accepted and ignored.
+    url = postgres_database.replace("://postgres@", f"://postgres:{DB_PASSWORD}@")
+    log = tmp_path / "server.log"
+    with running_server(url, log, workers=2, tally_serve=True, TALLY_DATABSE_URL="typo") as base_url:
+        for _ in range(4):
+            assert httpx.get(f"{base_url}/health/ready").status_code == 200
+    lines = log_lines(log)
+    assert_no_secret(log, DB_PASSWORD, TEST_SECRET)
+    started = [line for line in lines if line.get("workers") is not None]
+    assert len(started) == 1, started
+    assert started[0]["url"] == base_url
+    assert started[0]["workers"] == 2
+    assert started[0]["database"] == "postgresql"
+    parent = started[0]["pid"]
+    assert any("TALLY_DATABSE_URL" in str(line["message"]) for line in lines if line["pid"] == parent)
+    workers = {line["pid"] for line in lines} - {parent}
+    assert len(workers) == 2, lines
+    # Each worker said it started, and the parent saw both stop.
+    for pid in workers:
+        assert any(line["pid"] == pid and "Started server process" in str(line["message"]) for line in lines)
+    assert any(line["pid"] == parent and "Stopping parent process" in str(line["message"]) for line in lines)

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from tally.auth import Role, issue_token
 from tally.db.migrate import upgrade
 from tally.demo import DEMO_TENANT, load_demo
+from tally.ui import sign_in_link
 from tests.conftest import TEST_SECRET, in_thread
 from tests.e2e.conftest import running_server
 
@@ -71,9 +72,15 @@ async def _load_demo(url: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def demo_directory(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the demo server keeps its database and its log (``server.log``)."""
+    return tmp_path_factory.mktemp("usage-page")
+
+
+@pytest.fixture(scope="module")
+def demo_server(demo_directory: Path) -> Iterator[str]:
     """A server on a fresh SQLite database holding the demo catalog and five weeks of the demo tenant's usage."""
-    directory = tmp_path_factory.mktemp("usage-page")
+    directory = demo_directory
     url = f"sqlite+aiosqlite:///{directory / 'demo.db'}"
     in_thread(upgrade, url)
     in_thread(asyncio.run, _load_demo(url))
@@ -214,6 +221,24 @@ def test_a_breakdown_by_model_matches_the_api_and_follows_the_period(browser: An
     page.wait_for_url("**period=last_month**")
     assert "breakdown" not in page.url
     assert page.get_by_role("table", name="llm_tokens by model").count() == 0
+
+
+def test_a_sign_in_link_clicked_on_another_site_signs_in(browser: Any, demo_server: str, demo_directory: Path) -> None:
+    """As from an email or a chat: a page of another site links to the usage page. The session cookie is
+    SameSite=Strict, which a browser withholds on any request that follows a cross-site click; the link must
+    still sign in, and its token must end up neither in the address bar nor in the server's log."""
+    encoded = viewer_token()
+    link = sign_in_link(demo_server, encoded)
+    other_site = "http://mail.example.test/inbox"
+    page = browser.new_context().new_page()
+    page.route(other_site, lambda route: route.fulfill(content_type="text/html", body=f'<a href="{link}">My usage</a>'))
+    page.goto(other_site)
+    page.get_by_role("link", name="My usage").click()
+    page.wait_for_url(f"{demo_server}/usage/{DEMO_TENANT}")
+    assert page_totals(page) == api_totals(demo_server)
+    page.go_back()  # the sign-in page's history entry no longer holds the token either
+    assert encoded not in page.url
+    assert encoded not in (demo_directory / "server.log").read_text()
 
 
 def test_another_tenants_page_is_refused(browser: Any, demo_server: str) -> None:

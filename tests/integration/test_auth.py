@@ -106,3 +106,13 @@ async def test_bad_token_is_401_with_www_authenticate(client, url: str, case: st
     body = assert_problem(response, 401)
     assert response.headers["www-authenticate"].startswith("Bearer"), response.headers
     assert TEST_SECRET not in str(body)
+
+
+@pytest.mark.parametrize(
+    ("case", "detail"),
+    [("expired", "token expired"), ("wrong-key", "Invalid token"), ("tampered-signature", "Invalid token")],
+)
+async def test_an_expired_token_says_so(client, case: str, detail: str) -> None:
+    """An expired token is told apart from a forged one: the caller then knows to fetch a fresh token."""
+    body = assert_problem(await client.get(FEATURES_URL, headers=BAD_HEADERS[case]()), 401)
+    assert body["detail"] == detail

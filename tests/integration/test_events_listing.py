@@ -89,3 +89,17 @@ async def test_bad_listing_input_is_400(client, params, field) -> None:
     tenant = uuid.uuid4()
     r = await client.get(events_url(tenant), params=params, headers=bearer("viewer", tenant))
     assert_problem(r, 400, field)
+
+
+async def test_an_unknown_feature_key_is_a_400_as_for_totals(client) -> None:
+    """One rule for both reads: a key the catalog does not have is a mistake to report, not an empty answer."""
+    tenant = uuid.uuid4()
+    await put_features(client, "api_calls")
+    headers = bearer("viewer", tenant)
+    listing = await client.get(events_url(tenant), params={"feature_key": "api_cals"}, headers=headers)
+    body = assert_problem(listing, 400, "feature_key", "api_cals")
+    totals = await client.get(
+        f"/api/v1/billing/tenants/{tenant}/usage-totals", params={"feature_keys": "api_cals"}, headers=headers
+    )
+    assert body["type"] == assert_problem(totals, 400, "api_cals")["type"] == "urn:tally:problem:unknown-feature"
+    assert (await page(client, tenant, feature_key="api_calls"))["items"] == []  # a known key without events

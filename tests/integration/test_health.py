@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from litestar import Litestar
@@ -12,7 +12,17 @@ from litestar.testing import AsyncTestClient
 from tally.app import create_app
 from tally.auth import Role
 from tally.config import Settings
-from tests.conftest import FEATURES_URL, TEST_SECRET, assert_problem, bearer, events_url, totals_url
+from tally.db.migrate import upgrade
+from tests.conftest import (
+    FEATURES_URL,
+    TEST_SECRET,
+    assert_problem,
+    bearer,
+    events_url,
+    fresh_postgres_database,
+    in_thread,
+    totals_url,
+)
 from tests.factories import event_body
 
 pytestmark = pytest.mark.anyio
@@ -69,3 +79,26 @@ async def test_the_app_stays_up_and_answers_again(offline) -> None:
     for _ in range(3):
         assert_unavailable(await offline.get("/health/ready"))
     assert (await offline.get("/health/live")).status_code == 200
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def unmigrated_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
+    """An empty database: a blank SQLite file, or a PostgreSQL database nobody ran `tally migrate` on."""
+    if request.param == "sqlite":
+        (tmp_path / "blank.db").touch()
+        yield f"sqlite+aiosqlite:///{tmp_path / 'blank.db'}"
+        return
+    with fresh_postgres_database("tally_blank", migrate=False) as url:
+        yield url
+
+
+async def test_an_unmigrated_database_is_not_ready(unmigrated_url: str) -> None:
+    """Under a bare uvicorn the app cannot refuse to start without a traceback; it says why it is not ready."""
+    settings = Settings(database_url=unmigrated_url, jwt_secret=TEST_SECRET)
+    async with AsyncTestClient(app=create_app(settings)) as client:
+        body = assert_problem(await client.get("/health/ready"), 503, "tally migrate")
+        assert body["type"] == "urn:tally:problem:schema-not-migrated"
+        assert (await client.get("/health/live")).status_code == 200
+    in_thread(upgrade, unmigrated_url)
+    async with AsyncTestClient(app=create_app(settings)) as client:
+        assert (await client.get("/health/ready")).status_code == 200

@@ -12,6 +12,7 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from tally.app import create_app
+from tally.auth import Role, issue_token
 from tally.config import Settings
 from tests.conftest import FEATURES_URL, TEST_SECRET, assert_problem, bearer
 
@@ -66,3 +67,11 @@ async def test_an_unrelated_secret_is_refused(rotation: Rotation) -> None:
 async def test_previous_secret_is_refused_without_a_rotation(client) -> None:
     response = await client.get(FEATURES_URL, headers=bearer("viewer", TENANT, secret=PREVIOUS))
     assert_problem(response, 401)
+
+
+async def test_an_expired_token_says_so_whichever_secret_signed_it(rotation: Rotation) -> None:
+    secrets = [TEST_SECRET, PREVIOUS] if rotation.in_grace else [TEST_SECRET]
+    for secret in secrets:
+        token = issue_token(secret, Role.VIEWER, TENANT, ttl=timedelta(seconds=-5))
+        response = await rotation.client.get(FEATURES_URL, headers={"Authorization": f"Bearer {token}"})
+        assert assert_problem(response, 401)["detail"] == "token expired"

@@ -167,7 +167,7 @@ def test_token_link_prints_a_sign_in_link(monkeypatch: pytest.MonkeyPatch, capsy
     assert main(["token", "--role", "viewer", "--tenant", tenant, "--link", "http://tally.example:9000/"]) == 0
     link = urlsplit(capsys.readouterr().out.strip())
     assert (link.scheme, link.netloc, link.path) == ("http", "tally.example:9000", "/usage/sign-in")
-    claims = jwt.decode(parse_qs(link.query)["token"][0], secret, algorithms=["HS256"])
+    claims = jwt.decode(parse_qs(link.fragment)["token"][0], secret, algorithms=["HS256"])
     assert claims["tenant_id"] == tenant
     assert main(["token", "--role", "platform", "--link"]) == 0
-    assert capsys.readouterr().out.startswith("http://127.0.0.1:8000/usage/sign-in?token=")
+    assert capsys.readouterr().out.startswith("http://127.0.0.1:8000/usage/sign-in#token=")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 from uuid import UUID
 
@@ -23,6 +24,7 @@ from sqlalchemy import String, Text, TextClause, TypeDecorator, event, func, tex
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import URL
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_scoped_session, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
@@ -97,6 +99,10 @@ class Dialect:
 
     def dimensions_type(self) -> TypeEngine[Any]:
         raise NotImplementedError
+
+    def missing_database(self, url: URL) -> str | None:
+        """One line when connecting to ``url`` would create an empty database instead of finding one."""
+        return None
 
     def transient(self, exc: BaseException) -> bool:
         """The database cannot serve us right now (answer 503 and retry later), rather than a bug (500)."""
@@ -181,6 +187,12 @@ class SQLiteDialect(Dialect):
 
     def json_value(self, column: str, key: str) -> str:
         return f"json_extract({column}, '$.{key}')"
+
+    def missing_database(self, url: URL) -> str | None:
+        path = url.database
+        if not path or path == ":memory:" or Path(path).exists():
+            return None
+        return f"the database file {path} does not exist: check TALLY_DATABASE_URL, or run `tally migrate` to create it"
 
     def latest_key_type(self) -> TypeEngine[str]:
         return String(80)  # SQLite compares text byte-wise (BINARY) by default

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tally.config import Settings
@@ -11,9 +10,3 @@ from tally.db.dialects import for_url
 
 def create_engine(settings: Settings) -> AsyncEngine:
     return for_url(settings.database_url).create_engine(settings)
-
-
-async def ping(engine: AsyncEngine) -> None:
-    """One trivial query: raises when the database does not answer."""
-    async with engine.connect() as connection:
-        await connection.execute(text("SELECT 1"))

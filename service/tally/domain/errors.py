@@ -61,3 +61,11 @@ class NotFound(TallyError):
     status = 404
     slug = "not-found"
     title = "Not found"
+
+
+class SchemaNotMigrated(TallyError):
+    """The database answers, but its schema is not the one this code needs (``tally migrate`` fixes it)."""
+
+    status = 503
+    slug = "schema-not-migrated"
+    title = "Database schema not migrated"

@@ -66,8 +66,15 @@ HEADERS = {
 
 
 def sign_in_link(base_url: str, token: str) -> str:
-    """The link that signs a browser in with ``token`` (``tally token --link``, the demo's output)."""
-    return f"{base_url.rstrip('/')}{SIGN_IN_PATH}?{urlencode({'token': token})}"
+    """The link that signs a browser in with ``token`` (``tally token --link``, the demo's output).
+
+    The token rides in the fragment (``#token=…``), which a browser never sends: it reaches no server, proxy or
+    access log. The sign-in page's script takes it from there, clears it from the address bar and posts the form.
+    That POST comes from our own page, so it is a same-site request even when the link was clicked on another
+    site; a link that signed in by itself (a GET with the token, then a redirect) would not be, and the
+    SameSite=Strict cookie would be withheld on that redirect.
+    """
+    return f"{base_url.rstrip('/')}{SIGN_IN_PATH}#{urlencode({'token': token})}"
 
 
 def usage_pages(auth: JWTAuth[Principal]) -> Router:
@@ -144,15 +151,7 @@ class UsagePages(Controller):
     dependencies = {"usage": Provide(provide_usage), "catalog": Provide(provide_catalog)}
 
     @get("/sign-in")
-    async def sign_in_form(
-        self,
-        request: Request[Any, Any, Any],
-        tokens: NamedDependency[TokenReader],
-        token: FromQuery[str | None] = None,
-        reason: FromQuery[str | None] = None,
-    ) -> Response[Any]:
-        if token is not None:  # a sign-in link: sign in, and leave the token's URL at once
-            return await self._sign_in(request, tokens, token, "")
+    async def sign_in_form(self, reason: FromQuery[str | None] = None) -> Response[Any]:
         status = 401 if reason in REASONS and reason != "signed-out" else 200
         return _page("sign_in.html", status, message=REASONS.get(reason or ""))
 

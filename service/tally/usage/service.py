@@ -202,7 +202,10 @@ class UsageService:
         limit: int,
         cursor: str | None,
     ) -> UsageEventPage:
-        """Events oldest first (then by key), voided ones included, ``limit`` at a time."""
+        """Events oldest first (then by key), voided ones included, ``limit`` at a time. An unknown
+        ``feature_key`` is a 400, as it is for totals."""
+        if feature_key is not None and not await self.features.exists(feature_key=feature_key):
+            raise UnknownFeature.field("feature_key", f"unknown feature: '{feature_key}'")
         after = _decode_cursor(cursor) if cursor is not None else None
         rows = await self.events.page(tenant_id, feature_key, start, end, limit + 1, after)
         more = len(rows) > limit

@@ -50,9 +50,11 @@ def sync_detailed(
     *,
     client: AuthenticatedClient,
 ) -> Response[Health | Problem]:
-    """The database answers
+    """The database answers and is migrated
 
-     200 when a trivial query succeeds within the database timeout, else 503 problem details.
+     200 when the database answers within the database timeout and its schema is at the code's revision,
+    else 503 problem details (`urn:tally:problem:database-unavailable` or `urn:tally:problem:schema-not-
+    migrated`).
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -75,9 +77,11 @@ def sync(
     *,
     client: AuthenticatedClient,
 ) -> Health | Problem | None:
-    """The database answers
+    """The database answers and is migrated
 
-     200 when a trivial query succeeds within the database timeout, else 503 problem details.
+     200 when the database answers within the database timeout and its schema is at the code's revision,
+    else 503 problem details (`urn:tally:problem:database-unavailable` or `urn:tally:problem:schema-not-
+    migrated`).
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -96,9 +100,11 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient,
 ) -> Response[Health | Problem]:
-    """The database answers
+    """The database answers and is migrated
 
-     200 when a trivial query succeeds within the database timeout, else 503 problem details.
+     200 when the database answers within the database timeout and its schema is at the code's revision,
+    else 503 problem details (`urn:tally:problem:database-unavailable` or `urn:tally:problem:schema-not-
+    migrated`).
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -119,9 +125,11 @@ async def asyncio(
     *,
     client: AuthenticatedClient,
 ) -> Health | Problem | None:
-    """The database answers
+    """The database answers and is migrated
 
-     200 when a trivial query succeeds within the database timeout, else 503 problem details.
+     200 when the database answers within the database timeout and its schema is at the code's revision,
+    else 503 problem details (`urn:tally:problem:database-unavailable` or `urn:tally:problem:schema-not-
+    migrated`).
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

@@ -106,13 +106,18 @@ class FeatureIn(msgspec.Struct, kw_only=True, frozen=True):
             },
         ),
     ] = []
-    unique_by: Annotated[
-        DimensionKey | None,
-        Meta(
-            description="With `aggregation: unique_count`: the dimension whose distinct values are counted (one of "
-            "`dimensions`; events without it do not count). Cannot change once usage is recorded (409)."
-        ),
-    ] = None
+    # The constraints on the str, not on the union: Litestar leaves a pattern inside a union out of the schema.
+    unique_by: (
+        Annotated[
+            str,
+            Meta(
+                pattern=DIMENSION_KEY_PATTERN,
+                description="With `aggregation: unique_count`: the dimension whose distinct values are counted "
+                "(one of `dimensions`; events without it do not count). Cannot change once usage is recorded (409).",
+            ),
+        ]
+        | None
+    ) = None
 
 
 class Feature(msgspec.Struct, kw_only=True, frozen=True):

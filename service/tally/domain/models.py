@@ -1,4 +1,8 @@
-"""Request and response structs. Constraints live on the types so they land in the OpenAPI schema."""
+"""Request and response structs. Constraints live on the types so they land in the OpenAPI schema.
+
+Request structs forbid unknown fields: a typo (``"time"`` for ``timestamp``) is a 400 naming it, never a default
+silently used in its place (``tally.strict_input`` decodes them and reports every bad field).
+"""
 
 from __future__ import annotations
 
@@ -84,7 +88,7 @@ MAX_TOTAL_ROWS = 10_000
 MAX_EVENTS_PAGE = 1000
 
 
-class FeatureIn(msgspec.Struct, kw_only=True, frozen=True):
+class FeatureIn(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
     """Body of ``PUT /features/{feature_key}``."""
 
     unit: Annotated[str, Meta(min_length=1, max_length=64, examples=["requests"])]
@@ -115,18 +119,18 @@ class Feature(msgspec.Struct, kw_only=True, frozen=True):
     dimensions: list[str]
 
 
-class FeatureSpec(Feature, kw_only=True, frozen=True):
+class FeatureSpec(Feature, kw_only=True, frozen=True, forbid_unknown_fields=True):
     """One entry of a catalog file (``tally features load``)."""
 
     aggregation: Aggregation = Aggregation.SUM
     dimensions: list[DimensionKey] = []
 
 
-class CatalogFile(msgspec.Struct, kw_only=True, frozen=True):
+class CatalogFile(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
     features: list[FeatureSpec]
 
 
-class UsageEventIn(msgspec.Struct, kw_only=True, frozen=True):
+class UsageEventIn(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
     """One usage event as sent by a caller."""
 
     feature_key: FeatureKey
@@ -147,7 +151,7 @@ class UsageEventIn(msgspec.Struct, kw_only=True, frozen=True):
     dimensions: EventDimensions = {}
 
 
-class UsageBatch(msgspec.Struct, kw_only=True, frozen=True):
+class UsageBatch(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
     """Body of ``POST /usage-events``: stored all together or not at all."""
 
     events: Annotated[list[UsageEventIn], Meta(min_length=1, max_length=MAX_BATCH)]
@@ -178,7 +182,7 @@ class UsageTotal(msgspec.Struct, kw_only=True, frozen=True):
     ]
 
 
-class VoidIn(msgspec.Struct, kw_only=True, frozen=True):
+class VoidIn(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
     """Body of ``POST /usage-events/{idempotency_key}/void``."""
 
     reason: Annotated[str, Meta(min_length=1, max_length=1000, examples=["duplicate sent by a retrying proxy"])]

@@ -7,10 +7,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 from uuid import UUID
 
-import msgspec
 from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency, Provide
-from litestar.exceptions import ValidationException
 from litestar.openapi.spec import Example
 from litestar.params import JSONBody, Parameter, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -84,16 +82,9 @@ class UsageController(Controller):
         self,
         tenant_id: TenantId,
         data: JSONBody[UsageBatch],
-        request: Request[Any, Any, Any],
         usage: NamedDependency[UsageService],
     ) -> IngestResult:
-        # Litestar converts bodies leniently ("3" becomes 3, a number becomes a datetime); the contract wants JSON
-        # integers and ISO-8601 strings, so the (cached) raw body is decoded once more, strictly.
-        try:
-            batch = msgspec.json.decode(await request.body(), type=UsageBatch)
-        except msgspec.ValidationError as exc:
-            raise ValidationException(extra=[{"message": str(exc), "source": "body"}]) from None
-        result = await usage.record(tenant_id, batch, received_at=datetime.now(UTC))
+        result = await usage.record(tenant_id, data, received_at=datetime.now(UTC))
         count_ingestion(result)
         return result
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from litestar._openapi.schema_generation import SchemaCreator
 from litestar._openapi.schema_generation.plugins.struct import StructSchemaPlugin
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.openapi.spec import Schema
+from litestar.openapi.spec import Link, OpenAPIResponse, Operation, Schema
 from litestar.typing import FieldDefinition
 
 from tally.domain.models import Problem
@@ -45,3 +47,18 @@ class ClosedStructSchemaPlugin(StructSchemaPlugin):
         if field_definition.type_.__struct_config__.forbid_unknown_fields:
             schema.additional_properties = False
         return schema
+
+
+def linked(**links: Link) -> type[Operation]:
+    """An ``operation_class`` whose success responses carry OpenAPI ``links`` (Litestar's ``ResponseSpec`` has no
+    field for them): how a response's values feed the next request, which clients and the fuzzer's stateful
+    phase follow."""
+
+    @dataclass
+    class LinkedOperation(Operation):
+        def __post_init__(self) -> None:
+            for status, response in (self.responses or {}).items():
+                if status.startswith("2") and isinstance(response, OpenAPIResponse):
+                    response.links = dict(links)
+
+    return LinkedOperation

@@ -114,7 +114,9 @@ def field_errors(value: object, type_: Any, path: str = "") -> Iterator[FieldErr
 
 def _unknown(key: str, names: list[str]) -> str:
     close = difflib.get_close_matches(key, names, n=1, cutoff=0.5)
-    return f"unknown field; did you mean '{close[0]}'?" if close else f"unknown field; the fields are {', '.join(names)}"
+    return (
+        f"unknown field; did you mean '{close[0]}'?" if close else f"unknown field; the fields are {', '.join(names)}"
+    )
 
 
 def decode(data: bytes, type_: type[T], *, source: str = "body", fmt: Literal["json", "toml"] = "json") -> T:
@@ -129,7 +131,8 @@ def decode(data: bytes, type_: type[T], *, source: str = "body", fmt: Literal["j
     try:
         decoded = msgspec.convert(value, type_)
     except msgspec.ValidationError:
-        errors += field_errors(value, type_)
+        named = {e.field for e in errors}  # a NUL also breaks the field's declared pattern: say it once
+        errors += [e for e in field_errors(value, type_) if e.field not in named]
     if errors:
         raise InvalidInput.fields(errors)
     return decoded

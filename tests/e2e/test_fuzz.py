@@ -9,7 +9,7 @@ schemathesis' report (and a curl line to reproduce it) in the failure message.
 
 The test also proves the run reached every operation with valid data: from schemathesis' own event log it
 counts the cases per phase, and asserts a 2xx answer for every operation, and that the stateful phase voided
-events it had recorded (the void route answers 404 for a key it does not know).
+existing events (the void route answers 404 for a key it does not know).
 
 ``nox -s fuzz`` runs it longer (``TALLY_FUZZ_MAX_EXAMPLES``); docs/reliability.md has the figures.
 """
@@ -121,7 +121,7 @@ def test_schemathesis_finds_nothing(tmp_path: Path) -> None:
     operations = {(method.upper(), path) for path, item in document["paths"].items() for method in item}
     reached = {(method, path) for _, method, path in accepted}
     assert operations <= reached, f"no 2xx for {sorted(operations - reached)}\n{output}"
-    assert accepted[("stateful", *VOID)] > 0, f"the stateful phase voided no recorded event\n{output}"
+    assert accepted[("stateful", *VOID)] > 0, f"the stateful phase voided no existing event\n{output}"
     assert set(cases) == {"examples", "coverage", "fuzzing", "stateful"}, cases
     print(
         f"\nschemathesis: {sum(cases.values())} test cases ({', '.join(f'{p} {n}' for p, n in cases.items())}); "

@@ -55,6 +55,16 @@ def tests(session: nox.Session) -> None:
 
 
 @nox.session(python=False)
+def fuzz(session: nox.Session) -> None:
+    """The fuzz test (tests/e2e/test_fuzz.py) at length: more cases per operation (figures: docs/reliability.md).
+    ``nox -s fuzz -- 2000 7`` sets the examples per operation and the seed."""
+    defaults = ["1000", "1"]
+    examples, seed = [*session.posargs, *defaults[len(session.posargs) :]][:2]
+    env = {"TALLY_FUZZ_MAX_EXAMPLES": examples, "TALLY_FUZZ_SEED": seed}
+    session.run("pytest", "-q", "-s", "-p", "no:cacheprovider", "tests/e2e/test_fuzz.py", env=env)
+
+
+@nox.session(python=False)
 def bench(session: nox.Session) -> None:
     """Ingestion rate, totals latency and memory over HTTP against PostgreSQL (figures: docs/benchmarks.md)."""
     session.run("python", "scripts/bench.py", *session.posargs)

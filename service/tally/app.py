@@ -10,8 +10,10 @@ from advanced_alchemy.extensions.litestar import AsyncSessionConfig, SQLAlchemyA
 from litestar import Litestar
 from litestar.config.app import AppConfig
 from litestar.di import Provide
+from litestar.exceptions import ValidationException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
+from litestar.plugins import PluginProtocol
 from litestar.security.jwt import JWTAuth
 from litestar.types import BeforeMessageSendHookHandler, Middleware
 from sqlalchemy import exc as sa_exc
@@ -24,11 +26,13 @@ from tally.catalog.service import CatalogService, read_catalog_file
 from tally.config import Settings
 from tally.db.engine import create_engine
 from tally.db.migrate import missing_database, schema_problem
-from tally.errors import problem_details_plugin
+from tally.errors import problem_details_plugin, validation_problem
 from tally.health import HealthController
 from tally.logs import echo_request_id, logging_config, request_id_middleware
 from tally.metrics import MetricsPlugin
+from tally.openapi_docs import ClosedStructSchemaPlugin
 from tally.rate_limit import limiter_from
+from tally.strict_input import StrictRequest, refuse_bad_text
 from tally.ui import template_config, usage_pages
 from tally.usage.controller import UsageController
 
@@ -94,7 +98,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 await CatalogService(session).load(features)
             logger.info("catalog file loaded: %d features", len(features))
 
-    plugins = [SQLAlchemyPlugin(config=db), problem_details_plugin(settings.retry_after_seconds)]
+    plugins: list[PluginProtocol] = [
+        SQLAlchemyPlugin(config=db),
+        problem_details_plugin(settings.retry_after_seconds, settings.max_body_bytes),
+        ClosedStructSchemaPlugin(),
+    ]
     if settings.metrics_enabled:
         plugins.append(MetricsPlugin(engine, port=settings.metrics_port))
     limiter = limiter_from(settings.rate_limit_reads, settings.rate_limit_writes, settings.rate_limit_window_seconds)
@@ -111,8 +119,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
         middleware=[limiter.middleware()] if limiter else [],
         template_config=template_config(),
         plugins=plugins,
-        # The request id middleware goes first, before JWTAuth's (which auth.on_app_init puts first).
-        on_app_init=[auth.on_app_init, first_middleware(request_id_middleware)],
+        # The request id middleware goes first, then the text check, then JWTAuth's (which auth.on_app_init puts
+        # first): a NUL in the Authorization header is a 400 naming it, like one anywhere else.
+        on_app_init=[auth.on_app_init, first_middleware(refuse_bad_text), first_middleware(request_id_middleware)],
+        request_class=StrictRequest,
+        exception_handlers={ValidationException: validation_problem},
         before_send=before_send,
         on_startup=[check_schema, load_catalog_file],
         dependencies={"settings": Provide(lambda: settings, sync_to_thread=False)},

@@ -13,6 +13,7 @@ from http import HTTPStatus
 from typing import Any
 
 import msgspec
+from litestar import Request, Response
 from litestar.exceptions import (
     HTTPException,
     NotAuthorizedException,
@@ -20,6 +21,7 @@ from litestar.exceptions import (
     TooManyRequestsException,
     ValidationException,
 )
+from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 from litestar.plugins.problem_details import (
     ProblemDetailsConfig,
     ProblemDetailsException,
@@ -38,7 +40,7 @@ PROBLEM = "urn:tally:problem:"
 
 def _problem(
     status: int,
-    slug: str | None,
+    slug: str,
     detail: str,
     *,
     title: str | None = None,
@@ -48,7 +50,7 @@ def _problem(
     extra = {"errors": msgspec.to_builtins(errors)} if errors else None
     return ProblemDetailsException(
         status_code=status,
-        type_=f"{PROBLEM}{slug}" if slug else "about:blank",
+        type_=f"{PROBLEM}{slug}",
         title=title or HTTPStatus(status).phrase,
         detail=detail,
         extra=extra,
@@ -60,15 +62,16 @@ def _from_domain(exc: TallyError) -> ProblemDetailsException:
     return _problem(exc.status, exc.slug, exc.detail, title=exc.title, errors=exc.errors or None)
 
 
-def _from_validation(exc: ValidationException) -> ProblemDetailsException:
-    errors = [_field_error(item) for item in exc.extra or [] if isinstance(item, Mapping)]
+def validation_problem(request: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:
+    """Litestar's validation errors (path and query parameters) as problem details naming each field. An exception
+    handler, not an entry of the plugin's map: the datetime message depends on what the query really held."""
+    errors = [_field_error(item, request.query_params) for item in exc.extra or [] if isinstance(item, Mapping)]
     if not errors:
-        return _problem(400, "invalid-input", str(exc.detail), title="Invalid input")
-    detail = describe(errors)
-    return _problem(400, "invalid-input", detail, title="Invalid input", errors=errors)
+        return _problem(400, "invalid-input", str(exc.detail), title="Invalid input").to_response(request)
+    return _problem(400, "invalid-input", describe(errors), title="Invalid input", errors=errors).to_response(request)
 
 
-def _field_error(item: Mapping[str, Any]) -> FieldError:
+def _field_error(item: Mapping[str, Any], query: Mapping[str, str]) -> FieldError:
     """Litestar reports ``{"message": ..., "key": ..., "source": ...}``; msgspec's body messages end in
     ``- at `$.events[0].quantity```: turn either into a field path and a plain message."""
     message = str(item.get("message", "invalid value"))
@@ -77,8 +80,13 @@ def _field_error(item: Mapping[str, Any]) -> FieldError:
         field = path.rstrip("`").lstrip(".") or "body"
     else:
         field = str(item.get("key") or item.get("source") or "body")
-    if "RFC3339" in text and item.get("source") == "query":
-        text += " (an offset's '+' must be sent as %2B in a query string, or use 'Z')"
+    if field == "data" and item.get("source") == "body":  # Litestar found no body at all
+        return FieldError(field="body", message="is missing: send a JSON object")
+    raw = query.get(field) if item.get("source") == "query" else None
+    if "RFC3339" in text and raw is not None:
+        text = f"'{raw}' is not an ISO-8601 datetime"
+        if " " in raw:  # a '+' of the query string, decoded to a space
+            text += " (an offset's '+' arrives as a space in a query string: send it as %2B, or use 'Z')"
     return FieldError(field=field, message=text)
 
 
@@ -102,14 +110,24 @@ def _from_rate_limit(exc: TooManyRequestsException) -> ProblemDetailsException:
 
 
 def _from_http(exc: HTTPException) -> ProblemDetailsException:
+    """Litestar's own answers (no such route, wrong method, a malformed request): a Tally type from the status."""
     status = exc.status_code
     detail = (
         str(exc.detail) if exc.detail and exc.detail != HTTPStatus(status).phrase else HTTPStatus(status).description
     )
-    return _problem(status, None, detail, headers=exc.headers)
+    return _problem(status, HTTPStatus(status).phrase.lower().replace(" ", "-"), detail, headers=exc.headers)
 
 
-def problem_details_plugin(retry_after_seconds: int) -> ProblemDetailsPlugin:
+def problem_details_plugin(retry_after_seconds: int, max_body_bytes: int) -> ProblemDetailsPlugin:
+    def too_large(_: RequestEntityTooLarge) -> ProblemDetailsException:
+        return _problem(
+            413,
+            "body-too-large",
+            f"the request body is larger than the limit of {max_body_bytes} bytes (TALLY_MAX_BODY_BYTES); "
+            "send fewer events per request",
+            title="Body too large",
+        )
+
     def unavailable(exc: Exception) -> ProblemDetailsException:
         logger.warning("database unavailable: %s", type(exc).__name__)
         DATABASE_ERRORS.inc()
@@ -131,7 +149,7 @@ def problem_details_plugin(retry_after_seconds: int) -> ProblemDetailsPlugin:
 
     mapping: dict[type[Exception], Callable[[Any], ProblemDetailsException]] = {
         TallyError: _from_domain,
-        ValidationException: _from_validation,
+        RequestEntityTooLarge: too_large,
         NotAuthorizedException: _from_not_authorized,
         PermissionDeniedException: _from_forbidden,
         TooManyRequestsException: _from_rate_limit,

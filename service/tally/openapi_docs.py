@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from litestar._openapi.schema_generation import SchemaCreator
+from litestar._openapi.schema_generation.plugins.struct import StructSchemaPlugin
 from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.spec import Link, OpenAPIResponse, Operation, Schema
+from litestar.typing import FieldDefinition
 
 from tally.domain.models import Problem
 
@@ -29,3 +35,30 @@ def problems(*statuses: int) -> dict[int, ResponseSpec]:
         )
         for status in sorted({*statuses, 503})
     }
+
+
+class ClosedStructSchemaPlugin(StructSchemaPlugin):
+    """Litestar's schema of a msgspec struct, plus ``additionalProperties: false`` when the struct forbids unknown
+    fields (Litestar leaves it out, so the document allowed what the service refuses: a client generator would
+    accept, and a fuzzer send, a typo'd field)."""
+
+    def to_openapi_schema(self, field_definition: FieldDefinition, schema_creator: SchemaCreator) -> Schema:
+        schema = super().to_openapi_schema(field_definition, schema_creator)
+        if field_definition.type_.__struct_config__.forbid_unknown_fields:
+            schema.additional_properties = False
+        return schema
+
+
+def linked(**links: Link) -> type[Operation]:
+    """An ``operation_class`` whose success responses carry OpenAPI ``links`` (Litestar's ``ResponseSpec`` has no
+    field for them): how a response's values feed the next request, which clients and the fuzzer's stateful
+    phase follow."""
+
+    @dataclass
+    class LinkedOperation(Operation):
+        def __post_init__(self) -> None:
+            for status, response in (self.responses or {}).items():
+                if status.startswith("2") and isinstance(response, OpenAPIResponse):
+                    response.links = dict(links)
+
+    return LinkedOperation

@@ -4,7 +4,6 @@ from collections.abc import Mapping
 from typing import Any, TypeVar, cast
 
 from attrs import define as _attrs_define
-from attrs import field as _attrs_field
 
 from ..models.aggregation import Aggregation
 from ..types import UNSET, Unset
@@ -33,7 +32,6 @@ class FeatureIn:
     description: None | str | Unset = UNSET
     dimensions: list[str] | Unset = UNSET
     unique_by: None | str | Unset = UNSET
-    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         unit = self.unit
@@ -59,7 +57,7 @@ class FeatureIn:
             unique_by = self.unique_by
 
         field_dict: dict[str, Any] = {}
-        field_dict.update(self.additional_properties)
+
         field_dict.update(
             {
                 "unit": unit,
@@ -116,21 +114,4 @@ class FeatureIn:
             unique_by=unique_by,
         )
 
-        feature_in.additional_properties = d
         return feature_in
-
-    @property
-    def additional_keys(self) -> list[str]:
-        return list(self.additional_properties.keys())
-
-    def __getitem__(self, key: str) -> Any:
-        return self.additional_properties[key]
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        self.additional_properties[key] = value
-
-    def __delitem__(self, key: str) -> None:
-        del self.additional_properties[key]
-
-    def __contains__(self, key: str) -> bool:
-        return key in self.additional_properties

@@ -7,13 +7,14 @@ from typing import Annotated
 from litestar import Controller, Response, get, put
 from litestar.di import NamedDependency, Provide
 from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.spec import Link
 from litestar.params import JSONBody, Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tally.auth import Permission, requires
 from tally.catalog.service import CatalogService
 from tally.domain.models import FEATURE_KEY_PATTERN, Feature, FeatureIn, FeatureKey
-from tally.openapi_docs import problems
+from tally.openapi_docs import linked, problems
 
 
 async def provide_catalog(db_session: NamedDependency[AsyncSession]) -> CatalogService:
@@ -46,6 +47,18 @@ class CatalogController(Controller):
         ),
         guards=[requires(Permission.MANAGE_CATALOG)],
         status_code=200,
+        operation_class=linked(
+            record_usage=Link(
+                operation_id="record_usage_events",
+                request_body={"events": [{"feature_key": "$response.body#/feature_key"}]},
+                description="Record usage in the feature.",
+            ),
+            totals=Link(
+                operation_id="get_usage_totals",
+                parameters={"feature_keys": "$response.body#/feature_key"},
+                description="The feature's totals.",
+            ),
+        ),
         responses={
             201: ResponseSpec(data_container=Feature, description="The feature was created.", generate_examples=False),
             **problems(400, 401, 403, 409),

@@ -15,6 +15,7 @@ from tally.db.repositories.features import to_feature
 from tally.db.transaction import Transaction
 from tally.domain.errors import ImmutableFeature, InvalidInput
 from tally.domain.models import Aggregation, CatalogFile, Feature, FeatureIn, FeatureKey
+from tally.strict_input import decode
 
 
 class CatalogService:
@@ -138,13 +139,7 @@ def read_catalog_file(path: Path) -> list[Feature]:
         data = path.read_bytes()
     except OSError as exc:
         raise InvalidInput.field("catalog file", f"cannot read {path}: {exc.strerror}") from None
-    try:
-        if path.suffix == ".toml":
-            catalog = msgspec.toml.decode(data, type=CatalogFile)
-        else:
-            catalog = msgspec.json.decode(data, type=CatalogFile)
-    except msgspec.DecodeError as exc:
-        raise InvalidInput.field("catalog file", f"{path}: {exc}") from None
+    catalog = decode(data, CatalogFile, source=f"catalog file {path}", fmt="toml" if path.suffix == ".toml" else "json")
     keys = [f.feature_key for f in catalog.features]
     if len(keys) != len(set(keys)):
         raise InvalidInput.field("catalog file", f"{path}: a feature_key appears more than once")

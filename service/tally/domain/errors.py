@@ -7,6 +7,8 @@ from typing import Self
 
 from tally.domain.models import FieldError
 
+MAX_FIELD_ERRORS = 100  # a problem names at most this many fields, and says how many more there were
+
 
 class TallyError(Exception):
     """Base of every error a caller can cause; ``status`` and ``slug`` shape the problem details."""
@@ -27,17 +29,27 @@ class TallyError(Exception):
 
     @classmethod
     def fields(cls, errors: Sequence[FieldError]) -> Self:
-        """The error for several fields: ``detail`` names each ("field: message; ..."), ``errors`` holds them."""
-        return cls(describe(errors), errors)
+        """The error for several fields: ``detail`` names each ("field: message; ..."), ``errors`` holds them
+        (the first ``MAX_FIELD_ERRORS``; ``detail`` says how many more there were)."""
+        shown = errors[:MAX_FIELD_ERRORS]
+        return cls(describe(shown, more=len(errors) - len(shown)), shown)
 
 
-def describe(errors: Sequence[FieldError]) -> str:
-    """``errors`` as one human-readable line: "field: message; field: message"."""
-    return "; ".join(f"{e.field}: {e.message}" for e in errors)
+def describe(errors: Sequence[FieldError], more: int = 0) -> str:
+    """``errors`` as one human-readable line: "field: message; field: message" (and how many ``more``)."""
+    line = "; ".join(f"{e.field}: {e.message}" for e in errors)
+    return f"{line}; and {more} more" if more else line
 
 
 class InvalidInput(TallyError):
     """The request is well-formed JSON but breaks a rule of the contract."""
+
+
+class MalformedBody(InvalidInput):
+    """The body (or a catalog file) is not JSON or TOML at all, or not UTF-8."""
+
+    slug = "malformed-body"
+    title = "Malformed body"
 
 
 class UnknownFeature(InvalidInput):

@@ -1,4 +1,8 @@
-"""Request and response structs. Constraints live on the types so they land in the OpenAPI schema."""
+"""Request and response structs. Constraints live on the types so they land in the OpenAPI schema.
+
+Request structs forbid unknown fields: a typo (``"time"`` for ``timestamp``) is a 400 naming it, never a default
+silently used in its place (``tally.strict_input`` decodes them and reports every bad field).
+"""
 
 from __future__ import annotations
 
@@ -13,6 +17,10 @@ MAX_QUANTITY = 9_007_199_254_740_991  # 2**53 - 1: the largest integer every JSO
 MAX_BATCH = 1000
 MAX_FEATURE_KEYS = 100
 
+# PostgreSQL text cannot hold NUL, so no string Tally takes may contain one (tally.strict_input refuses it before
+# any handler runs); every free-text field declares it, so clients, generators and fuzzers know.
+NO_NUL = r"^[^\x00]*$"
+Text = Annotated[str, Meta(pattern=NO_NUL)]
 FEATURE_KEY_PATTERN = r"^[a-z][a-z0-9_.-]{0,63}$"
 FeatureKey = Annotated[
     str,
@@ -27,6 +35,7 @@ IdempotencyKey = Annotated[
     Meta(
         min_length=1,
         max_length=255,
+        pattern=NO_NUL,
         description="Unique per tenant, forever: re-sending the same key never counts twice.",
         examples=["req-7f3a"],
     ),
@@ -55,7 +64,12 @@ EventDimensions = Annotated[
         extra_json_schema={
             "extra": {
                 "max_properties": MAX_DIMENSIONS,
-                "additional_properties": {"type": "string", "minLength": 1, "maxLength": MAX_DIMENSION_VALUE},
+                "additional_properties": {
+                    "type": "string",
+                    "minLength": 1,
+                    "maxLength": MAX_DIMENSION_VALUE,
+                    "pattern": NO_NUL,
+                },
             }
         },
     ),
@@ -87,12 +101,12 @@ MAX_TOTAL_ROWS = 10_000
 MAX_EVENTS_PAGE = 1000
 
 
-class FeatureIn(msgspec.Struct, kw_only=True, frozen=True):
+class FeatureIn(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
     """Body of ``PUT /features/{feature_key}``."""
 
-    unit: Annotated[str, Meta(min_length=1, max_length=64, examples=["requests"])]
+    unit: Annotated[str, Meta(min_length=1, max_length=64, pattern=NO_NUL, examples=["requests"])]
     aggregation: Aggregation = Aggregation.SUM
-    description: Annotated[str, Meta(max_length=1000)] | None = None
+    description: Annotated[str, Meta(max_length=1000, pattern=NO_NUL)] | None = None
     dimensions: Annotated[
         list[DimensionKey],
         Meta(
@@ -131,18 +145,18 @@ class Feature(msgspec.Struct, kw_only=True, frozen=True):
     unique_by: str | None = None
 
 
-class FeatureSpec(Feature, kw_only=True, frozen=True):
+class FeatureSpec(Feature, kw_only=True, frozen=True, forbid_unknown_fields=True):
     """One entry of a catalog file (``tally features load``)."""
 
     aggregation: Aggregation = Aggregation.SUM
     dimensions: list[DimensionKey] = []
 
 
-class CatalogFile(msgspec.Struct, kw_only=True, frozen=True):
+class CatalogFile(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
     features: list[FeatureSpec]
 
 
-class UsageEventIn(msgspec.Struct, kw_only=True, frozen=True):
+class UsageEventIn(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
     """One usage event as sent by a caller."""
 
     feature_key: FeatureKey
@@ -163,7 +177,7 @@ class UsageEventIn(msgspec.Struct, kw_only=True, frozen=True):
     dimensions: EventDimensions = {}
 
 
-class UsageBatch(msgspec.Struct, kw_only=True, frozen=True):
+class UsageBatch(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
     """Body of ``POST /usage-events``: stored all together or not at all."""
 
     events: Annotated[list[UsageEventIn], Meta(min_length=1, max_length=MAX_BATCH)]
@@ -194,10 +208,12 @@ class UsageTotal(msgspec.Struct, kw_only=True, frozen=True):
     ]
 
 
-class VoidIn(msgspec.Struct, kw_only=True, frozen=True):
+class VoidIn(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
     """Body of ``POST /usage-events/{idempotency_key}/void``."""
 
-    reason: Annotated[str, Meta(min_length=1, max_length=1000, examples=["duplicate sent by a retrying proxy"])]
+    reason: Annotated[
+        str, Meta(min_length=1, max_length=1000, pattern=NO_NUL, examples=["duplicate sent by a retrying proxy"])
+    ]
 
 
 class UsageEvent(msgspec.Struct, kw_only=True, frozen=True):

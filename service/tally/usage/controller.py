@@ -7,11 +7,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 from uuid import UUID
 
-import msgspec
 from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency, Provide
-from litestar.exceptions import ValidationException
-from litestar.openapi.spec import Example
+from litestar.openapi.spec import Example, Link, OpenAPIType, Schema
 from litestar.params import JSONBody, Parameter, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,6 +21,7 @@ from tally.domain.models import (
     MAX_EVENTS_PAGE,
     MAX_FEATURE_KEYS,
     MAX_GROUP_BY,
+    NO_NUL,
     IngestResult,
     UsageBatch,
     UsageEvent,
@@ -32,7 +31,7 @@ from tally.domain.models import (
     WindowSize,
 )
 from tally.metrics import count_ingestion
-from tally.openapi_docs import problems
+from tally.openapi_docs import linked, problems
 from tally.usage.periods import open_period
 from tally.usage.service import UsageService
 from tally.usage.totals import TotalsQuery
@@ -48,6 +47,17 @@ def iso_datetimes_only(request: Request[Any, Any, Any], *names: str) -> None:
         if raw is not None and NUMBER.fullmatch(raw):
             raise InvalidInput.field(name, f"'{raw}' is a number, not an ISO-8601 datetime")
 
+
+# A repeatable text parameter's schema. Litestar leaves the items' constraints out of a list parameter's schema
+# (msgspec Meta on the item type is dropped), so the schema states them itself.
+TEXT_LIST = {
+    "one_of": [
+        Schema(type=OpenAPIType.ARRAY, items=Schema(type=OpenAPIType.STRING, pattern=NO_NUL)),
+        Schema(type=OpenAPIType.NULL),
+    ]
+}
+
+TENANT = "$request.path.tenant_id"  # a link's value: the same tenant as the request it follows
 
 TenantId = Annotated[UUID, Parameter(description="The tenant whose usage is recorded or read.")]
 
@@ -68,6 +78,7 @@ async def provide_totals_query(
             description=f"Features to report (repeat the parameter, at most {MAX_FEATURE_KEYS}); "
             "omitted: every feature of the catalog. Unknown keys are a 400.",
             max_items=MAX_FEATURE_KEYS,
+            schema_extra=TEXT_LIST,
         ),
     ] = None,
     period_start: Annotated[
@@ -78,7 +89,7 @@ async def provide_totals_query(
     ] = None,
     period_end: Annotated[
         datetime | None,
-        Parameter(description="Exclusive end, ISO-8601, after `period_start`. Naive means UTC."),
+        Parameter(description="Exclusive end, ISO-8601, after `period_start` (else 400). Naive means UTC."),
     ] = None,
     window_size: Annotated[
         WindowSize | None,
@@ -90,15 +101,17 @@ async def provide_totals_query(
             description="IANA time zone that day and month windows and the calendar-month defaults follow.",
             examples=[Example(value="Europe/Berlin")],
             max_length=64,
+            pattern=NO_NUL,
         ),
     ] = "UTC",
     group_by: Annotated[
         list[str] | None,
         Parameter(
             description=f"Dimension keys to break totals down by (repeat the parameter, at most {MAX_GROUP_BY}); "
-            "each must be declared by every selected feature.",
+            "each must be declared by every selected feature, else 400.",
             max_items=MAX_GROUP_BY,
             examples=[Example(value=["model"])],
+            schema_extra=TEXT_LIST,
         ),
     ] = None,
     filters: Annotated[
@@ -107,8 +120,9 @@ async def provide_totals_query(
             name="filter",
             description="Only events with this dimension value, as `key=value` (value 1 to "
             f"{MAX_DIMENSION_VALUE} characters; repeat the parameter: different keys must all match, values "
-            "of the same key are alternatives). Each key must be declared by every selected feature.",
+            "of the same key are alternatives). Each key must be declared by every selected feature, else 400.",
             examples=[Example(value=["region=eu"])],
+            schema_extra=TEXT_LIST,
         ),
     ] = None,
 ) -> TotalsQuery:
@@ -139,27 +153,38 @@ class UsageController(Controller):
         description=(
             "Stores 1 to 1000 events atomically: all of them or none. An event whose `idempotency_key` is "
             "already known with the same `feature_key`, `quantity`, `timestamp` and `dimensions` is a duplicate: "
-            "accepted, not counted again. The same key with different content is a 409. Each dimension key must be "
-            "declared by the event's feature. Roles admin, owner, platform."
+            "accepted, not counted again. The same key with different content is a 409. An event whose `feature_key` "
+            "is not in the catalog, or whose dimension key its feature does not declare, is a 400 (the catalog is "
+            "data, not schema). Unknown fields are a 400 naming them. Roles admin, owner, platform."
         ),
         guards=[requires(Permission.RECORD_USAGE)],
         status_code=200,
         responses=problems(400, 401, 403, 409, 413, 429),
+        operation_class=linked(
+            void=Link(
+                operation_id="void_usage_event",
+                parameters={"tenant_id": TENANT, "idempotency_key": "$request.body#/events/0/idempotency_key"},
+                description="Void the batch's first event.",
+            ),
+            totals=Link(
+                operation_id="get_usage_totals",
+                parameters={"tenant_id": TENANT, "feature_keys": "$request.body#/events/0/feature_key"},
+                description="Totals of the first event's feature.",
+            ),
+            events=Link(
+                operation_id="list_usage_events",
+                parameters={"tenant_id": TENANT, "feature_key": "$request.body#/events/0/feature_key"},
+                description="The events of the first event's feature.",
+            ),
+        ),
     )
     async def record_usage_events(
         self,
         tenant_id: TenantId,
         data: JSONBody[UsageBatch],
-        request: Request[Any, Any, Any],
         usage: NamedDependency[UsageService],
     ) -> IngestResult:
-        # Litestar converts bodies leniently ("3" becomes 3, a number becomes a datetime); the contract wants JSON
-        # integers and ISO-8601 strings, so the (cached) raw body is decoded once more, strictly.
-        try:
-            batch = msgspec.json.decode(await request.body(), type=UsageBatch)
-        except msgspec.ValidationError as exc:
-            raise ValidationException(extra=[{"message": str(exc), "source": "body"}]) from None
-        result = await usage.record(tenant_id, batch, received_at=datetime.now(UTC))
+        result = await usage.record(tenant_id, data, received_at=datetime.now(UTC))
         count_ingestion(result)
         return result
 
@@ -206,11 +231,26 @@ class UsageController(Controller):
         guards=[requires(Permission.RECORD_USAGE)],
         status_code=200,
         responses=problems(400, 401, 403, 404, 429),
+        operation_class=linked(
+            events=Link(
+                operation_id="list_usage_events",
+                parameters={"tenant_id": TENANT, "feature_key": "$response.body#/feature_key"},
+                description="The listing shows the event voided.",
+            )
+        ),
     )
     async def void_usage_event(
         self,
         tenant_id: TenantId,
-        idempotency_key: Annotated[str, Parameter(description="Key of the event to void.", max_length=255)],
+        idempotency_key: Annotated[
+            str,
+            Parameter(
+                description="Key of the event to void; a key never recorded for the tenant is a 404.",
+                min_length=1,
+                max_length=255,
+                pattern=NO_NUL,
+            ),
+        ],
         data: JSONBody[VoidIn],
         request: Request[Any, Any, Any],
         usage: NamedDependency[UsageService],
@@ -229,18 +269,34 @@ class UsageController(Controller):
         ),
         guards=[requires(Permission.READ_USAGE)],
         responses=problems(400, 401, 403, 429),
+        operation_class=linked(
+            next_page=Link(
+                operation_id="list_usage_events",
+                parameters={"tenant_id": TENANT, "cursor": "$response.body#/next_cursor"},
+                description="The next page (none when `next_cursor` is null).",
+            )
+        ),
     )
     async def list_usage_events(
         self,
         tenant_id: TenantId,
         request: Request[Any, Any, Any],
         usage: NamedDependency[UsageService],
-        feature_key: Annotated[str | None, Parameter(description="Only this feature's events.", max_length=64)] = None,
+        feature_key: Annotated[
+            str | None, Parameter(description="Only this feature's events.", max_length=64, pattern=NO_NUL)
+        ] = None,
         period_start: Annotated[datetime | None, Parameter(description="Inclusive start; naive means UTC.")] = None,
-        period_end: Annotated[datetime | None, Parameter(description="Exclusive end; naive means UTC.")] = None,
+        period_end: Annotated[
+            datetime | None, Parameter(description="Exclusive end, after `period_start` (else 400); naive means UTC.")
+        ] = None,
         limit: Annotated[int, Parameter(ge=1, le=MAX_EVENTS_PAGE, description="Events per page.")] = 100,
         cursor: Annotated[
-            str | None, Parameter(description="`next_cursor` of the previous page.", max_length=512)
+            str | None,
+            Parameter(
+                description="`next_cursor` of the previous page; a cursor this API did not return is a 400.",
+                max_length=512,
+                pattern=NO_NUL,
+            ),
         ] = None,
     ) -> UsageEventPage:
         iso_datetimes_only(request, "period_start", "period_end")

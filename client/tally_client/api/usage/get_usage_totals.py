@@ -190,16 +190,17 @@ def sync_detailed(
         period_start (datetime.datetime | None | Unset): Inclusive start, ISO-8601. Naive means
             UTC; send an offset's `+` as `%2B`.
         period_end (datetime.datetime | None | Unset): Exclusive end, ISO-8601, after
-            `period_start`. Naive means UTC.
+            `period_start` (else 400). Naive means UTC.
         window_size (None | Unset | WindowSize): One row per feature per `hour`, `day` or `month`
             of the period.
         timezone (str | Unset): IANA time zone that day and month windows and the calendar-month
             defaults follow. Default: 'UTC'.
         group_by (list[str] | None | Unset): Dimension keys to break totals down by (repeat the
-            parameter, at most 3); each must be declared by every selected feature.
+            parameter, at most 3); each must be declared by every selected feature, else 400.
         filter_ (list[str] | None | Unset): Only events with this dimension value, as `key=value`
             (value 1 to 128 characters; repeat the parameter: different keys must all match, values of
-            the same key are alternatives). Each key must be declared by every selected feature.
+            the same key are alternatives). Each key must be declared by every selected feature, else
+            400.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -262,16 +263,17 @@ def sync(
         period_start (datetime.datetime | None | Unset): Inclusive start, ISO-8601. Naive means
             UTC; send an offset's `+` as `%2B`.
         period_end (datetime.datetime | None | Unset): Exclusive end, ISO-8601, after
-            `period_start`. Naive means UTC.
+            `period_start` (else 400). Naive means UTC.
         window_size (None | Unset | WindowSize): One row per feature per `hour`, `day` or `month`
             of the period.
         timezone (str | Unset): IANA time zone that day and month windows and the calendar-month
             defaults follow. Default: 'UTC'.
         group_by (list[str] | None | Unset): Dimension keys to break totals down by (repeat the
-            parameter, at most 3); each must be declared by every selected feature.
+            parameter, at most 3); each must be declared by every selected feature, else 400.
         filter_ (list[str] | None | Unset): Only events with this dimension value, as `key=value`
             (value 1 to 128 characters; repeat the parameter: different keys must all match, values of
-            the same key are alternatives). Each key must be declared by every selected feature.
+            the same key are alternatives). Each key must be declared by every selected feature, else
+            400.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -329,16 +331,17 @@ async def asyncio_detailed(
         period_start (datetime.datetime | None | Unset): Inclusive start, ISO-8601. Naive means
             UTC; send an offset's `+` as `%2B`.
         period_end (datetime.datetime | None | Unset): Exclusive end, ISO-8601, after
-            `period_start`. Naive means UTC.
+            `period_start` (else 400). Naive means UTC.
         window_size (None | Unset | WindowSize): One row per feature per `hour`, `day` or `month`
             of the period.
         timezone (str | Unset): IANA time zone that day and month windows and the calendar-month
             defaults follow. Default: 'UTC'.
         group_by (list[str] | None | Unset): Dimension keys to break totals down by (repeat the
-            parameter, at most 3); each must be declared by every selected feature.
+            parameter, at most 3); each must be declared by every selected feature, else 400.
         filter_ (list[str] | None | Unset): Only events with this dimension value, as `key=value`
             (value 1 to 128 characters; repeat the parameter: different keys must all match, values of
-            the same key are alternatives). Each key must be declared by every selected feature.
+            the same key are alternatives). Each key must be declared by every selected feature, else
+            400.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -399,16 +402,17 @@ async def asyncio(
         period_start (datetime.datetime | None | Unset): Inclusive start, ISO-8601. Naive means
             UTC; send an offset's `+` as `%2B`.
         period_end (datetime.datetime | None | Unset): Exclusive end, ISO-8601, after
-            `period_start`. Naive means UTC.
+            `period_start` (else 400). Naive means UTC.
         window_size (None | Unset | WindowSize): One row per feature per `hour`, `day` or `month`
             of the period.
         timezone (str | Unset): IANA time zone that day and month windows and the calendar-month
             defaults follow. Default: 'UTC'.
         group_by (list[str] | None | Unset): Dimension keys to break totals down by (repeat the
-            parameter, at most 3); each must be declared by every selected feature.
+            parameter, at most 3); each must be declared by every selected feature, else 400.
         filter_ (list[str] | None | Unset): Only events with this dimension value, as `key=value`
             (value 1 to 128 characters; repeat the parameter: different keys must all match, values of
-            the same key are alternatives). Each key must be declared by every selected feature.
+            the same key are alternatives). Each key must be declared by every selected feature, else
+            400.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

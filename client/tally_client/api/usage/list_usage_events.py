@@ -142,9 +142,11 @@ def sync_detailed(
         tenant_id (UUID): The tenant whose usage is recorded or read.
         feature_key (None | str | Unset): Only this feature's events.
         period_start (datetime.datetime | None | Unset): Inclusive start; naive means UTC.
-        period_end (datetime.datetime | None | Unset): Exclusive end; naive means UTC.
+        period_end (datetime.datetime | None | Unset): Exclusive end, after `period_start` (else
+            400); naive means UTC.
         limit (int | Unset): Events per page. Default: 100.
-        cursor (None | str | Unset): `next_cursor` of the previous page.
+        cursor (None | str | Unset): `next_cursor` of the previous page; a cursor this API did not
+            return is a 400.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -190,9 +192,11 @@ def sync(
         tenant_id (UUID): The tenant whose usage is recorded or read.
         feature_key (None | str | Unset): Only this feature's events.
         period_start (datetime.datetime | None | Unset): Inclusive start; naive means UTC.
-        period_end (datetime.datetime | None | Unset): Exclusive end; naive means UTC.
+        period_end (datetime.datetime | None | Unset): Exclusive end, after `period_start` (else
+            400); naive means UTC.
         limit (int | Unset): Events per page. Default: 100.
-        cursor (None | str | Unset): `next_cursor` of the previous page.
+        cursor (None | str | Unset): `next_cursor` of the previous page; a cursor this API did not
+            return is a 400.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -233,9 +237,11 @@ async def asyncio_detailed(
         tenant_id (UUID): The tenant whose usage is recorded or read.
         feature_key (None | str | Unset): Only this feature's events.
         period_start (datetime.datetime | None | Unset): Inclusive start; naive means UTC.
-        period_end (datetime.datetime | None | Unset): Exclusive end; naive means UTC.
+        period_end (datetime.datetime | None | Unset): Exclusive end, after `period_start` (else
+            400); naive means UTC.
         limit (int | Unset): Events per page. Default: 100.
-        cursor (None | str | Unset): `next_cursor` of the previous page.
+        cursor (None | str | Unset): `next_cursor` of the previous page; a cursor this API did not
+            return is a 400.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -279,9 +285,11 @@ async def asyncio(
         tenant_id (UUID): The tenant whose usage is recorded or read.
         feature_key (None | str | Unset): Only this feature's events.
         period_start (datetime.datetime | None | Unset): Inclusive start; naive means UTC.
-        period_end (datetime.datetime | None | Unset): Exclusive end; naive means UTC.
+        period_end (datetime.datetime | None | Unset): Exclusive end, after `period_start` (else
+            400); naive means UTC.
         limit (int | Unset): Events per page. Default: 100.
-        cursor (None | str | Unset): `next_cursor` of the previous page.
+        cursor (None | str | Unset): `next_cursor` of the previous page; a cursor this API did not
+            return is a 400.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

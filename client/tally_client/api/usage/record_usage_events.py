@@ -103,8 +103,10 @@ def sync_detailed(
 
      Stores 1 to 1000 events atomically: all of them or none. An event whose `idempotency_key` is already
     known with the same `feature_key`, `quantity`, `timestamp` and `dimensions` is a duplicate:
-    accepted, not counted again. The same key with different content is a 409. Each dimension key must
-    be declared by the event's feature. Roles admin, owner, platform.
+    accepted, not counted again. The same key with different content is a 409. An event whose
+    `feature_key` is not in the catalog, or whose dimension key its feature does not declare, is a 400
+    (the catalog is data, not schema). Unknown fields are a 400 naming them. Roles admin, owner,
+    platform.
 
     Args:
         tenant_id (UUID): The tenant whose usage is recorded or read.
@@ -140,8 +142,10 @@ def sync(
 
      Stores 1 to 1000 events atomically: all of them or none. An event whose `idempotency_key` is already
     known with the same `feature_key`, `quantity`, `timestamp` and `dimensions` is a duplicate:
-    accepted, not counted again. The same key with different content is a 409. Each dimension key must
-    be declared by the event's feature. Roles admin, owner, platform.
+    accepted, not counted again. The same key with different content is a 409. An event whose
+    `feature_key` is not in the catalog, or whose dimension key its feature does not declare, is a 400
+    (the catalog is data, not schema). Unknown fields are a 400 naming them. Roles admin, owner,
+    platform.
 
     Args:
         tenant_id (UUID): The tenant whose usage is recorded or read.
@@ -172,8 +176,10 @@ async def asyncio_detailed(
 
      Stores 1 to 1000 events atomically: all of them or none. An event whose `idempotency_key` is already
     known with the same `feature_key`, `quantity`, `timestamp` and `dimensions` is a duplicate:
-    accepted, not counted again. The same key with different content is a 409. Each dimension key must
-    be declared by the event's feature. Roles admin, owner, platform.
+    accepted, not counted again. The same key with different content is a 409. An event whose
+    `feature_key` is not in the catalog, or whose dimension key its feature does not declare, is a 400
+    (the catalog is data, not schema). Unknown fields are a 400 naming them. Roles admin, owner,
+    platform.
 
     Args:
         tenant_id (UUID): The tenant whose usage is recorded or read.
@@ -207,8 +213,10 @@ async def asyncio(
 
      Stores 1 to 1000 events atomically: all of them or none. An event whose `idempotency_key` is already
     known with the same `feature_key`, `quantity`, `timestamp` and `dimensions` is a duplicate:
-    accepted, not counted again. The same key with different content is a 409. Each dimension key must
-    be declared by the event's feature. Roles admin, owner, platform.
+    accepted, not counted again. The same key with different content is a 409. An event whose
+    `feature_key` is not in the catalog, or whose dimension key its feature does not declare, is a 400
+    (the catalog is data, not schema). Unknown fields are a 400 naming them. Roles admin, owner,
+    platform.
 
     Args:
         tenant_id (UUID): The tenant whose usage is recorded or read.

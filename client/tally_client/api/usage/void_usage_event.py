@@ -105,7 +105,8 @@ def sync_detailed(
 
     Args:
         tenant_id (UUID): The tenant whose usage is recorded or read.
-        idempotency_key (str): Key of the event to void.
+        idempotency_key (str): Key of the event to void; a key never recorded for the tenant is a
+            404.
         body (VoidIn):
 
     Raises:
@@ -144,7 +145,8 @@ def sync(
 
     Args:
         tenant_id (UUID): The tenant whose usage is recorded or read.
-        idempotency_key (str): Key of the event to void.
+        idempotency_key (str): Key of the event to void; a key never recorded for the tenant is a
+            404.
         body (VoidIn):
 
     Raises:
@@ -178,7 +180,8 @@ async def asyncio_detailed(
 
     Args:
         tenant_id (UUID): The tenant whose usage is recorded or read.
-        idempotency_key (str): Key of the event to void.
+        idempotency_key (str): Key of the event to void; a key never recorded for the tenant is a
+            404.
         body (VoidIn):
 
     Raises:
@@ -215,7 +218,8 @@ async def asyncio(
 
     Args:
         tenant_id (UUID): The tenant whose usage is recorded or read.
-        idempotency_key (str): Key of the event to void.
+        idempotency_key (str): Key of the event to void; a key never recorded for the tenant is a
+            404.
         body (VoidIn):
 
     Raises:

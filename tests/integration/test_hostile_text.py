@@ -71,7 +71,13 @@ VALID: dict[str, Call] = {
         "PUT",
         "/api/v1/billing/features/{feature_key}",
         {"feature_key": "fresh"},
-        body={"unit": "tokens", "aggregation": "sum", "description": "new", "dimensions": ["model"]},
+        body={
+            "unit": "users",
+            "aggregation": "unique_count",
+            "unique_by": "model",
+            "description": "new",
+            "dimensions": ["model"],
+        },
     ),
     "record_usage_events": Call(
         "POST",

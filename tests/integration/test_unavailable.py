@@ -1,5 +1,5 @@
 """Every route answers 503 problem details with Retry-After, never a 500, while the database cannot serve
-it: unreachable (both databases) or with every pooled connection taken (PostgreSQL). Repository methods of
+it: unreachable, on both databases (an exhausted pool: tests/e2e/test_pool_exhaustion.py). Repository methods of
 advanced-alchemy wrap SQLAlchemy's errors in their own; those must still count as "not now"."""
 
 from __future__ import annotations
@@ -8,7 +8,6 @@ import uuid
 from pathlib import Path
 
 import pytest
-from advanced_alchemy.extensions.litestar import SQLAlchemyPlugin
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
@@ -51,14 +50,3 @@ async def test_unreachable_database(database_url: str, tmp_path: Path) -> None:
     settings = Settings(database_url=database_url.format(tmp=tmp_path), jwt_secret=TEST_SECRET, db_timeout_seconds=1)
     async with AsyncTestClient(app=create_app(settings)) as client:
         await assert_every_route_unavailable(client)
-
-
-@pytest.mark.anyio
-async def test_exhausted_connection_pool(postgres_url: str) -> None:
-    settings = Settings(database_url=postgres_url, jwt_secret=TEST_SECRET, db_pool_size=1, db_timeout_seconds=0.3)
-    app = create_app(settings)
-    async with AsyncTestClient(app=app) as client:
-        engine = app.plugins.get(SQLAlchemyPlugin).config[0].get_engine()
-        # pool_size=1 plus as many overflow connections: both taken, every checkout waits and times out.
-        async with engine.connect(), engine.connect():
-            await assert_every_route_unavailable(client)

@@ -93,8 +93,9 @@ def sync_detailed(
 ) -> Response[Feature | Problem]:
     """Create or update a feature
 
-     Creates the feature (201) or updates it (200). `unit` and `aggregation` cannot change once usage has
-    been recorded for the feature (409). Platform role only.
+     Creates the feature (201) or updates it (200). `unit`, `aggregation` and `unique_by` cannot change
+    once usage has been recorded for the feature (409). `unique_by` goes with `aggregation:
+    unique_count` only and must be one of `dimensions`, else 400. Platform role only.
 
     Args:
         feature_key (str): Key of the feature to create or update.
@@ -128,8 +129,9 @@ def sync(
 ) -> Feature | Problem | None:
     """Create or update a feature
 
-     Creates the feature (201) or updates it (200). `unit` and `aggregation` cannot change once usage has
-    been recorded for the feature (409). Platform role only.
+     Creates the feature (201) or updates it (200). `unit`, `aggregation` and `unique_by` cannot change
+    once usage has been recorded for the feature (409). `unique_by` goes with `aggregation:
+    unique_count` only and must be one of `dimensions`, else 400. Platform role only.
 
     Args:
         feature_key (str): Key of the feature to create or update.
@@ -158,8 +160,9 @@ async def asyncio_detailed(
 ) -> Response[Feature | Problem]:
     """Create or update a feature
 
-     Creates the feature (201) or updates it (200). `unit` and `aggregation` cannot change once usage has
-    been recorded for the feature (409). Platform role only.
+     Creates the feature (201) or updates it (200). `unit`, `aggregation` and `unique_by` cannot change
+    once usage has been recorded for the feature (409). `unique_by` goes with `aggregation:
+    unique_count` only and must be one of `dimensions`, else 400. Platform role only.
 
     Args:
         feature_key (str): Key of the feature to create or update.
@@ -191,8 +194,9 @@ async def asyncio(
 ) -> Feature | Problem | None:
     """Create or update a feature
 
-     Creates the feature (201) or updates it (200). `unit` and `aggregation` cannot change once usage has
-    been recorded for the feature (409). Platform role only.
+     Creates the feature (201) or updates it (200). `unit`, `aggregation` and `unique_by` cannot change
+    once usage has been recorded for the feature (409). `unique_by` goes with `aggregation:
+    unique_count` only and must be one of `dimensions`, else 400. Platform role only.
 
     Args:
         feature_key (str): Key of the feature to create or update.

@@ -26,6 +26,7 @@ from tally.errors import problem_details_plugin
 from tally.health import HealthController
 from tally.logs import echo_request_id, logging_config, request_id_middleware
 from tally.metrics import MetricsPlugin
+from tally.plans.controller import PlanController, TenantPlanController
 from tally.rate_limit import limiter_from
 from tally.ui import template_config, usage_pages
 from tally.usage.controller import UsageController
@@ -69,10 +70,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
     async def load_catalog_file() -> None:
         if settings.catalog_file:
-            features = read_catalog_file(Path(settings.catalog_file))
+            catalog = read_catalog_file(Path(settings.catalog_file))
             async with db.get_session() as session:
-                await CatalogService(session).load(features)
-            logger.info("catalog file loaded: %d features", len(features))
+                await CatalogService(session).load(catalog.features, catalog.plans)
+            logger.info("catalog file loaded: %d features, %d plans", len(catalog.features), len(catalog.plans))
 
     plugins = [SQLAlchemyPlugin(config=db), problem_details_plugin(settings.retry_after_seconds)]
     if settings.metrics_enabled:
@@ -80,7 +81,14 @@ def create_app(settings: Settings | None = None) -> Litestar:
     limiter = limiter_from(settings.rate_limit_reads, settings.rate_limit_writes, settings.rate_limit_window_seconds)
     fix_allow, learn_routes = allow_header_fix()
     app = Litestar(
-        route_handlers=[HealthController, CatalogController, UsageController, usage_pages(auth)],
+        route_handlers=[
+            HealthController,
+            CatalogController,
+            UsageController,
+            PlanController,
+            TenantPlanController,
+            usage_pages(auth),
+        ],
         middleware=[limiter.middleware()] if limiter else [],
         template_config=template_config(),
         plugins=plugins,

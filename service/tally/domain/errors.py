@@ -61,3 +61,14 @@ class NotFound(TallyError):
     status = 404
     slug = "not-found"
     title = "Not found"
+
+
+class UnknownPlan(InvalidInput):
+    slug = "unknown-plan"
+    title = "Unknown plan"
+
+
+class LimitExceeded(TallyError):
+    status = 409
+    slug = "limit-exceeded"
+    title = "Usage limit exceeded"

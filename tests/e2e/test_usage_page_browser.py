@@ -247,7 +247,8 @@ def noon_zone() -> str:
 
 def put_day_limits(base_url: str) -> None:
     """The demo tenant's plan with overrides: api_calls limited per local day in ``noon_zone()`` (the demo
-    sends about 275 an hour: the estimate goes over 6,000), llm_tokens to 1,000 per month (over the limit from the first hour)."""
+    sends about 275 an hour: the estimate goes over 6,000), llm_tokens to 1,000 per month (over the limit from
+    the first hour)."""
     overrides = [
         {"feature_key": "api_calls", "limit": 6000, "period": "day"},
         {"feature_key": "llm_tokens", "limit": 1000, "period": "month", "enforcement": "reject"},

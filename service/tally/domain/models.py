@@ -167,7 +167,10 @@ class Limit(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=Tru
             max_length=20,
             description="Thresholds (percent of the limit, 1 to 1000, unique) for usage alerts.",
             examples=[[80, 100]],
-            extra_json_schema={"extra": {"unique_items": True}},
+            # Litestar leaves the items' bounds out of the schema; uniqueness is checked by the service (400).
+            extra_json_schema={
+                "extra": {"unique_items": True, "items": {"type": "integer", "minimum": 1, "maximum": 1000}}
+            },
         ),
     ] = []
 

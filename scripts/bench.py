@@ -9,8 +9,8 @@ tenant (100 events in the window) and a heavy one (N/10 events in the window), b
 pre-aggregated buckets and from a second worker configured to sum raw events (the naive way). Every
 feature declares the dimensions model and region, and each of the heavy tenant's events carries one of
 50 models x 5 regions: one feature's totals are also measured grouped by model, by model and region, and
-filtered to a region, against the same feature's ungrouped totals. It prints a table and writes the
-figures as JSON.
+filtered to a region, against the same feature's ungrouped totals, and the entitlement check of one
+feature (both tenants on a plan limiting it). It prints a table and writes the figures as JSON.
 """
 
 from __future__ import annotations
@@ -62,6 +62,7 @@ GROUPED_QUERIES: dict[str, list[tuple[str, str]]] = {
     "region=eu, by model": [("filter", "region=eu"), ("group_by", "model")],
 }
 GROUPED_TARGET = 2.0  # a grouped p50 at most this many times the ungrouped one
+ENTITLEMENT_FEATURE = "api_calls"
 
 
 def parse_args() -> argparse.Namespace:
@@ -252,9 +253,18 @@ async def measure_totals(
 ) -> dict[str, float]:
     """Latency (one client, sequential requests) and throughput (``concurrency`` clients) of one tenant's totals
     (``params``: more query parameters, e.g. feature_keys or group_by)."""
-    query = totals_query(params)
+    measured, body = await measure_get(base, tenant, f"usage-totals?{totals_query(params)}", seconds, concurrency)
+    rows = json.loads(body)
+    return {**measured, "total_quantity": sum(row["quantity"] for row in rows), "rows": len(rows)}
+
+
+async def measure_get(
+    base: str, tenant: uuid.UUID, target: str, seconds: float, concurrency: int
+) -> tuple[dict[str, float], bytes]:
+    """Latency (one client, sequential requests) and throughput (``concurrency`` clients) of one GET of the
+    tenant's ``target`` (its path after the tenant, with the query), and the last answer's body."""
     request = (
-        f"GET /api/v1/billing/tenants/{tenant}/usage-totals?{query} HTTP/1.1\r\n"
+        f"GET /api/v1/billing/tenants/{tenant}/{target} HTTP/1.1\r\n"
         f"Host: {base.removeprefix('http://')}\r\nAuthorization: Bearer {token(Role.VIEWER, tenant)}\r\n\r\n"
     ).encode()
     async with KeepAlive(base) as client:
@@ -280,15 +290,40 @@ async def measure_totals(
     await asyncio.gather(*(reader() for _ in range(concurrency)))
     rps = count / (time.perf_counter() - t0)
     latencies.sort()
-    rows = json.loads(body)
-    return {
+    measured = {
         "p50_ms": statistics.median(latencies),
         "p99_ms": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))],
         "requests_per_s": rps,
         "samples": len(latencies),
-        "total_quantity": sum(row["quantity"] for row in rows),
-        "rows": len(rows),
     }
+    return measured, body
+
+
+async def measure_entitlements(
+    base: str, tenants: dict[str, uuid.UUID], seconds: float, concurrency: int
+) -> dict[str, dict[str, Any]]:
+    """The entitlement check (one feature, the hot path an application calls per request) for each tenant,
+    after putting it on a plan that limits ENTITLEMENT_FEATURE per month; its ``used`` is checked against
+    that month's usage-totals."""
+    headers = {"Authorization": f"Bearer {token(Role.PLATFORM)}"}
+    plan = {"name": "Bench", "limits": [{"feature_key": ENTITLEMENT_FEATURE, "limit": 10**12, "enforcement": "reject"}]}
+    measured = {}
+    async with httpx.AsyncClient() as http:
+        (await http.put(f"{base}/api/v1/billing/plans/bench", json=plan, headers=headers)).raise_for_status()
+        for name, tenant in tenants.items():
+            url = f"{base}/api/v1/billing/tenants/{tenant}/plan"
+            (await http.put(url, json={"plan_key": "bench"}, headers=headers)).raise_for_status()
+            result, body = await measure_get(base, tenant, f"entitlements/{ENTITLEMENT_FEATURE}", seconds, concurrency)
+            used = json.loads(body)["used"]
+            totals = await http.get(
+                f"{base}/api/v1/billing/tenants/{tenant}/usage-totals",
+                params={"feature_keys": ENTITLEMENT_FEATURE},
+                headers={"Authorization": f"Bearer {token(Role.VIEWER, tenant)}"},
+            )
+            if used != totals.json()[0]["quantity"]:
+                raise SystemExit(f"bench: the {name} tenant's entitlement differs from its month's usage-totals")
+            measured[name] = {**result, "used": used}
+    return measured
 
 
 async def fetch_totals(base: str, tenant: uuid.UUID, params: Sequence[tuple[str, str]]) -> list[dict[str, Any]]:
@@ -398,6 +433,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             }
             print(f"  measuring {GROUPED_FEATURE} totals grouped by dimensions")
             grouped = await measure_grouped(base, heavy, args.seconds, args.concurrency)
+            print("  measuring the entitlement check")
+            entitled = await measure_entitlements(
+                base, {"light": light, "heavy": heavy}, args.seconds, args.concurrency
+            )
             rss = peak_rss_mb(pid)
             by_model_region = await check_grouped(base, heavy, grouped)
         print("  measuring totals from raw events (naive)")
@@ -429,6 +468,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "dimensions": {"model": len(MODELS), "region": len(REGIONS)},
         "totals": {"buckets": bucketed, "naive": naive},
         "grouped": {"feature": GROUPED_FEATURE, "totals": grouped},
+        "entitlement_check": entitled,
+        "entitlement_over_totals_rps": {
+            kind: entitled[kind]["requests_per_s"] / bucketed[kind]["requests_per_s"] for kind in ("light", "heavy")
+        },
         "heavy_over_light_p50": bucketed["heavy"]["p50_ms"] / bucketed["light"]["p50_ms"],
         "naive_over_buckets_heavy_p50": naive["heavy"]["p50_ms"] / bucketed["heavy"]["p50_ms"],
         "grouped_over_ungrouped_p50": {
@@ -465,6 +508,12 @@ def table(result: dict[str, Any]) -> str:
         rows.append(
             f"| totals, heavy tenant, {feature} {name} ({m['rows']} rows) | p50 {m['p50_ms']:.2f} ms, "
             f"p99 {m['p99_ms']:.2f} ms, {m['requests_per_s']:,.0f} req/s |"
+        )
+    for kind, m in result["entitlement_check"].items():
+        ratio = result["entitlement_over_totals_rps"][kind]
+        rows.append(
+            f"| entitlement check (one feature, on a plan), {kind} tenant | p50 {m['p50_ms']:.2f} ms, "
+            f"p99 {m['p99_ms']:.2f} ms, {m['requests_per_s']:,.0f} req/s ({ratio:.2f}x the totals' req/s) |"
         )
     rows += [
         f"| heavy p50 / light p50 (buckets) | {result['heavy_over_light_p50']:.2f}x |",

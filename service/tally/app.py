@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -31,12 +32,14 @@ from tally.health import HealthController
 from tally.logs import echo_request_id, logging_config, request_id_middleware
 from tally.metrics import MetricsPlugin
 from tally.openapi_docs import ClosedStructSchemaPlugin
+from tally.plans.controller import PlanController, TenantPlanController
 from tally.rate_limit import limiter_from
 from tally.strict_input import StrictRequest, refuse_bad_text
 from tally.ui import template_config, usage_pages
 from tally.usage.controller import UsageController
 
 logger = logging.getLogger("tally")
+_APPS = itertools.count()
 
 # Any database failure at start-up: readiness reports it (503) rather than the app failing to start.
 NOT_USABLE_YET: tuple[type[Exception], ...] = (sa_exc.SQLAlchemyError, OSError, TimeoutError)
@@ -61,10 +64,17 @@ def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or Settings.from_env()
     secret = settings.jwt_secret or generate_secret()
     engine = create_engine(settings)
+    # Each app its own state keys: advanced-alchemy registers every config's keys in a class-level set and finds a
+    # free name by recursing once per earlier app of the process, which overflows after about a thousand apps
+    # (a test suite builds one per test).
+    n = next(_APPS)
     db = SQLAlchemyAsyncConfig(
         engine_instance=engine,
         session_config=AsyncSessionConfig(expire_on_commit=False),
         set_default_exception_handler=False,
+        session_scope_key=f"_sqlalchemy_db_session_{n}",
+        engine_app_state_key=f"db_engine_{n}",
+        session_maker_app_state_key=f"session_maker_class_{n}",
     )
     auth = JWTAuth[Principal](
         token_secret=secret,
@@ -93,10 +103,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
     async def load_catalog_file() -> None:
         if settings.catalog_file:
-            features = read_catalog_file(Path(settings.catalog_file))
+            catalog = read_catalog_file(Path(settings.catalog_file))
             async with db.get_session() as session:
-                await CatalogService(session).load(features)
-            logger.info("catalog file loaded: %d features", len(features))
+                await CatalogService(session).load(catalog.features, catalog.plans)
+            logger.info("catalog file loaded: %d features, %d plans", len(catalog.features), len(catalog.plans))
 
     plugins: list[PluginProtocol] = [
         SQLAlchemyPlugin(config=db),
@@ -115,7 +125,14 @@ def create_app(settings: Settings | None = None) -> Litestar:
         plugins.append(otel_plugin)
         before_send.append(name_span)
     app = Litestar(
-        route_handlers=[HealthController, CatalogController, UsageController, usage_pages(auth)],
+        route_handlers=[
+            HealthController,
+            CatalogController,
+            UsageController,
+            PlanController,
+            TenantPlanController,
+            usage_pages(auth),
+        ],
         middleware=[limiter.middleware()] if limiter else [],
         template_config=template_config(),
         plugins=plugins,

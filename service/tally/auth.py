@@ -39,12 +39,14 @@ class Permission(StrEnum):
     READ_USAGE = "read usage"
     RECORD_USAGE = "record usage"
     MANAGE_CATALOG = "manage the feature catalog"
+    MANAGE_PLANS = "manage plans and tenants' plans"
 
 
 ALLOWED: dict[Permission, frozenset[Role]] = {
     Permission.READ_USAGE: frozenset(Role),
     Permission.RECORD_USAGE: frozenset({Role.ADMIN, Role.OWNER, Role.PLATFORM}),
     Permission.MANAGE_CATALOG: frozenset({Role.PLATFORM}),
+    Permission.MANAGE_PLANS: frozenset({Role.PLATFORM}),
 }
 
 

@@ -251,17 +251,20 @@ def _features_load(args: argparse.Namespace) -> int:
     from tally.catalog.service import CatalogService, read_catalog_file
 
     settings = Settings.from_env(require_secret=False)
-    features = read_catalog_file(args.file)
+    catalog = read_catalog_file(args.file)
 
-    async def load(engine: AsyncEngine) -> list[Any]:
+    async def load(engine: AsyncEngine) -> tuple[list[Any], list[Any]]:
         if problem := await _schema_problem(engine):
             raise CommandError(problem)
         async with async_sessionmaker(engine, expire_on_commit=False)() as session:
-            return await CatalogService(session).load(features)
+            return await CatalogService(session).load(catalog.features, catalog.plans)
 
-    for feature, created in _with_engine(settings, load):
+    features, plans = _with_engine(settings, load)
+    for feature, created in features:
         action = "created" if created else "updated"
         print(f"{action} {feature.feature_key} ({feature.unit}, {feature.aggregation.value})")
+    for plan, created in plans:
+        print(f"{'created' if created else 'updated'} plan {plan.plan_key} ({len(plan.limits)} limits)")
     return 0
 
 

@@ -1,4 +1,4 @@
-"""Sample catalog and usage for ``tally serve --demo``: a few weeks of usage for one demo tenant."""
+"""Sample catalog, plan and usage for ``tally serve --demo``: a few weeks of usage for one demo tenant."""
 
 from __future__ import annotations
 
@@ -9,7 +9,18 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from tally.catalog.service import CatalogService
-from tally.domain.models import MAX_BATCH, Aggregation, Feature, UsageBatch, UsageEventIn
+from tally.domain.models import (
+    MAX_BATCH,
+    Aggregation,
+    Feature,
+    Limit,
+    LimitPeriod,
+    Plan,
+    PlanAssignmentIn,
+    UsageBatch,
+    UsageEventIn,
+)
+from tally.plans.service import PlanService
 from tally.usage.service import UsageService
 
 DEMO_TENANT = UUID("00000000-0000-4000-8000-000000000001")
@@ -37,6 +48,13 @@ CATALOG = [
         dimensions=[],
     ),
 ]
+# About 6,600 API calls a day (see sample_events): a month comes to about 200,000, a little over this limit, so
+# the usage page's estimate shows it being reached. Reported only (enforcement none): the sample usage stays whole.
+DEMO_PLAN = Plan(
+    plan_key="starter",
+    name="Starter",
+    limits=[Limit(feature_key="api_calls", limit=190_000, period=LimitPeriod.MONTH, notify_at_percent=[80, 100])],
+)
 MODELS = {"gpt-4o": (1_000, 60_000), "claude-sonnet": (500, 30_000), "llama-3": (0, 9_000)}
 
 
@@ -81,10 +99,13 @@ def sample_events(now: datetime, days: int = 35) -> list[UsageEventIn]:
 
 
 async def load_demo(engine: AsyncEngine) -> int:
-    """Load the catalog and sample usage through the same services the API uses; returns events accepted."""
+    """Load the catalog, the demo plan (the demo tenant is put on it) and sample usage through the same services
+    the API uses; returns events accepted."""
     sessions = async_sessionmaker(engine, expire_on_commit=False)
     async with sessions() as session:
-        await CatalogService(session).load(CATALOG)
+        await CatalogService(session).load(CATALOG, [DEMO_PLAN])
+    async with sessions() as session:
+        await PlanService(session, UsageService(session)).assign(DEMO_TENANT, PlanAssignmentIn(plan_key="starter"))
     now = datetime.now(UTC)
     events = sample_events(now)
     accepted = 0

@@ -27,7 +27,10 @@ def test_readme_examples_run(sqlite_server: str, capsys: pytest.CaptureFixture[s
     dimensions = {"unit": "tokens", "dimensions": ["model", "region"]}
     httpx.put(f"{sqlite_server}/api/v1/billing/features/llm_tokens", json=dimensions, headers=PLATFORM)
     token = issue_token(TEST_SECRET, Role.ADMIN, TENANT, subject="readme")
-    sync_code, async_code, dimensions_code = (
+    plan = {"name": "Pro", "limits": [{"feature_key": "api_calls", "limit": 100, "enforcement": "reject"}]}
+    httpx.put(f"{sqlite_server}/api/v1/billing/plans/pro", json=plan, headers=PLATFORM)
+    httpx.put(f"{sqlite_server}/api/v1/billing/tenants/{TENANT}/plan", json={"plan_key": "pro"}, headers=PLATFORM)
+    sync_code, async_code, dimensions_code, entitlement_code = (
         code.replace("http://127.0.0.1:8000", sqlite_server).replace("<a token from `tally token`>", token)
         for code in snippets()
     )
@@ -43,6 +46,12 @@ def test_readme_examples_run(sqlite_server: str, capsys: pytest.CaptureFixture[s
 
     exec(compile(dimensions_code, "client/README.md", "exec"), scope)
     assert capsys.readouterr().out.splitlines() == ["gpt-4o 1200"]
+
+    exec(compile(entitlement_code, "client/README.md", "exec"), scope)
+    url = f"{sqlite_server}/api/v1/billing/tenants/{TENANT}/entitlements/api_calls"
+    api = httpx.get(url, headers={"Authorization": f"Bearer {token}"}).json()
+    assert api["limit"] == 100
+    assert capsys.readouterr().out.splitlines() == [f"{api['used']} {api['limit']} {api['remaining']}"]
 
 
 def test_readme_says_which_roles_may_do_what() -> None:

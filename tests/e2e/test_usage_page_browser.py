@@ -11,7 +11,7 @@ import asyncio
 import os
 import uuid
 from collections.abc import Iterator
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -259,6 +259,62 @@ def test_a_bad_token_goes_back_to_sign_in_with_a_message(browser: Any, demo_serv
     assert "not accepted" in page.get_by_role("alert").inner_text()
 
 
+def platform_token() -> str:
+    return issue_token(TEST_SECRET, Role.PLATFORM, None, subject="browser", ttl=timedelta(minutes=10))
+
+
+def noon_zone() -> str:
+    """A fixed-offset zone where it is about noon now: half of its local day has passed, so a day limit's
+    estimate is shown whatever the time of the test (Etc/GMT-N is N hours ahead of UTC)."""
+    ahead = 12 - datetime.now(UTC).hour
+    return "Etc/GMT" + (f"-{ahead}" if ahead > 0 else f"+{-ahead}" if ahead < 0 else "")
+
+
+def put_day_limits(base_url: str) -> None:
+    """The demo tenant's plan with overrides: api_calls limited per local day in ``noon_zone()`` (the demo
+    sends about 275 an hour: the estimate goes over 6,000), llm_tokens to 1,000 per month (over the limit from
+    the first hour)."""
+    overrides = [
+        {"feature_key": "api_calls", "limit": 6000, "period": "day"},
+        {"feature_key": "llm_tokens", "limit": 1000, "period": "month", "enforcement": "reject"},
+    ]
+    response = httpx.put(
+        f"{base_url}/api/v1/billing/tenants/{DEMO_TENANT}/plan",
+        json={"plan_key": "starter", "timezone": noon_zone(), "overrides": overrides},
+        headers={"Authorization": f"Bearer {platform_token()}"},
+    )
+    assert response.status_code == 200, response.text
+
+
+def api_entitlements(base_url: str) -> dict[str, dict[str, Any]]:
+    response = httpx.get(
+        f"{base_url}/api/v1/billing/tenants/{DEMO_TENANT}/entitlements",
+        headers={"Authorization": f"Bearer {viewer_token()}"},
+    )
+    assert response.status_code == 200, response.text
+    return {row["feature_key"]: row for row in response.json()}
+
+
+def test_cards_with_a_limit_show_used_of_limit_an_estimate_and_over_limit(browser: Any, demo_server: str) -> None:
+    put_day_limits(demo_server)
+    entitlements = api_entitlements(demo_server)
+    page = signed_in_page(browser, demo_server)
+    calls = page.locator('section.card[data-feature-key="api_calls"] .limit')
+    used, limit = entitlements["api_calls"]["used"], entitlements["api_calls"]["limit"]
+    assert used > 0
+    assert (calls.get_attribute("data-used"), calls.get_attribute("data-limit")) == (str(used), str(limit))
+    assert calls.locator(".limit-line").inner_text() == f"Limit today: {used:,} of {limit:,} requests"
+    assert calls.get_by_role("img", name=f"{round(100 * min(used / limit, 1))}% of the limit used").is_visible()
+    assert f"{max(limit - used, 0):,} requests left" in calls.inner_text()
+    estimate = calls.locator(".projection")
+    assert estimate.is_visible()
+    assert estimate.inner_text().startswith("Estimate: about ")
+    tokens = page.locator('section.card[data-feature-key="llm_tokens"]')
+    assert entitlements["llm_tokens"]["over_limit"] is True
+    assert tokens.get_by_text("Over the limit").is_visible()  # said in words, not only in colour
+    assert page.locator('section.card[data-feature-key="storage_gb_hours"] .limit').count() == 0  # no limit
+
+
 def test_the_page_fits_a_375_px_screen_and_is_captured(browser: Any, demo_server: str, tmp_path: Path) -> None:
     sign_in = browser.new_context(viewport={"width": 375, "height": 800}).new_page()
     sign_in.goto(f"{demo_server}/usage/sign-in")
@@ -271,8 +327,9 @@ def test_the_page_fits_a_375_px_screen_and_is_captured(browser: Any, demo_server
     assert narrow.evaluate("document.documentElement.scrollWidth") <= 375
     narrow.goto(f"{demo_server}/usage/{OTHER_TENANT}")
     assert narrow.evaluate("document.documentElement.scrollWidth") <= 375
+    put_day_limits(demo_server)  # the picture shows limits with an estimate, one of them exceeded
     wide = signed_in_page(browser, demo_server)
-    wide.get_by_role("link", name="model", exact=True).click()  # the picture shows a breakdown too
+    wide.get_by_role("link", name="model", exact=True).click()  # and a breakdown
     wide.wait_for_url("**breakdown=llm_tokens%3Amodel**")
     shot = tmp_path / "usage-page.png"
     wide.screenshot(path=str(shot), full_page=True)

@@ -38,6 +38,8 @@ BODIES: dict[str, object] = {
     "record_usage_events": {"events": [{"feature_key": "api_calls", "quantity": 1, "idempotency_key": "from-a"}]},
     "void_usage_event": {"reason": "sent by tenant A"},
     "put_feature": {"unit": "requests"},
+    "put_plan": {"name": "Pro", "limits": [{"feature_key": "api_calls", "limit": 1}]},
+    "put_tenant_plan": {"plan_key": "pro"},
 }
 
 
@@ -54,7 +56,7 @@ def api_routes(app: Litestar) -> list[tuple[str, str, str]]:
 
 
 def concrete(template: str, tenant: uuid.UUID) -> str:
-    values = {"tenant_id": str(tenant), "idempotency_key": KEY_OF_B, "feature_key": "api_calls"}
+    values = {"tenant_id": str(tenant), "idempotency_key": KEY_OF_B, "feature_key": "api_calls", "plan_key": "pro"}
     return re.sub(r"\{(\w+)(?::\w+)?\}", lambda m: values[m.group(1)], template)
 
 
@@ -73,6 +75,13 @@ def test_the_enumeration_finds_every_known_route() -> None:
         "get_usage_totals",
         "list_features",
         "put_feature",
+        "put_plan",
+        "list_plans",
+        "put_tenant_plan",
+        "get_tenant_plan",
+        "delete_tenant_plan",
+        "list_entitlements",
+        "get_entitlement",
     }
 
 
@@ -123,6 +132,10 @@ async def test_token_of_tenant_a_is_403_on_every_route_of_tenant_b(client, app, 
     """Every route with ``{tenant_id}`` in its path; B's data is neither shown nor changed."""
     await put_features(client, "api_calls")
     await record(client, TENANT_B, {"feature_key": "api_calls", "quantity": 987654321, "idempotency_key": KEY_OF_B})
+    platform = bearer(Role.PLATFORM)
+    await client.put("/api/v1/billing/plans/pro", json=BODIES["put_plan"], headers=platform)
+    plan_of_b = f"/api/v1/billing/tenants/{TENANT_B}/plan"
+    assert (await client.put(plan_of_b, json={"plan_key": "pro"}, headers=platform)).status_code == 200
     tenant_a = uuid.uuid4()
     routes = [r for r in api_routes(app) if "{tenant_id" in r[1]]
     assert len(routes) >= 4, routes
@@ -135,3 +148,4 @@ async def test_token_of_tenant_a_is_403_on_every_route_of_tenant_b(client, app, 
     assert await quantities(client, TENANT_B) == {"api_calls": 987654321}
     listing = await client.get(events_url(TENANT_B), headers=bearer(Role.PLATFORM))
     assert [(e["idempotency_key"], e["voided"]) for e in listing.json()["items"]] == [(KEY_OF_B, False)]
+    assert (await client.get(plan_of_b, headers=platform)).json()["plan_key"] == "pro"  # not taken off its plan

@@ -73,3 +73,45 @@ async def test_a_catalog_file_declares_dimensions(database: str, tmp_path: Path,
     catalog.write_text('[[features]]\nfeature_key = "llm_tokens"\nunit = "tokens"\ndimensions = ["Model"]\n')
     assert in_thread(main, ["features", "load", str(catalog)]) == 2
     assert "dimensions" in capsys.readouterr().err
+
+
+CATALOG_WITH_PLANS = """
+[[features]]
+feature_key = "api_calls"
+unit = "requests"
+
+[[plans]]
+plan_key = "pro"
+name = "Pro"
+limits = [{feature_key = "api_calls", limit = 1000, period = "day", enforcement = "reject", notify_at_percent = [80]}]
+"""
+
+
+@pytest.mark.anyio
+async def test_a_catalog_file_loads_plans_with_the_features(database: str, tmp_path: Path, client, capsys) -> None:
+    catalog = tmp_path / "catalog.toml"
+    catalog.write_text(CATALOG_WITH_PLANS)
+    assert in_thread(main, ["features", "load", str(catalog)]) == 0
+    assert capsys.readouterr().out.splitlines() == ["created api_calls (requests, sum)", "created plan pro (1 limits)"]
+    plans = (await client.get("/api/v1/billing/plans", headers=PLATFORM)).json()
+    assert plans == [
+        {
+            "plan_key": "pro",
+            "name": "Pro",
+            "limits": [
+                {
+                    "feature_key": "api_calls",
+                    "limit": 1000,
+                    "period": "day",
+                    "enforcement": "reject",
+                    "notify_at_percent": [80],
+                }
+            ],
+        }
+    ]
+    assert in_thread(main, ["features", "load", str(catalog)]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "updated plan pro (1 limits)"
+
+    catalog.write_text(CATALOG_WITH_PLANS.replace('feature_key = "api_calls", limit', 'feature_key = "nope", limit'))
+    assert in_thread(main, ["features", "load", str(catalog)]) == 2
+    assert "limits[0].feature_key" in capsys.readouterr().err

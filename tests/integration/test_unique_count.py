@@ -4,6 +4,7 @@ databases."""
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -71,3 +72,20 @@ async def test_a_user_counts_once_per_window_and_a_void_of_their_only_event_remo
     )
     assert r.status_code == 200, r.text
     assert (await quantities(client, tenant, **NOV))["active"] == 1
+
+
+async def test_a_distinct_count_limit_reports_but_cannot_reject(client) -> None:
+    assert (await client.put(f"{FEATURES_URL}/active", json=ACTIVE, headers=PLATFORM)).status_code == 201
+    rejecting = {"name": "P", "limits": [{"feature_key": "active", "limit": 1, "enforcement": "reject"}]}
+    r = await client.put("/api/v1/billing/plans/p", json=rejecting, headers=PLATFORM)
+    assert_problem(r, 400, "limits[0].enforcement")
+    reporting = {"name": "P", "limits": [{"feature_key": "active", "limit": 1}]}
+    assert (await client.put("/api/v1/billing/plans/p", json=reporting, headers=PLATFORM)).status_code == 201
+    tenant = uuid.uuid4()
+    r = await client.put(f"/api/v1/billing/tenants/{tenant}/plan", json={"plan_key": "p"}, headers=PLATFORM)
+    assert r.status_code == 200, r.text
+    now = datetime.now(UTC) - timedelta(minutes=1)
+    await record(client, tenant, *(event(f"k{i}", now.isoformat(), user_id=u) for i, u in enumerate("aab")))
+    r = await client.get(f"/api/v1/billing/tenants/{tenant}/entitlements/active", headers=PLATFORM)
+    assert r.status_code == 200, r.text
+    assert (r.json()["used"], r.json()["over_limit"]) == (2, True)  # the same number usage-totals gives

@@ -483,3 +483,37 @@ async def test_a_distinct_count_card_shows_distinct_users_not_events(client: Asy
     shown = shown_totals(await client.get(f"/usage/{TENANT}"))
     assert shown["active_users"] == 2
     assert shown == await quantities(client, TENANT)
+
+
+async def test_a_card_with_a_limit_shows_used_of_limit_and_stands_out_when_over(
+    client: AsyncTestClient[Litestar],
+) -> None:
+    await put_features(client, "api_calls", "tokens", "free")
+    limits = [{"feature_key": "api_calls", "limit": 1000}, {"feature_key": "tokens", "limit": 10, "period": "day"}]
+    assert (
+        await client.put("/api/v1/billing/plans/pro", json={"name": "Pro", "limits": limits}, headers=PLATFORM)
+    ).status_code == 201
+    plan = await client.put(f"/api/v1/billing/tenants/{TENANT}/plan", json={"plan_key": "pro"}, headers=PLATFORM)
+    assert plan.status_code == 200
+    await record(
+        client,
+        TENANT,
+        {"feature_key": "api_calls", "quantity": 250, "idempotency_key": "a"},
+        {"feature_key": "tokens", "quantity": 11, "idempotency_key": "t"},
+    )
+    await sign_in(client, token())
+    page = await client.get(f"/usage/{TENANT}")
+    cards = {
+        key: page.text.split(f'data-feature-key="{key}"')[1].split("</section>")[0]
+        for key in ("api_calls", "tokens", "free")
+    }
+    assert 'data-used="250" data-limit="1000"' in cards["api_calls"]
+    assert "Limit this month: <strong>250</strong> of 1,000 requests" in cards["api_calls"]
+    assert "750 requests left" in cards["api_calls"]
+    assert "25% of the limit used" in cards["api_calls"]
+    assert "Over the limit" not in cards["api_calls"]
+    assert "Limit today: <strong>11</strong> of 10 requests" in cards["tokens"]
+    assert "Over the limit" in cards["tokens"]
+    assert "0 requests left" in cards["tokens"]
+    assert "card-over" in page.text.split('data-feature-key="tokens"')[0].rsplit("<section", 1)[1]
+    assert 'class="limit' not in cards["free"]

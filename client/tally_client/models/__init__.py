@@ -1,11 +1,19 @@
 """Contains all the data models used in inputs/outputs"""
 
 from .aggregation import Aggregation
+from .enforcement import Enforcement
+from .entitlement import Entitlement
 from .feature import Feature
 from .feature_in import FeatureIn
 from .field_error import FieldError
 from .health import Health
 from .ingest_result import IngestResult
+from .limit import Limit
+from .limit_period import LimitPeriod
+from .plan import Plan
+from .plan_assignment import PlanAssignment
+from .plan_assignment_in import PlanAssignmentIn
+from .plan_in import PlanIn
 from .problem import Problem
 from .usage_batch import UsageBatch
 from .usage_event import UsageEvent
@@ -20,11 +28,19 @@ from .window_size import WindowSize
 
 __all__ = (
     "Aggregation",
+    "Enforcement",
+    "Entitlement",
     "Feature",
     "FeatureIn",
     "FieldError",
     "Health",
     "IngestResult",
+    "Limit",
+    "LimitPeriod",
+    "Plan",
+    "PlanAssignment",
+    "PlanAssignmentIn",
+    "PlanIn",
     "Problem",
     "UsageBatch",
     "UsageEvent",

@@ -14,12 +14,13 @@ from tally.db.repositories import BucketRepository, FeatureRepository, UsageEven
 from tally.db.repositories.features import to_feature
 from tally.db.transaction import Transaction
 from tally.domain.errors import ImmutableFeature, InvalidInput
-from tally.domain.models import Aggregation, CatalogFile, Feature, FeatureIn, FeatureKey
+from tally.domain.models import Aggregation, CatalogFile, Feature, FeatureIn, FeatureKey, Plan
 from tally.strict_input import decode
 
 
 class CatalogService:
     def __init__(self, session: AsyncSession) -> None:
+        self.session = session
         self.transaction = Transaction(session)
         self.features = FeatureRepository(session=session, auto_commit=False)
         self.events = UsageEventRepository(session=session)
@@ -36,10 +37,15 @@ class CatalogService:
         await self.transaction.commit()
         return feature, created
 
-    async def load(self, specs: Iterable[Feature]) -> list[tuple[Feature, bool]]:
-        """Create or update every feature of a catalog in one transaction."""
+    async def load(
+        self, specs: Iterable[Feature], plans: Iterable[Plan] = ()
+    ) -> tuple[list[tuple[Feature, bool]], list[tuple[Plan, bool]]]:
+        """Create or update every feature of a catalog, then create or replace its plans, in one transaction."""
+        from tally.plans.service import PlanService  # plans build on the catalog (and import this module)
+        from tally.usage.service import UsageService
+
         await self.transaction.begin_write()
-        results = [
+        features = [
             await self._put(
                 s.feature_key,
                 FeatureIn(
@@ -52,8 +58,10 @@ class CatalogService:
             )
             for s in specs
         ]
+        planner = PlanService(self.session, UsageService(self.session))
+        loaded = [await planner.put_in_transaction(plan) for plan in plans]
         await self.transaction.commit()
-        return results
+        return features, loaded
 
     async def _put(self, feature_key: str, spec: FeatureIn) -> tuple[Feature, bool]:
         now = datetime.now(UTC)
@@ -133,8 +141,9 @@ def check_feature_key(feature_key: str) -> None:
         raise InvalidInput.field("feature_key", f"'{feature_key}': {exc}") from None
 
 
-def read_catalog_file(path: Path) -> list[Feature]:
-    """Parse a JSON or TOML catalog file (``{"features": [...]}``); errors name the file and the field."""
+def read_catalog_file(path: Path) -> CatalogFile:
+    """Parse a JSON or TOML catalog file (``{"features": [...], "plans": [...]}``); errors name the file and the
+    field."""
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -143,4 +152,7 @@ def read_catalog_file(path: Path) -> list[Feature]:
     keys = [f.feature_key for f in catalog.features]
     if len(keys) != len(set(keys)):
         raise InvalidInput.field("catalog file", f"{path}: a feature_key appears more than once")
-    return list(catalog.features)
+    plan_keys = [p.plan_key for p in catalog.plans]
+    if len(plan_keys) != len(set(plan_keys)):
+        raise InvalidInput.field("catalog file", f"{path}: a plan_key appears more than once")
+    return catalog

@@ -12,6 +12,7 @@ its migrations checked, its tests): see docs/architecture.md.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -40,6 +41,12 @@ if TYPE_CHECKING:
 
 # Any constant of our own; PostgreSQL advisory locks are numbered per database.
 CATALOG_LOCK = 0x74616C6C7964696D  # "tallydim"
+
+
+def limit_lock_number(key: str) -> int:
+    """A signed 64-bit advisory lock number for ``key`` (a hard limit's tenant, feature and period)."""
+    return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big", signed=True)
+
 
 # PostgreSQL error classes that mean "not now" rather than "never": 08 connection exception, 53 insufficient
 # resources (53300 too many connections), 57 operator intervention (57P01 admin shutdown, which
@@ -76,6 +83,11 @@ class Dialect:
     async def lock_catalog(self, session: Session, *, exclusive: bool) -> None:
         """Order a catalog change that gives a feature its first dimensions against ingestion and voids (see
         ``CatalogService``). Writers take it shared before they read the catalog, the change exclusively."""
+        raise NotImplementedError
+
+    async def lock_limits(self, session: Session, keys: Sequence[str]) -> None:
+        """Serialise the writers of each hard limit's (tenant, feature, period) named by ``keys`` until the
+        transaction ends, so that each one reads the period's usage only after the previous one committed."""
         raise NotImplementedError
 
     async def insert_events(
@@ -141,6 +153,9 @@ class SQLiteDialect(Dialect):
         await session.connection(execution_options={"tally_write": True})  # BEGIN IMMEDIATE, see above
 
     async def lock_catalog(self, session: Session, *, exclusive: bool) -> None:
+        """Nothing to do: SQLite runs one writer at a time (BEGIN IMMEDIATE)."""
+
+    async def lock_limits(self, session: Session, keys: Sequence[str]) -> None:
         """Nothing to do: SQLite runs one writer at a time (BEGIN IMMEDIATE)."""
 
     async def insert_events(
@@ -217,6 +232,10 @@ PG_INSERT_EVENTS = text("""
     ON CONFLICT (tenant_id, idempotency_key) DO NOTHING
     RETURNING idempotency_key
 """)
+# The volatile lock function runs after the ORDER BY (PostgreSQL evaluates a SELECT list after sorting).
+PG_LOCK_LIMITS = text("""
+    SELECT pg_advisory_xact_lock(n) FROM unnest(CAST(:numbers AS bigint[])) AS locks(n) ORDER BY n
+""")
 KEY_TYPES = {"grain_seconds": "integer", "bucket_start": "timestamptz", "feature_key": "text", "dimension_set": "jsonb"}
 PG_PAIRWISE = {Combine.ADD: "{0} + {1}", Combine.GREATEST: "GREATEST({0}, {1})", Combine.LEAST: "LEAST({0}, {1})"}
 
@@ -268,6 +287,13 @@ class PostgreSQLDialect(Dialect):
         # snapshot taken before the wait.
         function = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
         await session.execute(text(f"SELECT {function}(:key)"), {"key": CATALOG_LOCK})
+
+    async def lock_limits(self, session: Session, keys: Sequence[str]) -> None:
+        # One transaction-scoped advisory lock per key, numbered by a hash every process computes alike, taken in
+        # ascending order in one statement (so two batches needing the same locks cannot deadlock). A collision
+        # of two keys only makes their writers wait for each other. A statement of its own, as for the catalog.
+        numbers = sorted({limit_lock_number(key) for key in keys})
+        await session.execute(PG_LOCK_LIMITS, {"numbers": numbers})
 
     async def insert_events(
         self, session: Session, table: Table, tenant_id: UUID, events: Sequence[NewEvent], recorded_at: datetime

@@ -4,6 +4,7 @@ constraints, so the schema can be distributed by tenant (Citus) without changing
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from advanced_alchemy.types import DateTimeUTC
@@ -96,3 +97,27 @@ class UsageDimensionBucketRecord(Base):
     max_quantity: Mapped[int] = mapped_column(BigInteger)
     min_quantity: Mapped[int] = mapped_column(BigInteger)
     latest_key: Mapped[str] = mapped_column(LatestKey)
+
+
+class PlanRecord(Base):
+    """A plan and its limits: shared by every tenant, like the catalog (a reference table when distributed)."""
+
+    __tablename__ = "plan"
+
+    plan_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    limits: Mapped[list[dict[str, Any]]] = mapped_column(JSON)  # ``Limit`` structs as JSON, sorted by feature_key
+    created_at: Mapped[datetime] = mapped_column(DateTimeUTC)
+    updated_at: Mapped[datetime] = mapped_column(DateTimeUTC)
+
+
+class TenantPlanRecord(Base):
+    """The plan a tenant is on (at most one), the time zone of its periods and its per-feature overrides."""
+
+    __tablename__ = "tenant_plan"
+
+    tenant_id: Mapped[UUID] = mapped_column(Uuid, primary_key=True)
+    plan_key: Mapped[str] = mapped_column(String(64))
+    timezone: Mapped[str] = mapped_column(String(64))
+    overrides: Mapped[list[dict[str, Any]]] = mapped_column(JSON)  # ``Limit`` structs as JSON
+    updated_at: Mapped[datetime] = mapped_column(DateTimeUTC)

@@ -1,6 +1,9 @@
-"""A service's transaction boundaries, without SQL: start a write, take the catalog lock, commit, roll back."""
+"""A service's transaction boundaries, without SQL: start a write, take the catalog and limit locks, commit,
+roll back."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,6 +25,11 @@ class Transaction:
 
     async def lock_catalog(self, *, exclusive: bool) -> None:
         await self.dialect.lock_catalog(self.session, exclusive=exclusive)
+
+    async def lock_limits(self, keys: Sequence[str]) -> None:
+        """Take the locks of the hard limits named by ``keys`` (see ``Dialect.lock_limits``)."""
+        if keys:
+            await self.dialect.lock_limits(self.session, keys)
 
     async def commit(self) -> None:
         await self.session.commit()

@@ -81,3 +81,14 @@ class SchemaNotMigrated(TallyError):
     status = 503
     slug = "schema-not-migrated"
     title = "Database schema not migrated"
+
+
+class UnknownPlan(InvalidInput):
+    slug = "unknown-plan"
+    title = "Unknown plan"
+
+
+class LimitExceeded(TallyError):
+    status = 409
+    slug = "limit-exceeded"
+    title = "Usage limit exceeded"

@@ -29,6 +29,8 @@ from tally.catalog.controller import provide_catalog
 from tally.catalog.service import CatalogService
 from tally.domain.errors import InvalidInput
 from tally.domain.models import WindowSize
+from tally.plans.controller import provide_plans
+from tally.plans.service import PlanService
 from tally.ui.view import (
     MAX_CUSTOM_DAYS,
     PeriodChoice,
@@ -148,7 +150,11 @@ def _zone_names() -> list[str]:
 
 
 class UsagePages(Controller):
-    dependencies = {"usage": Provide(provide_usage), "catalog": Provide(provide_catalog)}
+    dependencies = {
+        "usage": Provide(provide_usage),
+        "catalog": Provide(provide_catalog),
+        "plans": Provide(provide_plans),
+    }
 
     @get("/sign-in")
     async def sign_in_form(self, reason: FromQuery[str | None] = None) -> Response[Any]:
@@ -220,6 +226,7 @@ class UsagePages(Controller):
         tokens: NamedDependency[TokenReader],
         usage: NamedDependency[UsageService],
         catalog: NamedDependency[CatalogService],
+        plans: NamedDependency[PlanService],
         tenant_id: FromPath[str],
         period: FromQuery[str] = PeriodChoice.THIS_MONTH.value,
         start: FromQuery[str | None] = None,
@@ -259,10 +266,12 @@ class UsagePages(Controller):
             period_end=chosen.end,
             timezone=zone_info,
         )
+        now = datetime.now(UTC)
         totals = await usage.totals(tenant, query())
         daily = await usage.totals(tenant, query(window_size=WindowSize.DAY))
         features = await catalog.list_features()
-        cards = feature_cards(features, totals, daily, zone_info)
+        limits = await plans.entitlements(tenant, None, now)
+        cards = feature_cards(features, totals, daily, zone_info, limits, now)
         form.update(start=chosen.first_day.isoformat(), end=chosen.last_day.isoformat())
         # A breakdown the catalog does not offer (an old link, a typo) is explained; the page still shows.
         split, rows, breakdown_error = None, [], None

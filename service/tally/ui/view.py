@@ -12,7 +12,7 @@ from uuid import UUID
 import msgspec
 
 from tally.domain.errors import InvalidInput
-from tally.domain.models import Feature, UsageTotal
+from tally.domain.models import Aggregation, Entitlement, Feature, LimitPeriod, UsageTotal
 from tally.usage.periods import day_start, month_start, next_month_start
 
 MAX_CUSTOM_DAYS = 366
@@ -105,6 +105,61 @@ class DayValue(msgspec.Struct, frozen=True):
     text: str
 
 
+PROJECTION_AFTER = 0.1
+"""Share of a limit's period that must have passed before the page projects its usage (about three days of a
+month): a straight line through the first hours says little."""
+PROJECTED = frozenset({Aggregation.SUM, Aggregation.COUNT})
+"""Aggregations whose value grows with time, so that a straight line through it means something."""
+
+
+class LimitView(msgspec.Struct, frozen=True):
+    """A card's limit: the current period's usage against it, when the period resets, and an estimate."""
+
+    used: int
+    limit: int
+    used_text: str
+    limit_text: str
+    period_text: str
+    remaining_text: str
+    percent: float
+    """Width of the bar, 0 to 100."""
+    over: bool
+    resets_text: str
+    projection_text: str | None
+    projection_over: bool
+
+
+def limit_view(entitlement: Entitlement, aggregation: Aggregation, now: datetime, tz: tzinfo) -> LimitView | None:
+    """How a card shows ``entitlement`` (None without a limit): used of limit, remaining, the reset (in ``tz``)
+    and, for a growing aggregation once PROJECTION_AFTER of the period has passed, a straight-line estimate
+    of the usage at the period's end."""
+    if entitlement.limit is None:
+        return None
+    used, limit, unit = entitlement.used, entitlement.limit, entitlement.unit
+    start, end = entitlement.period_start, entitlement.period_end
+    elapsed = (now - start) / (end - start)
+    projection_text, projection_over = None, False
+    if aggregation in PROJECTED and PROJECTION_AFTER <= elapsed < 1:
+        projected = round(used / elapsed)
+        projection_over = projected > limit
+        verdict = "over the limit" if projection_over else "within the limit"
+        projection_text = f"Estimate: about {amount(projected, unit)} by the end of the period, {verdict}"
+    resets = end.astimezone(tz)
+    return LimitView(
+        used=used,
+        limit=limit,
+        used_text=f"{used:,}",
+        limit_text=amount(limit, unit),
+        period_text="today" if entitlement.period is LimitPeriod.DAY else "this month",
+        remaining_text=f"{amount(entitlement.remaining or 0, unit)} left",
+        percent=100.0 if limit == 0 else min(100 * used / limit, 100.0),
+        over=entitlement.over_limit,
+        resets_text=f"{day_label(resets.date())}, {resets:%H:%M}",
+        projection_text=projection_text,
+        projection_over=projection_over,
+    )
+
+
 class FeatureCard(msgspec.Struct, frozen=True):
     feature_key: str
     unit: str
@@ -116,13 +171,21 @@ class FeatureCard(msgspec.Struct, frozen=True):
     bars: list[Bar]
     chart_width: int
     peak_text: str
+    limit: LimitView | None = None
 
 
 def feature_cards(
-    features: Sequence[Feature], totals: Sequence[UsageTotal], daily: Sequence[UsageTotal], tz: tzinfo
+    features: Sequence[Feature],
+    totals: Sequence[UsageTotal],
+    daily: Sequence[UsageTotal],
+    tz: tzinfo,
+    entitlements: Sequence[Entitlement] = (),
+    now: datetime | None = None,
 ) -> list[FeatureCard]:
-    """One card per feature of ``totals`` (the whole period), with its days from ``daily`` (one row per local day)."""
+    """One card per feature of ``totals`` (the whole period), with its days from ``daily`` (one row per local day)
+    and its limit from ``entitlements`` (the current period's, whatever period the page shows) at ``now``."""
     catalog = {f.feature_key: f for f in features}
+    limits = {e.feature_key: e for e in entitlements}
     cards = []
     for total in totals:
         rows = [r for r in daily if r.feature_key == total.feature_key]
@@ -145,9 +208,18 @@ def feature_cards(
                 bars=_bars(days, peak),
                 chart_width=max(len(days), 1) * (BAR_WIDTH + BAR_GAP),
                 peak_text=amount(peak, total.unit),
+                limit=_card_limit(limits.get(total.feature_key), feature, now, tz),
             )
         )
     return cards
+
+
+def _card_limit(
+    entitlement: Entitlement | None, feature: Feature | None, now: datetime | None, tz: tzinfo
+) -> LimitView | None:
+    if entitlement is None or feature is None or now is None:
+        return None
+    return limit_view(entitlement, feature.aggregation, now, tz)
 
 
 def _bars(days: Sequence[DayValue], peak: int) -> list[Bar]:

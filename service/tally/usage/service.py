@@ -19,11 +19,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tally.db.dialects import dimension_set
 from tally.db.models import UsageEventRecord
-from tally.db.repositories import BucketRepository, FeatureRepository, TotalsRepository, UsageEventRepository
+from tally.db.repositories import (
+    BucketRepository,
+    FeatureRepository,
+    TenantPlanRepository,
+    TotalsRepository,
+    UsageEventRepository,
+)
 from tally.db.transaction import Transaction
-from tally.domain.errors import IdempotencyConflict, InvalidInput, NotFound, UnknownFeature
+from tally.domain.errors import IdempotencyConflict, InvalidInput, LimitExceeded, NotFound, UnknownFeature
 from tally.domain.models import (
     MAX_DIMENSION_VALUE,
+    Aggregation,
     FieldError,
     IngestResult,
     NewEvent,
@@ -32,11 +39,22 @@ from tally.domain.models import (
     UsageEventPage,
     UsageTotal,
 )
+from tally.plans import limits
+from tally.plans.limits import HardPeriod
 from tally.usage import totals
-from tally.usage.aggregations import latest_key
+from tally.usage.aggregations import State, latest_key, value
 from tally.usage.buckets import DIMENSION_BUCKETS, USAGE_BUCKETS, bucket_cells, dimension_cells
-from tally.usage.periods import as_utc
+from tally.usage.periods import as_utc, zone
 from tally.usage.totals import Plan, TotalsQuery, TotalsSource
+
+
+class HardCheck(msgspec.Struct, frozen=True):
+    """A rejecting limit's period of a batch: the batch's events in it, the feature's aggregation and the
+    period's state before the batch (None: no usage yet)."""
+
+    events: list[NewEvent]
+    aggregation: Aggregation
+    used: State | None
 
 
 class UsageService:
@@ -51,6 +69,7 @@ class UsageService:
         self.events = UsageEventRepository(session=session)
         self.buckets = BucketRepository(session=session)
         self.totals_repository = TotalsRepository(session=session)
+        self.tenant_plans = TenantPlanRepository(session=session)
         self.future_skew = future_skew
         self.totals_source = totals_source
 
@@ -62,12 +81,15 @@ class UsageService:
         await self.transaction.begin_write()
         await self.transaction.lock_catalog(exclusive=False)
         dimensioned = await self._check_features(events)
+        hard = await self._hard_limits(tenant_id, events)
         # Sorted keys: concurrent batches that share keys take their row locks in the same order.
         events.sort(key=lambda e: e.idempotency_key)
         inserted = await self.events.insert_new(tenant_id, events, received_at)
         known = [e for e in events if e.idempotency_key not in inserted]
         if known:
             await self._check_duplicates(tenant_id, known)
+        if hard:
+            await self._check_limits(hard, inserted)
         # Buckets last: their rows are the ones concurrent batches of a tenant contend for, so hold their
         # locks for the shortest time, until the commit right after.
         new = [e for e in events if e.idempotency_key in inserted]
@@ -155,6 +177,50 @@ class UsageService:
         if undeclared:
             raise InvalidInput.fields(undeclared)
         return {key for key, dimensions in declared.items() if dimensions}
+
+    async def _hard_limits(self, tenant_id: UUID, events: Sequence[NewEvent]) -> dict[HardPeriod, HardCheck]:
+        """The periods of the tenant's rejecting limits that the batch adds to, locked (PostgreSQL: one advisory
+        lock per tenant, feature and period), each with its events and its usage read after the lock: a
+        concurrent batch of the same period has committed by then, and the next waits for this one. Batches
+        without a rejecting limit take no lock."""
+        terms = await self.tenant_plans.terms(tenant_id)
+        if terms is None:
+            return {}
+        tz = zone(terms.timezone)
+        periods = limits.hard_periods(events, limits.effective(terms.plan_limits, terms.overrides), tz)
+        if not periods:
+            return {}
+        await self.transaction.lock_limits([p.lock_key(tenant_id) for p in periods])
+        by_window: dict[tuple[datetime, datetime], list[HardPeriod]] = {}
+        for period in periods:
+            by_window.setdefault((period.start, period.end), []).append(period)
+        checks = {}
+        for (start, end), group in by_window.items():
+            used = await self._period_states(tenant_id, [p.feature_key for p in group], start, end)
+            for period in group:
+                checks[period] = HardCheck(periods[period], *used[period.feature_key])
+        return checks
+
+    async def _period_states(
+        self, tenant_id: UUID, feature_keys: list[str], start: datetime, end: datetime
+    ) -> dict[str, tuple[Aggregation, State | None]]:
+        """Each feature's aggregation and its state over ``[start, end)``: the one-window totals read."""
+        ranges = totals.ranges_of((start, end), self.totals_source, USAGE_BUCKETS.grains)
+        rows = await self.totals_repository.one_window(tenant_id, feature_keys, ranges, USAGE_BUCKETS)
+        return {row.feature_key: (row.aggregation, row.state) for row in rows}
+
+    async def _check_limits(self, hard: dict[HardPeriod, HardCheck], inserted: set[str]) -> None:
+        """Refuse the whole batch (409) when its new events would take a rejecting limit's period over the
+        limit; duplicates add nothing."""
+        over = []
+        for period, check in sorted(hard.items(), key=lambda item: item[1].events[0].index):
+            new = [e for e in check.events if e.idempotency_key in inserted]
+            event = limits.first_over(period.limit, check.aggregation, check.used, new)
+            if event is not None:
+                over.append(limits.exceeded(period, event, value(check.aggregation, check.used)))
+        if over:
+            await self.transaction.rollback()
+            raise LimitExceeded.fields(over)
 
     async def _check_duplicates(self, tenant_id: UUID, known: Sequence[NewEvent]) -> None:
         """A key already stored must carry the same content; otherwise the whole batch is refused (409). A

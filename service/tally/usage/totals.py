@@ -122,7 +122,7 @@ class TotalsQuery(msgspec.Struct, frozen=True):
         tz = zone(timezone) if isinstance(timezone, str) else timezone
         start, end = resolve_period(period_start, period_end, now=now, tz=tz)
         spans = [(start, end)] if window_size is None else windows(start, end, window_size, tz, MAX_TOTAL_ROWS)
-        return cls(_wanted(feature_keys), tuple(spans), grouping)
+        return cls(wanted_keys(feature_keys), tuple(spans), grouping)
 
     def one_window(self, grouping: Grouping | None = None) -> TotalsQuery:
         """The same features over the whole period as one window (``grouping`` instead, when given)."""
@@ -134,7 +134,7 @@ class TotalsQuery(msgspec.Struct, frozen=True):
         return None if self.feature_keys is None else list(self.feature_keys)
 
 
-def _wanted(feature_keys: Sequence[str] | None) -> tuple[str, ...] | None:
+def wanted_keys(feature_keys: Sequence[str] | None) -> tuple[str, ...] | None:
     """The requested feature keys without repeats (``None``: every feature), at most MAX_FEATURE_KEYS."""
     if feature_keys is None:
         return None

@@ -4,6 +4,14 @@ databases, in ``tally.db.dialects``). Each takes the request's session; services
 from tally.db.repositories.buckets import BucketRepository
 from tally.db.repositories.events import UsageEventRepository
 from tally.db.repositories.features import FeatureRepository
+from tally.db.repositories.plans import PlanRepository, TenantPlanRepository
 from tally.db.repositories.totals import TotalsRepository
 
-__all__ = ["BucketRepository", "FeatureRepository", "TotalsRepository", "UsageEventRepository"]
+__all__ = [
+    "BucketRepository",
+    "FeatureRepository",
+    "PlanRepository",
+    "TenantPlanRepository",
+    "TotalsRepository",
+    "UsageEventRepository",
+]

@@ -1,0 +1,219 @@
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import quote
+from uuid import UUID
+
+import httpx
+
+from ... import errors
+from ...client import AuthenticatedClient, Client
+from ...models.plan_assignment import PlanAssignment
+from ...models.plan_assignment_in import PlanAssignmentIn
+from ...models.problem import Problem
+from ...types import Response
+
+
+def _get_kwargs(
+    tenant_id: UUID,
+    *,
+    body: PlanAssignmentIn,
+) -> dict[str, Any]:
+    headers: dict[str, Any] = {}
+
+    _kwargs: dict[str, Any] = {
+        "method": "put",
+        "url": "/api/v1/billing/tenants/{tenant_id}/plan".format(
+            tenant_id=quote(str(tenant_id), safe=""),
+        ),
+    }
+
+    _kwargs["json"] = body.to_dict()
+
+    headers["Content-Type"] = "application/json"
+
+    _kwargs["headers"] = headers
+    return _kwargs
+
+
+def _parse_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> PlanAssignment | Problem | None:
+    if response.status_code == 200:
+        response_200 = PlanAssignment.from_dict(response.json())
+
+        return response_200
+
+    if response.status_code == 400:
+        response_400 = Problem.from_dict(response.json())
+
+        return response_400
+
+    if response.status_code == 401:
+        response_401 = Problem.from_dict(response.json())
+
+        return response_401
+
+    if response.status_code == 403:
+        response_403 = Problem.from_dict(response.json())
+
+        return response_403
+
+    if response.status_code == 429:
+        response_429 = Problem.from_dict(response.json())
+
+        return response_429
+
+    if response.status_code == 503:
+        response_503 = Problem.from_dict(response.json())
+
+        return response_503
+
+    if client.raise_on_unexpected_status:
+        raise errors.UnexpectedStatus(response.status_code, response.content)
+    else:
+        return None
+
+
+def _build_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> Response[PlanAssignment | Problem]:
+    return Response(
+        status_code=HTTPStatus(response.status_code),
+        content=response.content,
+        headers=response.headers,
+        parsed=_parse_response(client=client, response=response),
+    )
+
+
+def sync_detailed(
+    tenant_id: UUID,
+    *,
+    client: AuthenticatedClient | Client,
+    body: PlanAssignmentIn,
+) -> Response[PlanAssignment | Problem]:
+    """Put a tenant on a plan
+
+     Puts the tenant on the plan (replacing its previous assignment), with the time zone its days and
+    months follow and per-feature `overrides` that replace the plan's limits. An unknown `plan_key` is a
+    400. Platform role only.
+
+    Args:
+        tenant_id (UUID): The tenant whose usage is recorded or read.
+        body (PlanAssignmentIn):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[PlanAssignment | Problem]
+    """
+
+    kwargs = _get_kwargs(
+        tenant_id=tenant_id,
+        body=body,
+    )
+
+    response = client.get_httpx_client().request(
+        **kwargs,
+    )
+
+    return _build_response(client=client, response=response)
+
+
+def sync(
+    tenant_id: UUID,
+    *,
+    client: AuthenticatedClient | Client,
+    body: PlanAssignmentIn,
+) -> PlanAssignment | Problem | None:
+    """Put a tenant on a plan
+
+     Puts the tenant on the plan (replacing its previous assignment), with the time zone its days and
+    months follow and per-feature `overrides` that replace the plan's limits. An unknown `plan_key` is a
+    400. Platform role only.
+
+    Args:
+        tenant_id (UUID): The tenant whose usage is recorded or read.
+        body (PlanAssignmentIn):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        PlanAssignment | Problem
+    """
+
+    return sync_detailed(
+        tenant_id=tenant_id,
+        client=client,
+        body=body,
+    ).parsed
+
+
+async def asyncio_detailed(
+    tenant_id: UUID,
+    *,
+    client: AuthenticatedClient | Client,
+    body: PlanAssignmentIn,
+) -> Response[PlanAssignment | Problem]:
+    """Put a tenant on a plan
+
+     Puts the tenant on the plan (replacing its previous assignment), with the time zone its days and
+    months follow and per-feature `overrides` that replace the plan's limits. An unknown `plan_key` is a
+    400. Platform role only.
+
+    Args:
+        tenant_id (UUID): The tenant whose usage is recorded or read.
+        body (PlanAssignmentIn):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[PlanAssignment | Problem]
+    """
+
+    kwargs = _get_kwargs(
+        tenant_id=tenant_id,
+        body=body,
+    )
+
+    response = await client.get_async_httpx_client().request(**kwargs)
+
+    return _build_response(client=client, response=response)
+
+
+async def asyncio(
+    tenant_id: UUID,
+    *,
+    client: AuthenticatedClient | Client,
+    body: PlanAssignmentIn,
+) -> PlanAssignment | Problem | None:
+    """Put a tenant on a plan
+
+     Puts the tenant on the plan (replacing its previous assignment), with the time zone its days and
+    months follow and per-feature `overrides` that replace the plan's limits. An unknown `plan_key` is a
+    400. Platform role only.
+
+    Args:
+        tenant_id (UUID): The tenant whose usage is recorded or read.
+        body (PlanAssignmentIn):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        PlanAssignment | Problem
+    """
+
+    return (
+        await asyncio_detailed(
+            tenant_id=tenant_id,
+            client=client,
+            body=body,
+        )
+    ).parsed

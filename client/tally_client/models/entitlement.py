@@ -1,0 +1,150 @@
+from __future__ import annotations
+
+import datetime
+from collections.abc import Mapping
+from typing import Any, TypeVar, cast
+
+from attrs import define as _attrs_define
+from attrs import field as _attrs_field
+
+from ..models.enforcement import Enforcement
+from ..models.limit_period import LimitPeriod
+
+T = TypeVar("T", bound="Entitlement")
+
+
+@_attrs_define
+class Entitlement:
+    """
+    Attributes:
+        enforcement (Enforcement): What a limit does: ``none`` only reports, ``reject`` refuses a batch that would go
+            over it (409).
+        feature_key (str): Lower-case identifier of a metered feature.
+        limit (int | None):
+        over_limit (bool):
+        period (LimitPeriod): The calendar period a limit applies to, in the tenant's time zone.
+        period_end (datetime.datetime):
+        period_start (datetime.datetime):
+        remaining (int | None):
+        unit (str):
+        used (int):
+    """
+
+    enforcement: Enforcement
+    feature_key: str
+    limit: int | None
+    over_limit: bool
+    period: LimitPeriod
+    period_end: datetime.datetime
+    period_start: datetime.datetime
+    remaining: int | None
+    unit: str
+    used: int
+    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        enforcement = self.enforcement.value
+
+        feature_key = self.feature_key
+
+        limit: int | None
+        limit = self.limit
+
+        over_limit = self.over_limit
+
+        period = self.period.value
+
+        period_end = self.period_end.isoformat()
+
+        period_start = self.period_start.isoformat()
+
+        remaining: int | None
+        remaining = self.remaining
+
+        unit = self.unit
+
+        used = self.used
+
+        field_dict: dict[str, Any] = {}
+        field_dict.update(self.additional_properties)
+        field_dict.update(
+            {
+                "enforcement": enforcement,
+                "feature_key": feature_key,
+                "limit": limit,
+                "over_limit": over_limit,
+                "period": period,
+                "period_end": period_end,
+                "period_start": period_start,
+                "remaining": remaining,
+                "unit": unit,
+                "used": used,
+            }
+        )
+
+        return field_dict
+
+    @classmethod
+    def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        d = dict(src_dict)
+        enforcement = Enforcement(d.pop("enforcement"))
+
+        feature_key = d.pop("feature_key")
+
+        def _parse_limit(data: object) -> int | None:
+            if data is None:
+                return data
+            return cast(int | None, data)
+
+        limit = _parse_limit(d.pop("limit"))
+
+        over_limit = d.pop("over_limit")
+
+        period = LimitPeriod(d.pop("period"))
+
+        period_end = datetime.datetime.fromisoformat(d.pop("period_end"))
+
+        period_start = datetime.datetime.fromisoformat(d.pop("period_start"))
+
+        def _parse_remaining(data: object) -> int | None:
+            if data is None:
+                return data
+            return cast(int | None, data)
+
+        remaining = _parse_remaining(d.pop("remaining"))
+
+        unit = d.pop("unit")
+
+        used = d.pop("used")
+
+        entitlement = cls(
+            enforcement=enforcement,
+            feature_key=feature_key,
+            limit=limit,
+            over_limit=over_limit,
+            period=period,
+            period_end=period_end,
+            period_start=period_start,
+            remaining=remaining,
+            unit=unit,
+            used=used,
+        )
+
+        entitlement.additional_properties = d
+        return entitlement
+
+    @property
+    def additional_keys(self) -> list[str]:
+        return list(self.additional_properties.keys())
+
+    def __getitem__(self, key: str) -> Any:
+        return self.additional_properties[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.additional_properties[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        del self.additional_properties[key]
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.additional_properties

@@ -1,0 +1,103 @@
+"""Plans and the tenants' plan assignments."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import msgspec
+from advanced_alchemy.repository import SQLAlchemyAsyncRepository
+from sqlalchemy import delete, select
+
+from tally.db.models import PlanRecord, TenantPlanRecord
+from tally.domain.models import Limit, Plan, PlanAssignment
+
+
+def _limits(rows: list[dict[str, Any]]) -> list[Limit]:
+    return msgspec.convert(rows, list[Limit])
+
+
+def to_plan(record: PlanRecord) -> Plan:
+    return Plan(plan_key=record.plan_key, name=record.name, limits=_limits(record.limits))
+
+
+def to_assignment(record: TenantPlanRecord) -> PlanAssignment:
+    return PlanAssignment(
+        tenant_id=record.tenant_id,
+        plan_key=record.plan_key,
+        timezone=record.timezone,
+        overrides=_limits(record.overrides),
+    )
+
+
+class Terms(msgspec.Struct, frozen=True):
+    """What a tenant's limits are made of: its plan's limits, its overrides and its time zone."""
+
+    timezone: str
+    plan_limits: list[Limit]
+    overrides: list[Limit]
+
+
+class PlanRepository(SQLAlchemyAsyncRepository[PlanRecord]):
+    model_type = PlanRecord
+    id_attribute = "plan_key"
+
+    async def plans(self) -> list[Plan]:
+        """Every plan, sorted by key (code point)."""
+        records = (await self.session.scalars(select(PlanRecord))).all()
+        return sorted((to_plan(r) for r in records), key=lambda p: p.plan_key)
+
+    async def put(self, plan: Plan, now: datetime) -> bool:
+        """Create or replace a plan; whether it was created."""
+        record = await self.get_one_or_none(plan_key=plan.plan_key, with_for_update=True)
+        limits = msgspec.to_builtins(plan.limits)
+        if record is None:
+            await self.add(
+                PlanRecord(plan_key=plan.plan_key, name=plan.name, limits=limits, created_at=now, updated_at=now)
+            )
+            return True
+        record.name, record.limits, record.updated_at = plan.name, limits, now
+        await self.update(record)
+        return False
+
+
+class TenantPlanRepository(SQLAlchemyAsyncRepository[TenantPlanRecord]):
+    model_type = TenantPlanRecord
+    id_attribute = "tenant_id"
+
+    async def assignment(self, tenant_id: UUID) -> PlanAssignment | None:
+        record = await self.session.get(TenantPlanRecord, tenant_id)
+        return None if record is None else to_assignment(record)
+
+    async def assign(self, assignment: PlanAssignment, now: datetime) -> None:
+        """Put the tenant on a plan, replacing its assignment if it has one."""
+        overrides = msgspec.to_builtins(assignment.overrides)
+        record = await self.get_one_or_none(tenant_id=assignment.tenant_id, with_for_update=True)
+        if record is None:
+            record = TenantPlanRecord(tenant_id=assignment.tenant_id, updated_at=now)
+            self.session.add(record)
+        record.plan_key, record.timezone, record.overrides, record.updated_at = (
+            assignment.plan_key,
+            assignment.timezone,
+            overrides,
+            now,
+        )
+        await self.session.flush()
+
+    async def unassign(self, tenant_id: UUID) -> None:
+        await self.session.execute(delete(TenantPlanRecord).where(TenantPlanRecord.tenant_id == tenant_id))
+
+    async def terms(self, tenant_id: UUID) -> Terms | None:
+        """The tenant's time zone, plan limits and overrides in one round trip (None: no plan): ingestion and
+        every entitlement check read it."""
+        stmt = (
+            select(TenantPlanRecord.timezone, PlanRecord.limits, TenantPlanRecord.overrides)
+            .join(PlanRecord, PlanRecord.plan_key == TenantPlanRecord.plan_key)
+            .where(TenantPlanRecord.tenant_id == tenant_id)
+        )
+        row = (await self.session.execute(stmt)).one_or_none()
+        if row is None:
+            return None
+        timezone, limits, overrides = row
+        return Terms(timezone, _limits(limits), _limits(overrides))

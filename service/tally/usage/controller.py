@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 from uuid import UUID
@@ -75,10 +75,12 @@ def wants_csv(request: Request[Any, Any, Any]) -> bool:
     return best == exports.MEDIA_TYPE
 
 
-def csv_response(chunks: AsyncIterator[bytes], filename: str) -> Stream:
+def csv_response(chunks: AsyncIterator[bytes], filename: str, headers: Mapping[str, str] | None = None) -> Stream:
     # The Content-Type header, not media_type: Litestar lets the handler's media type (JSON) win over a Stream's.
     disposition = f'attachment; filename="{filename}"'
-    return Stream(chunks, headers={"Content-Type": exports.CONTENT_TYPE, "Content-Disposition": disposition})
+    return Stream(
+        chunks, headers={**(headers or {}), "Content-Type": exports.CONTENT_TYPE, "Content-Disposition": disposition}
+    )
 
 
 def ok(data: Any, description: str) -> ResponseSpec:

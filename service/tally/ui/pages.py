@@ -167,8 +167,32 @@ def _zone_names() -> list[str]:
     return sorted(available_timezones())
 
 
+class Shown(msgspec.Struct, frozen=True):
+    """What a usage page (and its CSV download) is asked to show: the period form's fields, the breakdown."""
+
+    period: str
+    start: str | None
+    end: str | None
+    tz: str
+    breakdown: str | None
+
+
+def provide_shown(
+    period: FromQuery[str] = PeriodChoice.THIS_MONTH.value,
+    start: FromQuery[str | None] = None,
+    end: FromQuery[str | None] = None,
+    tz: FromQuery[str] = "UTC",
+    breakdown: FromQuery[str | None] = None,
+) -> Shown:
+    return Shown(period, start, end, tz, breakdown)
+
+
 class UsagePages(Controller):
-    dependencies = {"usage": Provide(provide_usage), "catalog": Provide(provide_catalog)}
+    dependencies = {
+        "usage": Provide(provide_usage),
+        "catalog": Provide(provide_catalog),
+        "shown": Provide(provide_shown, sync_to_thread=False),
+    }
 
     @get("/sign-in")
     async def sign_in_form(self, reason: FromQuery[str | None] = None) -> Response[Any]:
@@ -241,17 +265,13 @@ class UsagePages(Controller):
         usage: NamedDependency[UsageService],
         catalog: NamedDependency[CatalogService],
         tenant_id: FromPath[str],
-        period: FromQuery[str] = PeriodChoice.THIS_MONTH.value,
-        start: FromQuery[str | None] = None,
-        end: FromQuery[str | None] = None,
-        tz: FromQuery[str] = "UTC",
-        breakdown: FromQuery[str | None] = None,
+        shown: NamedDependency[Shown],
     ) -> Response[Any]:
         reader = await _reader(request, tokens, tenant_id)
         if isinstance(reader, Response):
             return reader
         principal, tenant = reader
-        form = {"period": period, "start": start or "", "end": end or "", "tz": tz}
+        form = {"period": shown.period, "start": shown.start or "", "end": shown.end or "", "tz": shown.tz}
         context: dict[str, Any] = {
             "principal": principal,
             "tenant": tenant,
@@ -260,8 +280,8 @@ class UsagePages(Controller):
             "max_days": MAX_CUSTOM_DAYS,
         }
         try:
-            zone_info = zone(tz)
-            chosen = choose_period(period, start, end, zone_info, now=datetime.now(UTC))
+            zone_info = zone(shown.tz)
+            chosen = choose_period(shown.period, shown.start, shown.end, zone_info, now=datetime.now(UTC))
         except InvalidInput as exc:
             return _page("usage.html", 400, error=exc.detail, **context)
         query = partial(
@@ -279,7 +299,7 @@ class UsagePages(Controller):
         # A breakdown the catalog does not offer (an old link, a typo) is explained; the page still shows.
         split, rows, breakdown_error = None, [], None
         try:
-            split = choose_breakdown(breakdown, features)
+            split = choose_breakdown(shown.breakdown, features)
             if split is not None:
                 grouped = await usage.totals(
                     tenant, query(feature_keys=[split.feature_key], group_by=[split.dimension])
@@ -308,11 +328,7 @@ class UsagePages(Controller):
         usage: NamedDependency[UsageService],
         catalog: NamedDependency[CatalogService],
         tenant_id: FromPath[str],
-        period: FromQuery[str] = PeriodChoice.THIS_MONTH.value,
-        start: FromQuery[str | None] = None,
-        end: FromQuery[str | None] = None,
-        tz: FromQuery[str] = "UTC",
-        breakdown: FromQuery[str | None] = None,
+        shown: NamedDependency[Shown],
     ) -> Response[Any]:
         """The "Download CSV" link: the page's period totals per feature, or its breakdown's rows, as the API's
         usage-totals CSV."""
@@ -321,9 +337,9 @@ class UsagePages(Controller):
             return reader
         principal, tenant = reader
         try:
-            zone_info = zone(tz)
-            chosen = choose_period(period, start, end, zone_info, now=datetime.now(UTC))
-            split = choose_breakdown(breakdown, await catalog.list_features())
+            zone_info = zone(shown.tz)
+            chosen = choose_period(shown.period, shown.start, shown.end, zone_info, now=datetime.now(UTC))
+            split = choose_breakdown(shown.breakdown, await catalog.list_features())
         except InvalidInput as exc:
             return _page("refused.html", 400, principal=principal, detail=exc.detail)
         group_by = [split.dimension] if split else []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -61,10 +62,17 @@ def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or Settings.from_env()
     secret = settings.jwt_secret or generate_secret()
     engine = create_engine(settings)
+    # advanced-alchemy registers each config's scope and state keys in class-level sets and renames a repeated key
+    # by trying _1, _2, ... recursively: about the 950th app of one process (the tests build one per test) overflows
+    # the stack. Keys of the app's own skip that search.
+    own = uuid.uuid4().hex
     db = SQLAlchemyAsyncConfig(
         engine_instance=engine,
         session_config=AsyncSessionConfig(expire_on_commit=False),
         set_default_exception_handler=False,
+        session_scope_key=f"_sqlalchemy_db_session_{own}",
+        engine_app_state_key=f"db_engine_{own}",
+        session_maker_app_state_key=f"session_maker_class_{own}",
     )
     auth = JWTAuth[Principal](
         token_secret=secret,

@@ -10,7 +10,6 @@ from uuid import UUID
 
 from litestar import Controller, MediaType, Request, Response, get, post
 from litestar.di import NamedDependency, Provide
-from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Example, Link, OpenAPIType, Schema
 from litestar.params import JSONBody, Parameter, QueryParameter
 from litestar.response import Stream
@@ -34,7 +33,7 @@ from tally.domain.models import (
     WindowSize,
 )
 from tally.metrics import count_ingestion
-from tally.openapi_docs import linked, problems
+from tally.openapi_docs import linked, ok, problems
 from tally.usage import exports
 from tally.usage.periods import open_period
 from tally.usage.service import UsageService
@@ -81,11 +80,6 @@ def csv_response(chunks: AsyncIterator[bytes], filename: str, headers: Mapping[s
     return Stream(
         chunks, headers={**(headers or {}), "Content-Type": exports.CONTENT_TYPE, "Content-Disposition": disposition}
     )
-
-
-def ok(data: Any, description: str) -> ResponseSpec:
-    """The documented 200 of a route whose handler returns either ``data`` (JSON) or a CSV stream."""
-    return ResponseSpec(data_container=data, description=description, generate_examples=False)
 
 
 TENANT = "$request.path.tenant_id"  # a link's value: the same tenant as the request it follows
@@ -241,7 +235,7 @@ class UsageController(Controller):
             "a `dimensions.<key>` column per `group_by` key)."
         ),
         guards=[requires(Permission.READ_USAGE)],
-        responses={200: ok(list[UsageTotal], "The totals."), **problems(400, 401, 403, 406, 429)},
+        responses={**ok(list[UsageTotal], "The totals."), **problems(400, 401, 403, 406, 429)},
         operation_class=linked(csv="The same rows as CSV: RFC 4180, UTF-8, a header row."),
     )
     async def get_usage_totals(
@@ -307,7 +301,7 @@ class UsageController(Controller):
             "the filters (after `cursor`, if given) as CSV, streamed, not a page (`limit` does not apply)."
         ),
         guards=[requires(Permission.READ_USAGE)],
-        responses={200: ok(UsageEventPage, "A page of events."), **problems(400, 401, 403, 406, 429)},
+        responses={**ok(UsageEventPage, "A page of events."), **problems(400, 401, 403, 406, 429)},
         operation_class=linked(
             csv="Every event of the filters as CSV: RFC 4180, UTF-8, a header row; `dimensions` as JSON text.",
             next_page=Link(

@@ -49,6 +49,7 @@ SECRET = "bench-secret-" + "x" * 32
 FEATURES = ["api_calls", "llm_tokens", "storage_gb_hours", "gpu_seconds"]
 SPAN_START = datetime(2026, 1, 1, tzinfo=UTC)
 SPAN_MONTHS = 10  # the heavy tenant's events spread over Jan..Oct: one month holds about N/10
+SPAN_END = SPAN_START.replace(month=SPAN_START.month + SPAN_MONTHS)
 WINDOW = (datetime(2026, 6, 1, tzinfo=UTC), datetime(2026, 7, 1, tzinfo=UTC))
 DIMENSIONS = ["model", "region"]  # declared by every feature before loading
 MODELS = [f"m{k:02d}" for k in range(50)]
@@ -137,6 +138,56 @@ def peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def rss_mb(pid: int) -> float:
+    """The process's resident memory now (VmRSS), in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+async def measure_export(base: str, pid: int, tenant: uuid.UUID, events: int) -> dict[str, Any]:
+    """Stream every event of the heavy tenant's whole span as CSV while sampling the service's RSS every 20 ms:
+    flat memory means the peak during the export stays near the RSS before it, whatever the event count."""
+    period = {"period_start": SPAN_START.isoformat(), "period_end": SPAN_END.isoformat()}
+    headers = {"Authorization": f"Bearer {token(Role.VIEWER, tenant)}", "Accept": "text/csv"}
+    samples: list[float] = []
+
+    async def sample() -> None:
+        while True:
+            samples.append(rss_mb(pid))
+            await asyncio.sleep(0.02)
+
+    before = rss_mb(pid)
+    sampler = asyncio.create_task(sample())
+    lines = size = 0
+    started = time.perf_counter()
+    try:
+        async with httpx.AsyncClient(timeout=None) as http:
+            url = f"{base}/api/v1/billing/tenants/{tenant}/usage-events"
+            async with http.stream("GET", url, params=period, headers=headers) as response:
+                response.raise_for_status()
+                async for chunk in response.aiter_raw():
+                    size += len(chunk)
+                    lines += chunk.count(b"\r\n")  # no field of the benchmark's events holds a line break
+    finally:
+        sampler.cancel()
+    seconds = time.perf_counter() - started
+    if lines - 1 != events:
+        raise SystemExit(f"bench: the CSV export held {lines - 1:,} events, not {events:,}")
+    peak = max([before, *samples])
+    return {
+        "rows": lines - 1,
+        "megabytes": size / 1e6,
+        "seconds": seconds,
+        "rows_per_s": (lines - 1) / seconds,
+        "rss_before_mb": before,
+        "rss_peak_mb": peak,
+        "rss_growth_mb": peak - before,
+        "samples": len(samples),
+    }
+
+
 def shuffled_combinations(rng: random.Random) -> Iterator[tuple[str, str]]:
     """Every (model, region) once per round, each round in a new seeded order: any 2 x 250 consecutive
     values hold every combination."""
@@ -153,7 +204,7 @@ def heavy_batches(n: int, batch: int, seed: int = 1) -> list[bytes]:
     are those of the benchmark before dimensions). Pre-encoded to spare the client's CPU for the server."""
     rng = random.Random(seed)
     combinations = [shuffled_combinations(random.Random(seed * 100 + k)) for k in range(len(FEATURES))]
-    span = (SPAN_START.replace(month=SPAN_START.month + SPAN_MONTHS) - SPAN_START).total_seconds()
+    span = (SPAN_END - SPAN_START).total_seconds()
     encoder = msgspec.json.Encoder()
     out = []
     for first in range(0, n, batch):
@@ -439,6 +490,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             )
             rss = peak_rss_mb(pid)
             by_model_region = await check_grouped(base, heavy, grouped)
+            print("  streaming the heavy tenant's every event as CSV, sampling the service's memory")
+            export = await measure_export(base, pid, heavy, args.events)
         print("  measuring totals from raw events (naive)")
         with server(db_url, logs / "server-naive.log", TALLY_TOTALS_SOURCE="events") as (base, _):
             naive = {
@@ -479,6 +532,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         },
         "grouped_target": GROUPED_TARGET,
         "service_peak_rss_mb": rss,
+        "csv_export": export,
         "machine": {
             "cpus": os.cpu_count(),
             "python": platform.python_version(),
@@ -524,6 +578,12 @@ def table(result: dict[str, Any]) -> str:
         verdict = "met" if ratio <= target else "missed"
         rows.append(f"| {feature} {name} p50 / ungrouped p50 | {ratio:.2f}x (target <= {target:.1f}x: {verdict}) |")
     rows.append(f"| service peak RSS | {result['service_peak_rss_mb']:.0f} MB |")
+    e = result["csv_export"]
+    rows.append(
+        f"| CSV export, heavy tenant's every event ({e['rows']:,} rows, {e['megabytes']:,.0f} MB) | "
+        f"{e['seconds']:.1f} s, {e['rows_per_s']:,.0f} rows/s; service RSS {e['rss_before_mb']:.0f} MB before, "
+        f"peak {e['rss_peak_mb']:.0f} MB during (+{e['rss_growth_mb']:.1f} MB) |"
+    )
     return "\n".join(rows)
 
 

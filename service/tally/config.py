@@ -54,6 +54,8 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     totals_source: Literal["buckets", "events"] = "buckets"
     """Where totals come from: pre-aggregated buckets, or a plain sum over raw events (the naive way, kept
     for benchmarking and for checking the buckets; never faster)."""
+    export_page_size: Annotated[int, msgspec.Meta(ge=1, le=100_000)] = 1000
+    """Events read per statement while a CSV export streams (the export holds one page in memory)."""
     catalog_file: str | None = None
     """A JSON or TOML feature catalog loaded (created or updated) at start-up."""
     log_level: LogLevel = "INFO"

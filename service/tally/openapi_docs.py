@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from litestar._openapi.schema_generation import SchemaCreator
 from litestar._openapi.schema_generation.plugins.struct import StructSchemaPlugin
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.openapi.spec import Link, OpenAPIResponse, Operation, Schema
+from litestar.openapi.spec import Link, OpenAPIMediaType, OpenAPIResponse, OpenAPIType, Operation, Schema
 from litestar.typing import FieldDefinition
 
 from tally.domain.models import Problem
+from tally.usage.exports import MEDIA_TYPE as CSV
 
 _WHEN = {
     400: "Malformed or out-of-range input; `detail` and `errors` name the field.",
     401: "No bearer token, or an invalid, expired or unsigned one.",
     403: "The token's role lacks the right, or it belongs to another tenant.",
     404: "No such event, or no plan, for this tenant.",
+    406: "The `Accept` header allows neither `application/json` nor `text/csv`.",
     409: "An idempotency key reused with different content, an immutable catalog field changed, or a batch that "
     "would take usage over a rejecting limit (`urn:tally:problem:limit-exceeded`, naming `events[i]`).",
     413: "The request body is larger than the configured limit.",
@@ -38,6 +41,12 @@ def problems(*statuses: int) -> dict[int, ResponseSpec]:
     }
 
 
+def ok(data: Any, description: str) -> dict[int, ResponseSpec]:
+    """The 200 of a handler that answers ``data`` as JSON or a CSV stream: its ``Response[Any]`` annotation cannot
+    describe the JSON, so this does (``linked(csv=...)`` adds the CSV)."""
+    return {200: ResponseSpec(data_container=data, description=description, generate_examples=False)}
+
+
 class ClosedStructSchemaPlugin(StructSchemaPlugin):
     """Litestar's schema of a msgspec struct, plus ``additionalProperties: false`` when the struct forbids unknown
     fields (Litestar leaves it out, so the document allowed what the service refuses: a client generator would
@@ -50,16 +59,20 @@ class ClosedStructSchemaPlugin(StructSchemaPlugin):
         return schema
 
 
-def linked(**links: Link) -> type[Operation]:
+def linked(csv: str | None = None, **links: Link) -> type[Operation]:
     """An ``operation_class`` whose success responses carry OpenAPI ``links`` (Litestar's ``ResponseSpec`` has no
     field for them): how a response's values feed the next request, which clients and the fuzzer's stateful
-    phase follow."""
+    phase follow. With ``csv`` (its description), the 200 response also offers ``text/csv`` (Litestar documents
+    one media type per response)."""
 
     @dataclass
     class LinkedOperation(Operation):
         def __post_init__(self) -> None:
             for status, response in (self.responses or {}).items():
                 if status.startswith("2") and isinstance(response, OpenAPIResponse):
-                    response.links = dict(links)
+                    response.links = dict(links) or None
+                    if csv and response.content:
+                        schema = Schema(type=OpenAPIType.STRING, description=csv)
+                        response.content[CSV] = OpenAPIMediaType(schema=schema)
 
     return LinkedOperation

@@ -22,7 +22,9 @@ def snippets() -> list[str]:
 
 
 @pytest.mark.e2e
-def test_readme_examples_run(sqlite_server: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_readme_examples_run(
+    sqlite_server: str, capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     httpx.put(f"{sqlite_server}/api/v1/billing/features/api_calls", json={"unit": "requests"}, headers=PLATFORM)
     dimensions = {"unit": "tokens", "dimensions": ["model", "region"]}
     httpx.put(f"{sqlite_server}/api/v1/billing/features/llm_tokens", json=dimensions, headers=PLATFORM)
@@ -30,7 +32,7 @@ def test_readme_examples_run(sqlite_server: str, capsys: pytest.CaptureFixture[s
     plan = {"name": "Pro", "limits": [{"feature_key": "api_calls", "limit": 100, "enforcement": "reject"}]}
     httpx.put(f"{sqlite_server}/api/v1/billing/plans/pro", json=plan, headers=PLATFORM)
     httpx.put(f"{sqlite_server}/api/v1/billing/tenants/{TENANT}/plan", json={"plan_key": "pro"}, headers=PLATFORM)
-    sync_code, async_code, dimensions_code, entitlement_code = (
+    sync_code, async_code, dimensions_code, entitlement_code, csv_code = (
         code.replace("http://127.0.0.1:8000", sqlite_server).replace("<a token from `tally token`>", token)
         for code in snippets()
     )
@@ -52,6 +54,11 @@ def test_readme_examples_run(sqlite_server: str, capsys: pytest.CaptureFixture[s
     api = httpx.get(url, headers={"Authorization": f"Bearer {token}"}).json()
     assert api["limit"] == 100
     assert capsys.readouterr().out.splitlines() == [f"{api['used']} {api['limit']} {api['remaining']}"]
+    monkeypatch.chdir(tmp_path)  # the CSV example writes events.csv where it runs
+    exec(compile(csv_code, "client/README.md", "exec"), scope)
+    header, row = (tmp_path / "events.csv").read_text(encoding="utf-8").splitlines()
+    assert header.startswith("idempotency_key,feature_key,quantity,timestamp,")
+    assert row.startswith("req-7f3a,api_calls,3,2026-11-25T10:15:00Z,")  # November's event, not December's
 
 
 def test_readme_says_which_roles_may_do_what() -> None:

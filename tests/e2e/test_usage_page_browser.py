@@ -336,3 +336,36 @@ def test_the_page_fits_a_375_px_screen_and_is_captured(browser: Any, demo_server
     assert shot.stat().st_size > 10_000
     if os.environ.get("TALLY_UPDATE_SCREENSHOT"):
         shot.replace(SCREENSHOT)
+
+
+def api_csv(base_url: str, **params: str) -> bytes:
+    response = httpx.get(
+        f"{base_url}/api/v1/billing/tenants/{DEMO_TENANT}/usage-totals",
+        params=params,
+        headers={"Authorization": f"Bearer {viewer_token()}", "Accept": "text/csv"},
+    )
+    assert response.status_code == 200, response.text
+    return response.content
+
+
+def test_download_csv_saves_the_period_and_breakdown_shown(browser: Any, demo_server: str, tmp_path: Path) -> None:
+    page = signed_in_page(browser, demo_server)
+    page.get_by_label("Show", exact=True).select_option("last_month")
+    page.get_by_role("button", name="Show").click()
+    page.wait_for_url("**period=last_month**")
+    card = page.locator('section.card[data-feature-key="llm_tokens"]')
+    card.get_by_role("link", name="model", exact=True).click()
+    page.wait_for_url("**breakdown=llm_tokens%3Amodel**")
+    first, last = (
+        page.get_by_label("From", exact=True).input_value(),
+        page.get_by_label("To (included)", exact=True).input_value(),
+    )
+
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Download CSV").click()
+    saved = tmp_path / "saved.csv"
+    download.value.save_as(saved)
+    assert download.value.suggested_filename == f"usage-{DEMO_TENANT}-{first}-{last}-llm_tokens-by-model.csv"
+    period = {"period_start": f"{first}T00:00:00Z", "period_end": page_end(last)}
+    assert saved.read_bytes() == api_csv(demo_server, **period, feature_keys="llm_tokens", group_by="model")
+    assert saved.read_bytes().count(b"\r\n") == 1 + 3  # the header and the three models of the demo

@@ -36,3 +36,7 @@ class Transaction:
 
     async def rollback(self) -> None:
         await self.session.rollback()
+
+    async def close(self) -> None:
+        """End whatever the session holds and give its connection back to the pool."""
+        await self.session.close()

@@ -75,6 +75,14 @@ class NotFound(TallyError):
     title = "Not found"
 
 
+class NotAcceptable(TallyError):
+    """The ``Accept`` header names no media type the route can answer."""
+
+    status = 406
+    slug = "not-acceptable"
+    title = "Not acceptable"
+
+
 class SchemaNotMigrated(TallyError):
     """The database answers, but its schema is not the one this code needs (``tally migrate`` fixes it)."""
 

@@ -41,7 +41,8 @@ from tally.ui.view import (
     page_link,
     period_label,
 )
-from tally.usage.controller import provide_usage
+from tally.usage import exports
+from tally.usage.controller import csv_response, provide_usage
 from tally.usage.periods import zone
 from tally.usage.service import UsageService
 from tally.usage.totals import TotalsQuery
@@ -140,6 +141,25 @@ def _back_to_sign_in(reason: str) -> Redirect:
     return redirect
 
 
+async def _reader(
+    request: Request[Any, Any, Any], tokens: TokenReader, tenant_id: str
+) -> tuple[Principal, UUID] | Response[Any]:
+    """The signed-in principal and the tenant of the path it may read, or the response that refuses it."""
+    principal = await _signed_in(request, tokens)
+    if isinstance(principal, Redirect):
+        return principal
+    try:
+        tenant = UUID(tenant_id)
+    except ValueError:
+        return _page("refused.html", 400, principal=principal, detail=f"'{tenant_id}' is not a tenant id (a UUID).")
+    try:
+        authorize(principal, Permission.READ_USAGE, tenant)
+    except PermissionDeniedException:
+        detail = "Your token does not let you see this tenant's usage."
+        return _page("refused.html", 403, principal=principal, detail=detail)
+    return principal, tenant
+
+
 def _page(name: str, status_code: int = 200, **context: Any) -> Template:
     return Template(name, context=context, status_code=status_code, headers=HEADERS)
 
@@ -149,11 +169,32 @@ def _zone_names() -> list[str]:
     return sorted(available_timezones())
 
 
+class Shown(msgspec.Struct, frozen=True):
+    """What a usage page (and its CSV download) is asked to show: the period form's fields, the breakdown."""
+
+    period: str
+    start: str | None
+    end: str | None
+    tz: str
+    breakdown: str | None
+
+
+def provide_shown(
+    period: FromQuery[str] = PeriodChoice.THIS_MONTH.value,
+    start: FromQuery[str | None] = None,
+    end: FromQuery[str | None] = None,
+    tz: FromQuery[str] = "UTC",
+    breakdown: FromQuery[str | None] = None,
+) -> Shown:
+    return Shown(period, start, end, tz, breakdown)
+
+
 class UsagePages(Controller):
     dependencies = {
         "usage": Provide(provide_usage),
         "catalog": Provide(provide_catalog),
         "plans": Provide(provide_plans),
+        "shown": Provide(provide_shown, sync_to_thread=False),
     }
 
     @get("/sign-in")
@@ -228,25 +269,13 @@ class UsagePages(Controller):
         catalog: NamedDependency[CatalogService],
         plans: NamedDependency[PlanService],
         tenant_id: FromPath[str],
-        period: FromQuery[str] = PeriodChoice.THIS_MONTH.value,
-        start: FromQuery[str | None] = None,
-        end: FromQuery[str | None] = None,
-        tz: FromQuery[str] = "UTC",
-        breakdown: FromQuery[str | None] = None,
+        shown: NamedDependency[Shown],
     ) -> Response[Any]:
-        principal = await _signed_in(request, tokens)
-        if isinstance(principal, Redirect):
-            return principal
-        try:
-            tenant = UUID(tenant_id)
-        except ValueError:
-            return _page("refused.html", 400, principal=principal, detail=f"'{tenant_id}' is not a tenant id (a UUID).")
-        try:
-            authorize(principal, Permission.READ_USAGE, tenant)
-        except PermissionDeniedException:
-            detail = "Your token does not let you see this tenant's usage."
-            return _page("refused.html", 403, principal=principal, detail=detail)
-        form = {"period": period, "start": start or "", "end": end or "", "tz": tz}
+        reader = await _reader(request, tokens, tenant_id)
+        if isinstance(reader, Response):
+            return reader
+        principal, tenant = reader
+        form = {"period": shown.period, "start": shown.start or "", "end": shown.end or "", "tz": shown.tz}
         context: dict[str, Any] = {
             "principal": principal,
             "tenant": tenant,
@@ -255,8 +284,8 @@ class UsagePages(Controller):
             "max_days": MAX_CUSTOM_DAYS,
         }
         try:
-            zone_info = zone(tz)
-            chosen = choose_period(period, start, end, zone_info, now=datetime.now(UTC))
+            zone_info = zone(shown.tz)
+            chosen = choose_period(shown.period, shown.start, shown.end, zone_info, now=datetime.now(UTC))
         except InvalidInput as exc:
             return _page("usage.html", 400, error=exc.detail, **context)
         query = partial(
@@ -276,7 +305,7 @@ class UsagePages(Controller):
         # A breakdown the catalog does not offer (an old link, a typo) is explained; the page still shows.
         split, rows, breakdown_error = None, [], None
         try:
-            split = choose_breakdown(breakdown, features)
+            split = choose_breakdown(shown.breakdown, features)
             if split is not None:
                 grouped = await usage.totals(
                     tenant, query(feature_keys=[split.feature_key], group_by=[split.dimension])
@@ -293,5 +322,41 @@ class UsagePages(Controller):
             breakdown_rows=rows,
             breakdown_error=breakdown_error,
             link=partial(page_link, tenant, form),
+            csv_link=page_link(tenant, form, split.param if split else None, csv=True),
             **context,
         )
+
+    @get("/{tenant_id:str}/usage.csv")
+    async def usage_csv(
+        self,
+        request: Request[Any, Any, Any],
+        tokens: NamedDependency[TokenReader],
+        usage: NamedDependency[UsageService],
+        catalog: NamedDependency[CatalogService],
+        tenant_id: FromPath[str],
+        shown: NamedDependency[Shown],
+    ) -> Response[Any]:
+        """The "Download CSV" link: the page's period totals per feature, or its breakdown's rows, as the API's
+        usage-totals CSV."""
+        reader = await _reader(request, tokens, tenant_id)
+        if isinstance(reader, Response):
+            return reader
+        principal, tenant = reader
+        try:
+            zone_info = zone(shown.tz)
+            chosen = choose_period(shown.period, shown.start, shown.end, zone_info, now=datetime.now(UTC))
+            split = choose_breakdown(shown.breakdown, await catalog.list_features())
+        except InvalidInput as exc:
+            return _page("refused.html", 400, principal=principal, detail=exc.detail)
+        group_by = [split.dimension] if split else []
+        query = TotalsQuery.build(
+            now=datetime.now(UTC),
+            feature_keys=[split.feature_key] if split else None,
+            period_start=chosen.start,
+            period_end=chosen.end,
+            timezone=zone_info,
+            group_by=group_by,
+        )
+        name = f"usage-{tenant}-{chosen.first_day}-{chosen.last_day}"
+        name += f"-{split.feature_key}-by-{split.dimension}" if split else ""
+        return csv_response(exports.totals_csv(await usage.totals(tenant, query), group_by), f"{name}.csv", HEADERS)

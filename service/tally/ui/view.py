@@ -234,16 +234,16 @@ def _bars(days: Sequence[DayValue], peak: int) -> list[Bar]:
     return bars
 
 
-def page_link(tenant: UUID, form: Mapping[str, str], breakdown: str | None = None) -> str:
+def page_link(tenant: UUID, form: Mapping[str, str], breakdown: str | None = None, csv: bool = False) -> str:
     """The usage page for the period of ``form`` (the period form's fields), broken down by ``breakdown``
-    (``feature_key:dimension``) if given."""
+    (``feature_key:dimension``) if given; with ``csv``, its totals as a CSV download."""
     query = {"period": form["period"]}
     if form["period"] == PeriodChoice.CUSTOM:
         query.update(start=form["start"], end=form["end"])
     query["tz"] = form["tz"]
     if breakdown:
         query["breakdown"] = breakdown
-    return f"/usage/{tenant}?{urlencode(query)}"
+    return f"/usage/{tenant}{'/usage.csv' if csv else ''}?{urlencode(query)}"
 
 
 class Breakdown(msgspec.Struct, frozen=True):

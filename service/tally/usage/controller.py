@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import re
+from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 from uuid import UUID
 
-from litestar import Controller, Request, get, post
+from litestar import Controller, MediaType, Request, Response, get, post
 from litestar.di import NamedDependency, Provide
 from litestar.openapi.spec import Example, Link, OpenAPIType, Schema
 from litestar.params import JSONBody, Parameter, QueryParameter
+from litestar.response import Stream
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tally.auth import Permission, Principal, requires
 from tally.config import Settings
-from tally.domain.errors import InvalidInput
+from tally.domain.errors import InvalidInput, NotAcceptable
 from tally.domain.models import (
     MAX_DIMENSION_VALUE,
     MAX_EVENTS_PAGE,
@@ -31,7 +33,8 @@ from tally.domain.models import (
     WindowSize,
 )
 from tally.metrics import count_ingestion
-from tally.openapi_docs import linked, problems
+from tally.openapi_docs import linked, ok, problems
+from tally.usage import exports
 from tally.usage.periods import open_period
 from tally.usage.service import UsageService
 from tally.usage.totals import TotalsQuery
@@ -56,6 +59,28 @@ TEXT_LIST = {
         Schema(type=OpenAPIType.NULL),
     ]
 }
+
+
+def wants_csv(request: Request[Any, Any, Any]) -> bool:
+    """Whether the ``Accept`` header prefers ``text/csv`` to JSON (no header: JSON). One that allows neither is a
+    406."""
+    if "accept" not in request.headers:
+        return False
+    best = request.accept.best_match([MediaType.JSON, exports.MEDIA_TYPE])
+    if best is None:
+        raise NotAcceptable.field(
+            "Accept", f"'{request.headers['accept']}' allows neither {MediaType.JSON} nor {exports.MEDIA_TYPE}"
+        )
+    return best == exports.MEDIA_TYPE
+
+
+def csv_response(chunks: AsyncIterator[bytes], filename: str, headers: Mapping[str, str] | None = None) -> Stream:
+    # The Content-Type header, not media_type: Litestar lets the handler's media type (JSON) win over a Stream's.
+    disposition = f'attachment; filename="{filename}"'
+    return Stream(
+        chunks, headers={**(headers or {}), "Content-Type": exports.CONTENT_TYPE, "Content-Disposition": disposition}
+    )
+
 
 TENANT = "$request.path.tenant_id"  # a link's value: the same tenant as the request it follows
 
@@ -206,18 +231,25 @@ class UsageController(Controller):
             "that occurred (null: events without the key), sorted by those values after `window_start`, nulls "
             "first; a window where nothing matched is one zero row with null values. `filter` keeps only the "
             "events with the given values. Each `UsageTotal.dimensions` holds its grouped values (`{}` "
-            "without `group_by`)."
+            "without `group_by`). With `Accept: text/csv`: the same rows as CSV, streamed (a header row; "
+            "a `dimensions.<key>` column per `group_by` key)."
         ),
         guards=[requires(Permission.READ_USAGE)],
-        responses=problems(400, 401, 403, 429),
+        responses={**ok(list[UsageTotal], "The totals."), **problems(400, 401, 403, 406, 429)},
+        operation_class=linked(csv="The same rows as CSV: RFC 4180, UTF-8, a header row."),
     )
     async def get_usage_totals(
         self,
         tenant_id: TenantId,
+        request: Request[Any, Any, Any],
         usage: NamedDependency[UsageService],
         totals_query: NamedDependency[TotalsQuery],
-    ) -> list[UsageTotal]:
-        return await usage.totals(tenant_id, totals_query)
+    ) -> Response[Any]:
+        csv = wants_csv(request)
+        totals = await usage.totals(tenant_id, totals_query)
+        if csv:
+            return csv_response(exports.totals_csv(totals, totals_query.grouping.group_by), "usage-totals.csv")
+        return Response(totals)
 
     @post(
         "/usage-events/{idempotency_key:str}/void",
@@ -265,16 +297,18 @@ class UsageController(Controller):
         description=(
             "Events oldest first (by timestamp, then key), filtered by feature and by the half-open period "
             "`[period_start, period_end)` (either bound may be omitted: no bound). Pass `next_cursor` back as "
-            "`cursor` for the next page; it is null on the last one."
+            "`cursor` for the next page; it is null on the last one. With `Accept: text/csv`: every event of "
+            "the filters (after `cursor`, if given) as CSV, streamed, not a page (`limit` does not apply)."
         ),
         guards=[requires(Permission.READ_USAGE)],
-        responses=problems(400, 401, 403, 429),
+        responses={**ok(UsageEventPage, "A page of events."), **problems(400, 401, 403, 406, 429)},
         operation_class=linked(
+            csv="Every event of the filters as CSV: RFC 4180, UTF-8, a header row; `dimensions` as JSON text.",
             next_page=Link(
                 operation_id="list_usage_events",
                 parameters={"tenant_id": TENANT, "cursor": "$response.body#/next_cursor"},
                 description="The next page (none when `next_cursor` is null).",
-            )
+            ),
         ),
     )
     async def list_usage_events(
@@ -282,6 +316,7 @@ class UsageController(Controller):
         tenant_id: TenantId,
         request: Request[Any, Any, Any],
         usage: NamedDependency[UsageService],
+        settings: NamedDependency[Settings],
         feature_key: Annotated[
             str | None, Parameter(description="Only this feature's events.", max_length=64, pattern=NO_NUL)
         ] = None,
@@ -298,7 +333,10 @@ class UsageController(Controller):
                 pattern=NO_NUL,
             ),
         ] = None,
-    ) -> UsageEventPage:
+    ) -> Response[Any]:
         iso_datetimes_only(request, "period_start", "period_end")
         start, end = open_period(period_start, period_end)
-        return await usage.list_events(tenant_id, feature_key, start, end, limit, cursor)
+        if wants_csv(request):
+            pages = await usage.export_events(tenant_id, feature_key, start, end, settings.export_page_size, cursor)
+            return csv_response(exports.events_csv(pages), "usage-events.csv")
+        return Response(await usage.list_events(tenant_id, feature_key, start, end, limit, cursor))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime, timedelta
 from uuid import UUID
 
@@ -270,14 +270,59 @@ class UsageService:
     ) -> UsageEventPage:
         """Events oldest first (then by key), voided ones included, ``limit`` at a time. An unknown
         ``feature_key`` is a 400, as it is for totals."""
-        if feature_key is not None and not await self.features.exists(feature_key=feature_key):
-            raise UnknownFeature.field("feature_key", f"unknown feature: '{feature_key}'")
+        await self._check_feature(feature_key)
         after = _decode_cursor(cursor) if cursor is not None else None
         rows = await self.events.page(tenant_id, feature_key, start, end, limit + 1, after)
         more = len(rows) > limit
         rows = rows[:limit]
         next_cursor = _encode_cursor(rows[-1].timestamp, rows[-1].idempotency_key) if more else None
         return UsageEventPage(items=[_event_out(r) for r in rows], next_cursor=next_cursor)
+
+    async def export_events(
+        self,
+        tenant_id: UUID,
+        feature_key: str | None,
+        start: datetime | None,
+        end: datetime | None,
+        page_size: int,
+        cursor: str | None = None,
+    ) -> AsyncIterator[list[UsageEvent]]:
+        """Every event the listing would show for these filters (after ``cursor``, if given), in its order,
+        ``page_size`` at a time: the keyset pages of the listing, so memory does not grow with the period.
+
+        The checks and the first page run now, before a response starts (a bad filter is a 400, a database that
+        is down a 503, not a cut-off file); the other pages are read as the returned iterator is consumed."""
+        await self._check_feature(feature_key)
+        after = _decode_cursor(cursor) if cursor is not None else None
+        first = await self.events.page(tenant_id, feature_key, start, end, page_size, after)
+        return self._event_pages(first, tenant_id, feature_key, start, end, page_size)
+
+    async def _event_pages(
+        self,
+        rows: list[UsageEventRecord],
+        tenant_id: UUID,
+        feature_key: str | None,
+        start: datetime | None,
+        end: datetime | None,
+        page_size: int,
+    ) -> AsyncIterator[list[UsageEvent]]:
+        try:
+            while rows:
+                yield [_event_out(r) for r in rows]
+                if len(rows) < page_size:
+                    return
+                rows = await self.events.page(
+                    tenant_id, feature_key, start, end, page_size, (rows[-1].timestamp, rows[-1].idempotency_key)
+                )
+        finally:
+            # An HTTP export outlives its request's session (advanced-alchemy closes it when the response starts,
+            # and a session is usable after close): release the connection the later pages took.
+            await self.transaction.close()
+
+    async def _check_feature(self, feature_key: str | None) -> None:
+        """An unknown ``feature_key`` filter is a 400, as it is for totals: a typo is not an empty answer."""
+        if feature_key is not None and not await self.features.exists(feature_key=feature_key):
+            raise UnknownFeature.field("feature_key", f"unknown feature: '{feature_key}'")
 
     async def totals(self, tenant_id: UUID, query: TotalsQuery) -> list[UsageTotal]:
         """One ``UsageTotal`` per selected feature (all features when none are named) and window, sorted by

@@ -128,6 +128,11 @@ def _parse_response(
 
         return response_403
 
+    if response.status_code == 406:
+        response_406 = Problem.from_dict(response.json())
+
+        return response_406
+
     if response.status_code == 429:
         response_429 = Problem.from_dict(response.json())
 
@@ -182,6 +187,8 @@ def sync_detailed(
     occurred (null: events without the key), sorted by those values after `window_start`, nulls first; a
     window where nothing matched is one zero row with null values. `filter` keeps only the events with
     the given values. Each `UsageTotal.dimensions` holds its grouped values (`{}` without `group_by`).
+    With `Accept: text/csv`: the same rows as CSV, streamed (a header row; a `dimensions.<key>` column
+    per `group_by` key).
 
     Args:
         tenant_id (UUID): The tenant whose usage is recorded or read.
@@ -255,6 +262,8 @@ def sync(
     occurred (null: events without the key), sorted by those values after `window_start`, nulls first; a
     window where nothing matched is one zero row with null values. `filter` keeps only the events with
     the given values. Each `UsageTotal.dimensions` holds its grouped values (`{}` without `group_by`).
+    With `Accept: text/csv`: the same rows as CSV, streamed (a header row; a `dimensions.<key>` column
+    per `group_by` key).
 
     Args:
         tenant_id (UUID): The tenant whose usage is recorded or read.
@@ -323,6 +332,8 @@ async def asyncio_detailed(
     occurred (null: events without the key), sorted by those values after `window_start`, nulls first; a
     window where nothing matched is one zero row with null values. `filter` keeps only the events with
     the given values. Each `UsageTotal.dimensions` holds its grouped values (`{}` without `group_by`).
+    With `Accept: text/csv`: the same rows as CSV, streamed (a header row; a `dimensions.<key>` column
+    per `group_by` key).
 
     Args:
         tenant_id (UUID): The tenant whose usage is recorded or read.
@@ -394,6 +405,8 @@ async def asyncio(
     occurred (null: events without the key), sorted by those values after `window_start`, nulls first; a
     window where nothing matched is one zero row with null values. `filter` keeps only the events with
     the given values. Each `UsageTotal.dimensions` holds its grouped values (`{}` without `group_by`).
+    With `Accept: text/csv`: the same rows as CSV, streamed (a header row; a `dimensions.<key>` column
+    per `group_by` key).
 
     Args:
         tenant_id (UUID): The tenant whose usage is recorded or read.

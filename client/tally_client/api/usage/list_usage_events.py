@@ -95,6 +95,11 @@ def _parse_response(
 
         return response_403
 
+    if response.status_code == 406:
+        response_406 = Problem.from_dict(response.json())
+
+        return response_406
+
     if response.status_code == 429:
         response_429 = Problem.from_dict(response.json())
 
@@ -136,7 +141,8 @@ def sync_detailed(
 
      Events oldest first (by timestamp, then key), filtered by feature and by the half-open period
     `[period_start, period_end)` (either bound may be omitted: no bound). Pass `next_cursor` back as
-    `cursor` for the next page; it is null on the last one.
+    `cursor` for the next page; it is null on the last one. With `Accept: text/csv`: every event of the
+    filters (after `cursor`, if given) as CSV, streamed, not a page (`limit` does not apply).
 
     Args:
         tenant_id (UUID): The tenant whose usage is recorded or read.
@@ -186,7 +192,8 @@ def sync(
 
      Events oldest first (by timestamp, then key), filtered by feature and by the half-open period
     `[period_start, period_end)` (either bound may be omitted: no bound). Pass `next_cursor` back as
-    `cursor` for the next page; it is null on the last one.
+    `cursor` for the next page; it is null on the last one. With `Accept: text/csv`: every event of the
+    filters (after `cursor`, if given) as CSV, streamed, not a page (`limit` does not apply).
 
     Args:
         tenant_id (UUID): The tenant whose usage is recorded or read.
@@ -231,7 +238,8 @@ async def asyncio_detailed(
 
      Events oldest first (by timestamp, then key), filtered by feature and by the half-open period
     `[period_start, period_end)` (either bound may be omitted: no bound). Pass `next_cursor` back as
-    `cursor` for the next page; it is null on the last one.
+    `cursor` for the next page; it is null on the last one. With `Accept: text/csv`: every event of the
+    filters (after `cursor`, if given) as CSV, streamed, not a page (`limit` does not apply).
 
     Args:
         tenant_id (UUID): The tenant whose usage is recorded or read.
@@ -279,7 +287,8 @@ async def asyncio(
 
      Events oldest first (by timestamp, then key), filtered by feature and by the half-open period
     `[period_start, period_end)` (either bound may be omitted: no bound). Pass `next_cursor` back as
-    `cursor` for the next page; it is null on the last one.
+    `cursor` for the next page; it is null on the last one. With `Accept: text/csv`: every event of the
+    filters (after `cursor`, if given) as CSV, streamed, not a page (`limit` does not apply).
 
     Args:
         tenant_id (UUID): The tenant whose usage is recorded or read.

@@ -1,0 +1,142 @@
+"""`tally usage export`, run in-process through ``main(argv)`` (and once on a terminal) on a real database: the
+same CSV as the API's, a progress bar only on a terminal, one-line errors, no half-written file."""
+
+from __future__ import annotations
+
+import os
+import pty
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tally.cli import main
+from tests.conftest import PLATFORM, clear, events_url, in_thread, put_features, record, totals_url
+
+pytestmark = pytest.mark.anyio
+
+TENANT = uuid.UUID("7a2d0c1e-0000-4000-8000-000000000001")
+PERIOD = ["--period-start", "2026-11-01T00:00:00Z", "--period-end", "2026-12-01T00:00:00Z"]
+NOV = {"period_start": "2026-11-01T00:00:00Z", "period_end": "2026-12-01T00:00:00Z"}
+CSV = {**PLATFORM, "Accept": "text/csv"}
+
+
+@pytest.fixture
+async def database(database_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    await clear(database_url)
+    monkeypatch.setenv("TALLY_DATABASE_URL", database_url)
+    monkeypatch.setenv("TALLY_EXPORT_PAGE_SIZE", "2")  # several pages from a few events
+    monkeypatch.delenv("TALLY_JWT_SECRET", raising=False)  # an export needs no secret
+    return database_url
+
+
+async def some_usage(client) -> None:
+    await put_features(client, "api_calls", "llm_tokens")
+    await record(
+        client,
+        TENANT,
+        *(
+            {"feature_key": f, "quantity": i, "idempotency_key": f"{f}-{i}", "timestamp": f"2026-11-0{i}T10:00:00Z"}
+            for i in range(1, 6)
+            for f in ("api_calls", "llm_tokens")
+        ),
+        {"feature_key": "api_calls", "quantity": 1, "idempotency_key": "dec", "timestamp": "2026-12-01T00:00:00Z"},
+    )
+
+
+def files(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir())
+
+
+def exit_status(argv: list[str]) -> int:
+    """``main``'s exit status, also for a usage error (argparse exits)."""
+    try:
+        return main(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+
+
+async def test_export_writes_the_apis_csv(database: str, client, tmp_path: Path, capsys) -> None:
+    await some_usage(client)
+    totals, events = tmp_path / "totals.csv", tmp_path / "events.csv"
+    assert in_thread(main, ["usage", "export", "--tenant", str(TENANT), *PERIOD, str(totals)]) == 0
+    assert in_thread(main, ["usage", "export", "--tenant", str(TENANT), *PERIOD, "--events", str(events)]) == 0
+    out, err = capsys.readouterr()
+    assert out.splitlines() == [f"wrote 2 totals to {totals}", f"wrote 10 events to {events}"]
+    assert err == ""  # not a terminal: no progress bar
+    assert totals.read_bytes() == (await client.get(totals_url(TENANT), params=NOV, headers=CSV)).content
+    assert events.read_bytes() == (await client.get(events_url(TENANT), params=NOV, headers=CSV)).content
+    assert len(events.read_bytes().splitlines()) == 11
+    assert files(tmp_path) == ["events.csv", "totals.csv"]
+
+
+async def test_errors_are_one_line_and_leave_no_file(database: str, tmp_path: Path, capsys, monkeypatch) -> None:
+    target = tmp_path / "out.csv"
+    target.write_text("the previous export\n")
+    reversed_period = ["--period-start", "2026-12-01T00:00:00Z", "--period-end", "2026-11-01T00:00:00Z"]
+    cases = [
+        (["--tenant", str(TENANT), *reversed_period, str(target)], "period_end"),
+        (["--tenant", "not-a-uuid", *PERIOD, str(target)], "--tenant"),
+        (["--tenant", str(TENANT), "--period-start", "yesterday", "--period-end", "x", str(target)], "yesterday"),
+        (["--tenant", str(TENANT), *PERIOD, str(tmp_path / "missing" / "out.csv")], "cannot write"),
+    ]
+    for argv, named in cases:
+        assert in_thread(exit_status, ["usage", "export", *argv]) == 2
+        err = capsys.readouterr().err
+        assert len(err.strip().splitlines()) == 1, err
+        assert named in err
+    monkeypatch.setenv("TALLY_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'nowhere.db'}")
+    assert in_thread(main, ["usage", "export", "--tenant", str(TENANT), *PERIOD, "--events", str(target)]) == 2
+    assert "nowhere.db" in capsys.readouterr().err
+    assert target.read_text() == "the previous export\n"
+    assert files(tmp_path) == ["out.csv"]
+
+
+async def test_a_terminal_sees_a_progress_bar(database: str, client, tmp_path: Path) -> None:
+    await some_usage(client)
+    target = tmp_path / "events.csv"
+    leader, follower = pty.openpty()
+    try:
+        result = await in_thread_run(
+            [sys.executable, "-m", "tally.cli", "usage", "export", "--tenant", str(TENANT), *PERIOD, "--events"],
+            str(target),
+            follower,
+        )
+        os.close(follower)
+        follower = -1
+        shown = read_all(leader)
+    finally:
+        os.close(leader)
+        if follower >= 0:
+            os.close(follower)
+    assert result.returncode == 0, shown
+    assert result.stdout == f"wrote 10 events to {target}\n"
+    assert "\r[" in shown
+    states = [state.strip() for state in shown.split("\r[")[1:]]
+    assert len(states) == 6  # one per page of two events, and the end
+    assert states[0] == f"{'.' * 30}]   1% 2 events"  # 2 Nov 10:00 is 1% through November
+    assert states[-2] == f"####{'.' * 26}]  15% 10 events"
+    assert states[-1] == f"{'#' * 30}] 100% 10 events"
+
+
+async def in_thread_run(command: list[str], target: str, stderr: int) -> subprocess.CompletedProcess[str]:
+    return in_thread(  # type: ignore[no-any-return]
+        lambda: subprocess.run(
+            [*command, target], stderr=stderr, stdout=subprocess.PIPE, text=True, env=os.environ, check=False
+        )
+    )
+
+
+def read_all(fd: int) -> str:
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:  # the follower end is closed: everything was read
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    return b"".join(chunks).decode()

@@ -69,8 +69,8 @@ def create_app() -> Litestar:
         if pool is None:
             return in_memory
         async with pool.acquire() as connection:
-            statement = await connection.prepare(QUERY)  # asyncpg keeps it in the connection's statement cache
-            rows = await statement.fetch(UUID(tenant_id), *WINDOW, features)
+            # fetch(), not prepare(): fetch prepares once per connection (asyncpg's statement cache), then only binds.
+            rows = await connection.fetch(QUERY, UUID(tenant_id), *WINDOW, features)
         return [
             UsageTotal(
                 feature_key=key,

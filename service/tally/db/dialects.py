@@ -248,17 +248,27 @@ class PostgreSQLDialect(Dialect):
         self._upserts: dict[str, TextClause] = {}
 
     def create_engine(self, settings: Settings) -> AsyncEngine:
-        # Autocommit: a read is one statement and needs no BEGIN/ROLLBACK (the pool's pre-ping, too, is then one
-        # round trip instead of three). A session that writes calls begin_write first.
-        return create_async_engine(
+        # Autocommit: a read is one statement and needs no BEGIN/ROLLBACK. A session that writes calls begin_write
+        # first.
+        engine = create_async_engine(
             settings.database_url,
             pool_size=settings.db_pool_size,
             max_overflow=settings.db_pool_size,
             pool_timeout=settings.db_timeout_seconds,
-            pool_pre_ping=True,
             isolation_level="AUTOCOMMIT",
             connect_args={"timeout": settings.db_timeout_seconds},
         )
+
+        # Instead of pool_pre_ping, which is a round trip on every checkout: a backend that was terminated, or a
+        # server that went away, closes the socket, and asyncpg marks the connection closed as soon as the event
+        # loop sees it. A closed one is refused at checkout, and the pool replaces it with a new connection once
+        # (a failure to connect then is a 503). A connection that dies unseen fails its first statement: a 503.
+        @event.listens_for(engine.sync_engine, "checkout")
+        def _refuse_closed(_: DBAPIConnection, record: ConnectionPoolEntry, __: Any) -> None:
+            if record.driver_connection is None or record.driver_connection.is_closed():
+                raise sa_exc.DisconnectionError("the pooled connection was closed")
+
+        return engine
 
     async def begin_write(self, session: Session) -> None:
         await session.connection(execution_options={"isolation_level": "READ COMMITTED"})

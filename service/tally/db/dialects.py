@@ -12,12 +12,14 @@ its migrations checked, its tests): see docs/architecture.md.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 from uuid import UUID
 
+import asyncpg
 import msgspec
 from sqlalchemy import Dialect as SQLAlchemyDialect
 from sqlalchemy import String, Text, TextClause, TypeDecorator, event, func, text
@@ -30,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_scoped_sessi
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.sql.schema import Table
 from sqlalchemy.types import TypeEngine
+from sqlalchemy.util import greenlet_spawn
 
 from tally.domain.models import NewEvent
 from tally.usage.aggregations import COLUMNS, Combine
@@ -45,6 +48,7 @@ CATALOG_LOCK = 0x74616C6C7964696D  # "tallydim"
 # resources (53300 too many connections), 57 operator intervention (57P01 admin shutdown, which
 # pg_terminate_backend causes; 57P03 cannot connect now, while the server starts or stops).
 TRANSIENT_SQLSTATE_CLASSES = frozenset({"08", "53", "57"})
+_NAMED = re.compile(r"(?<![:\w]):(\w+)")  # a ``:name`` parameter of a text() statement (not a ``::`` cast)
 
 
 Session = AsyncSession | async_scoped_session[AsyncSession]
@@ -65,6 +69,8 @@ class Dialect:
     """Appended to an ORDER BY term so strings sort by code point, as Python sorts them."""
     binds_json_objects: ClassVar[bool] = False
     """Its driver takes a JSON column's value as an object (else as text)."""
+    expands_lists: ClassVar[bool] = True
+    """A list parameter is bound as one parameter per item (``IN (...)``), else as one array (``= ANY(...)``)."""
 
     def create_engine(self, settings: Settings) -> AsyncEngine:
         raise NotImplementedError
@@ -92,6 +98,14 @@ class Dialect:
         """SQL for the text value of ``key`` in a JSON object column (NULL where it is missing). ``key`` is
         written into the text: callers pass only keys that matched DIMENSION_KEY_PATTERN."""
         raise NotImplementedError
+
+    def in_list(self, parameter: str) -> str:
+        """SQL for "is one of the list parameter's values", after the compared expression."""
+        return f"IN :{parameter}"
+
+    async def fetch_rows(self, session: Session, statement: TextClause, params: dict[str, Any]) -> Sequence[Any]:
+        """Every row of a hot read: a statement of the totals repository, its columns read by position."""
+        return (await session.execute(statement, params)).all()
 
     def latest_key_type(self) -> TypeEngine[str]:
         """The type of ``latest_key`` columns: compared byte-wise, whatever the database's locale."""
@@ -243,9 +257,11 @@ class PostgreSQLDialect(Dialect):
     url_prefix = "postgresql+asyncpg://"
     byte_order = ' COLLATE "C"'
     binds_json_objects = True
+    expands_lists = False  # one array parameter: the statement's text, and its prepared plan, fit every list
 
     def __init__(self) -> None:
         self._upserts: dict[str, TextClause] = {}
+        self._positional: dict[str, tuple[str, tuple[str, ...]]] = {}
 
     def create_engine(self, settings: Settings) -> AsyncEngine:
         # Autocommit: a read is one statement and needs no BEGIN/ROLLBACK. A session that writes calls begin_write
@@ -312,6 +328,43 @@ class PostgreSQLDialect(Dialect):
     def json_value(self, column: str, key: str) -> str:
         return f"({column} ->> '{key}')"
 
+    def in_list(self, parameter: str) -> str:
+        return f"= ANY(:{parameter})"
+
+    async def fetch_rows(self, session: Session, statement: TextClause, params: dict[str, Any]) -> Sequence[Any]:
+        # On asyncpg's own connection, taken from SQLAlchemy's pool: the session's execute() (its transaction
+        # state, result objects, a greenlet hop per call) cost a totals read more CPU than everything else it does.
+        # asyncpg prepares each text once per connection (its statement cache). A connection that turns out to be
+        # closed is dropped and the read tried once more on another; a second failure is the caller's 503.
+        sql, names = self._as_positional(statement.text)
+        args = [params[name] for name in names]
+        engine = session.bind
+        assert isinstance(engine, AsyncEngine)
+        for attempt in (1, 2):
+            pooled = await engine.raw_connection()
+            connection = pooled.driver_connection
+            assert connection is not None
+            try:
+                return await connection.fetch(sql, *args)  # type: ignore[no-any-return]
+            except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+                if not connection.is_closed():
+                    raise
+                await greenlet_spawn(pooled.invalidate, exc)
+                if attempt == 2:
+                    raise ConnectionError("the database connection was lost, twice") from exc
+            finally:
+                await greenlet_spawn(pooled.close)
+        raise AssertionError("unreachable")
+
+    def _as_positional(self, sql: str) -> tuple[str, tuple[str, ...]]:
+        """``sql`` with asyncpg's ``$1, $2, …`` for its ``:name`` parameters, and the names in that order."""
+        known = self._positional.get(sql)
+        if known is None:
+            names: dict[str, int] = {}
+            positional = _NAMED.sub(lambda m: f"${names.setdefault(m.group(1), len(names) + 1)}", sql)
+            known = self._positional[sql] = (positional, tuple(names))
+        return known
+
     def latest_key_type(self) -> TypeEngine[str]:
         return String(80, collation="C")
 
@@ -321,6 +374,8 @@ class PostgreSQLDialect(Dialect):
     def transient(self, exc: BaseException) -> bool:
         if super().transient(exc):
             return True
+        if isinstance(exc, asyncpg.PostgresError):  # raised by fetch_rows, on asyncpg's own connection
+            return str(exc.sqlstate)[:2] in TRANSIENT_SQLSTATE_CLASSES
         if not isinstance(exc, sa_exc.DBAPIError):
             return False
         sqlstate = getattr(exc.orig, "sqlstate", None)

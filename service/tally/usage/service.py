@@ -12,6 +12,7 @@ import base64
 import binascii
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from functools import cached_property
 from uuid import UUID
 
 import msgspec
@@ -46,13 +47,30 @@ class UsageService:
         future_skew: timedelta = timedelta(minutes=5),
         totals_source: TotalsSource = "buckets",
     ) -> None:
-        self.transaction = Transaction(session)
-        self.features = FeatureRepository(session=session)
-        self.events = UsageEventRepository(session=session)
-        self.buckets = BucketRepository(session=session)
-        self.totals_repository = TotalsRepository(session=session)
+        self.session = session
         self.future_skew = future_skew
         self.totals_source = totals_source
+
+    # Made on first use: a service is made per request, and a totals read needs one repository of the five.
+    @cached_property
+    def transaction(self) -> Transaction:
+        return Transaction(self.session)
+
+    @cached_property
+    def features(self) -> FeatureRepository:
+        return FeatureRepository(session=self.session)
+
+    @cached_property
+    def events(self) -> UsageEventRepository:
+        return UsageEventRepository(session=self.session)
+
+    @cached_property
+    def buckets(self) -> BucketRepository:
+        return BucketRepository(session=self.session)
+
+    @cached_property
+    def totals_repository(self) -> TotalsRepository:
+        return TotalsRepository(session=self.session)
 
     # --- recording -----------------------------------------------------------------------------------
 

@@ -57,7 +57,7 @@ Session = AsyncSession | async_scoped_session[AsyncSession]
 
 def dimension_set(dimensions: dict[str, str]) -> str:
     """The canonical text of a set of dimensions (keys sorted, no spaces): equal sets, equal text."""
-    return msgspec.json.encode(dict(sorted(dimensions.items()))).decode()
+    return msgspec.json.encode(dict(sorted(dimensions.items()))).decode() if dimensions else "{}"
 
 
 class Dialect:

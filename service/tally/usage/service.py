@@ -114,18 +114,20 @@ class UsageService:
                     )
                 )
                 continue
-            bad_values = [
-                FieldError(
-                    field=f"events[{i}].dimensions.{key}",
-                    message=f"must be 1 to {MAX_DIMENSION_VALUE} characters, got {len(value)}",
-                )
-                for key, value in e.dimensions.items()
-                if not 1 <= len(value) <= MAX_DIMENSION_VALUE
-            ]
-            if bad_values:
-                errors += bad_values
-                continue
-            dimensions = dict(sorted(e.dimensions.items()))
+            dimensions: dict[str, str] = {}
+            if e.dimensions:
+                bad_values = [
+                    FieldError(
+                        field=f"events[{i}].dimensions.{key}",
+                        message=f"must be 1 to {MAX_DIMENSION_VALUE} characters, got {len(value)}",
+                    )
+                    for key, value in e.dimensions.items()
+                    if not 1 <= len(value) <= MAX_DIMENSION_VALUE
+                ]
+                if bad_values:
+                    errors += bad_values
+                    continue
+                dimensions = dict(sorted(e.dimensions.items()))
             event = NewEvent(
                 i,
                 e.idempotency_key,

@@ -111,35 +111,10 @@ def free_port() -> int:
 
 def server_command(kind: str, app: str, port: int, workers: int) -> list[str]:
     """The same server, for Tally and the floors alike (``--factory``: both apps are built by a function)."""
+    common = ["--factory", "--port", str(port), "--workers", str(workers), "--log-level", "warning"]
     if kind == "granian":
-        return [
-            sys.executable,
-            "-m",
-            "granian",
-            "--interface",
-            "asgi",
-            "--factory",
-            "--port",
-            str(port),
-            "--workers",
-            str(workers),
-            "--log-level",
-            "warning",
-            app,
-        ]
-    return [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "--factory",
-        app,
-        "--port",
-        str(port),
-        "--workers",
-        str(workers),
-        "--log-level",
-        "warning",
-    ]
+        return [sys.executable, "-m", "granian", "--interface", "asgi", *common, app]
+    return [sys.executable, "-m", "uvicorn", *common, app]
 
 
 @contextmanager

@@ -71,7 +71,13 @@ VALID: dict[str, Call] = {
         "PUT",
         "/api/v1/billing/features/{feature_key}",
         {"feature_key": "fresh"},
-        body={"unit": "tokens", "aggregation": "sum", "description": "new", "dimensions": ["model"]},
+        body={
+            "unit": "tokens",
+            "aggregation": "unique_count",
+            "description": "new",
+            "dimensions": ["model"],
+            "unique_by": "model",
+        },
     ),
     "record_usage_events": Call(
         "POST",

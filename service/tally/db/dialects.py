@@ -336,10 +336,12 @@ class PostgreSQLDialect(Dialect):
         # state, result objects, a greenlet hop per call) cost a totals read more CPU than everything else it does.
         # asyncpg prepares each text once per connection (its statement cache). A connection that turns out to be
         # closed is dropped and the read tried once more on another; a second failure is the caller's 503.
-        sql, names = self._as_positional(statement.text)
-        args = [params[name] for name in names]
         engine = session.bind
         assert isinstance(engine, AsyncEngine)
+        if engine.sync_engine.dispatch.before_cursor_execute:  # something traces the statements: let it see this one
+            return await super().fetch_rows(session, statement, params)
+        sql, names = self._as_positional(statement.text)
+        args = [params[name] for name in names]
         for attempt in (1, 2):
             pooled = await engine.raw_connection()
             connection = pooled.driver_connection

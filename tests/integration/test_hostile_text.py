@@ -71,13 +71,7 @@ VALID: dict[str, Call] = {
         "PUT",
         "/api/v1/billing/features/{feature_key}",
         {"feature_key": "fresh"},
-        body={
-            "unit": "tokens",
-            "aggregation": "unique_count",
-            "description": "new",
-            "dimensions": ["model"],
-            "unique_by": "model",
-        },
+        body={"unit": "tokens", "aggregation": "sum", "description": "new", "dimensions": ["model"]},
     ),
     "record_usage_events": Call(
         "POST",

@@ -3,14 +3,17 @@
     nox -s bench                       # 1,000,000 events (several minutes)
     nox -s bench -- --events 20000     # the smoke run CI does
 
-It creates a fresh PostgreSQL database, starts one service worker (uvicorn), loads the events through
-the real ingestion route with several concurrent clients, then measures usage-totals for a light
-tenant (100 events in the window) and a heavy one (N/10 events in the window), both from the
-pre-aggregated buckets and from a second worker configured to sum raw events (the naive way). Every
-feature declares the dimensions model and region, and each of the heavy tenant's events carries one of
-50 models x 5 regions: one feature's totals are also measured grouped by model, by model and region, and
-filtered to a region, against the same feature's ungrouped totals, and the entitlement check of one
-feature (both tenants on a plan limiting it). It prints a table and writes the figures as JSON.
+It creates a fresh PostgreSQL database, starts one service worker (uvicorn, or granian with ``--server``) and
+loads events through the real ingestion route with several concurrent clients, three ways: time-ordered
+batches of features without dimensions, backfill batches (each spread at random over one month) of the same
+features, and the heavy tenant's events with a model and a region each (50 x 5 values). It then measures
+``/health/live`` and usage-totals (five features, one window) for a light tenant (100 events in the window)
+and the heavy one (N/10 events in the window), one dimensioned feature grouped by model, by model and region,
+and filtered to a region; the same totals with two workers; and both floors of ``bench_floor.py`` (a bare
+Litestar app answering the same five structs from memory, and the same app running one prepared asyncpg
+query), started the same way, so every read is also a share of its floor. Last, a worker configured to sum
+raw events (the naive way) must give the same totals. It prints each figure and a table of the targets
+(met or missed) and writes the figures as JSON.
 """
 
 from __future__ import annotations
@@ -46,12 +49,14 @@ from tally.auth import Role, issue_token  # noqa: E402
 from tally.db.migrate import upgrade  # noqa: E402
 
 SECRET = "bench-secret-" + "x" * 32
-FEATURES = ["api_calls", "llm_tokens", "storage_gb_hours", "gpu_seconds"]
+FEATURES = ["api_calls", "llm_tokens", "storage_gb_hours", "gpu_seconds"]  # with dimensions: the heavy tenant's
+PLAIN_FEATURES = ["requests", "emails", "jobs", "seats"]  # without: the time-ordered and backfill loads'
+READ_FEATURES = [*FEATURES, PLAIN_FEATURES[0]]  # the five features of every totals read (and of the floors)
 SPAN_START = datetime(2026, 1, 1, tzinfo=UTC)
 SPAN_MONTHS = 10  # the heavy tenant's events spread over Jan..Oct: one month holds about N/10
-SPAN_END = SPAN_START.replace(month=SPAN_START.month + SPAN_MONTHS)
 WINDOW = (datetime(2026, 6, 1, tzinfo=UTC), datetime(2026, 7, 1, tzinfo=UTC))
-DIMENSIONS = ["model", "region"]  # declared by every feature before loading
+BACKFILL_MONTH = (datetime(2025, 12, 1, tzinfo=UTC), datetime(2026, 1, 1, tzinfo=UTC))
+DIMENSIONS = ["model", "region"]  # declared by every feature of FEATURES before loading
 MODELS = [f"m{k:02d}" for k in range(50)]
 REGIONS = ["eu", "us", "ap", "sa", "af"]
 COMBINATIONS = [(model, region) for model in MODELS for region in REGIONS]
@@ -64,15 +69,22 @@ GROUPED_QUERIES: dict[str, list[tuple[str, str]]] = {
 }
 GROUPED_TARGET = 2.0  # a grouped p50 at most this many times the ungrouped one
 ENTITLEMENT_FEATURE = "api_calls"
+TALLY_APP = "tally.app:create_app"
+FLOOR_APP = "bench_floor:create_app"  # scripts/bench_floor.py
 
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--events", type=int, default=1_000_000, help="events to load (default 1,000,000)")
+    parser.add_argument("--events", type=int, default=1_000_000, help="heavy tenant's events (default 1,000,000)")
+    parser.add_argument(
+        "--plain-events", type=int, help="events of each of the time-ordered and backfill loads (default: events / 4)"
+    )
     parser.add_argument("--clients", type=int, default=4, help="concurrent ingestion clients (default 4)")
     parser.add_argument("--batch", type=int, default=1000, help="events per request (default 1000)")
-    parser.add_argument("--seconds", type=float, default=10.0, help="duration of each totals measurement")
-    parser.add_argument("--concurrency", type=int, default=8, help="concurrent totals readers for requests/s")
+    parser.add_argument("--seconds", type=float, default=10.0, help="duration of each read measurement")
+    parser.add_argument("--concurrency", type=int, default=8, help="concurrent readers for requests/s")
+    parser.add_argument("--server", choices=["uvicorn", "granian"], default="uvicorn", help="ASGI server (all apps)")
+    parser.add_argument("--scale-workers", type=int, default=2, help="workers of the scaling measurement (default 2)")
     parser.add_argument(
         "--postgres-url",
         default=os.environ.get("TALLY_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"),
@@ -98,21 +110,28 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def server_command(kind: str, app: str, port: int, workers: int) -> list[str]:
+    """The same server, for Tally and the floors alike (``--factory``: both apps are built by a function)."""
+    common = ["--factory", "--port", str(port), "--workers", str(workers), "--log-level", "warning"]
+    if kind == "granian":
+        return [sys.executable, "-m", "granian", "--interface", "asgi", *common, app]
+    return [sys.executable, "-m", "uvicorn", *common, app]
+
+
 @contextmanager
-def server(database_url: str, log: Path, **env: str):  # type: ignore[no-untyped-def]
+def server(log: Path, *, kind: str, app: str = TALLY_APP, workers: int = 1, **env: str):  # type: ignore[no-untyped-def]
     port = free_port()
     # Log level WARNING: the service's one-line-per-request access log (INFO) is left out of the figures;
     # docs/benchmarks.md gives its cost separately.
     environ = {
         **os.environ,
-        "TALLY_DATABASE_URL": database_url,
         "TALLY_JWT_SECRET": SECRET,
         "TALLY_LOG_LEVEL": "WARNING",
+        "PYTHONPATH": os.pathsep.join([str(ROOT / "scripts"), os.environ.get("PYTHONPATH", "")]),
         **env,
     }
-    command = [sys.executable, "-m", "uvicorn", "--factory", "tally.app:create_app", "--port", str(port)]
     with log.open("ab") as out:
-        process = subprocess.Popen([*command, "--log-level", "warning"], env=environ, stdout=out, stderr=out)
+        process = subprocess.Popen(server_command(kind, app, port, workers), env=environ, stdout=out, stderr=out)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while True:
@@ -131,11 +150,21 @@ def server(database_url: str, log: Path, **env: str):  # type: ignore[no-untyped
         process.wait(timeout=30)
 
 
+def worker_pids(pid: int) -> list[int]:
+    """The processes that run the app: the server's children (several workers, or granian's one), else itself."""
+    children = [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    workers = [w for child in children for w in worker_pids(child)]
+    return workers or [pid]
+
+
 def peak_rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+    """The largest peak RSS of the server's workers."""
+    peaks = []
+    for worker in worker_pids(pid):
+        for line in Path(f"/proc/{worker}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                peaks.append(int(line.split()[1]) / 1024)
+    return max(peaks, default=float("nan"))
 
 
 def rss_mb(pid: int) -> float:
@@ -149,7 +178,10 @@ def rss_mb(pid: int) -> float:
 async def measure_export(base: str, pid: int, tenant: uuid.UUID, events: int) -> dict[str, Any]:
     """Stream every event of the heavy tenant's whole span as CSV while sampling the service's RSS every 20 ms:
     flat memory means the peak during the export stays near the RSS before it, whatever the event count."""
-    period = {"period_start": SPAN_START.isoformat(), "period_end": SPAN_END.isoformat()}
+    period = {
+        "period_start": SPAN_START.isoformat(),
+        "period_end": SPAN_START.replace(month=SPAN_START.month + SPAN_MONTHS).isoformat(),
+    }
     headers = {"Authorization": f"Bearer {token(Role.VIEWER, tenant)}", "Accept": "text/csv"}
     samples: list[float] = []
 
@@ -204,34 +236,59 @@ def heavy_batches(n: int, batch: int, seed: int = 1) -> list[bytes]:
     are those of the benchmark before dimensions). Pre-encoded to spare the client's CPU for the server."""
     rng = random.Random(seed)
     combinations = [shuffled_combinations(random.Random(seed * 100 + k)) for k in range(len(FEATURES))]
-    span = (SPAN_END - SPAN_START).total_seconds()
-    encoder = msgspec.json.Encoder()
-    out = []
-    for first in range(0, n, batch):
-        events = []
-        for i in range(first, min(first + batch, n)):
+    span = (SPAN_START.replace(month=SPAN_START.month + SPAN_MONTHS) - SPAN_START).total_seconds()
+    events = []
+    for i in range(n):
+        at = SPAN_START + timedelta(seconds=span * i / n)
+        if rng.random() < 0.05:
+            at -= timedelta(seconds=rng.random() * 86400)
+        model, region = next(combinations[i % len(FEATURES)])
+        events.append(
+            {
+                "feature_key": FEATURES[i % len(FEATURES)],
+                "quantity": rng.randint(1, 1000),
+                "idempotency_key": f"h-{i}",
+                "timestamp": max(at, SPAN_START).isoformat(),
+                "dimensions": {"model": model, "region": region},
+            }
+        )
+    return encoded(events, batch)
+
+
+def plain_batches(n: int, batch: int, *, backfill: bool, seed: int = 3) -> list[bytes]:
+    """Events of PLAIN_FEATURES (no dimensions): time-ordered over SPAN_MONTHS like the heavy tenant's, or, for a
+    backfill, each event at a random instant of BACKFILL_MONTH (every batch touches the whole month)."""
+    rng = random.Random(seed)
+    span = (SPAN_START.replace(month=SPAN_START.month + SPAN_MONTHS) - SPAN_START).total_seconds()
+    month = (BACKFILL_MONTH[1] - BACKFILL_MONTH[0]).total_seconds()
+    events = []
+    for i in range(n):
+        if backfill:
+            at = BACKFILL_MONTH[0] + timedelta(seconds=rng.random() * month)
+        else:
             at = SPAN_START + timedelta(seconds=span * i / n)
-            if rng.random() < 0.05:
-                at -= timedelta(seconds=rng.random() * 86400)
-            model, region = next(combinations[i % len(FEATURES)])
-            events.append(
-                {
-                    "feature_key": FEATURES[i % len(FEATURES)],
-                    "quantity": rng.randint(1, 1000),
-                    "idempotency_key": f"h-{i}",
-                    "timestamp": max(at, SPAN_START).isoformat(),
-                    "dimensions": {"model": model, "region": region},
-                }
-            )
-        out.append(encoder.encode({"events": events}))
-    return out
+        events.append(
+            {
+                "feature_key": PLAIN_FEATURES[i % len(PLAIN_FEATURES)],
+                "quantity": rng.randint(1, 1000),
+                "idempotency_key": f"p-{i}",
+                "timestamp": at.isoformat(),
+            }
+        )
+    return encoded(events, batch)
 
 
-async def ingest(base: str, tenant: uuid.UUID, batches: list[bytes], clients: int, total: int) -> float:
+def encoded(events: list[dict[str, Any]], batch: int) -> list[bytes]:
+    encoder = msgspec.json.Encoder()
+    return [encoder.encode({"events": events[first : first + batch]}) for first in range(0, len(events), batch)]
+
+
+async def ingest(base: str, tenant: uuid.UUID, batches: list[bytes], clients: int, label: str) -> float:
     """Send every batch with ``clients`` concurrent clients; print progress; return events per second."""
     headers = {"Authorization": f"Bearer {token(Role.PLATFORM)}", "Content-Type": "application/json"}
     url = f"{base}/api/v1/billing/tenants/{tenant}/usage-events"
     queue = list(reversed(batches))
+    total = sum(body.count(b'"idempotency_key"') for body in batches)
     done = 0
     started = time.perf_counter()
 
@@ -249,7 +306,7 @@ async def ingest(base: str, tenant: uuid.UUID, batches: list[bytes], clients: in
             elapsed = time.perf_counter() - started
             rate = done / elapsed if elapsed else 0
             bar = "#" * int(30 * done / total)
-            print(f"\r  loading [{bar:<30}] {done:>10,}/{total:,} events  {rate:>8,.0f} ev/s", end="", flush=True)
+            print(f"\r  {label} [{bar:<30}] {done:>10,}/{total:,} events  {rate:>8,.0f} ev/s", end="", flush=True)
             await asyncio.sleep(0.5)
 
     async with httpx.AsyncClient(timeout=120) as http:
@@ -257,7 +314,7 @@ async def ingest(base: str, tenant: uuid.UUID, batches: list[bytes], clients: in
         await asyncio.gather(*(worker(http) for _ in range(clients)))
         ticker.cancel()
     elapsed = time.perf_counter() - started
-    print(f"\r  loaded {done:,} events in {elapsed:.1f} s{' ' * 40}")
+    print(f"\r  {label}: {done:,} events in {elapsed:.1f} s, {done / elapsed:,.0f} events/s{' ' * 40}")
     return done / elapsed
 
 
@@ -266,7 +323,7 @@ def token(role: Role, tenant: uuid.UUID | None = None) -> str:
 
 
 class KeepAlive:
-    """A minimal HTTP/1.1 keep-alive client for the totals loops. httpx spends more CPU per request than the
+    """A minimal HTTP/1.1 keep-alive client for the read loops. httpx spends more CPU per request than the
     service does, so on a 2-core machine it would measure itself; this sends pre-built request bytes and
     reads one response (status line, headers, Content-Length body) per request."""
 
@@ -290,7 +347,7 @@ class KeepAlive:
         )
         body = await self.reader.readexactly(length)
         if status != 200:
-            raise SystemExit(f"bench: totals answered {status}: {body[:300]!r}")
+            raise SystemExit(f"bench: {request.split(b' ', 2)[1][:80]!r} answered {status}: {body[:300]!r}")
         return body
 
 
@@ -299,25 +356,24 @@ def totals_query(params: Sequence[tuple[str, str]] = ()) -> httpx.QueryParams:
     return httpx.QueryParams([("period_start", WINDOW[0].isoformat()), ("period_end", WINDOW[1].isoformat()), *params])
 
 
-async def measure_totals(
-    base: str, tenant: uuid.UUID, seconds: float, concurrency: int, params: Sequence[tuple[str, str]] = ()
-) -> dict[str, float]:
-    """Latency (one client, sequential requests) and throughput (``concurrency`` clients) of one tenant's totals
-    (``params``: more query parameters, e.g. feature_keys or group_by)."""
-    measured, body = await measure_get(base, tenant, f"usage-totals?{totals_query(params)}", seconds, concurrency)
-    rows = json.loads(body)
-    return {**measured, "total_quantity": sum(row["quantity"] for row in rows), "rows": len(rows)}
+def five_features() -> list[tuple[str, str]]:
+    return [("feature_keys", key) for key in READ_FEATURES]
 
 
-async def measure_get(
-    base: str, tenant: uuid.UUID, target: str, seconds: float, concurrency: int
-) -> tuple[dict[str, float], bytes]:
-    """Latency (one client, sequential requests) and throughput (``concurrency`` clients) of one GET of the
-    tenant's ``target`` (its path after the tenant, with the query), and the last answer's body."""
-    request = (
-        f"GET /api/v1/billing/tenants/{tenant}/{target} HTTP/1.1\r\n"
-        f"Host: {base.removeprefix('http://')}\r\nAuthorization: Bearer {token(Role.VIEWER, tenant)}\r\n\r\n"
-    ).encode()
+def totals_target(tenant: uuid.UUID, params: Sequence[tuple[str, str]]) -> tuple[str, str]:
+    """A totals read as (path and query, Authorization value)."""
+    return (
+        f"/api/v1/billing/tenants/{tenant}/usage-totals?{totals_query(params)}",
+        f"Bearer {token(Role.VIEWER, tenant)}",
+    )
+
+
+async def measure(
+    base: str, target: str, authorization: str | None, seconds: float, concurrency: int
+) -> dict[str, Any]:
+    """Latency (one client, sequential requests) and throughput (``concurrency`` clients) of one GET."""
+    auth = f"Authorization: {authorization}\r\n" if authorization else ""
+    request = f"GET {target} HTTP/1.1\r\nHost: {base.removeprefix('http://')}\r\n{auth}\r\n".encode()
     async with KeepAlive(base) as client:
         for _ in range(50):  # warm up connections, caches and the query plan
             body = await client.send(request)
@@ -341,13 +397,44 @@ async def measure_get(
     await asyncio.gather(*(reader() for _ in range(concurrency)))
     rps = count / (time.perf_counter() - t0)
     latencies.sort()
-    measured = {
+    return {
         "p50_ms": statistics.median(latencies),
         "p99_ms": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))],
         "requests_per_s": rps,
         "samples": len(latencies),
+        "body": json.loads(body),
     }
-    return measured, body
+
+
+async def measure_totals(
+    base: str, tenant: uuid.UUID, seconds: float, concurrency: int, params: Sequence[tuple[str, str]] | None = None
+) -> dict[str, Any]:
+    """One tenant's totals (``params``: the query's parameters besides the window; default: the five features)."""
+    measured = await measure(
+        base, *totals_target(tenant, five_features() if params is None else params), seconds, concurrency
+    )
+    rows = measured.pop("body")
+    return {**measured, "total_quantity": sum(row["quantity"] for row in rows), "rows": len(rows)}
+
+
+async def measure_floors(
+    args: argparse.Namespace, logs: Path, db_url: str, light: uuid.UUID, light_totals: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """Both floors of bench_floor.py, with the server Tally ran on: from memory, and one prepared query reading the
+    light tenant's five features (which must be the quantities Tally answered)."""
+    floors: dict[str, Any] = {}
+    target = f"/api/v1/billing/tenants/{light}/usage-totals"
+    env = {"BENCH_FLOOR_FEATURES": ",".join(READ_FEATURES)}
+    dsn = db_url.replace("postgresql+asyncpg://", "postgresql://", 1)
+    for name, extra in (("framework", {}), ("database", {"BENCH_FLOOR_DATABASE": dsn})):
+        print(f"  measuring the {name} floor")
+        with server(logs / "server-floor.log", kind=args.server, app=FLOOR_APP, **env, **extra) as (base, _):
+            measured = await measure(base, target, None, args.seconds, args.concurrency)
+        rows = measured.pop("body")
+        if name == "database" and [(r["feature_key"], r["quantity"]) for r in rows] != light_totals:
+            raise SystemExit(f"bench: the database floor answered {rows}, Tally {light_totals}")
+        floors[name] = measured
+    return floors
 
 
 async def measure_entitlements(
@@ -364,8 +451,9 @@ async def measure_entitlements(
         for name, tenant in tenants.items():
             url = f"{base}/api/v1/billing/tenants/{tenant}/plan"
             (await http.put(url, json={"plan_key": "bench"}, headers=headers)).raise_for_status()
-            result, body = await measure_get(base, tenant, f"entitlements/{ENTITLEMENT_FEATURE}", seconds, concurrency)
-            used = json.loads(body)["used"]
+            target = f"/api/v1/billing/tenants/{tenant}/entitlements/{ENTITLEMENT_FEATURE}"
+            result = await measure(base, target, f"Bearer {token(Role.VIEWER, tenant)}", seconds, concurrency)
+            used = result.pop("body")["used"]
             totals = await http.get(
                 f"{base}/api/v1/billing/tenants/{tenant}/usage-totals",
                 params={"feature_keys": ENTITLEMENT_FEATURE},
@@ -439,64 +527,98 @@ async def events_in_window(url: str, tenant: uuid.UUID) -> int:
         await engine.dispose()
 
 
+async def load(base: str, tenants: dict[str, uuid.UUID], args: argparse.Namespace) -> dict[str, float]:
+    """The catalog, the light tenant's 100 events, then the three measured loads; events per second of each."""
+    platform = {"Authorization": f"Bearer {token(Role.PLATFORM)}"}
+    async with httpx.AsyncClient() as http:
+        for key in [*FEATURES, *PLAIN_FEATURES]:
+            declared = DIMENSIONS if key in FEATURES else []
+            r = await http.put(
+                f"{base}/api/v1/billing/features/{key}",
+                json={"unit": "units", "dimensions": declared},
+                headers=platform,
+            )
+            r.raise_for_status()
+        rng = random.Random(2)
+        light_events = [
+            {
+                "feature_key": FEATURES[i % len(FEATURES)],
+                "quantity": rng.randint(1, 1000),
+                "idempotency_key": f"l-{i}",
+                "timestamp": (WINDOW[0] + timedelta(seconds=rng.random() * 29 * 86400)).isoformat(),
+            }
+            for i in range(100)
+        ]
+        r = await http.post(
+            f"{base}/api/v1/billing/tenants/{tenants['light']}/usage-events",
+            json={"events": light_events},
+            headers=platform,
+        )
+        r.raise_for_status()
+    plain = args.plain_events if args.plain_events is not None else args.events // 4
+    return {
+        "time-ordered": await ingest(
+            base, tenants["ordered"], plain_batches(plain, args.batch, backfill=False), args.clients, "time-ordered"
+        ),
+        "backfill": await ingest(
+            base, tenants["backfill"], plain_batches(plain, args.batch, backfill=True), args.clients, "backfill"
+        ),
+        "dimensions": await ingest(
+            base, tenants["heavy"], heavy_batches(args.events, args.batch), args.clients, "with dimensions"
+        ),
+    }
+
+
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     name = f"tally_bench_{uuid.uuid4().hex[:8]}"
     db_url = args.postgres_url.rsplit("/", 1)[0] + f"/{name}"
     await admin(args.postgres_url, f"CREATE DATABASE {name}")
     logs = args.output.parent
     logs.mkdir(parents=True, exist_ok=True)
+    kind, seconds, concurrency = args.server, args.seconds, args.concurrency
+    tenants = {role: uuid.uuid4() for role in ("heavy", "light", "ordered", "backfill")}
+    heavy, light = tenants["heavy"], tenants["light"]
+    load_average = os.getloadavg()
     try:
         await asyncio.to_thread(upgrade, db_url)
-        heavy, light = uuid.uuid4(), uuid.uuid4()
-        print(f"bench: {args.events:,} events, {args.clients} clients, batches of {args.batch}, database {name}")
-        batches = heavy_batches(args.events, args.batch)
-        with server(db_url, logs / "server.log") as (base, pid):
-            async with httpx.AsyncClient() as http:
-                for key in FEATURES:
-                    r = await http.put(
-                        f"{base}/api/v1/billing/features/{key}",
-                        json={"unit": "units", "dimensions": DIMENSIONS},
-                        headers={"Authorization": f"Bearer {token(Role.PLATFORM)}"},
-                    )
-                    r.raise_for_status()
-                rng = random.Random(2)
-                light_events = [
-                    {
-                        "feature_key": FEATURES[i % len(FEATURES)],
-                        "quantity": rng.randint(1, 1000),
-                        "idempotency_key": f"l-{i}",
-                        "timestamp": (WINDOW[0] + timedelta(seconds=rng.random() * 29 * 86400)).isoformat(),
-                    }
-                    for i in range(100)
-                ]
-                r = await http.post(
-                    f"{base}/api/v1/billing/tenants/{light}/usage-events",
-                    json={"events": light_events},
-                    headers={"Authorization": f"Bearer {token(Role.PLATFORM)}"},
-                )
-                r.raise_for_status()
-            rate = await ingest(base, heavy, batches, args.clients, args.events)
+        print(
+            f"bench: {args.events:,} events, {args.clients} clients, batches of {args.batch}, {kind}, database {name}"
+        )
+        with server(logs / "server.log", kind=kind, TALLY_DATABASE_URL=db_url) as (base, pid):
+            rates = await load(base, tenants, args)
             await admin(db_url, "VACUUM ANALYZE")
-            print("  measuring totals from buckets")
+            print("  measuring /health/live and totals from buckets, one worker")
+            live = await measure(base, "/health/live", None, seconds, concurrency)
+            live.pop("body")
             bucketed = {
-                "light": await measure_totals(base, light, args.seconds, args.concurrency),
-                "heavy": await measure_totals(base, heavy, args.seconds, args.concurrency),
+                "light": await measure_totals(base, light, seconds, concurrency),
+                "heavy": await measure_totals(base, heavy, seconds, concurrency),
             }
             print(f"  measuring {GROUPED_FEATURE} totals grouped by dimensions")
-            grouped = await measure_grouped(base, heavy, args.seconds, args.concurrency)
+            grouped = await measure_grouped(base, heavy, seconds, concurrency)
             print("  measuring the entitlement check")
-            entitled = await measure_entitlements(
-                base, {"light": light, "heavy": heavy}, args.seconds, args.concurrency
-            )
+            entitled = await measure_entitlements(base, {"light": light, "heavy": heavy}, seconds, concurrency)
             rss = peak_rss_mb(pid)
             by_model_region = await check_grouped(base, heavy, grouped)
             print("  streaming the heavy tenant's every event as CSV, sampling the service's memory")
             export = await measure_export(base, pid, heavy, args.events)
+            light_totals = [(r["feature_key"], r["quantity"]) for r in await fetch_totals(base, light, five_features())]
+        floors = await measure_floors(args, logs, db_url, light, light_totals)
+        print(f"  measuring totals with {args.scale_workers} workers")
+        with server(logs / "server.log", kind=kind, workers=args.scale_workers, TALLY_DATABASE_URL=db_url) as (
+            base,
+            pid,
+        ):
+            scaled = await measure_totals(base, light, seconds, concurrency)
+            scaled_rss = peak_rss_mb(pid)
         print("  measuring totals from raw events (naive)")
-        with server(db_url, logs / "server-naive.log", TALLY_TOTALS_SOURCE="events") as (base, _):
+        with server(logs / "server-naive.log", kind=kind, TALLY_DATABASE_URL=db_url, TALLY_TOTALS_SOURCE="events") as (
+            base,
+            _,
+        ):
             naive = {
-                "light": await measure_totals(base, light, args.seconds, args.concurrency),
-                "heavy": await measure_totals(base, heavy, args.seconds, args.concurrency),
+                "light": await measure_totals(base, light, seconds, concurrency),
+                "heavy": await measure_totals(base, heavy, seconds, concurrency),
             }
             naive_rows = await fetch_totals(
                 base, heavy, [("feature_keys", GROUPED_FEATURE), *GROUPED_QUERIES["by model, region"]]
@@ -509,90 +631,144 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             print(f"bench: kept database {name}")
         else:
             await admin(args.postgres_url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-    for kind in ("light", "heavy"):
-        if bucketed[kind]["total_quantity"] != naive[kind]["total_quantity"]:
-            raise SystemExit(f"bench: bucketed and naive totals differ for the {kind} tenant")
+    for tenant_kind in ("light", "heavy"):
+        if bucketed[tenant_kind]["total_quantity"] != naive[tenant_kind]["total_quantity"]:
+            raise SystemExit(f"bench: bucketed and naive totals differ for the {tenant_kind} tenant")
     return {
         "events": args.events,
         "heavy_events_in_window": in_window,
         "clients": args.clients,
         "batch": args.batch,
-        "ingest_events_per_s": rate,
+        "server": kind,
+        "ingest_events_per_s": rates,
         "dimensions": {"model": len(MODELS), "region": len(REGIONS)},
-        "totals": {"buckets": bucketed, "naive": naive},
+        "floors": floors,
+        "health_live": live,
+        "totals": {"buckets": bucketed, "naive": naive, f"{args.scale_workers} workers": scaled},
+        "scale_workers": args.scale_workers,
         "grouped": {"feature": GROUPED_FEATURE, "totals": grouped},
-        "entitlement_check": entitled,
-        "entitlement_over_totals_rps": {
-            kind: entitled[kind]["requests_per_s"] / bucketed[kind]["requests_per_s"] for kind in ("light", "heavy")
-        },
         "heavy_over_light_p50": bucketed["heavy"]["p50_ms"] / bucketed["light"]["p50_ms"],
         "naive_over_buckets_heavy_p50": naive["heavy"]["p50_ms"] / bucketed["heavy"]["p50_ms"],
         "grouped_over_ungrouped_p50": {
             name: grouped[name]["p50_ms"] / grouped["ungrouped"]["p50_ms"] for name in GROUPED_QUERIES
         },
         "grouped_target": GROUPED_TARGET,
-        "service_peak_rss_mb": rss,
+        "service_peak_rss_mb": max(rss, scaled_rss),
+        "entitlement_check": entitled,
         "csv_export": export,
         "machine": {
             "cpus": os.cpu_count(),
             "python": platform.python_version(),
             "platform": platform.platform(),
+            "load_average_at_start": load_average,
+            "load_average_at_end": os.getloadavg(),
         },
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
     }
 
 
-def table(result: dict[str, Any]) -> str:
+def figures(result: dict[str, Any]) -> str:
+    """Every measured figure, one row each."""
     rows = [
         "| measure | value |",
         "| --- | --- |",
-        f"| events loaded | {result['events']:,} (heavy tenant: {result['heavy_events_in_window']:,} in the window) |",
-        f"| ingestion, {result['clients']} clients, batches of {result['batch']}, events with model and region | "
-        f"{result['ingest_events_per_s']:,.0f} events/s |",
+        f"| events loaded | {result['events']:,} with dimensions (heavy tenant: {result['heavy_events_in_window']:,} "
+        "in the window) |",
     ]
+    for name, rate in result["ingest_events_per_s"].items():
+        rows.append(
+            f"| ingestion, {name}, {result['clients']} clients, batches of {result['batch']} | {rate:,.0f} events/s |"
+        )
+
+    def read(label: str, m: dict[str, Any]) -> str:
+        return f"| {label} | p50 {m['p50_ms']:.2f} ms, p99 {m['p99_ms']:.2f} ms, {m['requests_per_s']:,.0f} req/s |"
+
+    rows.append(read("framework floor (bare app, 5 structs from memory)", result["floors"]["framework"]))
+    rows.append(read("database floor (bare app, one prepared asyncpg query)", result["floors"]["database"]))
+    rows.append(read("/health/live", result["health_live"]))
     for source in ("buckets", "naive"):
         for kind in ("light", "heavy"):
-            m = result["totals"][source][kind]
-            rows.append(
-                f"| totals, {kind} tenant, {source} | p50 {m['p50_ms']:.2f} ms, p99 {m['p99_ms']:.2f} ms, "
-                f"{m['requests_per_s']:,.0f} req/s |"
-            )
+            rows.append(read(f"totals, 5 features, {kind} tenant, {source}", result["totals"][source][kind]))
+    workers = result["scale_workers"]
+    rows.append(read(f"totals, light tenant, {workers} workers", result["totals"][f"{workers} workers"]))
     feature = result["grouped"]["feature"]
     for name, m in result["grouped"]["totals"].items():
-        rows.append(
-            f"| totals, heavy tenant, {feature} {name} ({m['rows']} rows) | p50 {m['p50_ms']:.2f} ms, "
-            f"p99 {m['p99_ms']:.2f} ms, {m['requests_per_s']:,.0f} req/s |"
-        )
+        rows.append(read(f"totals, heavy tenant, {feature} {name} ({m['rows']} rows)", m))
     for kind, m in result["entitlement_check"].items():
-        ratio = result["entitlement_over_totals_rps"][kind]
-        rows.append(
-            f"| entitlement check (one feature, on a plan), {kind} tenant | p50 {m['p50_ms']:.2f} ms, "
-            f"p99 {m['p99_ms']:.2f} ms, {m['requests_per_s']:,.0f} req/s ({ratio:.2f}x the totals' req/s) |"
-        )
-    rows += [
-        f"| heavy p50 / light p50 (buckets) | {result['heavy_over_light_p50']:.2f}x |",
-        f"| naive p50 / buckets p50 (heavy) | {result['naive_over_buckets_heavy_p50']:.1f}x |",
-    ]
-    target = result["grouped_target"]
-    for name, ratio in result["grouped_over_ungrouped_p50"].items():
-        verdict = "met" if ratio <= target else "missed"
-        rows.append(f"| {feature} {name} p50 / ungrouped p50 | {ratio:.2f}x (target <= {target:.1f}x: {verdict}) |")
-    rows.append(f"| service peak RSS | {result['service_peak_rss_mb']:.0f} MB |")
-    e = result["csv_export"]
+        rows.append(read(f"entitlement check (one feature, on a plan), {kind} tenant", m))
+    export = result["csv_export"]
     rows.append(
-        f"| CSV export, heavy tenant's every event ({e['rows']:,} rows, {e['megabytes']:,.0f} MB) | "
-        f"{e['seconds']:.1f} s, {e['rows_per_s']:,.0f} rows/s; service RSS {e['rss_before_mb']:.0f} MB before, "
-        f"peak {e['rss_peak_mb']:.0f} MB during (+{e['rss_growth_mb']:.1f} MB) |"
+        f"| CSV export of the heavy tenant's {export['rows']:,} events | {export['seconds']:.1f} s, "
+        f"{export['rows_per_s']:,.0f} rows/s, {export['megabytes']:.1f} MB; service RSS {export['rss_before_mb']:.0f} "
+        f"MB before, peak {export['rss_peak_mb']:.0f} MB (+{export['rss_growth_mb']:.1f} MB) |"
     )
+    rows += [
+        f"| naive p50 / buckets p50 (heavy) | {result['naive_over_buckets_heavy_p50']:.1f}x |",
+        f"| service peak RSS per worker | {result['service_peak_rss_mb']:.0f} MB |",
+        f"| server, load average at start / end | {result['server']}, "
+        f"{' '.join(f'{x:.1f}' for x in result['machine']['load_average_at_start'])} / "
+        f"{' '.join(f'{x:.1f}' for x in result['machine']['load_average_at_end'])} |",
+    ]
     return "\n".join(rows)
+
+
+def targets(result: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
+    """(target, figure, met) for every target of docs/benchmarks.md; met None: not measurable here."""
+    floors, buckets = result["floors"], result["totals"]["buckets"]
+    light, heavy, live = buckets["light"], buckets["heavy"], result["health_live"]
+    workers = result["scale_workers"]
+    scaled = result["totals"][f"{workers} workers"]["requests_per_s"] / light["requests_per_s"]
+    share_db = light["requests_per_s"] / floors["database"]["requests_per_s"]
+    share_framework = live["requests_per_s"] / floors["framework"]["requests_per_s"]
+    share_entitlement = result["entitlement_check"]["light"]["requests_per_s"] / floors["database"]["requests_per_s"]
+    rows: list[tuple[str, str, bool | None]] = [
+        ("totals, light tenant, >= 60% of the database floor", f"{share_db:.0%}", share_db >= 0.6),
+        ("/health/live >= 60% of the framework floor", f"{share_framework:.0%}", share_framework >= 0.6),
+        (
+            "entitlement check, light tenant, >= 60% of the database floor",
+            f"{share_entitlement:.0%}",
+            share_entitlement >= 0.6,
+        ),
+        (
+            "heavy p50 / light p50 <= 1.2x",
+            f"{result['heavy_over_light_p50']:.2f}x",
+            result["heavy_over_light_p50"] <= 1.2,
+        ),
+    ]
+    for name, m in (("light", light), ("heavy", heavy)):
+        ratio = m["p99_ms"] / m["p50_ms"]
+        rows.append((f"totals {name}: p99 <= 3x p50", f"{ratio:.2f}x", ratio <= 3))
+    rows.append((f"totals, {workers} workers >= 1.6x one worker", f"{scaled:.2f}x", scaled >= 1.6))
+    for name, floor in (("time-ordered", 50_000), ("backfill", 25_000), ("dimensions", 20_000)):
+        rate = result["ingest_events_per_s"][name]
+        rows.append((f"ingestion, {name} >= {floor:,} events/s", f"{rate:,.0f}", rate >= floor))
+    target = result["grouped_target"]
+    feature = result["grouped"]["feature"]
+    for name, ratio in result["grouped_over_ungrouped_p50"].items():
+        rows.append((f"{feature} {name} p50 <= {target:.1f}x ungrouped", f"{ratio:.2f}x", ratio <= target))
+    rss = result["service_peak_rss_mb"]
+    rows.append(("service RSS < 200 MB per worker", f"{rss:.0f} MB", rss < 200))
+    growth = result["csv_export"]["rss_growth_mb"]
+    rows.append(("CSV export of every event: service memory flat (< 20 MB growth)", f"+{growth:.1f} MB", growth < 20))
+    return rows
+
+
+def targets_table(rows: list[tuple[str, str, bool | None]]) -> str:
+    verdict = {True: "met", False: "**missed**", None: "not measured"}
+    return "\n".join(
+        ["| target | figure | |", "| --- | --- | --- |", *(f"| {t} | {f} | {verdict[m]} |" for t, f, m in rows)]
+    )
 
 
 def main() -> int:
     args = parse_args()
     result = asyncio.run(run(args))
+    result["targets"] = [{"target": t, "figure": f, "met": m} for t, f, m in targets(result)]
     args.output.write_text(json.dumps(result, indent=2) + "\n")
     print()
-    print(table(result))
+    print(figures(result))
+    print()
+    print(targets_table(targets(result)))
     shown = args.output.relative_to(ROOT) if args.output.is_relative_to(ROOT) else args.output
     print(f"\nbench: figures written to {shown}")
     return 0

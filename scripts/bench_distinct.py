@@ -139,7 +139,8 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
     result: dict[str, object] = {"events_per_cardinality": args.events, "reads": {}}
     try:
         await asyncio.to_thread(upgrade, url)
-        with server(url, ROOT / "bench-results" / "bench-distinct-server.log") as (base, pid):
+        log = ROOT / "bench-results" / "bench-distinct-server.log"
+        with server(log, kind="uvicorn", TALLY_DATABASE_URL=url) as (base, pid):
             await put_features(base)
             light = uuid.uuid4()
             calls = [
@@ -157,7 +158,7 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
                     }
                 )
             ]
-            await ingest(base, light, calls, 1, 1000)
+            await ingest(base, light, calls, 1, "the floor's events")
             reads: dict[str, dict[str, object]] = {}
             reads["floor: sum, light tenant, month"] = await measure(
                 base, light, args.seconds, month([("feature_keys", "calls")])
@@ -165,7 +166,7 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
             for users in CARDINALITIES:
                 tenant = uuid.uuid4()
                 print(f"bench: {args.events:,} events of {users:,} distinct users")
-                await ingest(base, tenant, batches(args.events, users, seed=users), 4, args.events)
+                await ingest(base, tenant, batches(args.events, users, seed=users), 4, f"{users:,} users")
                 for read, params in READS.items():
                     measured = await measure(
                         base, tenant, args.seconds, month([("feature_keys", "active_users"), *params])

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, ClassVar, Self, cast
@@ -155,10 +155,11 @@ def parse_tenant_id(raw: str) -> UUID:
 
 def requires(
     permission: Permission,
-) -> Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], None]:
+) -> Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], Awaitable[None]]:
     """A guard: the caller's role grants ``permission``, and a ``{tenant_id}`` in the path is its own."""
 
-    def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    # async although it awaits nothing: Litestar runs a sync guard in its thread pool, on every request.
+    async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
         raw_tenant = connection.path_params.get("tenant_id")
         authorize(connection.user, permission, parse_tenant_id(raw_tenant) if raw_tenant is not None else None)
 

@@ -88,7 +88,12 @@ class QueryStringFilter(logging.Filter):
 
 def logging_config(level: str) -> LoggingConfig:
     """JSON lines on stderr for the app's loggers, the root logger and uvicorn's (its access log included)."""
-    handler = {"handlers": ["queue_listener"], "propagate": False, "level": level}
+
+    def handler(level: str = level) -> dict[str, Any]:
+        # A dictionary per logger: Litestar writes the "litestar" logger's level into its entry (Litestar.debug),
+        # and a shared one put uvicorn's access log at INFO whatever TALLY_LOG_LEVEL said.
+        return {"handlers": ["queue_listener"], "propagate": False, "level": level}
+
     return LoggingConfig(
         formatters={"standard": {"()": JsonFormatter}},
         filters={"request_id": {"()": RequestIdFilter}, "query_string": {"()": QueryStringFilter}},
@@ -103,10 +108,10 @@ def logging_config(level: str) -> LoggingConfig:
         root={"level": level, "handlers": ["queue_listener"]},
         # alembic: the readiness check's schema look-up would log two INFO lines each time.
         loggers={
-            "litestar": handler,
-            "uvicorn": handler,
-            "uvicorn.access": handler,
-            "alembic": {**handler, "level": "WARNING"},
+            "litestar": handler(),
+            "uvicorn": handler(),
+            "uvicorn.access": handler(),
+            "alembic": handler("WARNING"),
         },
         log_exceptions="never",
     )

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -94,3 +95,15 @@ def test_bucket_cells_hold_the_state_of_their_events(events) -> None:
         assert min(state.min_quantity for _, state in at_grain) == min(q for q, _, _ in events)
     assert [name for name in USAGE_BUCKETS.keys] == ["grain_seconds", "bucket_start", "feature_key"]
     assert DIMENSION_BUCKETS.keys[0] == "feature_key"
+
+
+@pytest.mark.parametrize("quantities", [[7], [3, 9, 1], [5, 5, 2, 8]])
+def test_a_group_of_events_folds_like_each_event_merged(quantities: list[int]) -> None:
+    """What ingestion computes per bucket (``of_events``, ``combined``) equals merging one event at a time."""
+    keys = [latest_key(T0, T0, position, quantity) for position, quantity in enumerate(quantities)]
+    merged = State.of_event(quantities[0], keys[0])
+    for quantity, key in zip(quantities[1:], keys[1:], strict=True):
+        merged = merged.merge(State.of_event(quantity, key))
+    assert State.of_events(quantities, keys) == merged
+    halves = [State.of_events(quantities[:1], keys[:1]), State.of_events(quantities, keys)]
+    assert State.combined(halves) == halves[0].merge(halves[1])

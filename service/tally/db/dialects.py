@@ -13,12 +13,14 @@ its migrations checked, its tests): see docs/architecture.md.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 from uuid import UUID
 
+import asyncpg
 import msgspec
 from sqlalchemy import Dialect as SQLAlchemyDialect
 from sqlalchemy import String, Text, TextClause, TypeDecorator, event, func, text
@@ -31,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_scoped_sessi
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.sql.schema import Table
 from sqlalchemy.types import TypeEngine
+from sqlalchemy.util import greenlet_spawn
 
 from tally.domain.models import NewEvent
 from tally.usage.aggregations import COLUMNS, Combine
@@ -52,6 +55,7 @@ def limit_lock_number(key: str) -> int:
 # resources (53300 too many connections), 57 operator intervention (57P01 admin shutdown, which
 # pg_terminate_backend causes; 57P03 cannot connect now, while the server starts or stops).
 TRANSIENT_SQLSTATE_CLASSES = frozenset({"08", "53", "57"})
+_NAMED = re.compile(r"(?<![:\w]):(\w+)")  # a ``:name`` parameter of a text() statement (not a ``::`` cast)
 
 
 Session = AsyncSession | async_scoped_session[AsyncSession]
@@ -60,7 +64,7 @@ Session = AsyncSession | async_scoped_session[AsyncSession]
 
 def dimension_set(dimensions: dict[str, str]) -> str:
     """The canonical text of a set of dimensions (keys sorted, no spaces): equal sets, equal text."""
-    return msgspec.json.encode(dict(sorted(dimensions.items()))).decode()
+    return msgspec.json.encode(dict(sorted(dimensions.items()))).decode() if dimensions else "{}"
 
 
 class Dialect:
@@ -72,6 +76,8 @@ class Dialect:
     """Appended to an ORDER BY term so strings sort by code point, as Python sorts them."""
     binds_json_objects: ClassVar[bool] = False
     """Its driver takes a JSON column's value as an object (else as text)."""
+    expands_lists: ClassVar[bool] = True
+    """A list parameter is bound as one parameter per item (``IN (...)``), else as one array (``= ANY(...)``)."""
 
     def create_engine(self, settings: Settings) -> AsyncEngine:
         raise NotImplementedError
@@ -104,6 +110,14 @@ class Dialect:
         """SQL for the text value of ``key`` in a JSON object column (NULL where it is missing). ``key`` is
         written into the text: callers pass only keys that matched DIMENSION_KEY_PATTERN."""
         raise NotImplementedError
+
+    def in_list(self, parameter: str) -> str:
+        """SQL for "is one of the list parameter's values", after the compared expression."""
+        return f"IN :{parameter}"
+
+    async def fetch_rows(self, session: Session, statement: TextClause, params: dict[str, Any]) -> Sequence[Any]:
+        """Every row of a hot read: a statement of the totals repository, its columns read by position."""
+        return (await session.execute(statement, params)).all()
 
     def latest_key_type(self) -> TypeEngine[str]:
         """The type of ``latest_key`` columns: compared byte-wise, whatever the database's locale."""
@@ -262,22 +276,34 @@ class PostgreSQLDialect(Dialect):
     url_prefix = "postgresql+asyncpg://"
     byte_order = ' COLLATE "C"'
     binds_json_objects = True
+    expands_lists = False  # one array parameter: the statement's text, and its prepared plan, fit every list
 
     def __init__(self) -> None:
         self._upserts: dict[str, TextClause] = {}
+        self._positional: dict[str, tuple[str, tuple[str, ...]]] = {}
 
     def create_engine(self, settings: Settings) -> AsyncEngine:
-        # Autocommit: a read is one statement and needs no BEGIN/ROLLBACK (the pool's pre-ping, too, is then one
-        # round trip instead of three). A session that writes calls begin_write first.
-        return create_async_engine(
+        # Autocommit: a read is one statement and needs no BEGIN/ROLLBACK. A session that writes calls begin_write
+        # first.
+        engine = create_async_engine(
             settings.database_url,
             pool_size=settings.db_pool_size,
             max_overflow=settings.db_pool_size,
             pool_timeout=settings.db_timeout_seconds,
-            pool_pre_ping=True,
             isolation_level="AUTOCOMMIT",
             connect_args={"timeout": settings.db_timeout_seconds},
         )
+
+        # Instead of pool_pre_ping, which is a round trip on every checkout: a backend that was terminated, or a
+        # server that went away, closes the socket, and asyncpg marks the connection closed as soon as the event
+        # loop sees it. A closed one is refused at checkout, and the pool replaces it with a new connection once
+        # (a failure to connect then is a 503). A connection that dies unseen fails its first statement: a 503.
+        @event.listens_for(engine.sync_engine, "checkout")
+        def _refuse_closed(_: DBAPIConnection, record: ConnectionPoolEntry, __: Any) -> None:
+            if record.driver_connection is None or record.driver_connection.is_closed():
+                raise sa_exc.DisconnectionError("the pooled connection was closed")
+
+        return engine
 
     async def begin_write(self, session: Session) -> None:
         await session.connection(execution_options={"isolation_level": "READ COMMITTED"})
@@ -328,6 +354,45 @@ class PostgreSQLDialect(Dialect):
     def json_value(self, column: str, key: str) -> str:
         return f"({column} ->> '{key}')"
 
+    def in_list(self, parameter: str) -> str:
+        return f"= ANY(:{parameter})"
+
+    async def fetch_rows(self, session: Session, statement: TextClause, params: dict[str, Any]) -> Sequence[Any]:
+        # On asyncpg's own connection, taken from SQLAlchemy's pool: the session's execute() (its transaction
+        # state, result objects, a greenlet hop per call) cost a totals read more CPU than everything else it does.
+        # asyncpg prepares each text once per connection (its statement cache). A connection that turns out to be
+        # closed is dropped and the read tried once more on another; a second failure is the caller's 503.
+        engine = session.bind
+        assert isinstance(engine, AsyncEngine)
+        if engine.sync_engine.dispatch.before_cursor_execute:  # something traces the statements: let it see this one
+            return await super().fetch_rows(session, statement, params)
+        sql, names = self._as_positional(statement.text)
+        args = [params[name] for name in names]
+        for attempt in (1, 2):
+            pooled = await engine.raw_connection()
+            connection = pooled.driver_connection
+            assert connection is not None
+            try:
+                return await connection.fetch(sql, *args)  # type: ignore[no-any-return]
+            except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+                if not connection.is_closed():
+                    raise
+                await greenlet_spawn(pooled.invalidate, exc)
+                if attempt == 2:
+                    raise ConnectionError("the database connection was lost, twice") from exc
+            finally:
+                await greenlet_spawn(pooled.close)
+        raise AssertionError("unreachable")
+
+    def _as_positional(self, sql: str) -> tuple[str, tuple[str, ...]]:
+        """``sql`` with asyncpg's ``$1, $2, …`` for its ``:name`` parameters, and the names in that order."""
+        known = self._positional.get(sql)
+        if known is None:
+            names: dict[str, int] = {}
+            positional = _NAMED.sub(lambda m: f"${names.setdefault(m.group(1), len(names) + 1)}", sql)
+            known = self._positional[sql] = (positional, tuple(names))
+        return known
+
     def latest_key_type(self) -> TypeEngine[str]:
         return String(80, collation="C")
 
@@ -337,6 +402,8 @@ class PostgreSQLDialect(Dialect):
     def transient(self, exc: BaseException) -> bool:
         if super().transient(exc):
             return True
+        if isinstance(exc, asyncpg.PostgresError):  # raised by fetch_rows, on asyncpg's own connection
+            return str(exc.sqlstate)[:2] in TRANSIENT_SQLSTATE_CLASSES
         if not isinstance(exc, sa_exc.DBAPIError):
             return False
         sqlstate = getattr(exc.orig, "sqlstate", None)

@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any, NamedTuple
 
 import msgspec
@@ -74,6 +75,23 @@ class State(NamedTuple):
         return cls._make(_EVENT_PARTS[column.per_event](quantity, latest_key) for column in COLUMNS)
 
     @classmethod
+    def of_events(cls, quantities: list[int], latest_keys: list[str]) -> State:
+        """The state of several events (the same as folding ``of_event`` of each, column by column in C)."""
+        sources = (quantities, latest_keys)
+        # tuple.__new__ over a list, as in merge: ingestion makes about one per event and grain.
+        return tuple.__new__(
+            State, [len(quantities) if source is None else fold(sources[source]) for fold, source in _EVENT_FOLDS]
+        )
+
+    @classmethod
+    def combined(cls, states: list[State]) -> State:
+        """Several states folded into one, column by column."""
+        if len(states) == 1:
+            return states[0]
+        columns = zip(*states, strict=True)
+        return tuple.__new__(State, [fold(values) for fold, values in zip(_FOLDS, columns, strict=True)])
+
+    @classmethod
     def of_row(cls, values: Iterable[Any]) -> State:
         """A state read from SQL: whole numbers as int (PostgreSQL's SUM of bigints is a numeric)."""
         return cls._make(int(v) if c.sql_type == "bigint" else v for c, v in zip(COLUMNS, values, strict=True))
@@ -89,6 +107,7 @@ _MERGE: dict[Combine, Callable[[object, object], object]] = {
     Combine.GREATEST: max,  # type: ignore[dict-item]
     Combine.LEAST: min,  # type: ignore[dict-item]
 }
+_FOLD: dict[Combine, Callable[[Iterable[Any]], Any]] = {Combine.ADD: sum, Combine.GREATEST: max, Combine.LEAST: min}
 _EVENT_PARTS: dict[str, Callable[[int, str], int | str]] = {
     "quantity": lambda quantity, _: quantity,
     "1": lambda _, __: 1,
@@ -105,6 +124,10 @@ COLUMNS = (
 """Every column of bucket state, in ``State``'s field order. ``event_count`` also tells an empty window."""
 COLUMN_NAMES = tuple(c.name for c in COLUMNS)
 _MERGES = tuple(_MERGE[c.combine] for c in COLUMNS)
+_FOLDS = tuple(_FOLD[c.combine] for c in COLUMNS)
+# Per column of an events' state: its fold, over the quantities (0) or the latest keys (1); None: a count.
+_EVENT_FOLDS = tuple((_FOLD[c.combine], {"quantity": 0, "latest_key": 1, "1": None}[c.per_event]) for c in COLUMNS)
+assert all(c.combine is Combine.ADD for c in COLUMNS if c.per_event == "1"), "a column of 1s adds up to a count"
 EMPTY = State._make(c.empty for c in COLUMNS)
 
 _KEY_PREFIX = 44  # see latest_key: two 20-digit instants and a 4-digit batch index, then the quantity
@@ -119,7 +142,13 @@ def latest_key(timestamp: datetime, recorded_at: datetime, batch_index: int, qua
     """What the ``latest`` aggregation keeps: a string that sorts like (timestamp, recorded_at, batch_index) and
     ends in the quantity, so the greatest key of any set of events is the latest one's (ties go to the
     later-recorded event)."""
-    return f"{_digits(timestamp)}{_digits(recorded_at)}{batch_index:04d}{quantity}"
+    return f"{_digits(timestamp)}{_recorded_digits(recorded_at)}{batch_index:04d}{quantity}"
+
+
+@lru_cache(maxsize=16)
+def _recorded_digits(at: datetime) -> str:
+    """``_digits`` of a receipt time, which every event of a batch shares."""
+    return _digits(at)
 
 
 class AggregationRule(msgspec.Struct, frozen=True):

@@ -12,6 +12,7 @@ import base64
 import binascii
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime, timedelta
+from functools import cached_property
 from uuid import UUID
 
 import msgspec
@@ -64,14 +65,34 @@ class UsageService:
         future_skew: timedelta = timedelta(minutes=5),
         totals_source: TotalsSource = "buckets",
     ) -> None:
-        self.transaction = Transaction(session)
-        self.features = FeatureRepository(session=session)
-        self.events = UsageEventRepository(session=session)
-        self.buckets = BucketRepository(session=session)
-        self.totals_repository = TotalsRepository(session=session)
-        self.tenant_plans = TenantPlanRepository(session=session)
+        self.session = session
         self.future_skew = future_skew
         self.totals_source = totals_source
+
+    # Made on first use: a service is made per request, and a totals read needs one repository of the five.
+    @cached_property
+    def transaction(self) -> Transaction:
+        return Transaction(self.session)
+
+    @cached_property
+    def features(self) -> FeatureRepository:
+        return FeatureRepository(session=self.session)
+
+    @cached_property
+    def events(self) -> UsageEventRepository:
+        return UsageEventRepository(session=self.session)
+
+    @cached_property
+    def buckets(self) -> BucketRepository:
+        return BucketRepository(session=self.session)
+
+    @cached_property
+    def tenant_plans(self) -> TenantPlanRepository:
+        return TenantPlanRepository(session=self.session)
+
+    @cached_property
+    def totals_repository(self) -> TotalsRepository:
+        return TotalsRepository(session=self.session)
 
     # --- recording -----------------------------------------------------------------------------------
 
@@ -118,18 +139,20 @@ class UsageService:
                     )
                 )
                 continue
-            bad_values = [
-                FieldError(
-                    field=f"events[{i}].dimensions.{key}",
-                    message=f"must be 1 to {MAX_DIMENSION_VALUE} characters, got {len(value)}",
-                )
-                for key, value in e.dimensions.items()
-                if not 1 <= len(value) <= MAX_DIMENSION_VALUE
-            ]
-            if bad_values:
-                errors += bad_values
-                continue
-            dimensions = dict(sorted(e.dimensions.items()))
+            dimensions: dict[str, str] = {}
+            if e.dimensions:
+                bad_values = [
+                    FieldError(
+                        field=f"events[{i}].dimensions.{key}",
+                        message=f"must be 1 to {MAX_DIMENSION_VALUE} characters, got {len(value)}",
+                    )
+                    for key, value in e.dimensions.items()
+                    if not 1 <= len(value) <= MAX_DIMENSION_VALUE
+                ]
+                if bad_values:
+                    errors += bad_values
+                    continue
+                dimensions = dict(sorted(e.dimensions.items()))
             event = NewEvent(
                 i,
                 e.idempotency_key,

@@ -128,7 +128,7 @@ class TotalsRepository(SQLAlchemyAsyncRepository[UsageBucketRecord]):
         statement = _catalog_statement(self.dialect, shape, kinds)
         grouped = bool(group_by or filters)
         first = 4 + grouped + len(group_by)  # key, unit, aggregation, unique_by, [declared keys], values, state
-        rows = await self.session.execute(statement, _params(tenant_id, ranges, wanted, filters))
+        rows = await self.dialect.fetch_rows(self.session, statement, _params(tenant_id, ranges, wanted, filters))
         return [
             CatalogRow(
                 row[0],
@@ -245,13 +245,14 @@ def _dimension_parts(dialect: Dialect, shape: Shape, raw: bool) -> tuple[str, st
     assert all(_DIMENSION_KEY.fullmatch(key) for key in (*shape.group_by, *shape.filter_keys))
     values = [dialect.json_value(column_name, key) for key in shape.group_by]
     selected = "".join(f", {v} AS d{i}" for i, v in enumerate(values))
-    where = "".join(f" AND {dialect.json_value(column_name, key)} IN :v{j}" for j, key in enumerate(shape.filter_keys))
+    keys = enumerate(shape.filter_keys)
+    where = "".join(f" AND {dialect.json_value(column_name, key)} {dialect.in_list(f'v{j}')}" for j, key in keys)
     return selected, where, "".join(f", {v}" for v in values)
 
 
-def _source(shape: Shape, k: int, raw: bool) -> str:
+def _source(dialect: Dialect, shape: Shape, k: int, raw: bool) -> str:
     """The FROM and WHERE of range ``k``: raw events or one grain's bucket rows of the tenant."""
-    only = " AND feature_key IN :features" if shape.some_features else ""
+    only = f" AND feature_key {dialect.in_list('features')}" if shape.some_features else ""
     if raw:
         return (
             f" FROM usage_event WHERE tenant_id = :tenant_id AND timestamp >= :s{k} AND timestamp < :e{k}"
@@ -273,7 +274,7 @@ def _branches(dialect: Dialect, shape: Shape, kinds: tuple[Kind, ...]) -> str:
             state = ", ".join(f"{c.sql_aggregate}({c.per_event}) AS {c.name}" for c in COLUMNS)
             parts.append(
                 f"SELECT {k} AS part, {NO_AT} AS at, feature_key{selected}, {state}"
-                f"{_source(shape, k, raw)}{where} GROUP BY feature_key{grouped}"
+                f"{_source(dialect, shape, k, raw)}{where} GROUP BY feature_key{grouped}"
             )
             continue
         rows = branch == "bucket rows"
@@ -282,7 +283,7 @@ def _branches(dialect: Dialect, shape: Shape, kinds: tuple[Kind, ...]) -> str:
         group = f" GROUP BY feature_key{', bucket_start' if rows else ''}{grouped}" if combined else ""
         parts.append(
             f"SELECT {k} AS part, {'bucket_start' if rows else NO_AT} AS at, feature_key{selected}, {state}"
-            f"{_source(shape, k, raw)}{where}{group}"
+            f"{_source(dialect, shape, k, raw)}{where}{group}"
         )
     return " UNION ALL ".join(parts)
 
@@ -299,18 +300,19 @@ def _distinct_branches(dialect: Dialect, shape: Shape, unique_by: str, kinds: tu
         at = "bucket_start" if branch == "bucket rows" else NO_AT
         parts.append(
             f"SELECT DISTINCT {k} AS part, {at} AS at, feature_key{selected}, {counted} AS u"
-            f"{_source(shape, k, raw)}{where} AND {counted} IS NOT NULL"
+            f"{_source(dialect, shape, k, raw)}{where} AND {counted} IS NOT NULL"
         )
     return " UNION ALL ".join(parts)
 
 
-def _bind(sql: str, shape: Shape, kinds: tuple[Kind, ...]) -> TextClause:
+def _bind(dialect: Dialect, sql: str, shape: Shape, kinds: tuple[Kind, ...]) -> TextClause:
+    expanding = dialect.expands_lists
     stmt = text(sql).bindparams(
         bindparam("tenant_id", type_=Uuid()),
         *(bindparam(f"{edge}{k}", type_=DateTimeUTC()) for k in range(len(kinds)) for edge in "se"),
-        *(bindparam(f"v{j}", expanding=True) for j in range(len(shape.filter_keys))),
+        *(bindparam(f"v{j}", expanding=expanding) for j in range(len(shape.filter_keys))),
     )
-    return stmt.bindparams(bindparam("features", expanding=True)) if shape.some_features else stmt
+    return stmt.bindparams(bindparam("features", expanding=expanding)) if shape.some_features else stmt
 
 
 @lru_cache(maxsize=256)
@@ -323,7 +325,7 @@ def _partials_statement(dialect: Dialect, shape: Shape, kinds: tuple[Kind, ...])
         *(column(f"d{i}", String()) for i in range(len(shape.group_by))),
         *(column(c.name, BigInteger() if c.sql_type == "bigint" else String()) for c in COLUMNS),
     ]
-    return _bind(_branches(dialect, shape, kinds), shape, kinds).columns(*columns)
+    return _bind(dialect, _branches(dialect, shape, kinds), shape, kinds).columns(*columns)
 
 
 @lru_cache(maxsize=256)
@@ -334,7 +336,7 @@ def _distinct_count_statement(dialect: Dialect, shape: Shape, unique_by: str, ki
         f"SELECT feature_key{values}, COUNT(DISTINCT u) FROM ({_distinct_branches(dialect, shape, unique_by, kinds)})"  # noqa: S608 - no input in the text
         f" AS part GROUP BY feature_key{values}"
     )
-    return _bind(sql, shape, kinds)
+    return _bind(dialect, sql, shape, kinds)
 
 
 @lru_cache(maxsize=256)
@@ -348,7 +350,7 @@ def _distinct_values_statement(
         *(column(f"d{i}", String()) for i in range(len(shape.group_by))),
         column("u", String()),
     ]
-    return _bind(_distinct_branches(dialect, shape, unique_by, kinds), shape, kinds).columns(*columns)
+    return _bind(dialect, _distinct_branches(dialect, shape, unique_by, kinds), shape, kinds).columns(*columns)
 
 
 @lru_cache(maxsize=256)
@@ -362,7 +364,7 @@ def _catalog_statement(dialect: Dialect, shape: Shape, kinds: tuple[Kind, ...]) 
     declared = ", CAST(feature.dimensions AS TEXT)" if grouped else ""
     state = ", ".join(f"agg.{c.name}" for c in COLUMNS)
     combined = ", ".join(f"{c.sql_aggregate}({c.name}) AS {c.name}" for c in COLUMNS)
-    where = "WHERE feature.feature_key IN :features" if shape.some_features else ""
+    where = f"WHERE feature.feature_key {dialect.in_list('features')}" if shape.some_features else ""
     sql = f"""
         SELECT feature.feature_key, feature.unit, feature.aggregation, feature.unique_by{declared}{joined}, {state}
         FROM feature LEFT OUTER JOIN (
@@ -373,4 +375,4 @@ def _catalog_statement(dialect: Dialect, shape: Shape, kinds: tuple[Kind, ...]) 
         {where}
         ORDER BY feature.feature_key{dialect.byte_order}{order}
     """  # noqa: S608 - no input in the text: keys matched DIMENSION_KEY_PATTERN
-    return _bind(sql, shape, kinds)
+    return _bind(dialect, sql, shape, kinds)

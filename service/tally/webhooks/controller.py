@@ -27,6 +27,8 @@ from tally.openapi_docs import problems
 from tally.webhooks.service import WebhookService
 
 MAX_DELIVERIES_PAGE = 100
+# Ids are ``{…:str}`` in the paths and UUIDs in the handlers: a bad id is a 400 naming it (a ``:uuid`` path
+# parameter would answer 404, no route matching).
 
 
 async def provide_webhooks(
@@ -69,12 +71,12 @@ class WebhookController(Controller):
         return await webhooks.list_endpoints()
 
     @http_delete(
-        "/webhook-endpoints/{endpoint_id:uuid}",
+        "/webhook-endpoints/{endpoint_id:str}",
         operation_id="delete_webhook_endpoint",
         summary="Delete a webhook endpoint",
         description="Nothing more is sent to it; its deliveries are deleted with it. 404: no such endpoint.",
         status_code=204,
-        responses=problems(401, 403, 404, 429),
+        responses=problems(400, 401, 403, 404, 429),
     )
     async def delete_endpoint(
         self,
@@ -111,7 +113,7 @@ class WebhookController(Controller):
         return await webhooks.deliveries_page(endpoint_id, status, cursor, limit)
 
     @post(
-        "/webhook-deliveries/{delivery_id:uuid}/retry",
+        "/webhook-deliveries/{delivery_id:str}/retry",
         operation_id="retry_webhook_delivery",
         summary="Send a delivery again now",
         description=(
@@ -119,7 +121,7 @@ class WebhookController(Controller):
             "round (202). 404 when there is no such delivery."
         ),
         status_code=202,
-        responses=problems(401, 403, 404, 429),
+        responses=problems(400, 401, 403, 404, 429),
     )
     async def retry_delivery(
         self,

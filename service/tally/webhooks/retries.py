@@ -24,5 +24,5 @@ def next_attempt(
     if now >= created_at + retry_for:
         return None
     delay = min(base * 2 ** min(failures - 1, 30), max(CAP, base))
-    jittered = delay * (0.5 + 0.5 * (rng or random).random())
+    jittered: timedelta = delay * (0.5 + 0.5 * (rng or random).random())
     return min(now + jittered, created_at + retry_for)

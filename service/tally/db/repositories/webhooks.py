@@ -8,7 +8,7 @@ from typing import Any
 from uuid import UUID
 
 from advanced_alchemy.repository import SQLAlchemyAsyncRepository
-from sqlalchemy import delete, func, select, tuple_, update
+from sqlalchemy import delete, func, insert, select, tuple_, update
 
 from tally.db import dialects
 from tally.db.dialects import Session
@@ -53,7 +53,7 @@ class AlertRepository:
 
     async def add_deliveries(self, deliveries: Sequence[dict[str, Any]]) -> None:
         if deliveries:
-            await self.session.execute(WebhookDeliveryRecord.__table__.insert(), list(deliveries))
+            await self.session.execute(insert(WebhookDeliveryRecord), list(deliveries))
 
     async def subscribed(self, event_type: str) -> list[UUID]:
         """The endpoints that receive ``event_type``."""

@@ -10,8 +10,12 @@ from uuid import UUID
 import msgspec
 from msgspec import Meta
 
+from tally.domain.models import NO_NUL
+
 MAX_URL = 2048
 MAX_WEBHOOK_DESCRIPTION = 500
+URL_PATTERN = r"^https?://[^\x00-\x20/?#]+([/?#][^\x00-\x20]*)?$"
+"""An http(s) URL with a host and no space or control character; what it names is checked by the service."""
 
 
 class WebhookEventType(StrEnum):
@@ -32,11 +36,12 @@ class WebhookEndpointIn(msgspec.Struct, kw_only=True, frozen=True, forbid_unknow
         Meta(
             min_length=1,
             max_length=MAX_URL,
+            pattern=URL_PATTERN,
             description="An `https` or `http` URL. Loopback, private and link-local targets are refused unless "
             "`TALLY_WEBHOOK_ALLOW_PRIVATE=true`.",
         ),
     ]
-    description: Annotated[str, Meta(max_length=MAX_WEBHOOK_DESCRIPTION)] | None = None
+    description: Annotated[str, Meta(max_length=MAX_WEBHOOK_DESCRIPTION, pattern=NO_NUL)] | None = None
     events: Annotated[list[WebhookEventType], Meta(min_length=1, max_length=1)] = msgspec.field(
         default_factory=lambda: [WebhookEventType.USAGE_THRESHOLD_CROSSED]
     )

@@ -28,6 +28,9 @@ from tally.openapi_docs import linked, problems
 from tally.webhooks.service import WebhookService
 
 MAX_DELIVERIES_PAGE = 100
+# On each handler, not the controller: a controller's guards also guard Litestar's OPTIONS handlers, which run
+# without authentication (a 500 then, as the guard finds no user).
+GUARDS = [requires(Permission.MANAGE_WEBHOOKS)]
 # Ids are ``{…:str}`` in the paths and UUIDs in the handlers: a bad id is a 400 naming it (a ``:uuid`` path
 # parameter would answer 404, no route matching).
 
@@ -42,10 +45,10 @@ class WebhookController(Controller):
     path = "/api/v1/billing"
     tags = ["webhooks"]
     dependencies = {"webhooks": Provide(provide_webhooks)}
-    guards = [requires(Permission.MANAGE_WEBHOOKS)]
 
     @post(
         "/webhook-endpoints",
+        guards=GUARDS,
         operation_id="create_webhook_endpoint",
         summary="Add a webhook endpoint",
         description=(
@@ -75,6 +78,7 @@ class WebhookController(Controller):
 
     @get(
         "/webhook-endpoints",
+        guards=GUARDS,
         operation_id="list_webhook_endpoints",
         summary="List the webhook endpoints",
         description="Every endpoint, oldest first, without its secret.",
@@ -85,6 +89,7 @@ class WebhookController(Controller):
 
     @http_delete(
         "/webhook-endpoints/{endpoint_id:str}",
+        guards=GUARDS,
         operation_id="delete_webhook_endpoint",
         summary="Delete a webhook endpoint",
         description="Nothing more is sent to it; its deliveries are deleted with it. 404: no such endpoint.",
@@ -100,6 +105,7 @@ class WebhookController(Controller):
 
     @get(
         "/webhook-deliveries",
+        guards=GUARDS,
         operation_id="list_webhook_deliveries",
         summary="The webhook delivery log",
         description=(
@@ -134,6 +140,7 @@ class WebhookController(Controller):
 
     @post(
         "/webhook-deliveries/{delivery_id:str}/retry",
+        guards=GUARDS,
         operation_id="retry_webhook_delivery",
         summary="Send a delivery again now",
         description=(

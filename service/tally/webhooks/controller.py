@@ -9,7 +9,6 @@ from uuid import UUID
 from litestar import Controller, get, post
 from litestar import delete as http_delete  # a bare delete( reads as SQL to the layer check (test_layers.py)
 from litestar.di import NamedDependency, Provide
-from litestar.openapi.spec import Link
 from litestar.params import JSONBody, Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,7 +23,7 @@ from tally.domain.webhooks import (
     WebhookEndpointCreated,
     WebhookEndpointIn,
 )
-from tally.openapi_docs import linked, problems
+from tally.openapi_docs import problems
 from tally.webhooks.service import WebhookService
 
 MAX_DELIVERIES_PAGE = 100
@@ -58,18 +57,6 @@ class WebhookController(Controller):
         ),
         status_code=201,
         responses=problems(400, 401, 403, 429),
-        operation_class=linked(
-            deliveries=Link(
-                operation_id="list_webhook_deliveries",
-                parameters={"endpoint_id": "$response.body#/id"},
-                description="The endpoint's deliveries.",
-            ),
-            delete=Link(
-                operation_id="delete_webhook_endpoint",
-                parameters={"endpoint_id": "$response.body#/id"},
-                description="Delete the endpoint.",
-            ),
-        ),
     )
     async def create_endpoint(
         self, webhooks: NamedDependency[WebhookService], data: JSONBody[WebhookEndpointIn]
@@ -113,13 +100,6 @@ class WebhookController(Controller):
             "while `pending`, when the next attempt is due."
         ),
         responses=problems(400, 401, 403, 429),
-        operation_class=linked(
-            retry=Link(
-                operation_id="retry_webhook_delivery",
-                parameters={"delivery_id": "$response.body#/items/0/id"},
-                description="Send the page's first delivery again.",
-            ),
-        ),
     )
     async def list_deliveries(
         self,

@@ -30,7 +30,17 @@ from tally.db.migrate import upgrade
 
 TEST_SECRET = "test-secret-0123456789abcdef-0123456789"
 POSTGRES_ADMIN_URL = os.environ.get("TALLY_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
-TABLES = ("tenant_plan", "plan", "usage_dimension_bucket", "usage_bucket", "usage_event", "feature")
+TABLES = (
+    "webhook_delivery",
+    "usage_alert",
+    "webhook_endpoint",
+    "tenant_plan",
+    "plan",
+    "usage_dimension_bucket",
+    "usage_bucket",
+    "usage_event",
+    "feature",
+)
 
 
 def in_thread(fn, *args):  # type: ignore[no-untyped-def]

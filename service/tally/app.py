@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import logging
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 from advanced_alchemy.extensions.litestar import AsyncSessionConfig, SQLAlchemyAsyncConfig, SQLAlchemyPlugin
@@ -37,6 +38,8 @@ from tally.rate_limit import limiter_from
 from tally.strict_input import StrictRequest, refuse_bad_text
 from tally.ui import template_config, usage_pages
 from tally.usage.controller import UsageController
+from tally.webhooks.controller import WebhookController
+from tally.webhooks.delivery import Deliverer
 
 logger = logging.getLogger("tally")
 _APPS = itertools.count()
@@ -108,6 +111,19 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 await CatalogService(session).load(catalog.features, catalog.plans)
             logger.info("catalog file loaded: %d features, %d plans", len(catalog.features), len(catalog.plans))
 
+    # Webhook deliveries run in each serving process: several processes share the outbox through the database.
+    deliverer = (
+        Deliverer(
+            engine,
+            allow_private=settings.webhook_allow_private,
+            retry_for=timedelta(hours=settings.webhook_retry_hours),
+            retry_base=timedelta(seconds=settings.webhook_retry_base_seconds),
+            poll_seconds=settings.webhook_poll_seconds,
+        )
+        if settings.webhook_delivery_enabled
+        else None
+    )
+
     plugins: list[PluginProtocol] = [
         SQLAlchemyPlugin(config=db),
         problem_details_plugin(settings.retry_after_seconds, settings.max_body_bytes),
@@ -131,6 +147,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             UsageController,
             PlanController,
             TenantPlanController,
+            WebhookController,
             usage_pages(auth),
         ],
         middleware=[limiter.middleware()] if limiter else [],
@@ -142,7 +159,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         request_class=StrictRequest,
         exception_handlers={ValidationException: validation_problem},
         before_send=before_send,
-        on_startup=[check_schema, load_catalog_file],
+        on_startup=[check_schema, load_catalog_file, *([deliverer.start] if deliverer else [])],
+        on_shutdown=[deliverer.stop] if deliverer else [],
         dependencies={"settings": Provide(lambda: settings, sync_to_thread=False)},
         request_max_body_size=settings.max_body_bytes,
         openapi_config=OpenAPIConfig(

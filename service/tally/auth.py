@@ -40,6 +40,7 @@ class Permission(StrEnum):
     RECORD_USAGE = "record usage"
     MANAGE_CATALOG = "manage the feature catalog"
     MANAGE_PLANS = "manage plans and tenants' plans"
+    MANAGE_WEBHOOKS = "manage webhook endpoints and deliveries"
 
 
 ALLOWED: dict[Permission, frozenset[Role]] = {
@@ -47,6 +48,7 @@ ALLOWED: dict[Permission, frozenset[Role]] = {
     Permission.RECORD_USAGE: frozenset({Role.ADMIN, Role.OWNER, Role.PLATFORM}),
     Permission.MANAGE_CATALOG: frozenset({Role.PLATFORM}),
     Permission.MANAGE_PLANS: frozenset({Role.PLATFORM}),
+    Permission.MANAGE_WEBHOOKS: frozenset({Role.PLATFORM}),
 }
 
 

@@ -73,6 +73,16 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     """Length of the rate limits' fixed windows."""
     otel_enabled: bool = False
     """OpenTelemetry traces (HTTP and database spans); needs the ``otel`` extra (``pip install 'tally[otel]'``)."""
+    webhook_allow_private: bool = False
+    """Allow webhook endpoints on loopback, private and link-local addresses (local use and tests only)."""
+    webhook_delivery_enabled: bool = True
+    """Run the webhook delivery task in this serving process; false: this process only records alerts."""
+    webhook_poll_seconds: Annotated[float, msgspec.Meta(gt=0, le=60)] = 1.0
+    """How often the delivery task looks for due webhook deliveries."""
+    webhook_retry_base_seconds: Annotated[float, msgspec.Meta(gt=0, le=3600)] = 5.0
+    """The first retry's delay; each further one doubles (with jitter, at most an hour)."""
+    webhook_retry_hours: Annotated[float, msgspec.Meta(gt=0)] = 24.0
+    """How long a delivery is retried before it is marked failed."""
 
     @classmethod
     def from_env(

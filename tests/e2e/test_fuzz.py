@@ -66,15 +66,34 @@ def figures(ndjson: Path) -> tuple[Counter[str], Counter[tuple[str, str, str]]]:
     return cases, accepted
 
 
+def seed_a_delivery(base_url: str, platform: dict[str, str]) -> None:
+    """A threshold crossing delivered to nowhere (the server sends nothing), so that the delivery log has an item
+    and the stateful phase can retry it."""
+    api = f"{base_url}/api/v1/billing"
+    endpoint = httpx.post(f"{api}/webhook-endpoints", json={"url": "https://hooks.example.com/t"}, headers=platform)
+    assert endpoint.status_code == 201, endpoint.text
+    plan = {"name": "Alerting", "limits": [{"feature_key": "api_calls", "limit": 1, "notify_at_percent": [100]}]}
+    assert httpx.put(f"{api}/plans/alerting", json=plan, headers=platform).status_code == 201
+    tenant = "00000000-0000-4000-8000-00000000a1e7"
+    assert httpx.put(f"{api}/tenants/{tenant}/plan", json={"plan_key": "alerting"}, headers=platform).status_code == 200
+    batch = {"events": [{"feature_key": "api_calls", "quantity": 1, "idempotency_key": "seed"}]}
+    assert httpx.post(f"{api}/tenants/{tenant}/usage-events", json=batch, headers=platform).status_code == 200
+
+
 def test_schemathesis_finds_nothing(tmp_path: Path) -> None:
     token = issue_token(TEST_SECRET, Role.PLATFORM, None, subject="fuzz", ttl=timedelta(seconds=TIMEOUT_SECONDS))
     platform = {"Authorization": f"Bearer {token}"}
-    with fresh_postgres_database("tally_fuzz") as url, running_server(url, tmp_path / "server.log") as base_url:
+    with (
+        fresh_postgres_database("tally_fuzz") as url,
+        # No delivery task: the endpoints the fuzzer adds are never sent to; the routes are what is tested.
+        running_server(url, tmp_path / "server.log", TALLY_WEBHOOK_DELIVERY_ENABLED="false") as base_url,
+    ):
         # A feature in the catalog, so that the examples' batches (which name api_calls) can be stored.
         created = httpx.put(
             f"{base_url}/api/v1/billing/features/api_calls", json={"unit": "requests"}, headers=platform
         )
         assert created.status_code == 201, created.text
+        seed_a_delivery(base_url, platform)
         command = [
             schemathesis(),
             "--config-file",

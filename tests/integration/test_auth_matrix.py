@@ -40,6 +40,7 @@ BODIES: dict[str, object] = {
     "put_feature": {"unit": "requests"},
     "put_plan": {"name": "Pro", "limits": [{"feature_key": "api_calls", "limit": 1}]},
     "put_tenant_plan": {"plan_key": "pro"},
+    "create_webhook_endpoint": {"url": "https://hooks.example.com/tally"},
 }
 
 
@@ -56,7 +57,14 @@ def api_routes(app: Litestar) -> list[tuple[str, str, str]]:
 
 
 def concrete(template: str, tenant: uuid.UUID) -> str:
-    values = {"tenant_id": str(tenant), "idempotency_key": KEY_OF_B, "feature_key": "api_calls", "plan_key": "pro"}
+    values = {
+        "tenant_id": str(tenant),
+        "idempotency_key": KEY_OF_B,
+        "feature_key": "api_calls",
+        "plan_key": "pro",
+        "endpoint_id": str(uuid.uuid4()),
+        "delivery_id": str(uuid.uuid4()),
+    }
     return re.sub(r"\{(\w+)(?::\w+)?\}", lambda m: values[m.group(1)], template)
 
 
@@ -82,6 +90,11 @@ def test_the_enumeration_finds_every_known_route() -> None:
         "delete_tenant_plan",
         "list_entitlements",
         "get_entitlement",
+        "create_webhook_endpoint",
+        "list_webhook_endpoints",
+        "delete_webhook_endpoint",
+        "list_webhook_deliveries",
+        "retry_webhook_delivery",
     }
 
 

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tally.domain.models import Aggregation, Enforcement, Entitlement, Limit, LimitPeriod, NewEvent
-from tally.plans.limits import effective, first_over, hard_periods, period_bounds
+from tally.plans.limits import WatchedPeriod, effective, first_over, period_bounds, reached, watched_periods
 from tally.ui.view import limit_view
 from tally.usage.aggregations import State, latest_key
 
@@ -28,14 +28,31 @@ def event(index: int, quantity: int, at: datetime, feature_key: str = "api_calls
     return NewEvent(index, f"k{index}", feature_key, quantity, at, True, latest_key(at, at, index, quantity), {}, "{}")
 
 
-def test_each_event_is_judged_in_its_own_period_and_only_rejecting_limits_judge() -> None:
+def test_each_event_is_judged_in_its_own_period_and_only_rejecting_or_notifying_limits_watch() -> None:
     today, yesterday = datetime(2026, 12, 2, 10, tzinfo=UTC), datetime(2026, 12, 1, 10, tzinfo=UTC)
     limits = effective(
         [Limit(feature_key="api_calls", limit=5, period=LimitPeriod.DAY, enforcement=Enforcement.REJECT)],
         [Limit(feature_key="tokens", limit=5)],
     )
-    groups = hard_periods([event(0, 1, today), event(1, 1, yesterday), event(2, 1, today, "tokens")], limits, UTC)
+    groups = watched_periods([event(0, 1, today), event(1, 1, yesterday), event(2, 1, today, "tokens")], limits, UTC)
     assert sorted((p.start.day, [e.index for e in events]) for p, events in groups.items()) == [(1, [1]), (2, [0])]
+    notifying = effective([Limit(feature_key="tokens", limit=5, notify_at_percent=[90, 50])], [])
+    (period,) = watched_periods([event(0, 1, today, "tokens")], notifying, UTC)
+    assert (period.rejects, period.thresholds) == (False, (50, 90))
+    assert watched_periods([event(0, 1, today, "tokens")], notifying, UTC, distinct_counts={"tokens"}) == {}
+
+
+def test_a_threshold_is_reached_at_its_exact_share_of_the_limit() -> None:
+    at = datetime(2026, 12, 2, tzinfo=UTC)
+    period = WatchedPeriod("a", at, at, 10, LimitPeriod.DAY, False, (50, 80, 100))
+    assert [reached(period, used) for used in (4, 5, 8, 9, 10, 11)] == [
+        [],
+        [50],
+        [50, 80],
+        [50, 80],
+        [50, 80, 100],
+        [50, 80, 100],
+    ]
 
 
 def test_an_override_replaces_the_plans_limit() -> None:

@@ -4,7 +4,7 @@ enforce uniqueness that includes the distribution column).
 
 Checked twice: on the SQLAlchemy models, and on the schema the migrations actually build on SQLite and
 PostgreSQL (so a migration that drifts from the models is caught too). Every table is tenant data except
-the shared feature catalog, the plans and Alembic's bookkeeping.
+the shared feature catalog, the plans, the webhook endpoints (a platform's) and Alembic's bookkeeping.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from tally.db.models import Base
 
 pytestmark = pytest.mark.anyio
 
-SHARED = {"feature", "plan", "alembic_version"}
+SHARED = {"feature", "plan", "webhook_endpoint", "alembic_version"}
 
 
 def key_problems(table: str, columns: set[str], primary_key: list[str], unique: dict[str, list[str]]) -> list[str]:

@@ -1,6 +1,8 @@
 """Contains all the data models used in inputs/outputs"""
 
 from .aggregation import Aggregation
+from .delivery_attempt import DeliveryAttempt
+from .delivery_status import DeliveryStatus
 from .enforcement import Enforcement
 from .entitlement import Entitlement
 from .feature import Feature
@@ -24,10 +26,18 @@ from .usage_event_page import UsageEventPage
 from .usage_total import UsageTotal
 from .usage_total_dimensions import UsageTotalDimensions
 from .void_in import VoidIn
+from .webhook_delivery import WebhookDelivery
+from .webhook_delivery_page import WebhookDeliveryPage
+from .webhook_endpoint import WebhookEndpoint
+from .webhook_endpoint_created import WebhookEndpointCreated
+from .webhook_endpoint_in import WebhookEndpointIn
+from .webhook_event_type import WebhookEventType
 from .window_size import WindowSize
 
 __all__ = (
     "Aggregation",
+    "DeliveryAttempt",
+    "DeliveryStatus",
     "Enforcement",
     "Entitlement",
     "Feature",
@@ -51,5 +61,11 @@ __all__ = (
     "UsageTotal",
     "UsageTotalDimensions",
     "VoidIn",
+    "WebhookDelivery",
+    "WebhookDeliveryPage",
+    "WebhookEndpoint",
+    "WebhookEndpointCreated",
+    "WebhookEndpointIn",
+    "WebhookEventType",
     "WindowSize",
 )

@@ -25,12 +25,13 @@ import msgspec
 from sqlalchemy import Dialect as SQLAlchemyDialect
 from sqlalchemy import String, Text, TextClause, TypeDecorator, event, func, text
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.dialects import sqlite
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import URL
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_scoped_session, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.sql.dml import Insert
 from sqlalchemy.sql.schema import Table
 from sqlalchemy.types import TypeEngine
 from sqlalchemy.util import greenlet_spawn
@@ -100,6 +101,11 @@ class Dialect:
         self, session: Session, table: Table, tenant_id: UUID, events: Sequence[NewEvent], recorded_at: datetime
     ) -> set[str]:
         """Insert the events whose keys are new (ON CONFLICT DO NOTHING) and return those keys."""
+        raise NotImplementedError
+
+    def insert_new(self, table: Table, keys: Sequence[str]) -> Insert:
+        """INSERT … ON CONFLICT (``keys``) DO NOTHING: rows whose key exists (or is being inserted by a concurrent
+        transaction, which it waits for) are skipped; add ``.returning`` to learn which were new."""
         raise NotImplementedError
 
     async def upsert_cells(self, session: Session, table: BucketTable, tenant_id: UUID, cells: list[Cell]) -> None:
@@ -195,6 +201,9 @@ class SQLiteDialect(Dialect):
             for e in events
         ]
         return set((await session.scalars(stmt, rows)).all())
+
+    def insert_new(self, table: Table, keys: Sequence[str]) -> Insert:
+        return sqlite.insert(table).on_conflict_do_nothing(index_elements=list(keys))
 
     async def upsert_cells(self, session: Session, table: BucketTable, tenant_id: UUID, cells: list[Cell]) -> None:
         from tally.db.models import Base  # the tables; models import this module for their column types
@@ -339,6 +348,9 @@ class PostgreSQLDialect(Dialect):
             },
         )
         return set(result.scalars().all())
+
+    def insert_new(self, table: Table, keys: Sequence[str]) -> Insert:
+        return postgresql.insert(table).on_conflict_do_nothing(index_elements=list(keys))
 
     async def upsert_cells(self, session: Session, table: BucketTable, tenant_id: UUID, cells: list[Cell]) -> None:
         statement = self._upserts.get(table.name)

@@ -121,3 +121,50 @@ class TenantPlanRecord(Base):
     timezone: Mapped[str] = mapped_column(String(64))
     overrides: Mapped[list[dict[str, Any]]] = mapped_column(JSON)  # ``Limit`` structs as JSON
     updated_at: Mapped[datetime] = mapped_column(DateTimeUTC)
+
+
+class WebhookEndpointRecord(Base):
+    """Where usage alerts are sent, with the secret that signs them (shared by every tenant: a platform's)."""
+
+    __tablename__ = "webhook_endpoint"
+
+    id: Mapped[UUID] = mapped_column(Uuid, primary_key=True)
+    url: Mapped[str] = mapped_column(Text)
+    description: Mapped[str | None] = mapped_column(Text)
+    events: Mapped[list[str]] = mapped_column(JSON)
+    secret: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTimeUTC)
+
+
+class UsageAlertRecord(Base):
+    """A threshold crossing, written in the transaction of the usage that crossed it. Its primary key is what
+    makes it exactly once per tenant, feature, period and threshold."""
+
+    __tablename__ = "usage_alert"
+
+    tenant_id: Mapped[UUID] = mapped_column(Uuid, primary_key=True)
+    feature_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    period_start: Mapped[datetime] = mapped_column(DateTimeUTC, primary_key=True)
+    threshold_percent: Mapped[int] = mapped_column(Integer, primary_key=True)
+    message_id: Mapped[str] = mapped_column(String(64))  # the deliveries' webhook-id: unique by construction
+    payload: Mapped[str] = mapped_column(Text)  # the body as sent (and signed), byte for byte on every attempt
+    created_at: Mapped[datetime] = mapped_column(DateTimeUTC)
+
+
+class WebhookDeliveryRecord(Base):
+    """The outbox: one message to one endpoint, its attempts, and when the next one is due."""
+
+    __tablename__ = "webhook_delivery"
+    # The worker's claim: due pending deliveries, oldest due first.
+    __table_args__ = (Index(None, "status", "next_attempt_at"),)
+
+    tenant_id: Mapped[UUID] = mapped_column(Uuid, primary_key=True)
+    id: Mapped[UUID] = mapped_column(Uuid, primary_key=True)
+    endpoint_id: Mapped[UUID] = mapped_column(Uuid, index=True)
+    message_id: Mapped[str] = mapped_column(String(64))
+    event_type: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTimeUTC)
+    created_at: Mapped[datetime] = mapped_column(DateTimeUTC)

@@ -3,7 +3,7 @@ a batch's events a hard limit judges, the first event that would go over, and an
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta, tzinfo
 from uuid import UUID
 
@@ -93,48 +93,76 @@ def period_bounds(instant: datetime, period: LimitPeriod, tz: tzinfo) -> tuple[d
     return month_start(instant, tz), next_month_start(instant, tz)
 
 
-class HardPeriod(msgspec.Struct, frozen=True):
-    """One rejecting limit's period that a batch adds to."""
+class WatchedPeriod(msgspec.Struct, frozen=True):
+    """One limit's period that a batch adds to, when the limit rejects or notifies: ingestion locks it, reads its
+    usage, and judges the batch (``rejects``) or records the ``thresholds`` the batch reaches."""
 
     feature_key: str
     start: datetime
     end: datetime
     limit: int
     period: LimitPeriod
+    rejects: bool
+    thresholds: tuple[int, ...]
 
     def lock_key(self, tenant_id: UUID) -> str:
         return f"{tenant_id}/{self.feature_key}/{self.start.isoformat()}"
 
 
-def hard_periods(
-    events: Iterable[NewEvent], limits: Mapping[str, Limit], tz: tzinfo
-) -> dict[HardPeriod, list[NewEvent]]:
-    """The events of a batch that rejecting limits judge, by the limit's period each falls in (its own period,
-    whether current or not), in batch order."""
-    groups: dict[HardPeriod, list[NewEvent]] = {}
+def watched_periods(
+    events: Iterable[NewEvent], limits: Mapping[str, Limit], tz: tzinfo, distinct_counts: Collection[str] = ()
+) -> dict[WatchedPeriod, list[NewEvent]]:
+    """The events of a batch that rejecting or notifying limits watch, by the limit's period each falls in (its
+    own period, whether current or not), in batch order. A distinct count's thresholds are not watched: its value
+    cannot be folded event by event (and it cannot reject, see ``check_limits``)."""
+    groups: dict[WatchedPeriod, list[NewEvent]] = {}
     for event in sorted(events, key=lambda e: e.index):
         limit = limits.get(event.feature_key)
-        if limit is None or limit.enforcement is not Enforcement.REJECT:
+        if limit is None:
+            continue
+        rejects = limit.enforcement is Enforcement.REJECT
+        thresholds = () if event.feature_key in distinct_counts else tuple(sorted(limit.notify_at_percent))
+        if not rejects and not thresholds:
             continue
         start, end = period_bounds(event.timestamp, limit.period, tz)
-        groups.setdefault(HardPeriod(event.feature_key, start, end, limit.limit, limit.period), []).append(event)
+        period = WatchedPeriod(event.feature_key, start, end, limit.limit, limit.period, rejects, thresholds)
+        groups.setdefault(period, []).append(event)
     return groups
+
+
+def _running(used: State | None, events: Iterable[NewEvent]) -> Iterator[tuple[NewEvent, State]]:
+    """Each of ``events`` with the state after it, folded onto ``used`` (None or empty: no usage yet)."""
+    state = used if used is not None and used.event_count else None
+    for event in events:
+        one = State.of_event(event.quantity, event.latest_key)
+        state = one if state is None else state.merge(one)
+        yield event, state
+
+
+def folded(used: State | None, events: Iterable[NewEvent]) -> State | None:
+    """``used`` (a period's state, None: no usage) with ``events`` added."""
+    last = used if used is not None and used.event_count else None
+    for _, last in _running(used, events):  # noqa: B007 (the loop's last state is the answer)
+        pass
+    return last
+
+
+def reached(period: WatchedPeriod, used: int) -> list[int]:
+    """The thresholds of ``period`` that a usage of ``used`` has reached (``used >= limit * percent / 100``)."""
+    return [p for p in period.thresholds if used * 100 >= period.limit * p]
 
 
 def first_over(limit: int, aggregation: Aggregation, used: State | None, events: Iterable[NewEvent]) -> NewEvent | None:
     """The first of ``events`` (new ones, in batch order) after which the period's value would exceed ``limit``,
     folding them one by one onto ``used`` (the period's state before the batch) with the feature's
     aggregation; None when the whole batch fits."""
-    state = used if used is not None and used.event_count else None
-    for event in events:
-        one = State.of_event(event.quantity, event.latest_key)
-        state = one if state is None else state.merge(one)
+    for event, state in _running(used, events):
         if value(aggregation, state) > limit:
             return event
     return None
 
 
-def exceeded(period: HardPeriod, event: NewEvent, used: int) -> FieldError:
+def exceeded(period: WatchedPeriod, event: NewEvent, used: int) -> FieldError:
     """The problem's entry for the event that would go over ``period``'s limit."""
     return FieldError(
         field=f"events[{event.index}]",

@@ -8,8 +8,6 @@ of events (see ``tally.usage.buckets`` and ``tally.db.repositories.totals``).
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime, timedelta
 from functools import cached_property
@@ -18,6 +16,7 @@ from uuid import UUID
 import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tally.cursors import decode_cursor, encode_cursor
 from tally.db.dialects import dimension_set
 from tally.db.models import UsageEventRecord
 from tally.db.repositories import (
@@ -34,6 +33,7 @@ from tally.domain.models import (
     Aggregation,
     FieldError,
     IngestResult,
+    Limit,
     NewEvent,
     UsageBatch,
     UsageEvent,
@@ -41,17 +41,18 @@ from tally.domain.models import (
     UsageTotal,
 )
 from tally.plans import limits
-from tally.plans.limits import HardPeriod
+from tally.plans.limits import WatchedPeriod
 from tally.usage import totals
-from tally.usage.aggregations import State, latest_key, value
+from tally.usage.aggregations import AGGREGATIONS, State, latest_key, value
 from tally.usage.buckets import DIMENSION_BUCKETS, USAGE_BUCKETS, bucket_cells, dimension_cells
 from tally.usage.periods import as_utc, zone
 from tally.usage.totals import Plan, TotalsQuery, TotalsSource
+from tally.webhooks.outbox import AlertOutbox, Crossing
 
 
-class HardCheck(msgspec.Struct, frozen=True):
-    """A rejecting limit's period of a batch: the batch's events in it, the feature's aggregation and the
-    period's state before the batch (None: no usage yet)."""
+class PeriodCheck(msgspec.Struct, frozen=True):
+    """A rejecting or notifying limit's period of a batch: the batch's events in it, the feature's aggregation
+    and the period's state before the batch (None: no usage yet)."""
 
     events: list[NewEvent]
     aggregation: Aggregation
@@ -91,6 +92,10 @@ class UsageService:
         return TenantPlanRepository(session=self.session)
 
     @cached_property
+    def outbox(self) -> AlertOutbox:
+        return AlertOutbox(self.session)
+
+    @cached_property
     def totals_repository(self) -> TotalsRepository:
         return TotalsRepository(session=self.session)
 
@@ -102,15 +107,16 @@ class UsageService:
         await self.transaction.begin_write()
         await self.transaction.lock_catalog(exclusive=False)
         dimensioned = await self._check_features(events)
-        hard = await self._hard_limits(tenant_id, events)
+        watched = await self._watched_limits(tenant_id, events)
         # Sorted keys: concurrent batches that share keys take their row locks in the same order.
         events.sort(key=lambda e: e.idempotency_key)
         inserted = await self.events.insert_new(tenant_id, events, received_at)
         known = [e for e in events if e.idempotency_key not in inserted]
         if known:
             await self._check_duplicates(tenant_id, known)
-        if hard:
-            await self._check_limits(hard, inserted)
+        if watched:
+            await self._check_limits(watched, inserted)
+            await self.outbox.record(tenant_id, _crossings(watched, inserted), received_at)
         # Buckets last: their rows are the ones concurrent batches of a tenant contend for, so hold their
         # locks for the shortest time, until the commit right after.
         new = [e for e in events if e.idempotency_key in inserted]
@@ -201,28 +207,39 @@ class UsageService:
             raise InvalidInput.fields(undeclared)
         return {key for key, dimensions in declared.items() if dimensions}
 
-    async def _hard_limits(self, tenant_id: UUID, events: Sequence[NewEvent]) -> dict[HardPeriod, HardCheck]:
-        """The periods of the tenant's rejecting limits that the batch adds to, locked (PostgreSQL: one advisory
-        lock per tenant, feature and period), each with its events and its usage read after the lock: a
-        concurrent batch of the same period has committed by then, and the next waits for this one. Batches
-        without a rejecting limit take no lock."""
+    async def _watched_limits(self, tenant_id: UUID, events: Sequence[NewEvent]) -> dict[WatchedPeriod, PeriodCheck]:
+        """The periods of the tenant's rejecting or notifying limits that the batch adds to, locked (PostgreSQL:
+        one advisory lock per tenant, feature and period), each with its events and its usage read after the lock:
+        a concurrent batch of the same period has committed by then, and the next waits for this one, so each
+        sees the usage before it exactly (a rejection is exact, and no crossing goes unseen). Batches without
+        such a limit take no lock."""
         terms = await self.tenant_plans.terms(tenant_id)
         if terms is None:
             return {}
         tz = zone(terms.timezone)
-        periods = limits.hard_periods(events, limits.effective(terms.plan_limits, terms.overrides), tz)
+        effective = limits.effective(terms.plan_limits, terms.overrides)
+        distinct = await self._distinct_counts(effective)
+        periods = limits.watched_periods(events, effective, tz, distinct)
         if not periods:
             return {}
         await self.transaction.lock_limits([p.lock_key(tenant_id) for p in periods])
-        by_window: dict[tuple[datetime, datetime], list[HardPeriod]] = {}
+        by_window: dict[tuple[datetime, datetime], list[WatchedPeriod]] = {}
         for period in periods:
             by_window.setdefault((period.start, period.end), []).append(period)
         checks = {}
         for (start, end), group in by_window.items():
             used = await self._period_states(tenant_id, [p.feature_key for p in group], start, end)
             for period in group:
-                checks[period] = HardCheck(periods[period], *used[period.feature_key])
+                checks[period] = PeriodCheck(periods[period], *used[period.feature_key])
         return checks
+
+    async def _distinct_counts(self, effective: dict[str, Limit]) -> set[str]:
+        """The features with a notifying limit that count distinct values (their thresholds are not watched)."""
+        notifying = {key for key, limit in effective.items() if limit.notify_at_percent}
+        if not notifying:
+            return set()
+        features = await self.features.features(notifying)
+        return {f.feature_key for f in features if not AGGREGATIONS[f.aggregation].summable}
 
     async def _period_states(
         self, tenant_id: UUID, feature_keys: list[str], start: datetime, end: datetime
@@ -232,11 +249,13 @@ class UsageService:
         rows = await self.totals_repository.one_window(tenant_id, feature_keys, ranges, USAGE_BUCKETS)
         return {row.feature_key: (row.aggregation, row.state) for row in rows}
 
-    async def _check_limits(self, hard: dict[HardPeriod, HardCheck], inserted: set[str]) -> None:
+    async def _check_limits(self, watched: dict[WatchedPeriod, PeriodCheck], inserted: set[str]) -> None:
         """Refuse the whole batch (409) when its new events would take a rejecting limit's period over the
         limit; duplicates add nothing."""
         over = []
-        for period, check in sorted(hard.items(), key=lambda item: item[1].events[0].index):
+        for period, check in sorted(watched.items(), key=lambda item: item[1].events[0].index):
+            if not period.rejects:
+                continue
             new = [e for e in check.events if e.idempotency_key in inserted]
             event = limits.first_over(period.limit, check.aggregation, check.used, new)
             if event is not None:
@@ -294,11 +313,11 @@ class UsageService:
         """Events oldest first (then by key), voided ones included, ``limit`` at a time. An unknown
         ``feature_key`` is a 400, as it is for totals."""
         await self._check_feature(feature_key)
-        after = _decode_cursor(cursor) if cursor is not None else None
+        after = decode_cursor(cursor) if cursor is not None else None
         rows = await self.events.page(tenant_id, feature_key, start, end, limit + 1, after)
         more = len(rows) > limit
         rows = rows[:limit]
-        next_cursor = _encode_cursor(rows[-1].timestamp, rows[-1].idempotency_key) if more else None
+        next_cursor = encode_cursor(rows[-1].timestamp, rows[-1].idempotency_key) if more else None
         return UsageEventPage(items=[_event_out(r) for r in rows], next_cursor=next_cursor)
 
     async def export_events(
@@ -316,7 +335,7 @@ class UsageService:
         The checks and the first page run now, before a response starts (a bad filter is a 400, a database that
         is down a 503, not a cut-off file); the other pages are read as the returned iterator is consumed."""
         await self._check_feature(feature_key)
-        after = _decode_cursor(cursor) if cursor is not None else None
+        after = decode_cursor(cursor) if cursor is not None else None
         first = await self.events.page(tenant_id, feature_key, start, end, page_size, after)
         return self._event_pages(first, tenant_id, feature_key, start, end, page_size)
 
@@ -381,6 +400,20 @@ class UsageService:
         return totals.window_rows(query, features, plan, partials, per_window)
 
 
+def _crossings(watched: dict[WatchedPeriod, PeriodCheck], inserted: set[str]) -> list[Crossing]:
+    """Every threshold that a period's usage has reached with the batch's new events (a batch of duplicates
+    crosses nothing). Thresholds reached before are listed again: the outbox's key keeps each once."""
+    crossings = []
+    for period, check in watched.items():
+        new = [e for e in check.events if e.idempotency_key in inserted]
+        if not new or not period.thresholds:
+            continue
+        state = limits.folded(check.used, new)
+        used = value(check.aggregation, state) if state is not None else 0
+        crossings += [Crossing(period, p, used) for p in limits.reached(period, used)]
+    return crossings
+
+
 def _event_out(record: UsageEventRecord) -> UsageEvent:
     return UsageEvent(
         idempotency_key=record.idempotency_key,
@@ -394,15 +427,3 @@ def _event_out(record: UsageEventRecord) -> UsageEvent:
         voided_at=record.voided_at,
         voided_by=record.voided_by,
     )
-
-
-def _encode_cursor(timestamp: datetime, key: str) -> str:
-    return base64.urlsafe_b64encode(msgspec.json.encode([timestamp, key])).decode()
-
-
-def _decode_cursor(cursor: str) -> tuple[datetime, str]:
-    try:
-        timestamp, key = msgspec.json.decode(base64.urlsafe_b64decode(cursor.encode()), type=tuple[datetime, str])
-    except (binascii.Error, ValueError, msgspec.DecodeError):
-        raise InvalidInput.field("cursor", "is not a cursor this API returned") from None
-    return as_utc(timestamp), key

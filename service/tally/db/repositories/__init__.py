@@ -6,12 +6,16 @@ from tally.db.repositories.events import UsageEventRepository
 from tally.db.repositories.features import FeatureRepository
 from tally.db.repositories.plans import PlanRepository, TenantPlanRepository
 from tally.db.repositories.totals import TotalsRepository
+from tally.db.repositories.webhooks import AlertRepository, DeliveryRepository, WebhookEndpointRepository
 
 __all__ = [
+    "AlertRepository",
     "BucketRepository",
+    "DeliveryRepository",
     "FeatureRepository",
     "PlanRepository",
     "TenantPlanRepository",
     "TotalsRepository",
     "UsageEventRepository",
+    "WebhookEndpointRepository",
 ]

@@ -1,0 +1,119 @@
+from __future__ import annotations
+
+import datetime
+from collections.abc import Mapping
+from typing import Any, TypeVar, cast
+from uuid import UUID
+
+from attrs import define as _attrs_define
+from attrs import field as _attrs_field
+
+from ..models.webhook_event_type import WebhookEventType
+
+T = TypeVar("T", bound="WebhookEndpointCreated")
+
+
+@_attrs_define
+class WebhookEndpointCreated:
+    """
+    Attributes:
+        created_at (datetime.datetime):
+        description (None | str):
+        events (list[WebhookEventType]):
+        id (UUID):
+        secret (str): `whsec_…`: verifies the `webhook-signature` header. Shown only here.
+        url (str):
+    """
+
+    created_at: datetime.datetime
+    description: None | str
+    events: list[WebhookEventType]
+    id: UUID
+    secret: str
+    url: str
+    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        created_at = self.created_at.isoformat()
+
+        description: None | str
+        description = self.description
+
+        events = []
+        for events_item_data in self.events:
+            events_item = events_item_data.value
+            events.append(events_item)
+
+        id = str(self.id)
+
+        secret = self.secret
+
+        url = self.url
+
+        field_dict: dict[str, Any] = {}
+        field_dict.update(self.additional_properties)
+        field_dict.update(
+            {
+                "created_at": created_at,
+                "description": description,
+                "events": events,
+                "id": id,
+                "secret": secret,
+                "url": url,
+            }
+        )
+
+        return field_dict
+
+    @classmethod
+    def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        d = dict(src_dict)
+        created_at = datetime.datetime.fromisoformat(d.pop("created_at"))
+
+        def _parse_description(data: object) -> None | str:
+            if data is None:
+                return data
+            return cast(None | str, data)
+
+        description = _parse_description(d.pop("description"))
+
+        events = []
+        _events = d.pop("events")
+        for events_item_data in _events:
+            events_item = WebhookEventType(events_item_data)
+
+            events.append(events_item)
+
+        id = UUID(d.pop("id"))
+
+        secret = d.pop("secret")
+
+        url = d.pop("url")
+
+        webhook_endpoint_created = cls(
+            created_at=created_at,
+            description=description,
+            events=events,
+            id=id,
+            secret=secret,
+            url=url,
+        )
+
+        webhook_endpoint_created.additional_properties = d
+        return webhook_endpoint_created
+
+    @property
+    def additional_keys(self) -> list[str]:
+        return list(self.additional_properties.keys())
+
+    def __getitem__(self, key: str) -> Any:
+        return self.additional_properties[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.additional_properties[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        del self.additional_properties[key]
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.additional_properties

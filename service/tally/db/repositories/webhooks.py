@@ -1,0 +1,151 @@
+"""Webhook endpoints, usage alerts (the crossings) and the delivery outbox."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from advanced_alchemy.repository import SQLAlchemyAsyncRepository
+from sqlalchemy import delete, func, insert, select, tuple_, update
+
+from tally.db import dialects
+from tally.db.dialects import Session
+from tally.db.models import UsageAlertRecord, WebhookDeliveryRecord, WebhookEndpointRecord
+from tally.domain.webhooks import DeliveryStatus
+
+
+class WebhookEndpointRepository(SQLAlchemyAsyncRepository[WebhookEndpointRecord]):
+    model_type = WebhookEndpointRecord
+
+    async def endpoints(self) -> list[WebhookEndpointRecord]:
+        """Every endpoint, oldest first."""
+        stmt = select(WebhookEndpointRecord).order_by(WebhookEndpointRecord.created_at, WebhookEndpointRecord.id)
+        return list((await self.session.scalars(stmt)).all())
+
+    async def remove(self, endpoint_id: UUID) -> bool:
+        """Delete the endpoint and its deliveries (nothing is sent to it any more); whether it existed."""
+        await self.session.execute(
+            delete(WebhookDeliveryRecord).where(WebhookDeliveryRecord.endpoint_id == endpoint_id)
+        )
+        result = await self.session.execute(
+            delete(WebhookEndpointRecord).where(WebhookEndpointRecord.id == endpoint_id)
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+
+class AlertRepository:
+    """Usage alerts and their deliveries, written in the transaction of the usage that crossed a threshold."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.dialect = dialects.of(session)
+
+    async def add_new(self, alerts: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Insert the alerts whose (tenant, feature, period start, threshold) is new; return those. A concurrent
+        transaction inserting the same key makes this one wait and skip it."""
+        table = UsageAlertRecord.__table__
+        keys = ["tenant_id", "feature_key", "period_start", "threshold_percent"]
+        stmt = self.dialect.insert_new(table, keys).returning(table.c.message_id)  # type: ignore[arg-type]
+        new = set((await self.session.scalars(stmt, list(alerts))).all())
+        return [a for a in alerts if a["message_id"] in new]
+
+    async def add_deliveries(self, deliveries: Sequence[dict[str, Any]]) -> None:
+        if deliveries:
+            await self.session.execute(insert(WebhookDeliveryRecord), list(deliveries))
+
+    async def subscribed(self, event_type: str) -> list[UUID]:
+        """The endpoints that receive ``event_type``."""
+        rows = (await self.session.execute(select(WebhookEndpointRecord.id, WebhookEndpointRecord.events))).all()
+        return [endpoint_id for endpoint_id, events in rows if event_type in events]
+
+
+class Claimed:
+    """A delivery claimed for one attempt, with where it goes and the secret that signs it."""
+
+    def __init__(self, record: WebhookDeliveryRecord, url: str, secret: str) -> None:
+        self.record, self.url, self.secret = record, url, secret
+
+
+class DeliveryRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    async def any_due(self, now: datetime) -> bool:
+        """Whether a pending delivery is due (a read, so an idle worker never opens a write transaction)."""
+        stmt = select(WebhookDeliveryRecord.id).where(*_due(now)).limit(1)
+        return (await self.session.scalar(stmt)) is not None
+
+    async def claim(self, now: datetime, lease_until: datetime, limit: int) -> list[Claimed]:
+        """Lease up to ``limit`` due deliveries until ``lease_until``: their next attempt moves there, so no other
+        worker takes them meanwhile, and a worker that dies mid-attempt leaves them due again afterwards. On
+        PostgreSQL, rows another worker is claiming are skipped (FOR UPDATE SKIP LOCKED) rather than waited for."""
+        stmt = (
+            select(WebhookDeliveryRecord, WebhookEndpointRecord.url, WebhookEndpointRecord.secret)
+            .join(WebhookEndpointRecord, WebhookEndpointRecord.id == WebhookDeliveryRecord.endpoint_id)
+            .where(*_due(now))
+            .order_by(WebhookDeliveryRecord.next_attempt_at, WebhookDeliveryRecord.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True, of=WebhookDeliveryRecord)
+        )
+        claimed = [Claimed(record, url, secret) for record, url, secret in (await self.session.execute(stmt)).all()]
+        for c in claimed:
+            c.record.next_attempt_at = lease_until
+        await self.session.flush()
+        return claimed
+
+    async def record_attempt(
+        self,
+        tenant_id: UUID,
+        delivery_id: UUID,
+        attempt: dict[str, Any],
+        status: DeliveryStatus,
+        next_attempt_at: datetime | None,
+    ) -> None:
+        record = await self.session.get(WebhookDeliveryRecord, (tenant_id, delivery_id), with_for_update=True)
+        if record is None:  # its endpoint was deleted meanwhile
+            return
+        record.attempts = [*record.attempts, attempt]
+        record.status, record.next_attempt_at = status.value, next_attempt_at
+        await self.session.flush()
+
+    async def page(
+        self,
+        endpoint_id: UUID | None,
+        status: DeliveryStatus | None,
+        after: tuple[datetime, UUID] | None,
+        limit: int,
+    ) -> list[WebhookDeliveryRecord]:
+        """Deliveries oldest first (then by id), filtered."""
+        r = WebhookDeliveryRecord
+        stmt = select(r).order_by(r.created_at, r.id).limit(limit)
+        if endpoint_id is not None:
+            stmt = stmt.where(r.endpoint_id == endpoint_id)
+        if status is not None:
+            stmt = stmt.where(r.status == status.value)
+        if after is not None:
+            stmt = stmt.where(tuple_(r.created_at, r.id) > tuple_(*after))
+        return list((await self.session.scalars(stmt)).all())
+
+    async def retry_now(self, delivery_id: UUID, now: datetime) -> WebhookDeliveryRecord | None:
+        """Make the delivery pending and due now (a failed one too); None when there is no such delivery."""
+        stmt = (
+            update(WebhookDeliveryRecord)
+            .where(WebhookDeliveryRecord.id == delivery_id)
+            .values(status=DeliveryStatus.PENDING.value, next_attempt_at=now)
+            .returning(WebhookDeliveryRecord)
+        )
+        return (await self.session.scalars(stmt)).one_or_none()
+
+    async def counts(self) -> dict[str, int]:
+        """Deliveries per status (the metrics)."""
+        stmt = select(WebhookDeliveryRecord.status, func.count()).group_by(WebhookDeliveryRecord.status)
+        return {status: n for status, n in (await self.session.execute(stmt)).all()}
+
+
+def _due(now: datetime) -> tuple[Any, ...]:
+    return (
+        WebhookDeliveryRecord.status == DeliveryStatus.PENDING.value,
+        WebhookDeliveryRecord.next_attempt_at <= now,
+    )

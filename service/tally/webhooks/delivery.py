@@ -1,0 +1,159 @@
+"""Sending the outbox: a task in each serving process claims due deliveries, signs and posts them, and records
+each attempt. Several processes share the work through the database (see ``DeliveryRepository.claim``), and a
+restart loses nothing: a delivery leaves the outbox only when an attempt's outcome is recorded."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import time
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
+
+import httpx
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from standardwebhooks.webhooks import Webhook
+
+from tally.db.repositories import DeliveryRepository
+from tally.db.repositories.webhooks import Claimed
+from tally.db.transaction import Transaction
+from tally.domain.webhooks import DeliveryStatus
+from tally.webhooks import retries
+from tally.webhooks.targets import private_address
+
+logger = logging.getLogger("tally.webhooks")
+
+TIMEOUT_SECONDS = 10.0
+"""A 2xx within this time is a success; the whole attempt (connect, send, answer) is bounded by it."""
+LEASE = timedelta(seconds=60)
+"""How long a claimed delivery stays with its worker: longer than an attempt can take, so that no two workers
+send it at once; a worker that dies leaves it due again when the lease ends."""
+CLAIM_BATCH = 20
+MAX_ERROR = 200
+
+
+class Outcome:
+    def __init__(self, status_code: int | None, error: str | None, seconds: float) -> None:
+        self.status_code, self.error, self.seconds = status_code, error, seconds
+
+    @property
+    def delivered(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+
+class Deliverer:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        *,
+        allow_private: bool,
+        retry_for: timedelta,
+        retry_base: timedelta,
+        poll_seconds: float,
+    ) -> None:
+        self.sessions = async_sessionmaker(engine, expire_on_commit=False)
+        self.allow_private = allow_private
+        self.retry_for, self.retry_base, self.poll_seconds = retry_for, retry_base, poll_seconds
+        self.client = httpx.AsyncClient()  # replaced in start(): a client belongs to the serving event loop
+        self.task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        # No redirects: a receiver could otherwise send Tally on to a private address.
+        self.client = httpx.AsyncClient(timeout=TIMEOUT_SECONDS, follow_redirects=False)
+        self.task = asyncio.create_task(self.run(), name="tally-webhook-delivery")
+
+    async def stop(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):  # the cancellation we asked for
+                await self.task
+        await self.client.aclose()
+
+    async def run(self) -> None:
+        while True:
+            try:
+                sent = await self.deliver_due()
+            except (sa_exc.SQLAlchemyError, OSError) as exc:  # the database is away: try again next round
+                logger.warning("webhook delivery round failed (%s)", type(exc).__name__)
+                sent = 0
+            if not sent:
+                await asyncio.sleep(self.poll_seconds)
+
+    async def deliver_due(self) -> int:
+        """One round: claim the due deliveries, attempt each, record the outcomes; how many were attempted."""
+        now = datetime.now(UTC)
+        async with self.sessions() as session:
+            if not await DeliveryRepository(session).any_due(now):
+                return 0
+        # A session of its own: its first statement must start the write transaction (the claim's row locks).
+        async with self.sessions() as session:
+            deliveries, transaction = DeliveryRepository(session), Transaction(session)
+            await transaction.begin_write()
+            claimed = await deliveries.claim(now, now + LEASE, CLAIM_BATCH)
+            await transaction.commit()
+        if not claimed:
+            return 0
+        outcomes = await asyncio.gather(*(self.attempt(c) for c in claimed))
+        async with self.sessions() as session:
+            deliveries, transaction = DeliveryRepository(session), Transaction(session)
+            await transaction.begin_write()
+            for c, outcome in zip(claimed, outcomes, strict=True):
+                await self._record(deliveries, c, outcome)
+            await transaction.commit()
+        return len(claimed)
+
+    async def _record(self, deliveries: DeliveryRepository, claimed: Claimed, outcome: Outcome) -> None:
+        record, now = claimed.record, datetime.now(UTC)
+        attempt = {"at": now.isoformat(), "status_code": outcome.status_code, "error": outcome.error}
+        if outcome.delivered:
+            status, next_at = DeliveryStatus.DELIVERED, None
+        else:
+            failures = len(record.attempts) + 1
+            next_at = retries.next_attempt(failures, record.created_at, now, self.retry_for, self.retry_base)
+            status = DeliveryStatus.PENDING if next_at is not None else DeliveryStatus.FAILED
+        await deliveries.record_attempt(record.tenant_id, record.id, attempt, status, next_at)
+        logger.info(
+            "webhook delivery %s attempt %d: %s",
+            record.id,
+            len(record.attempts) + 1,
+            outcome.status_code if outcome.status_code is not None else outcome.error,
+        )
+
+    async def attempt(self, claimed: Claimed) -> Outcome:
+        """POST the message, signed for this attempt; never raises for what the receiver or network does."""
+        record = claimed.record
+        started = time.perf_counter()
+        at = datetime.now(UTC)
+        headers = {
+            "webhook-id": record.message_id,  # the same on every attempt: receivers dedupe on it
+            "webhook-timestamp": str(int(at.timestamp())),
+            "webhook-signature": Webhook(claimed.secret).sign(record.message_id, at, record.payload),
+            "content-type": "application/json",
+            "user-agent": "Tally-Webhooks",
+        }
+        try:
+            if not self.allow_private:
+                await self._check_resolved(claimed.url)
+            async with asyncio.timeout(TIMEOUT_SECONDS):
+                response = await self.client.post(claimed.url, content=record.payload.encode(), headers=headers)
+        except TimeoutError:
+            return Outcome(None, f"no answer within {TIMEOUT_SECONDS:g} s", time.perf_counter() - started)
+        except (httpx.HTTPError, OSError, RefusedTarget) as exc:
+            return Outcome(None, f"{type(exc).__name__}: {exc}"[:MAX_ERROR], time.perf_counter() - started)
+        return Outcome(response.status_code, None, time.perf_counter() - started)
+
+    async def _check_resolved(self, url: str) -> None:
+        """Refuse a name that resolves to a private address (the URL's text was checked when it was created)."""
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        if any(private_address(str(info[4][0]).split("%")[0]) for info in infos):
+            raise RefusedTarget(f"{host} resolves to a loopback, private or link-local address")
+
+
+class RefusedTarget(Exception):
+    """The endpoint's host resolves to an address Tally does not send to."""

@@ -28,10 +28,9 @@ from tally.domain.models import (
     PlanKey,
 )
 from tally.plans import limits
-from tally.usage.aggregations import AGGREGATIONS
 from tally.usage.periods import zone
 from tally.usage.service import UsageService
-from tally.usage.totals import TotalsQuery, wanted_keys
+from tally.usage.totals import TotalsQuery, counted_features, wanted_keys
 
 
 class PlanService:
@@ -64,7 +63,7 @@ class PlanService:
     async def _check_limits(self, given: Sequence[Limit], field: str) -> None:
         keys = {limit.feature_key for limit in given}
         known = await self.features.features(keys) if keys else []
-        distinct = [f.feature_key for f in known if not AGGREGATIONS[f.aggregation].summable]
+        distinct = [key for key, _ in counted_features(known)]
         limits.check_limits(given, field, [f.feature_key for f in known], distinct)
 
     # --- assignments ---------------------------------------------------------------------------------

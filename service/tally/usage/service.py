@@ -43,7 +43,7 @@ from tally.domain.models import (
 from tally.plans import limits
 from tally.plans.limits import WatchedPeriod
 from tally.usage import totals
-from tally.usage.aggregations import AGGREGATIONS, State, latest_key, value
+from tally.usage.aggregations import State, latest_key, value
 from tally.usage.buckets import DIMENSION_BUCKETS, USAGE_BUCKETS, bucket_cells, dimension_cells
 from tally.usage.periods import as_utc, zone
 from tally.usage.totals import Plan, TotalsQuery, TotalsSource
@@ -239,7 +239,7 @@ class UsageService:
         if not notifying:
             return set()
         features = await self.features.features(notifying)
-        return {f.feature_key for f in features if not AGGREGATIONS[f.aggregation].summable}
+        return {key for key, _ in totals.counted_features(features)}
 
     async def _period_states(
         self, tenant_id: UUID, feature_keys: list[str], start: datetime, end: datetime

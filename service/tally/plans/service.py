@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from functools import cached_property
 from uuid import UUID
 
 import msgspec
@@ -35,11 +36,25 @@ from tally.usage.totals import TotalsQuery, counted_features, wanted_keys
 
 class PlanService:
     def __init__(self, session: AsyncSession, usage: UsageService) -> None:
-        self.transaction = Transaction(session)
-        self.plans = PlanRepository(session=session, auto_commit=False)
-        self.tenant_plans = TenantPlanRepository(session=session, auto_commit=False)
-        self.features = FeatureRepository(session=session)
+        self.session = session
         self.usage = usage
+
+    # Made on first use, like UsageService's: an entitlement check needs one repository of the four.
+    @cached_property
+    def transaction(self) -> Transaction:
+        return Transaction(self.session)
+
+    @cached_property
+    def plans(self) -> PlanRepository:
+        return PlanRepository(session=self.session, auto_commit=False)
+
+    @cached_property
+    def tenant_plans(self) -> TenantPlanRepository:
+        return TenantPlanRepository(session=self.session, auto_commit=False)
+
+    @cached_property
+    def features(self) -> FeatureRepository:
+        return FeatureRepository(session=self.session)
 
     # --- plans ---------------------------------------------------------------------------------------
 

@@ -8,8 +8,9 @@ from uuid import UUID
 
 import msgspec
 from advanced_alchemy.repository import SQLAlchemyAsyncRepository
-from sqlalchemy import delete, select
+from sqlalchemy import Uuid, bindparam, delete, select, text
 
+from tally.db import dialects
 from tally.db.models import PlanRecord, TenantPlanRecord
 from tally.domain.models import Limit, Plan, PlanAssignment
 
@@ -90,14 +91,22 @@ class TenantPlanRepository(SQLAlchemyAsyncRepository[TenantPlanRecord]):
 
     async def terms(self, tenant_id: UUID) -> Terms | None:
         """The tenant's time zone, plan limits and overrides in one round trip (None: no plan): ingestion and
-        every entitlement check read it."""
-        stmt = (
-            select(TenantPlanRecord.timezone, PlanRecord.limits, TenantPlanRecord.overrides)
-            .join(PlanRecord, PlanRecord.plan_key == TenantPlanRecord.plan_key)
-            .where(TenantPlanRecord.tenant_id == tenant_id)
-        )
-        row = (await self.session.execute(stmt)).one_or_none()
-        if row is None:
+        every entitlement check read it. A hot read, so it goes through the dialect's ``fetch_rows`` like the
+        totals (on PostgreSQL asyncpg's own connection: no ORM, no session transaction), and msgspec decodes the
+        JSON text straight into ``Limit`` structs."""
+        rows = await dialects.of(self.session).fetch_rows(self.session, _TERMS, {"tenant_id": tenant_id})
+        if not rows:
             return None
-        timezone, limits, overrides = row
-        return Terms(timezone, _limits(limits), _limits(overrides))
+        timezone, limits, overrides = rows[0]
+        return Terms(timezone, _LIMITS.decode(limits), _LIMITS.decode(overrides))
+
+
+# The statement of ``terms``: text, as ``fetch_rows`` takes (the JSON columns as their text on both databases).
+_TERMS = text(
+    """
+    SELECT tenant_plan.timezone, CAST(plan.limits AS TEXT), CAST(tenant_plan.overrides AS TEXT)
+    FROM tenant_plan JOIN plan ON plan.plan_key = tenant_plan.plan_key
+    WHERE tenant_plan.tenant_id = :tenant_id
+    """
+).bindparams(bindparam("tenant_id", type_=Uuid()))
+_LIMITS = msgspec.json.Decoder(list[Limit])

@@ -11,6 +11,7 @@ from pathlib import Path
 from advanced_alchemy.extensions.litestar import AsyncSessionConfig, SQLAlchemyAsyncConfig, SQLAlchemyPlugin
 from litestar import Litestar
 from litestar.config.app import AppConfig
+from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.exceptions import ValidationException
 from litestar.openapi import OpenAPIConfig
@@ -162,6 +163,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         on_startup=[check_schema, load_catalog_file, *([deliverer.start] if deliverer else [])],
         on_shutdown=[deliverer.stop] if deliverer else [],
         dependencies={"settings": Provide(lambda: settings, sync_to_thread=False)},
+        state=State({"settings": settings}),  # for the providers that would otherwise run beside db_session
         request_max_body_size=settings.max_body_bytes,
         openapi_config=OpenAPIConfig(
             title="Tally",

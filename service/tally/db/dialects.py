@@ -386,8 +386,11 @@ class PostgreSQLDialect(Dialect):
             assert connection is not None
             try:
                 return await connection.fetch(sql, *args)  # type: ignore[no-any-return]
-            except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
-                if not connection.is_closed():
+            except (asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError, OSError) as exc:
+                # A backend terminated while the connection sat idle in the pool can surface as asyncpg's
+                # InternalClientError ("protocol is in an unexpected state") on the next query: the connection
+                # is unusable either way, so it is dropped like a closed one.
+                if not connection.is_closed() and not isinstance(exc, asyncpg.InternalClientError):
                     raise
                 await greenlet_spawn(pooled.invalidate, exc)
                 if attempt == 2:

@@ -86,7 +86,11 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the HTTP service")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--workers", type=_positive, default=1, help="worker processes (uvicorn's own; default 1)")
+    serve.add_argument(
+        "--workers",
+        type=_positive,
+        help="worker processes (uvicorn's own; default: one per CPU core on PostgreSQL, 1 on SQLite)",
+    )
     serve.add_argument("--demo", action="store_true", help="embedded database, sample data, generated secret")
     serve.set_defaults(run=_serve)
 
@@ -171,6 +175,15 @@ async def _schema_problem(engine: AsyncEngine) -> str | None:
         return await schema_problem(connection)
 
 
+def default_workers(database: str) -> int:
+    """One worker per CPU core this process may run on (a request is CPU-bound in its worker), but one on
+    SQLite: the embedded database runs one writer at a time, so a second worker mostly waits for its lock."""
+    if database == "sqlite":
+        return 1
+    usable = getattr(os, "sched_getaffinity", None)  # Linux; elsewhere every core counts
+    return len(usable(0)) if usable else os.cpu_count() or 1
+
+
 def _serve(args: argparse.Namespace) -> int:
     if args.demo:
         # TALLY_JWT_SECRET, when set, is kept, so `tally token` can mint more tokens for the demo. The demo's
@@ -190,19 +203,20 @@ def _serve(args: argparse.Namespace) -> int:
     for warning in Settings.unknown_variables():
         logger.warning(warning)
     url, kind = f"http://{args.host}:{args.port}", settings.database_url.split("+", 1)[0]
+    workers = args.workers or default_workers(kind)
     logger.info(
         "serving %s with %d worker(s) on %s",
         url,
-        args.workers,
+        workers,
         redact_url(settings.database_url),
-        extra={"url": url, "workers": args.workers, "database": kind},
+        extra={"url": url, "workers": workers, "database": kind},
     )
     uvicorn.run(
         "tally.app:create_app",
         factory=True,
         host=args.host,
         port=args.port,
-        workers=args.workers,
+        workers=workers,
         log_config=log_config,
         # Tally's own request line (tally.logs) is the access log: a second line per request from uvicorn would
         # cost as much again, and it carries the raw path (a tenant id) where Tally's names the route template.

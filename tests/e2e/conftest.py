@@ -35,7 +35,7 @@ def start_server(
         command = [sys.executable, "-m", "tally.cli", "serve", "--host", "127.0.0.1"]
     else:
         command = [sys.executable, "-m", "uvicorn", "--factory", "tally.app:create_app", "--host", "127.0.0.1"]
-    if workers > 1:
+    if workers > 1 or tally_serve:  # tally serve's own default is one worker per core
         command += ["--workers", str(workers)]
     with log.open("ab") as out:
         process = subprocess.Popen([*command, "--port", str(port)], env=environ, stdout=out, stderr=subprocess.STDOUT)

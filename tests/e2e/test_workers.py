@@ -11,8 +11,11 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import os
 import random
 import signal
+import subprocess
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -22,7 +25,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import bearer
+from tests.conftest import TEST_SECRET, bearer
 from tests.e2e.conftest import free_port, running_server, start_server, stop_server
 
 pytestmark = [pytest.mark.e2e, pytest.mark.anyio]
@@ -216,3 +219,46 @@ async def test_metrics_port_sums_every_worker(postgres_database: str, tmp_path: 
     assert metrics.status_code == 200
     assert scraped(metrics.text, "tally_events_accepted_total") == len(batches) * BATCH
     assert str(tenant) not in metrics.text
+
+
+def test_tally_serve_runs_one_worker_per_core_by_default(postgres_database: str, tmp_path: Path) -> None:
+    """Without ``--workers``, ``tally serve`` on PostgreSQL starts one worker per core it may run on (a newcomer
+    gets both cores of a 2-core machine without knowing uvicorn), and says so in its start-up line."""
+    cores = len(os.sched_getaffinity(0))
+    log = tmp_path / "serve.log"
+    port = free_port()
+    environ = {**os.environ, "TALLY_DATABASE_URL": postgres_database, "TALLY_JWT_SECRET": TEST_SECRET}
+    with log.open("ab") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "tally.cli", "serve", "--port", str(port)],
+            env=environ,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while len(started_workers(log)) < cores:
+            assert process.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.2)
+        assert httpx.get(f"http://127.0.0.1:{port}/health/live").status_code == 200
+        (line,) = [entry for entry in log_entries(log) if entry.get("message", "").startswith("serving ")]
+        assert line["workers"] == cores
+        assert len(started_workers(log)) == cores
+    finally:
+        stop_server(process)
+
+
+def log_entries(log: Path) -> list[dict[str, Any]]:
+    entries = []
+    for line in log.read_text().splitlines():
+        try:
+            entries.append(json.loads(line))
+        except ValueError:
+            continue
+    return entries
+
+
+def started_workers(log: Path) -> set[int]:
+    """The pids of uvicorn's "Started server process [pid]" lines: one per worker."""
+    return {entry["pid"] for entry in log_entries(log) if entry.get("message", "").startswith("Started server process")}

@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tally.auth import Role, generate_secret, issue_token
 from tally.config import ConfigError, Settings, redact_url
+from tally.db import dialects
 from tally.db.engine import create_engine
 from tally.db.migrate import missing_database, schema_problem, upgrade
 from tally.domain.errors import TallyError
@@ -175,15 +176,6 @@ async def _schema_problem(engine: AsyncEngine) -> str | None:
         return await schema_problem(connection)
 
 
-def default_workers(database: str) -> int:
-    """One worker per CPU core this process may run on (a request is CPU-bound in its worker), but one on
-    SQLite: the embedded database runs one writer at a time, so a second worker mostly waits for its lock."""
-    if database == "sqlite":
-        return 1
-    usable = getattr(os, "sched_getaffinity", None)  # Linux; elsewhere every core counts
-    return len(usable(0)) if usable else os.cpu_count() or 1
-
-
 def _serve(args: argparse.Namespace) -> int:
     if args.demo:
         # TALLY_JWT_SECRET, when set, is kept, so `tally token` can mint more tokens for the demo. The demo's
@@ -203,7 +195,7 @@ def _serve(args: argparse.Namespace) -> int:
     for warning in Settings.unknown_variables():
         logger.warning(warning)
     url, kind = f"http://{args.host}:{args.port}", settings.database_url.split("+", 1)[0]
-    workers = args.workers or default_workers(kind)
+    workers = args.workers or dialects.for_url(settings.database_url).default_workers()
     logger.info(
         "serving %s with %d worker(s) on %s",
         url,

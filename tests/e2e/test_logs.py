@@ -68,6 +68,9 @@ def test_logs_are_json_lines_with_request_ids_and_no_secrets(tmp_path: Path) -> 
     assert [line["request_id"] for line in request_lines] == [a.headers["x-request-id"] for a in answers]
     assert len({a.headers["x-request-id"] for a in answers}) == len(answers)
     assert request_lines[1]["route"] == "/api/v1/billing/tenants/{tenant_id}/usage-events"
+    # One line per request, Tally's: uvicorn's own access line (the raw path, with the tenant id) stays off.
+    assert not [line for line in lines if line["logger"] == "uvicorn.access"]
+    assert str(tenant) not in log.read_text()
     assert_no_secret(log, token, TEST_SECRET, BODY_MARKER, BODY_MARKER[:60], "evil id")
 
 

@@ -13,6 +13,7 @@ its migrations checked, its tests): see docs/architecture.md.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -136,6 +137,12 @@ class Dialect:
         """One line when connecting to ``url`` would create an empty database instead of finding one."""
         return None
 
+    def default_workers(self) -> int:
+        """``tally serve``'s worker processes without ``--workers``: one per CPU core this process may run on (a
+        request is CPU-bound in its worker)."""
+        usable = getattr(os, "sched_getaffinity", None)  # Linux; elsewhere every core counts
+        return len(usable(0)) if usable else os.cpu_count() or 1
+
     def transient(self, exc: BaseException) -> bool:
         """The database cannot serve us right now (answer 503 and retry later), rather than a bug (500)."""
         return isinstance(exc, (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError))
@@ -168,6 +175,10 @@ class SQLiteDialect(Dialect):
             connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
         return engine
+
+    def default_workers(self) -> int:
+        """One: SQLite runs one writer at a time, so a second worker mostly waits for the lock."""
+        return 1
 
     async def begin_write(self, session: Session) -> None:
         await session.connection(execution_options={"tally_write": True})  # BEGIN IMMEDIATE, see above

@@ -8,7 +8,7 @@ from typing import Any
 from uuid import UUID
 
 from advanced_alchemy.repository import SQLAlchemyAsyncRepository
-from sqlalchemy import delete, func, insert, select, tuple_, update
+from sqlalchemy import case, delete, func, insert, select, tuple_, update
 
 from tally.db import dialects
 from tally.db.dialects import Session
@@ -72,10 +72,15 @@ class DeliveryRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    async def any_due(self, now: datetime) -> bool:
-        """Whether a pending delivery is due (a read, so an idle worker never opens a write transaction)."""
-        stmt = select(WebhookDeliveryRecord.id).where(*_due(now)).limit(1)
-        return (await self.session.scalar(stmt)) is not None
+    async def backlog(self, now: datetime) -> tuple[int, int]:
+        """How many deliveries are pending, and how many of them are due (a read, so an idle worker never opens a
+        write transaction; the status index covers it)."""
+        r = WebhookDeliveryRecord
+        stmt = select(func.count(), func.count(case((r.next_attempt_at <= now, 1)))).where(
+            r.status == DeliveryStatus.PENDING.value
+        )
+        pending, due = (await self.session.execute(stmt)).one()
+        return int(pending), int(due)
 
     async def claim(self, now: datetime, lease_until: datetime, limit: int) -> list[Claimed]:
         """Lease up to ``limit`` due deliveries until ``lease_until``: their next attempt moves there, so no other

@@ -55,6 +55,21 @@ class AlertRepository:
         if deliveries:
             await self.session.execute(insert(WebhookDeliveryRecord), list(deliveries))
 
+    async def recent(self, tenant_id: UUID, limit: int) -> list[tuple[UsageAlertRecord, list[str]]]:
+        """The tenant's latest ``limit`` alerts, newest first, (in one batch: the higher threshold first), each with the statuses of its deliveries (one per
+        endpoint it was sent to; none when no endpoint was subscribed)."""
+        a, d = UsageAlertRecord, WebhookDeliveryRecord
+        stmt = select(a).where(a.tenant_id == tenant_id).order_by(a.created_at.desc(), a.threshold_percent.desc(), a.feature_key).limit(limit)
+        alerts = list((await self.session.scalars(stmt)).all())
+        statuses: dict[str, list[str]] = {alert.message_id: [] for alert in alerts}
+        if alerts:
+            rows = await self.session.execute(
+                select(d.message_id, d.status).where(d.tenant_id == tenant_id, d.message_id.in_(list(statuses)))
+            )
+            for message_id, status in rows.all():
+                statuses[message_id].append(status)
+        return [(alert, statuses[alert.message_id]) for alert in alerts]
+
     async def subscribed(self, event_type: str) -> list[UUID]:
         """The endpoints that receive ``event_type``."""
         rows = (await self.session.execute(select(WebhookEndpointRecord.id, WebhookEndpointRecord.events))).all()

@@ -3,10 +3,10 @@ broken down by a dimension) that equal the API's, read from the rendered HTML as
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
-import re
 
 import pytest
 from httpx import Response
@@ -537,7 +537,11 @@ ALERT_ROW = re.compile(r'<tr data-status="([a-z]+)">(.*?)</tr>')
 def shown_alerts(page: Response) -> list[list[str]]:
     """The recent alerts' rows as displayed: each row's cells' text, then its ``data-status``."""
     assert page.status_code == 200, page.text
-    table = page.text.split('<table class="recent-alerts">', 1)[1].split("</table>", 1)[0] if "recent-alerts" in page.text else ""
+    table = (
+        page.text.split('<table class="recent-alerts">', 1)[1].split("</table>", 1)[0]
+        if "recent-alerts" in page.text
+        else ""
+    )
     return [
         [re.sub(r"<[^>]+>", "", cell) for cell in re.findall(r"<td[^>]*>(.*?)</td>", cells)] + [status]
         for status, cells in ALERT_ROW.findall(table)
@@ -551,7 +555,9 @@ async def test_recent_alerts_show_the_tenants_own_crossings_and_their_delivery(d
     async with AsyncTestClient(app=create_app(settings)) as client:
         await put_features(client, "api_calls")
         limits = [{"feature_key": "api_calls", "limit": 100, "notify_at_percent": [50, 90]}]
-        plan = await client.put("/api/v1/billing/plans/alerting", json={"name": "A", "limits": limits}, headers=PLATFORM)
+        plan = await client.put(
+            "/api/v1/billing/plans/alerting", json={"name": "A", "limits": limits}, headers=PLATFORM
+        )
         assert plan.status_code == 201, plan.text
         for tenant in (TENANT, OTHER):
             assigned = await client.put(

@@ -265,9 +265,11 @@ async def test_retry_sends_a_failed_delivery_again(database_url: str, httpserver
         before = await scrape(client)
         (delivery,) = await settled(client, 1)
         assert (delivery["status"], delivery["next_attempt_at"]) == ("failed", None)
-        assert value(await scrape(client), "tally_webhook_deliveries_failed_total") - value(
-            before, "tally_webhook_deliveries_failed_total"
-        ) == 1
+        assert (
+            value(await scrape(client), "tally_webhook_deliveries_failed_total")
+            - value(before, "tally_webhook_deliveries_failed_total")
+            == 1
+        )
         assert (await deliveries(client, status="failed"))[0]["id"] == delivery["id"]
         response = await client.post(f"{DELIVERIES_URL}/{delivery['id']}/retry", headers=PLATFORM)
         assert response.status_code == 202, response.text

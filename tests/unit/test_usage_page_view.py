@@ -200,6 +200,10 @@ def test_an_alerts_status_is_its_worst_delivery_and_counts_mixed_ones() -> None:
         ("delivered", "delivered"),
     ]
     first = rows[0]
-    assert (first.threshold_text, first.used_text, first.when_text) == ("80%", "8,012 of 10,000", "Thu 15 Jan 2026, 13:00")
+    assert (first.threshold_text, first.used_text, first.when_text) == (
+        "80%",
+        "8,012 of 10,000",
+        "Thu 15 Jan 2026, 13:00",
+    )
     assert first.period_text == "Thu 1 Jan 2026 to Sat 31 Jan 2026"  # the month in Berlin
     assert rows[-1].period_text == "Fri 2 Jan 2026"  # a day limit's period is one day

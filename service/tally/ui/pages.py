@@ -34,8 +34,8 @@ from tally.plans.service import PlanService
 from tally.ui.view import (
     MAX_CUSTOM_DAYS,
     RECENT_ALERTS,
-    alert_rows,
     PeriodChoice,
+    alert_rows,
     breakdown_rows,
     choose_breakdown,
     choose_period,

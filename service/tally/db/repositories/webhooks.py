@@ -56,10 +56,11 @@ class AlertRepository:
             await self.session.execute(insert(WebhookDeliveryRecord), list(deliveries))
 
     async def recent(self, tenant_id: UUID, limit: int) -> list[tuple[UsageAlertRecord, list[str]]]:
-        """The tenant's latest ``limit`` alerts, newest first, (in one batch: the higher threshold first), each with the statuses of its deliveries (one per
-        endpoint it was sent to; none when no endpoint was subscribed)."""
+        """The tenant's latest ``limit`` alerts, newest first (of one batch, the higher threshold first), each with
+        the statuses of its deliveries (one per endpoint it was sent to; none when no endpoint was subscribed)."""
         a, d = UsageAlertRecord, WebhookDeliveryRecord
-        stmt = select(a).where(a.tenant_id == tenant_id).order_by(a.created_at.desc(), a.threshold_percent.desc(), a.feature_key).limit(limit)
+        order = (a.created_at.desc(), a.threshold_percent.desc(), a.feature_key)
+        stmt = select(a).where(a.tenant_id == tenant_id).order_by(*order).limit(limit)
         alerts = list((await self.session.scalars(stmt)).all())
         statuses: dict[str, list[str]] = {alert.message_id: [] for alert in alerts}
         if alerts:

@@ -179,6 +179,28 @@ async def test_concurrent_batches_record_each_crossing_once(outbox_client) -> No
     assert len(await deliveries(client)) == 2
 
 
+async def test_a_distinct_count_feature_sends_no_alert_as_documented(outbox_client) -> None:  # type: ignore[no-untyped-def]
+    """docs/api.md: features counting distinct values do not send threshold alerts (their crossings would need
+    the distinct count inside the usage's transaction). The counted limit itself is still reported."""
+    client = outbox_client
+    await add_endpoint(client, "http://127.0.0.1:9/never-sent")
+    active = {"unit": "users", "aggregation": "unique_count", "unique_by": "user_id", "dimensions": ["user_id"]}
+    response = await client.put("/api/v1/billing/features/active_users", json=active, headers=PLATFORM)
+    assert response.status_code in (200, 201), response.text
+    response = await put_plan(client, "distinct", limit("active_users", 2, notify_at_percent=[50, 100]))
+    assert response.status_code in (200, 201), response.text
+    tenant = uuid.uuid4()
+    await assign(client, tenant, plan_key="distinct")
+    users = [
+        {"feature_key": "active_users", "quantity": 1, "idempotency_key": f"u{i}", "dimensions": {"user_id": f"u{i}"}}
+        for i in range(3)
+    ]
+    await record(client, tenant, *users)
+    response = await client.get(f"/api/v1/billing/tenants/{tenant}/entitlements/active_users", headers=PLATFORM)
+    assert response.json()["used"] == 3, response.text  # over 100% of the limit...
+    assert await deliveries(client) == []  # ...and no alert
+
+
 # --- delivery ------------------------------------------------------------------------------------
 
 

@@ -282,10 +282,12 @@ async def test_two_processes_and_20_clients_deliver_each_crossing_once(postgres_
     port = free_port()
     thresholds = list(range(10, 101, 10))
     clients, batches, quantity = 20, 10, 2  # 20 x 10 batches of 2 over 4 tenants: 100 each, every threshold
+    # No faults here, so no attempt may time out on a loaded machine: a retry would look like a double send.
+    env = {**FAST, "TALLY_WEBHOOK_TIMEOUT_SECONDS": "5", "TALLY_WEBHOOK_LEASE_SECONDS": "10"}
     with (
         receiving(port, lambda webhook_id, nth: ("hold", 0.05, 200)) as receiver,
-        running_server(postgres_database, tmp_path / "a.log", **FAST) as server_a,
-        running_server(postgres_database, tmp_path / "b.log", **FAST) as server_b,
+        running_server(postgres_database, tmp_path / "a.log", **env) as server_a,
+        running_server(postgres_database, tmp_path / "b.log", **env) as server_b,
     ):
         async with (
             httpx.AsyncClient(base_url=server_a, timeout=30) as a,

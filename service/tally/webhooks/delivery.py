@@ -67,13 +67,13 @@ class Deliverer:
         self.sessions = async_sessionmaker(engine, expire_on_commit=False)
         self.allow_private = allow_private
         self.retry_for, self.retry_base, self.poll_seconds = retry_for, retry_base, poll_seconds
-        self.timeout, self.lease = timeout.total_seconds(), lease
+        self.timeout_seconds, self.lease = timeout.total_seconds(), lease
         self.client = httpx.AsyncClient()  # replaced in start(): a client belongs to the serving event loop
         self.task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         # No redirects: a receiver could otherwise send Tally on to a private address.
-        self.client = httpx.AsyncClient(timeout=self.timeout, follow_redirects=False)
+        self.client = httpx.AsyncClient(timeout=self.timeout_seconds, follow_redirects=False)
         self.task = asyncio.create_task(self.run(), name="tally-webhook-delivery")
 
     async def stop(self) -> None:
@@ -113,12 +113,20 @@ class Deliverer:
         async with self.sessions() as session:
             deliveries, transaction = DeliveryRepository(session), Transaction(session)
             await transaction.begin_write()
-            for c, outcome in zip(claimed, outcomes, strict=True):
-                await self._record(deliveries, c, outcome)
+            statuses = [
+                await self._record(deliveries, c, outcome) for c, outcome in zip(claimed, outcomes, strict=True)
+            ]
             await transaction.commit()
+        # Counted once recorded: outcomes lost with an uncommitted round are attempted, and counted, again.
+        for outcome, status in zip(outcomes, statuses, strict=True):
+            metrics.count_webhook_attempt(outcome.label, outcome.seconds)
+            if status is DeliveryStatus.DELIVERED:
+                metrics.WEBHOOKS_DELIVERED.inc()
+            elif status is DeliveryStatus.FAILED:
+                metrics.WEBHOOKS_FAILED.inc()
         return len(claimed)
 
-    async def _record(self, deliveries: DeliveryRepository, claimed: Claimed, outcome: Outcome) -> None:
+    async def _record(self, deliveries: DeliveryRepository, claimed: Claimed, outcome: Outcome) -> DeliveryStatus:
         record, now = claimed.record, datetime.now(UTC)
         attempt = {"at": now.isoformat(), "status_code": outcome.status_code, "error": outcome.error}
         if outcome.delivered:
@@ -128,17 +136,13 @@ class Deliverer:
             next_at = retries.next_attempt(failures, record.created_at, now, self.retry_for, self.retry_base)
             status = DeliveryStatus.PENDING if next_at is not None else DeliveryStatus.FAILED
         await deliveries.record_attempt(record.tenant_id, record.id, attempt, status, next_at)
-        metrics.count_webhook_attempt(outcome.label, outcome.seconds)
-        if status is DeliveryStatus.DELIVERED:
-            metrics.WEBHOOKS_DELIVERED.inc()
-        elif status is DeliveryStatus.FAILED:
-            metrics.WEBHOOKS_FAILED.inc()
         logger.info(
             "webhook delivery %s attempt %d: %s",
             record.id,
             len(record.attempts) + 1,
             outcome.status_code if outcome.status_code is not None else outcome.error,
         )
+        return status
 
     async def attempt(self, claimed: Claimed) -> Outcome:
         """POST the message, signed for this attempt; never raises for what the receiver or network does."""
@@ -153,13 +157,13 @@ class Deliverer:
             "user-agent": "Tally-Webhooks",
         }
         try:
-            async with asyncio.timeout(self.timeout):
+            async with asyncio.timeout(self.timeout_seconds):
                 if not self.allow_private:
                     await self._check_resolved(claimed.url)
                 response = await self.client.post(claimed.url, content=record.payload.encode(), headers=headers)
         except (TimeoutError, httpx.TimeoutException):
             seconds = time.perf_counter() - started
-            return Outcome(None, f"no answer within {self.timeout:g} s", seconds, timed_out=True)
+            return Outcome(None, f"no answer within {self.timeout_seconds:g} s", seconds, timed_out=True)
         except (httpx.HTTPError, OSError, RefusedTarget) as exc:
             return Outcome(None, f"{type(exc).__name__}: {exc}"[:MAX_ERROR], time.perf_counter() - started)
         return Outcome(response.status_code, None, time.perf_counter() - started)

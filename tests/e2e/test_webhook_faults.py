@@ -1,7 +1,8 @@
 """Usage alerts through faults, with real Tally server processes and a real HTTP receiver on loopback.
 
 - A receiver that first refuses connections, then answers 500, then does not answer in time, gets every
-  message exactly once as a success, with the same ``webhook-id`` and a valid signature on every attempt.
+  message exactly once as a success, with the same ``webhook-id`` and a valid signature on every attempt; the
+  server's ``/metrics`` count each of those attempts by outcome.
 - A server killed with SIGKILL while its attempts are in flight loses nothing: a fresh process sends them
   once their lease has run out.
 - Two serving processes on one PostgreSQL database, 20 concurrent clients crossing thresholds: one message per
@@ -29,6 +30,7 @@ from typing import Any
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from standardwebhooks.webhooks import Webhook
 
 from tally.db.migrate import upgrade
@@ -170,6 +172,25 @@ def figures(items: list[dict[str, Any]], receiver: Receiver) -> dict[str, Any]:
     }
 
 
+async def webhook_metrics(
+    http: httpx.AsyncClient, expected: dict[tuple[str, str | None], float]
+) -> dict[tuple[str, str | None], float]:
+    """The server's webhook samples named in ``expected`` (by name and ``outcome`` label), once they equal it or
+    after 10 s (the gauge follows the delivery task's rounds, the counters each round's commit)."""
+    deadline = time.monotonic() + 10
+    while True:
+        response = await http.get("/metrics")
+        assert response.status_code == 200, response.text
+        samples = [s for f in text_string_to_metric_families(response.text) for s in f.samples]
+        seen = {
+            (name, outcome): sum(s.value for s in samples if s.name == name and s.labels.get("outcome") == outcome)
+            for name, outcome in expected
+        }
+        if seen == expected or time.monotonic() > deadline:
+            return seen
+        await asyncio.sleep(0.1)
+
+
 def kind(attempt: dict[str, Any]) -> str:
     if attempt["status_code"] is not None:
         return str(attempt["status_code"])
@@ -206,6 +227,18 @@ async def test_a_failing_receiver_gets_every_message_once_through_refusals_500s_
                 items = await settled(http, 8)
             # Once delivered, nothing is sent again: the receiver got nothing after the settlement.
             assert len(receiver.snapshot()) == 3 * 8
+            refusals = sum(kind(a) == "unreachable" for d in items for a in d["attempts"])
+            expected = {
+                ("tally_webhook_attempts_total", "unreachable"): refusals,
+                ("tally_webhook_attempts_total", "rejected"): 8,
+                ("tally_webhook_attempts_total", "timeout"): 8,
+                ("tally_webhook_attempts_total", "delivered"): 8,
+                ("tally_webhook_attempt_duration_seconds_count", None): refusals + 3 * 8,
+                ("tally_webhook_deliveries_delivered_total", None): 8,
+                ("tally_webhook_deliveries_failed_total", None): 0,
+                ("tally_webhook_deliveries_pending", None): 0,
+            }
+            assert await webhook_metrics(http, expected) == expected
 
     assert [d["status"] for d in items] == ["delivered"] * 8
     for d in items:

@@ -120,6 +120,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             retry_for=timedelta(hours=settings.webhook_retry_hours),
             retry_base=timedelta(seconds=settings.webhook_retry_base_seconds),
             poll_seconds=settings.webhook_poll_seconds,
+            timeout=timedelta(seconds=settings.webhook_timeout_seconds),
+            lease=timedelta(seconds=settings.webhook_lease_seconds),
         )
         if settings.webhook_delivery_enabled
         else None

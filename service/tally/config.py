@@ -83,6 +83,11 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     """The first retry's delay; each further one doubles (with jitter, at most an hour)."""
     webhook_retry_hours: Annotated[float, msgspec.Meta(gt=0)] = 24.0
     """How long a delivery is retried before it is marked failed."""
+    webhook_timeout_seconds: Annotated[float, msgspec.Meta(gt=0, le=60)] = 10.0
+    """A delivery attempt answered with a 2xx within this time is a success; no answer by then is a failure."""
+    webhook_lease_seconds: Annotated[float, msgspec.Meta(gt=0)] = 60.0
+    """How long a claimed delivery belongs to one process (longer than an attempt); a process that dies leaves
+    its deliveries due again after this."""
 
     @classmethod
     def from_env(
@@ -115,6 +120,11 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
             raise ConfigError(
                 "TALLY_JWT_PREVIOUS_SECRET and TALLY_JWT_PREVIOUS_SECRET_UNTIL go together: set both (the old "
                 "secret and the instant its tokens stop being accepted) or neither."
+            )
+        if settings.webhook_lease_seconds <= settings.webhook_timeout_seconds:
+            raise ConfigError(
+                "TALLY_WEBHOOK_LEASE_SECONDS must be longer than TALLY_WEBHOOK_TIMEOUT_SECONDS: a delivery's lease "
+                "must outlast its attempt, or a second process could send it at the same time."
             )
         if settings.otel_enabled and importlib.util.find_spec("opentelemetry.sdk") is None:
             raise ConfigError("TALLY_OTEL_ENABLED=true needs the otel extra: pip install 'tally[otel]'")

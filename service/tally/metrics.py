@@ -50,6 +50,36 @@ PREVIOUS_SECRET_ACCEPTED = Counter(
     "Bearer tokens accepted only thanks to TALLY_JWT_PREVIOUS_SECRET (a secret rotation's grace period)",
 )
 
+# Webhooks. Counters for what this process did (summed over workers in multiprocess mode); the pending gauge is
+# the outbox's backlog as the delivery task last read it (every round, TALLY_WEBHOOK_POLL_SECONDS at most): a
+# gauge set by the task rather than a scrape-time collector, because the database is async and a collector is
+# not (and multiprocess mode would drop a collector). Every process reads the same table, so the most recent
+# value of any process is the answer.
+WEBHOOK_ATTEMPTS = Counter(
+    "tally_webhook_attempts_total",
+    "Webhook delivery attempts, by outcome: delivered (a 2xx), rejected (another status), timeout, unreachable",
+    ["outcome"],
+)
+WEBHOOK_ATTEMPT_SECONDS = Histogram(
+    "tally_webhook_attempt_duration_seconds",
+    "Time from sending a webhook attempt to its answer (or to giving up on it)",
+    buckets=LATENCY_BUCKETS,
+)
+WEBHOOKS_DELIVERED = Counter("tally_webhook_deliveries_delivered_total", "Webhook deliveries that got their 2xx")
+WEBHOOKS_FAILED = Counter(
+    "tally_webhook_deliveries_failed_total", "Webhook deliveries given up after their retry window (status failed)"
+)
+WEBHOOKS_PENDING = Gauge(
+    "tally_webhook_deliveries_pending",
+    "Webhook deliveries waiting for a successful attempt, as the delivery task last counted them",
+    multiprocess_mode="mostrecent",
+)
+
+
+def count_webhook_attempt(outcome: str, seconds: float) -> None:
+    WEBHOOK_ATTEMPTS.labels(outcome=outcome).inc()
+    WEBHOOK_ATTEMPT_SECONDS.observe(seconds)
+
 
 # The request metrics, with the names, labels and meaning of Litestar's PrometheusMiddleware (see RequestMetrics).
 LABELS = ("method", "path", "status_code", "app_name")

@@ -98,6 +98,10 @@ async def test_metric_names_follow_the_conventions(client) -> None:
         "tally_jwt_previous_secret_accepted": "counter",
         "tally_db_pool_checked_out_connections": "gauge",
         "tally_db_pool_idle_connections": "gauge",
+        "tally_webhook_deliveries_pending": "gauge",
+        "tally_webhook_deliveries_delivered": "counter",
+        "tally_webhook_deliveries_failed": "counter",
+        "tally_webhook_attempt_duration_seconds": "histogram",
     }
     assert {name: families[name].type for name in expected if name in families} == expected
     for name, family in families.items():

@@ -3,6 +3,7 @@ broken down by a dimension) that equal the API's, read from the rendered HTML as
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
@@ -12,10 +13,21 @@ from httpx import Response
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
+from tally.app import create_app
 from tally.auth import Role, issue_token
+from tally.config import Settings
 from tally.ui.pages import COOKIE, REASONS, sign_in_link
 from tally.usage.periods import month_start
-from tests.conftest import FEATURES_URL, PLATFORM, TEST_SECRET, put_features, quantities, record, totals_url
+from tests.conftest import (
+    FEATURES_URL,
+    PLATFORM,
+    TEST_SECRET,
+    clear,
+    put_features,
+    quantities,
+    record,
+    totals_url,
+)
 
 TENANT = uuid.UUID("6f1c3a52-0000-4000-8000-00000000000a")
 OTHER = uuid.UUID("6f1c3a52-0000-4000-8000-00000000000b")
@@ -517,3 +529,58 @@ async def test_a_card_with_a_limit_shows_used_of_limit_and_stands_out_when_over(
     assert "0 requests left" in cards["tokens"]
     assert "card-over" in page.text.split('data-feature-key="tokens"')[0].rsplit("<section", 1)[1]
     assert 'class="limit' not in cards["free"]
+
+
+ALERT_ROW = re.compile(r'<tr data-status="([a-z]+)">(.*?)</tr>')
+
+
+def shown_alerts(page: Response) -> list[list[str]]:
+    """The recent alerts' rows as displayed: each row's cells' text, then its ``data-status``."""
+    assert page.status_code == 200, page.text
+    table = (
+        page.text.split('<table class="recent-alerts">', 1)[1].split("</table>", 1)[0]
+        if "recent-alerts" in page.text
+        else ""
+    )
+    return [
+        [re.sub(r"<[^>]+>", "", cell) for cell in re.findall(r"<td[^>]*>(.*?)</td>", cells)] + [status]
+        for status, cells in ALERT_ROW.findall(table)
+    ]
+
+
+async def test_recent_alerts_show_the_tenants_own_crossings_and_their_delivery(database_url: str) -> None:
+    await clear(database_url)
+    # Nothing is sent: the deliveries stay pending, whatever the network does with the endpoint's host.
+    settings = Settings(database_url=database_url, jwt_secret=TEST_SECRET, webhook_delivery_enabled=False)
+    async with AsyncTestClient(app=create_app(settings)) as client:
+        await put_features(client, "api_calls")
+        limits = [{"feature_key": "api_calls", "limit": 100, "notify_at_percent": [50, 90]}]
+        plan = await client.put(
+            "/api/v1/billing/plans/alerting", json={"name": "A", "limits": limits}, headers=PLATFORM
+        )
+        assert plan.status_code == 201, plan.text
+        for tenant in (TENANT, OTHER):
+            assigned = await client.put(
+                f"/api/v1/billing/tenants/{tenant}/plan", json={"plan_key": "alerting"}, headers=PLATFORM
+            )
+            assert assigned.status_code == 200, assigned.text
+        await sign_in(client, token())
+        assert "No usage alerts yet" in (await client.get(f"/usage/{TENANT}")).text
+        endpoint = await client.post(
+            "/api/v1/billing/webhook-endpoints", json={"url": "https://hooks.example.com/tally"}, headers=PLATFORM
+        )
+        assert endpoint.status_code == 201, endpoint.text
+        await record(client, TENANT, {"feature_key": "api_calls", "quantity": 60, "idempotency_key": "a"})
+        await record(client, OTHER, {"feature_key": "api_calls", "quantity": 95, "idempotency_key": "a"})
+
+        ((when, feature, threshold, used, period, delivery, status),) = shown_alerts(
+            await client.get(f"/usage/{TENANT}")
+        )
+        assert (feature, threshold, used, delivery, status) == ("api_calls", "50%", "60 of 100", "pending", "pending")
+        start = month_start(datetime.now(UTC))
+        assert period.startswith(f"{start:%a} {start.day} {start:%b %Y} to ")
+        assert when.startswith(f"{datetime.now(UTC):%a} {datetime.now(UTC).day} ")
+
+        await sign_in(client, token(Role.PLATFORM, None))
+        other = shown_alerts(await client.get(f"/usage/{OTHER}"))
+        assert [(row[2], row[3]) for row in other] == [("90%", "95 of 100"), ("50%", "95 of 100")]

@@ -8,7 +8,7 @@ import asyncio
 import json
 import socket
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
@@ -22,6 +22,7 @@ from tally.app import create_app
 from tally.config import Settings
 from tests.conftest import PLATFORM, TEST_SECRET, assert_problem, bearer, clear, post_events, record
 from tests.integration.test_entitlements import assign
+from tests.integration.test_metrics import scrape, value
 from tests.integration.test_plans import limit, put_plan
 
 pytestmark = pytest.mark.anyio
@@ -178,6 +179,28 @@ async def test_concurrent_batches_record_each_crossing_once(outbox_client) -> No
     assert len(await deliveries(client)) == 2
 
 
+async def test_a_distinct_count_feature_sends_no_alert_as_documented(outbox_client) -> None:  # type: ignore[no-untyped-def]
+    """docs/api.md: features counting distinct values do not send threshold alerts (their crossings would need
+    the distinct count inside the usage's transaction). The counted limit itself is still reported."""
+    client = outbox_client
+    await add_endpoint(client, "http://127.0.0.1:9/never-sent")
+    active = {"unit": "users", "aggregation": "unique_count", "unique_by": "user_id", "dimensions": ["user_id"]}
+    response = await client.put("/api/v1/billing/features/active_users", json=active, headers=PLATFORM)
+    assert response.status_code in (200, 201), response.text
+    response = await put_plan(client, "distinct", limit("active_users", 2, notify_at_percent=[50, 100]))
+    assert response.status_code in (200, 201), response.text
+    tenant = uuid.uuid4()
+    await assign(client, tenant, plan_key="distinct")
+    users = [
+        {"feature_key": "active_users", "quantity": 1, "idempotency_key": f"u{i}", "dimensions": {"user_id": f"u{i}"}}
+        for i in range(3)
+    ]
+    await record(client, tenant, *users)
+    response = await client.get(f"/api/v1/billing/tenants/{tenant}/entitlements/active_users", headers=PLATFORM)
+    assert response.json()["used"] == 3, response.text  # over 100% of the limit...
+    assert await deliveries(client) == []  # ...and no alert
+
+
 # --- delivery ------------------------------------------------------------------------------------
 
 
@@ -261,8 +284,14 @@ async def test_retry_sends_a_failed_delivery_again(database_url: str, httpserver
         await add_endpoint(client, httpserver.url_for("/hook"))
         tenant = await notifying_tenant(client, [100])
         await record(client, tenant, event("a", 10))
+        before = await scrape(client)
         (delivery,) = await settled(client, 1)
         assert (delivery["status"], delivery["next_attempt_at"]) == ("failed", None)
+        assert (
+            value(await scrape(client), "tally_webhook_deliveries_failed_total")
+            - value(before, "tally_webhook_deliveries_failed_total")
+            == 1
+        )
         assert (await deliveries(client, status="failed"))[0]["id"] == delivery["id"]
         response = await client.post(f"{DELIVERIES_URL}/{delivery['id']}/retry", headers=PLATFORM)
         assert response.status_code == 202, response.text
@@ -270,3 +299,61 @@ async def test_retry_sends_a_failed_delivery_again(database_url: str, httpserver
         (delivery,) = await settled(client, 1)
         assert len(delivery["attempts"]) == 2
         assert_problem(await client.post(f"{DELIVERIES_URL}/{uuid.uuid4()}/retry", headers=PLATFORM), 404)
+
+
+# --- metrics -------------------------------------------------------------------------------------
+
+
+async def scraped_when(client: AsyncTestClient[Litestar], check: Callable[[str], bool], what: str) -> str:
+    """The first scrape that passes ``check`` (fails after WAIT_SECONDS; the pending gauge is refreshed each
+    round of the delivery task, the counters once an attempt is recorded)."""
+    for _ in range(WAIT_SECONDS * 20):
+        text = await scrape(client)
+        if check(text):
+            return text
+        await asyncio.sleep(0.05)
+    pytest.fail(f"the metrics never showed {what}")
+
+
+def pending_is(expected: float) -> Callable[[str], bool]:
+    return lambda text: value(text, "tally_webhook_deliveries_pending") == expected
+
+
+async def test_metrics_follow_the_attempts_and_the_backlog(sending_client) -> None:  # type: ignore[no-untyped-def]
+    client = sending_client
+    port = free_port()
+    await add_endpoint(client, f"http://127.0.0.1:{port}/hook")
+    tenant = await notifying_tenant(client, [50, 100])
+    before = await scraped_when(client, pending_is(0), "no backlog")
+
+    def moved(after: str, name: str, **labels: str) -> float:
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    await record(client, tenant, event("a", 10))  # two crossings: two messages to the one endpoint
+    # Nothing listens on the port: refused, still pending.
+    while_down = await scraped_when(
+        client,
+        lambda text: pending_is(2)(text) and moved(text, "tally_webhook_attempts_total", outcome="unreachable") >= 2,
+        "two pending and two refused attempts",
+    )
+    assert moved(while_down, "tally_webhook_deliveries_delivered_total") == 0
+    answers = iter([500])  # the first attempt that reaches the receiver gets a 500, every later one a 200
+    server = HTTPServer(host="127.0.0.1", port=port)
+    server.expect_request("/hook", method="POST").respond_with_handler(
+        lambda request: Response("", status=next(answers, 200))
+    )
+    server.start()
+    try:
+        (first, second) = await settled(client, 2)
+        after = await scraped_when(client, pending_is(0), "no backlog after the deliveries")
+    finally:
+        server.clear()
+        server.stop()
+    assert (first["status"], second["status"]) == ("delivered", "delivered")
+    attempts = len(first["attempts"]) + len(second["attempts"])
+    assert moved(after, "tally_webhook_deliveries_delivered_total") == 2
+    assert moved(after, "tally_webhook_attempts_total", outcome="rejected") == 1
+    assert moved(after, "tally_webhook_attempts_total", outcome="delivered") == 2
+    assert moved(after, "tally_webhook_attempts_total") == attempts
+    assert moved(after, "tally_webhook_attempt_duration_seconds_count") == attempts
+    assert moved(after, "tally_webhook_attempt_duration_seconds_bucket", le="10.0") == attempts

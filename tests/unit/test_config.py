@@ -164,3 +164,10 @@ def test_masked_hides_the_database_password(url: str, shown: str) -> None:
     masked = Settings(database_url=url, jwt_secret=SECRET, jwt_previous_secret=PREVIOUS).masked()
     assert masked["database_url"] == shown
     assert masked["jwt_previous_secret"] == "********"
+
+
+def test_a_webhook_lease_shorter_than_the_timeout_is_refused() -> None:
+    environ = {"TALLY_JWT_SECRET": SECRET, "TALLY_WEBHOOK_TIMEOUT_SECONDS": "5"}
+    assert Settings.from_env({**environ, "TALLY_WEBHOOK_LEASE_SECONDS": "6"}).webhook_lease_seconds == 6
+    with pytest.raises(ConfigError, match="TALLY_WEBHOOK_LEASE_SECONDS"):
+        Settings.from_env({**environ, "TALLY_WEBHOOK_LEASE_SECONDS": "5"})

@@ -14,9 +14,11 @@ import pytest
 from tally.cli import main
 from tally.domain.errors import InvalidInput
 from tally.domain.models import Aggregation, Feature, UsageTotal
+from tally.domain.webhooks import DeliveryStatus, RecentAlert, ThresholdCrossed
 from tally.ui.view import (
     Breakdown,
     PeriodChoice,
+    alert_rows,
     amount,
     breakdown_rows,
     choose_breakdown,
@@ -171,3 +173,37 @@ def test_token_link_prints_a_sign_in_link(monkeypatch: pytest.MonkeyPatch, capsy
     assert claims["tenant_id"] == tenant
     assert main(["token", "--role", "platform", "--link"]) == 0
     assert capsys.readouterr().out.startswith("http://127.0.0.1:8000/usage/sign-in#token=")
+
+
+def recent(*statuses: DeliveryStatus, day: bool = False) -> RecentAlert:
+    end = datetime(2026, 1, 2, 23, tzinfo=UTC) if day else datetime(2026, 1, 31, 23, tzinfo=UTC)
+    crossed = ThresholdCrossed(
+        tenant_id=uuid.uuid4(),
+        feature_key="api_calls",
+        threshold_percent=80,
+        limit=10_000,
+        used=8_012,
+        period_start=datetime(2025, 12, 31, 23, tzinfo=UTC) if not day else datetime(2026, 1, 1, 23, tzinfo=UTC),
+        period_end=end,
+    )
+    return RecentAlert(crossed=crossed, created_at=NOW, deliveries=list(statuses))
+
+
+def test_an_alerts_status_is_its_worst_delivery_and_counts_mixed_ones() -> None:
+    d, p, f = DeliveryStatus.DELIVERED, DeliveryStatus.PENDING, DeliveryStatus.FAILED
+    rows = alert_rows([recent(d, d), recent(d, p), recent(d, f, p), recent(), recent(d, day=True)], BERLIN)
+    assert [(r.status, r.status_text) for r in rows] == [
+        ("delivered", "delivered"),
+        ("pending", "1 pending, 1 delivered"),
+        ("failed", "1 failed, 1 pending, 1 delivered"),
+        ("none", "not sent (no webhook endpoint)"),
+        ("delivered", "delivered"),
+    ]
+    first = rows[0]
+    assert (first.threshold_text, first.used_text, first.when_text) == (
+        "80%",
+        "8,012 of 10,000",
+        "Thu 15 Jan 2026, 13:00",
+    )
+    assert first.period_text == "Thu 1 Jan 2026 to Sat 31 Jan 2026"  # the month in Berlin
+    assert rows[-1].period_text == "Fri 2 Jan 2026"  # a day limit's period is one day

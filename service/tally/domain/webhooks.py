@@ -99,6 +99,14 @@ class ThresholdCrossed(msgspec.Struct, kw_only=True, frozen=True):
     period_end: datetime
 
 
+class RecentAlert(msgspec.Struct, kw_only=True, frozen=True):
+    """A tenant's threshold crossing as the usage page lists it, with its deliveries' statuses."""
+
+    crossed: ThresholdCrossed
+    created_at: datetime
+    deliveries: list[DeliveryStatus]
+
+
 class AlertMessage(msgspec.Struct, kw_only=True, frozen=True):
     type: WebhookEventType
     timestamp: datetime

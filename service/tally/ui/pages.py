@@ -33,7 +33,9 @@ from tally.plans.controller import provide_plans
 from tally.plans.service import PlanService
 from tally.ui.view import (
     MAX_CUSTOM_DAYS,
+    RECENT_ALERTS,
     PeriodChoice,
+    alert_rows,
     breakdown_rows,
     choose_breakdown,
     choose_period,
@@ -46,6 +48,8 @@ from tally.usage.controller import csv_response, provide_usage
 from tally.usage.periods import zone
 from tally.usage.service import UsageService
 from tally.usage.totals import TotalsQuery
+from tally.webhooks.controller import provide_webhooks
+from tally.webhooks.service import WebhookService
 
 COOKIE = "tally_usage_token"
 SIGN_IN_PATH = "/usage/sign-in"
@@ -194,6 +198,7 @@ class UsagePages(Controller):
         "usage": Provide(provide_usage),
         "catalog": Provide(provide_catalog),
         "plans": Provide(provide_plans),
+        "webhooks": Provide(provide_webhooks),
         "shown": Provide(provide_shown, sync_to_thread=False),
     }
 
@@ -268,6 +273,7 @@ class UsagePages(Controller):
         usage: NamedDependency[UsageService],
         catalog: NamedDependency[CatalogService],
         plans: NamedDependency[PlanService],
+        webhooks: NamedDependency[WebhookService],
         tenant_id: FromPath[str],
         shown: NamedDependency[Shown],
     ) -> Response[Any]:
@@ -301,6 +307,7 @@ class UsagePages(Controller):
         features = await catalog.list_features()
         limits = await plans.entitlements(tenant, None, now)
         cards = feature_cards(features, totals, daily, zone_info, limits, now)
+        alerts = alert_rows(await webhooks.recent_alerts(tenant, RECENT_ALERTS), zone_info)
         form.update(start=chosen.first_day.isoformat(), end=chosen.last_day.isoformat())
         # A breakdown the catalog does not offer (an old link, a typo) is explained; the page still shows.
         split, rows, breakdown_error = None, [], None
@@ -316,6 +323,7 @@ class UsagePages(Controller):
         return _page(
             "usage.html",
             cards=cards,
+            alerts=alerts,
             any_usage=any(card.total for card in cards),
             period_text=period_label(chosen),
             breakdown=split,

@@ -13,6 +13,7 @@ import msgspec
 
 from tally.domain.errors import InvalidInput
 from tally.domain.models import Aggregation, Entitlement, Feature, LimitPeriod, UsageTotal
+from tally.domain.webhooks import DeliveryStatus, RecentAlert
 from tally.usage.periods import day_start, month_start, next_month_start
 
 MAX_CUSTOM_DAYS = 366
@@ -301,3 +302,47 @@ def breakdown_rows(grouped: Sequence[UsageTotal], dimension: str) -> list[ValueR
         )
         for r in ordered
     ]
+
+
+RECENT_ALERTS = 10
+STATUS_ORDER = (DeliveryStatus.FAILED, DeliveryStatus.PENDING, DeliveryStatus.DELIVERED)
+
+
+class AlertRow(msgspec.Struct, frozen=True):
+    """One line of the page's recent alerts. ``status`` is the worst of its deliveries (``none``: no endpoint
+    received it); ``status_text`` says it for people, counting each status when the endpoints differ."""
+
+    feature_key: str
+    threshold_text: str
+    used_text: str
+    period_text: str
+    when_text: str
+    status: str
+    status_text: str
+
+
+def alert_rows(alerts: Sequence[RecentAlert], tz: tzinfo) -> list[AlertRow]:
+    rows = []
+    for alert in alerts:
+        crossed = alert.crossed
+        counts = {s: alert.deliveries.count(s) for s in STATUS_ORDER if s in alert.deliveries}
+        if not counts:
+            status, status_text = "none", "not sent (no webhook endpoint)"
+        else:
+            status = next(iter(counts)).value
+            status_text = status if len(counts) == 1 else ", ".join(f"{n} {s.value}" for s, n in counts.items())
+        first = crossed.period_start.astimezone(tz).date()
+        last = (crossed.period_end - timedelta(microseconds=1)).astimezone(tz).date()
+        when = alert.created_at.astimezone(tz)
+        rows.append(
+            AlertRow(
+                feature_key=crossed.feature_key,
+                threshold_text=f"{crossed.threshold_percent}%",
+                used_text=f"{crossed.used:,} of {crossed.limit:,}",
+                period_text=day_label(first) if first == last else f"{day_label(first)} to {day_label(last)}",
+                when_text=f"{day_label(when.date())}, {when:%H:%M}",
+                status=status,
+                status_text=status_text,
+            )
+        )
+    return rows

@@ -17,6 +17,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from standardwebhooks.webhooks import Webhook
 
+from tally import metrics
 from tally.db.repositories import DeliveryRepository
 from tally.db.repositories.webhooks import Claimed
 from tally.db.transaction import Transaction
@@ -26,8 +27,8 @@ from tally.webhooks.targets import private_address
 
 logger = logging.getLogger("tally.webhooks")
 
-TIMEOUT_SECONDS = 10.0
-"""A 2xx within this time is a success; the whole attempt (connect, send, answer) is bounded by it."""
+TIMEOUT = timedelta(seconds=10)
+"""A 2xx within this time is a success; the whole attempt (resolve, connect, send, answer) is bounded by it."""
 LEASE = timedelta(seconds=60)
 """How long a claimed delivery stays with its worker: longer than an attempt can take, so that no two workers
 send it at once; a worker that dies leaves it due again when the lease ends."""
@@ -36,12 +37,19 @@ MAX_ERROR = 200
 
 
 class Outcome:
-    def __init__(self, status_code: int | None, error: str | None, seconds: float) -> None:
-        self.status_code, self.error, self.seconds = status_code, error, seconds
+    def __init__(self, status_code: int | None, error: str | None, seconds: float, *, timed_out: bool = False) -> None:
+        self.status_code, self.error, self.seconds, self.timed_out = status_code, error, seconds, timed_out
 
     @property
     def delivered(self) -> bool:
         return self.status_code is not None and 200 <= self.status_code < 300
+
+    @property
+    def label(self) -> str:
+        """The ``outcome`` label of the attempts metric."""
+        if self.status_code is not None:
+            return "delivered" if self.delivered else "rejected"
+        return "timeout" if self.timed_out else "unreachable"
 
 
 class Deliverer:
@@ -53,16 +61,19 @@ class Deliverer:
         retry_for: timedelta,
         retry_base: timedelta,
         poll_seconds: float,
+        timeout: timedelta = TIMEOUT,
+        lease: timedelta = LEASE,
     ) -> None:
         self.sessions = async_sessionmaker(engine, expire_on_commit=False)
         self.allow_private = allow_private
         self.retry_for, self.retry_base, self.poll_seconds = retry_for, retry_base, poll_seconds
+        self.timeout_seconds, self.lease = timeout.total_seconds(), lease
         self.client = httpx.AsyncClient()  # replaced in start(): a client belongs to the serving event loop
         self.task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         # No redirects: a receiver could otherwise send Tally on to a private address.
-        self.client = httpx.AsyncClient(timeout=TIMEOUT_SECONDS, follow_redirects=False)
+        self.client = httpx.AsyncClient(timeout=self.timeout_seconds, follow_redirects=False)
         self.task = asyncio.create_task(self.run(), name="tally-webhook-delivery")
 
     async def stop(self) -> None:
@@ -86,13 +97,15 @@ class Deliverer:
         """One round: claim the due deliveries, attempt each, record the outcomes; how many were attempted."""
         now = datetime.now(UTC)
         async with self.sessions() as session:
-            if not await DeliveryRepository(session).any_due(now):
-                return 0
+            pending, due = await DeliveryRepository(session).backlog(now)
+        metrics.WEBHOOKS_PENDING.set(pending)
+        if not due:
+            return 0
         # A session of its own: its first statement must start the write transaction (the claim's row locks).
         async with self.sessions() as session:
             deliveries, transaction = DeliveryRepository(session), Transaction(session)
             await transaction.begin_write()
-            claimed = await deliveries.claim(now, now + LEASE, CLAIM_BATCH)
+            claimed = await deliveries.claim(now, now + self.lease, CLAIM_BATCH)
             await transaction.commit()
         if not claimed:
             return 0
@@ -100,12 +113,20 @@ class Deliverer:
         async with self.sessions() as session:
             deliveries, transaction = DeliveryRepository(session), Transaction(session)
             await transaction.begin_write()
-            for c, outcome in zip(claimed, outcomes, strict=True):
-                await self._record(deliveries, c, outcome)
+            statuses = [
+                await self._record(deliveries, c, outcome) for c, outcome in zip(claimed, outcomes, strict=True)
+            ]
             await transaction.commit()
+        # Counted once recorded: outcomes lost with an uncommitted round are attempted, and counted, again.
+        for outcome, status in zip(outcomes, statuses, strict=True):
+            metrics.count_webhook_attempt(outcome.label, outcome.seconds)
+            if status is DeliveryStatus.DELIVERED:
+                metrics.WEBHOOKS_DELIVERED.inc()
+            elif status is DeliveryStatus.FAILED:
+                metrics.WEBHOOKS_FAILED.inc()
         return len(claimed)
 
-    async def _record(self, deliveries: DeliveryRepository, claimed: Claimed, outcome: Outcome) -> None:
+    async def _record(self, deliveries: DeliveryRepository, claimed: Claimed, outcome: Outcome) -> DeliveryStatus:
         record, now = claimed.record, datetime.now(UTC)
         attempt = {"at": now.isoformat(), "status_code": outcome.status_code, "error": outcome.error}
         if outcome.delivered:
@@ -121,6 +142,7 @@ class Deliverer:
             len(record.attempts) + 1,
             outcome.status_code if outcome.status_code is not None else outcome.error,
         )
+        return status
 
     async def attempt(self, claimed: Claimed) -> Outcome:
         """POST the message, signed for this attempt; never raises for what the receiver or network does."""
@@ -135,12 +157,13 @@ class Deliverer:
             "user-agent": "Tally-Webhooks",
         }
         try:
-            if not self.allow_private:
-                await self._check_resolved(claimed.url)
-            async with asyncio.timeout(TIMEOUT_SECONDS):
+            async with asyncio.timeout(self.timeout_seconds):
+                if not self.allow_private:
+                    await self._check_resolved(claimed.url)
                 response = await self.client.post(claimed.url, content=record.payload.encode(), headers=headers)
-        except TimeoutError:
-            return Outcome(None, f"no answer within {TIMEOUT_SECONDS:g} s", time.perf_counter() - started)
+        except (TimeoutError, httpx.TimeoutException):
+            seconds = time.perf_counter() - started
+            return Outcome(None, f"no answer within {self.timeout_seconds:g} s", seconds, timed_out=True)
         except (httpx.HTTPError, OSError, RefusedTarget) as exc:
             return Outcome(None, f"{type(exc).__name__}: {exc}"[:MAX_ERROR], time.perf_counter() - started)
         return Outcome(response.status_code, None, time.perf_counter() - started)

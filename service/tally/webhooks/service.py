@@ -13,12 +13,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tally.cursors import decode_cursor, encode_cursor
 from tally.db.models import WebhookDeliveryRecord, WebhookEndpointRecord
-from tally.db.repositories import DeliveryRepository, WebhookEndpointRepository
+from tally.db.repositories import AlertRepository, DeliveryRepository, WebhookEndpointRepository
 from tally.db.transaction import Transaction
 from tally.domain.errors import InvalidInput, NotFound
 from tally.domain.webhooks import (
+    AlertMessage,
     DeliveryAttempt,
     DeliveryStatus,
+    RecentAlert,
     WebhookDelivery,
     WebhookDeliveryPage,
     WebhookEndpoint,
@@ -39,6 +41,7 @@ class WebhookService:
         self.transaction = Transaction(session)
         self.endpoints = WebhookEndpointRepository(session=session, auto_commit=False)
         self.deliveries = DeliveryRepository(session)
+        self.alerts = AlertRepository(session)
         self.allow_private = allow_private
 
     async def create_endpoint(self, spec: WebhookEndpointIn, now: datetime) -> WebhookEndpointCreated:
@@ -81,6 +84,17 @@ class WebhookService:
         rows = rows[:limit]
         next_cursor = encode_cursor(rows[-1].created_at, str(rows[-1].id)) if more else None
         return WebhookDeliveryPage(items=[delivery_out(r) for r in rows], next_cursor=next_cursor)
+
+    async def recent_alerts(self, tenant_id: UUID, limit: int) -> list[RecentAlert]:
+        """The tenant's latest alerts (newest first), read from the messages as they were sent."""
+        return [
+            RecentAlert(
+                crossed=msgspec.json.decode(record.payload, type=AlertMessage).data,
+                created_at=record.created_at,
+                deliveries=[DeliveryStatus(s) for s in statuses],
+            )
+            for record, statuses in await self.alerts.recent(tenant_id, limit)
+        ]
 
     async def retry(self, delivery_id: UUID, now: datetime) -> WebhookDelivery:
         """Make the delivery due now, whatever its status; the delivery task sends it on its next round."""

@@ -8,7 +8,7 @@ from typing import Any
 from uuid import UUID
 
 from advanced_alchemy.repository import SQLAlchemyAsyncRepository
-from sqlalchemy import delete, func, insert, select, tuple_, update
+from sqlalchemy import case, delete, func, insert, select, tuple_, update
 
 from tally.db import dialects
 from tally.db.dialects import Session
@@ -55,6 +55,22 @@ class AlertRepository:
         if deliveries:
             await self.session.execute(insert(WebhookDeliveryRecord), list(deliveries))
 
+    async def recent(self, tenant_id: UUID, limit: int) -> list[tuple[UsageAlertRecord, list[str]]]:
+        """The tenant's latest ``limit`` alerts, newest first (of one batch, the higher threshold first), each with
+        the statuses of its deliveries (one per endpoint it was sent to; none when no endpoint was subscribed)."""
+        a, d = UsageAlertRecord, WebhookDeliveryRecord
+        order = (a.created_at.desc(), a.threshold_percent.desc(), a.feature_key)
+        stmt = select(a).where(a.tenant_id == tenant_id).order_by(*order).limit(limit)
+        alerts = list((await self.session.scalars(stmt)).all())
+        statuses: dict[str, list[str]] = {alert.message_id: [] for alert in alerts}
+        if alerts:
+            rows = await self.session.execute(
+                select(d.message_id, d.status).where(d.tenant_id == tenant_id, d.message_id.in_(list(statuses)))
+            )
+            for message_id, status in rows.all():
+                statuses[message_id].append(status)
+        return [(alert, statuses[alert.message_id]) for alert in alerts]
+
     async def subscribed(self, event_type: str) -> list[UUID]:
         """The endpoints that receive ``event_type``."""
         rows = (await self.session.execute(select(WebhookEndpointRecord.id, WebhookEndpointRecord.events))).all()
@@ -72,10 +88,15 @@ class DeliveryRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    async def any_due(self, now: datetime) -> bool:
-        """Whether a pending delivery is due (a read, so an idle worker never opens a write transaction)."""
-        stmt = select(WebhookDeliveryRecord.id).where(*_due(now)).limit(1)
-        return (await self.session.scalar(stmt)) is not None
+    async def backlog(self, now: datetime) -> tuple[int, int]:
+        """How many deliveries are pending, and how many of them are due (a read, so an idle worker never opens a
+        write transaction; the status index covers it)."""
+        r = WebhookDeliveryRecord
+        stmt = select(func.count(), func.count(case((r.next_attempt_at <= now, 1)))).where(
+            r.status == DeliveryStatus.PENDING.value
+        )
+        pending, due = (await self.session.execute(stmt)).one()
+        return int(pending), int(due)
 
     async def claim(self, now: datetime, lease_until: datetime, limit: int) -> list[Claimed]:
         """Lease up to ``limit`` due deliveries until ``lease_until``: their next attempt moves there, so no other

@@ -649,6 +649,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             pid,
         ):
             scaled = await measure_totals(base, light, seconds, concurrency)
+            plain = args.plain_events if args.plain_events is not None else args.events // 4
+            batches = plain_batches(plain, args.batch, backfill=False, seed=5)
+            rates[f"time-ordered, {args.scale_workers} workers"] = await ingest(
+                base, uuid.uuid4(), batches, args.clients, f"time-ordered, {args.scale_workers} workers"
+            )
             scaled_rss = peak_rss_mb(pid)
         print("  measuring totals from raw events (naive)")
         with server(logs / "server-naive.log", kind=kind, TALLY_DATABASE_URL=db_url, TALLY_TOTALS_SOURCE="events") as (

@@ -558,6 +558,11 @@ async def events_in_window(url: str, tenant: uuid.UUID) -> int:
         await engine.dispose()
 
 
+def plain_events(args: argparse.Namespace) -> int:
+    """Events of each of the time-ordered and backfill loads."""
+    return args.plain_events if args.plain_events is not None else args.events // 4
+
+
 async def load(base: str, tenants: dict[str, uuid.UUID], args: argparse.Namespace) -> dict[str, float]:
     """The catalog, the light tenant's 100 events, then the three measured loads; events per second of each."""
     platform = {"Authorization": f"Bearer {token(Role.PLATFORM)}"}
@@ -586,7 +591,7 @@ async def load(base: str, tenants: dict[str, uuid.UUID], args: argparse.Namespac
             headers=platform,
         )
         r.raise_for_status()
-    plain = args.plain_events if args.plain_events is not None else args.events // 4
+    plain = plain_events(args)
     return {
         "time-ordered": await ingest(
             base, tenants["ordered"], plain_batches(plain, args.batch, backfill=False), args.clients, "time-ordered"
@@ -649,8 +654,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             pid,
         ):
             scaled = await measure_totals(base, light, seconds, concurrency)
-            plain = args.plain_events if args.plain_events is not None else args.events // 4
-            batches = plain_batches(plain, args.batch, backfill=False, seed=5)
+            batches = plain_batches(plain_events(args), args.batch, backfill=False, seed=5)
             rates[f"time-ordered, {args.scale_workers} workers"] = await ingest(
                 base, uuid.uuid4(), batches, args.clients, f"time-ordered, {args.scale_workers} workers"
             )

@@ -194,14 +194,14 @@ def _serve(args: argparse.Namespace) -> int:
     logging.config.dictConfig(log_config)
     for warning in Settings.unknown_variables():
         logger.warning(warning)
-    url, kind = f"http://{args.host}:{args.port}", settings.database_url.split("+", 1)[0]
-    workers = args.workers or dialects.for_url(settings.database_url).default_workers()
+    url, dialect = f"http://{args.host}:{args.port}", dialects.for_url(settings.database_url)
+    workers = args.workers or dialect.default_workers()
     logger.info(
         "serving %s with %d worker(s) on %s",
         url,
         workers,
         redact_url(settings.database_url),
-        extra={"url": url, "workers": workers, "database": kind},
+        extra={"url": url, "workers": workers, "database": dialect.name},
     )
     uvicorn.run(
         "tally.app:create_app",

@@ -3,6 +3,7 @@ same CSV as the API's, a progress bar only on a terminal, one-line errors, no ha
 
 from __future__ import annotations
 
+import logging
 import os
 import pty
 import subprocess
@@ -46,6 +47,14 @@ async def some_usage(client) -> None:
     )
 
 
+def settled(capsys: pytest.CaptureFixture[str]) -> None:
+    """Write out the access log's pending lines (its thread writes them in batches) and drop what was captured,
+    so that what a test reads next is the command's own output."""
+    for handler in logging.getLogger("tally.access").handlers:
+        handler.flush()
+    capsys.readouterr()
+
+
 def files(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir())
 
@@ -60,6 +69,7 @@ def exit_status(argv: list[str]) -> int:
 
 async def test_export_writes_the_apis_csv(database: str, client, tmp_path: Path, capsys) -> None:
     await some_usage(client)
+    settled(capsys)
     totals, events = tmp_path / "totals.csv", tmp_path / "events.csv"
     assert in_thread(main, ["usage", "export", "--tenant", str(TENANT), *PERIOD, str(totals)]) == 0
     assert in_thread(main, ["usage", "export", "--tenant", str(TENANT), *PERIOD, "--events", str(events)]) == 0

@@ -131,7 +131,8 @@ async def client(app: Litestar) -> AsyncIterator[AsyncTestClient[Litestar]]:
 
 
 def bearer(role: Role | str, tenant_id: uuid.UUID | None = None, *, secret: str = TEST_SECRET) -> dict[str, str]:
-    token = issue_token(secret, Role(role), tenant_id, subject="test", ttl=timedelta(minutes=10))
+    # Two hours: PLATFORM below is issued when the suite is imported, and must outlive the whole suite.
+    token = issue_token(secret, Role(role), tenant_id, subject="test", ttl=timedelta(hours=2))
     return {"Authorization": f"Bearer {token}"}
 
 

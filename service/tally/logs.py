@@ -91,6 +91,9 @@ class BatchedStderrHandler(logging.Handler):
         self.interval = interval
         self.lines: list[str] = []
         self.closed = threading.Event()
+        # Held while lines are written: a flush() returns only once every line logged before it is out, even when
+        # the thread had already taken them (only flush takes it, so a request never waits on it).
+        self.writing = threading.Lock()
         threading.Thread(target=self._write_periodically, name="tally-access-log", daemon=True).start()
 
     def emit(self, record: logging.LogRecord) -> None:
@@ -102,10 +105,11 @@ class BatchedStderrHandler(logging.Handler):
         self.lines.append(line)  # list.append is atomic under the GIL: no lock needed against flush's swap
 
     def flush(self) -> None:
-        lines, self.lines = self.lines, []
-        if lines:
-            sys.stderr.write("\n".join(lines) + "\n")
-            sys.stderr.flush()
+        with self.writing:
+            lines, self.lines = self.lines, []
+            if lines:
+                sys.stderr.write("\n".join(lines) + "\n")
+                sys.stderr.flush()
 
     def close(self) -> None:
         self.closed.set()

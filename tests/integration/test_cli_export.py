@@ -83,6 +83,7 @@ async def test_export_writes_the_apis_csv(database: str, client, tmp_path: Path,
 
 
 async def test_errors_are_one_line_and_leave_no_file(database: str, tmp_path: Path, capsys, monkeypatch) -> None:
+    settled(capsys)  # an earlier test's access lines may still be on their way to stderr
     target = tmp_path / "out.csv"
     target.write_text("the previous export\n")
     reversed_period = ["--period-start", "2026-12-01T00:00:00Z", "--period-end", "2026-11-01T00:00:00Z"]

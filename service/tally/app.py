@@ -134,7 +134,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
     ]
     if settings.metrics_enabled:
         plugins.append(MetricsPlugin(engine, port=settings.metrics_port))
-    limiter = limiter_from(settings.rate_limit_reads, settings.rate_limit_writes, settings.rate_limit_window_seconds)
+    limiter = limiter_from(
+        settings.rate_limit_reads,
+        settings.rate_limit_writes,
+        settings.rate_limit_window_seconds,
+        settings.rate_limit_store,
+        engine,
+    )
     fix_allow, learn_routes = allow_header_fix()
     before_send: list[BeforeMessageSendHookHandler] = [echo_request_id, fix_allow]
     if settings.otel_enabled:

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import atexit
 import logging
 import logging.config
 import os
+import shutil
 import sys
+import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -196,6 +199,8 @@ def _serve(args: argparse.Namespace) -> int:
         logger.warning(warning)
     url, dialect = f"http://{args.host}:{args.port}", dialects.for_url(settings.database_url)
     workers = args.workers or dialect.default_workers()
+    if workers > 1 and settings.metrics_enabled:
+        _share_metrics()
     logger.info(
         "serving %s with %d worker(s) on %s",
         url,
@@ -215,6 +220,18 @@ def _serve(args: argparse.Namespace) -> int:
         access_log=False,
     )
     return 0
+
+
+def _share_metrics() -> None:
+    """Make a scrape of any worker report the sums of all of them: prometheus_client's multiprocess mode, in a
+    fresh directory of this start (removed at exit) unless the operator set ``PROMETHEUS_MULTIPROC_DIR``. The
+    workers inherit the variable; they are new interpreters (uvicorn spawns them), so their metrics are made
+    in this mode from the start."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return
+    folder = tempfile.mkdtemp(prefix="tally-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
 
 
 def _print_demo(settings: Settings, base: str) -> None:

@@ -71,6 +71,9 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     """Per-tenant limit on writes (recording and voiding usage) per window; unset: no limit."""
     rate_limit_window_seconds: Annotated[int, msgspec.Meta(ge=1, le=86400)] = 60
     """Length of the rate limits' fixed windows."""
+    rate_limit_store: Literal["database", "process"] | None = None
+    """Where rate limits are counted: ``database`` (shared by every process and host; the default on PostgreSQL) or
+    ``process`` (each process on its own; the default on SQLite)."""
     otel_enabled: bool = False
     """OpenTelemetry traces (HTTP and database spans); needs the ``otel`` extra (``pip install 'tally[otel]'``)."""
     webhook_allow_private: bool = False

@@ -44,6 +44,10 @@ DATABASE_ERRORS = Counter(
     "tally_database_errors_total", "Requests answered 503 because the database was unreachable or timed out"
 )
 RATE_LIMITED = Counter("tally_rate_limited_total", "Requests answered 429 because a tenant's rate limit was used up")
+RATE_LIMIT_STORE_ERRORS = Counter(
+    "tally_rate_limit_store_errors_total",
+    "Rate-limited requests counted in their process because the database could not count them (shared limits off)",
+)
 UNAUTHORIZED = Counter("tally_unauthorized_total", "Requests answered 401 (no, invalid or expired bearer token)")
 PREVIOUS_SECRET_ACCEPTED = Counter(
     "tally_jwt_previous_secret_accepted_total",

@@ -12,15 +12,22 @@ quota), serialises all tenants behind one lock, sends no ``Retry-After``, writes
 headers, and would count a request that the tenant guard then refuses with 403 against the *other*
 tenant's quota (it runs before the guards). This one is a dictionary of counters.
 
-Counters live in the process: with several workers each counts on its own, so a deployment of N workers
-admits up to N times the quota. A shared store (Redis, or a PostgreSQL table) could come later.
+Where the counters live (``TALLY_RATE_LIMIT_STORE``): ``database``, the default on PostgreSQL, is one row per
+(tenant, quota) in the unlogged ``rate_limit_counter`` table, counted by one upsert per limited request, so every
+process and host shares the limit. ``process``, the default on SQLite (where a counted read would take the one
+write lock), keeps them in this process: N workers then admit up to N times the quota, and the start-up says so.
+When the database cannot count (a transient error), the request is counted in the process instead and
+``tally_rate_limit_store_errors_total`` goes up: a limiter that fails closed would turn a database hiccup into
+refusing every tenant. Why PostgreSQL and not Redis (Litestar's ``RedisStore``): docs/scaling.md, measured.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from dataclasses import dataclass, field
+from typing import Protocol
 from uuid import UUID
 
 from litestar.datastructures import MutableScopeHeaders
@@ -28,8 +35,14 @@ from litestar.enums import ScopeType
 from litestar.exceptions import PermissionDeniedException, TooManyRequestsException
 from litestar.middleware import DefineMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tally.auth import Permission, Principal, authorize
+from tally.db import dialects
+from tally.db.repositories import RateLimitCounterRepository
+from tally.metrics import RATE_LIMIT_STORE_ERRORS
+
+logger = logging.getLogger("tally.rate_limit")
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 MAX_TRACKED = 100_000
@@ -42,32 +55,71 @@ class Quota:
     window: int
 
 
-@dataclass
-class TenantRateLimiter:
-    """Fixed-window counters per (quota, tenant)."""
+class Counters(Protocol):
+    async def count(self, tenant: UUID, quota: str, window: int) -> int:
+        """Count one request; the window's count, this request included."""
+        ...
 
-    reads: Quota | None
-    writes: Quota | None
+
+@dataclass
+class ProcessCounters:
+    """Counters in this process's memory: a fixed window per (quota, tenant)."""
+
     counters: dict[tuple[str, UUID], tuple[int, int]] = field(default_factory=dict)
 
-    def hit(self, quota: Quota, tenant: UUID, now: float) -> tuple[bool, int, int]:
-        """Count one request; ``(allowed, remaining, seconds until the window resets)``."""
-        window = int(now // quota.window)
-        key = (quota.name, tenant)
+    async def count(self, tenant: UUID, quota: str, window: int) -> int:
+        key = (quota, tenant)
         start, used = self.counters.get(key, (window, 0))
         if start != window:
             used = 0
-        reset = max(1, math.ceil((window + 1) * quota.window - now))
-        if used >= quota.limit:
-            return False, 0, reset
         if len(self.counters) >= MAX_TRACKED and key not in self.counters:
             self._forget_old(window)
         self.counters[key] = (window, used + 1)
-        return True, quota.limit - used - 1, reset
+        return used + 1
 
     def _forget_old(self, window: int) -> None:
         # Counters of past windows count nothing any more; bounded memory however many tenants call.
         self.counters = {k: v for k, v in self.counters.items() if v[0] >= window}
+
+
+@dataclass
+class SharedCounters:
+    """Counters in the database, shared by every process; this process's own while the database cannot count."""
+
+    repository: RateLimitCounterRepository
+    fallback: ProcessCounters = field(default_factory=ProcessCounters)
+    warned_at: float = -math.inf
+
+    async def count(self, tenant: UUID, quota: str, window: int) -> int:
+        try:
+            return await self.repository.count(tenant, quota, window)
+        except Exception as exc:
+            if not dialects.transient(exc):
+                raise
+            RATE_LIMIT_STORE_ERRORS.inc()
+            if time.monotonic() - self.warned_at > 60:  # a line a minute, not one per request, while it lasts
+                self.warned_at = time.monotonic()
+                logger.warning(
+                    "rate limits counted in this process: the database could not count (%s)", type(exc).__name__
+                )
+            return await self.fallback.count(tenant, quota, window)
+
+
+@dataclass
+class TenantRateLimiter:
+    """Fixed-window limits per (quota, tenant), counted by ``counters``."""
+
+    reads: Quota | None
+    writes: Quota | None
+    counters: Counters = field(default_factory=ProcessCounters)
+
+    async def hit(self, quota: Quota, tenant: UUID, now: float) -> tuple[bool, int, int]:
+        """Count one request; ``(allowed, remaining, seconds until the window resets)``. A refused request is
+        counted too (it changes nothing: the window is used up either way)."""
+        window = int(now // quota.window)
+        used = await self.counters.count(tenant, quota.name, window)
+        reset = max(1, math.ceil((window + 1) * quota.window - now))
+        return used <= quota.limit, max(0, quota.limit - used), reset
 
     def quota_for(self, method: str) -> Quota | None:
         return self.reads if method in READ_METHODS else self.writes
@@ -102,7 +154,7 @@ class TenantRateLimitMiddleware:
         if tenant is None or quota is None:
             await self.app(scope, receive, send)
             return
-        allowed, remaining, reset = self.limiter.hit(quota, tenant, time.time())
+        allowed, remaining, reset = await self.limiter.hit(quota, tenant, time.time())
         headers = {
             "RateLimit-Policy": f'"{quota.name}";q={quota.limit};w={quota.window}',
             "RateLimit": f'"{quota.name}";r={remaining};t={reset}',
@@ -124,10 +176,24 @@ class TenantRateLimitMiddleware:
         await self.app(scope, receive, send_with_headers)
 
 
-def limiter_from(reads: int | None, writes: int | None, window: int) -> TenantRateLimiter | None:
+def limiter_from(
+    reads: int | None, writes: int | None, window: int, store: str | None, engine: AsyncEngine
+) -> TenantRateLimiter | None:
+    """The limiter the settings ask for (None: no limit); ``store`` None is the database's default."""
     if reads is None and writes is None:
         return None
+    dialect = dialects.named(engine.dialect)
+    if (store or dialect.default_rate_limit_store) == "database":
+        counters: Counters = SharedCounters(RateLimitCounterRepository(engine))
+    else:
+        counters = ProcessCounters()
+        logger.warning(
+            "rate limits are counted per process (TALLY_RATE_LIMIT_STORE=process, the default on %s): with N "
+            "workers or hosts a tenant may get up to N times its quota",
+            dialect.name,
+        )
     return TenantRateLimiter(
         reads=Quota("reads", reads, window) if reads is not None else None,
         writes=Quota("writes", writes, window) if writes is not None else None,
+        counters=counters,
     )

@@ -127,3 +127,60 @@ async def test_refused_requests_spend_no_quota_of_the_tenant_in_the_path(limited
 def test_bad_rate_limit_settings_stop_the_start(variable: str, value: str) -> None:
     with pytest.raises(ConfigError, match=variable):
         Settings.from_env({"TALLY_JWT_SECRET": TEST_SECRET, variable: value})
+
+
+def two_apps(database_url: str, store: str | None) -> tuple[Litestar, Litestar]:
+    """Two apps on one database, as two worker processes (or hosts) are: each its own limiter."""
+    settings = Settings(
+        database_url=database_url,
+        jwt_secret=TEST_SECRET,
+        rate_limit_reads=3,
+        rate_limit_window_seconds=DAY,
+        rate_limit_store=store,  # type: ignore[arg-type]
+    )
+    return create_app(settings), create_app(settings)
+
+
+@pytest.mark.parametrize("store", [None, "database", "process"])
+async def test_processes_share_the_limit_through_the_database(
+    database_url: str, store: str | None, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The database store (PostgreSQL's default, SQLite's on request) counts for every process together: 3 reads
+    between two apps; the process store (SQLite's default) lets each app admit 3, and says so at start-up."""
+    await clear(database_url)
+    with caplog.at_level("WARNING", logger="tally.rate_limit"):
+        first, second = two_apps(database_url, store)
+    shared = (store or ("database" if database_url.startswith("postgresql") else "process")) == "database"
+    assert any("per process" in r.getMessage() for r in caplog.records) == (not shared)
+    tenant = uuid.uuid4()
+    headers = bearer(Role.VIEWER, tenant)
+    async with AsyncTestClient(app=first) as a, AsyncTestClient(app=second) as b:
+        statuses = [
+            (await client.get(totals_url(tenant), headers=headers)).status_code for client in (a, b, a, b, a, b)
+        ]
+    assert statuses == ([200, 200, 200, 429, 429, 429] if shared else [200] * 6)
+
+
+async def test_a_database_that_cannot_count_leaves_each_process_its_own_limit() -> None:
+    """Fail open to the process's counters, counted by a metric: a database outage must not refuse every tenant
+    with 429 (the route itself then answers 503)."""
+    settings = Settings(
+        database_url="postgresql+asyncpg://postgres@127.0.0.1:1/tally",  # nothing listens on port 1
+        jwt_secret=TEST_SECRET,
+        db_timeout_seconds=1,
+        rate_limit_reads=2,
+        rate_limit_window_seconds=DAY,
+    )
+    tenant = uuid.uuid4()
+    errors_before = REGISTRY.get_sample_value("tally_rate_limit_store_errors_total") or 0
+    async with AsyncTestClient(app=create_app(settings)) as client:
+        statuses = [
+            (await client.get(totals_url(tenant), headers=bearer(Role.VIEWER, tenant))).status_code for _ in range(3)
+        ]
+    assert statuses == [503, 503, 429]
+    assert REGISTRY.get_sample_value("tally_rate_limit_store_errors_total") == errors_before + 3
+
+
+def test_an_unknown_rate_limit_store_stops_the_start() -> None:
+    with pytest.raises(ConfigError, match="TALLY_RATE_LIMIT_STORE"):
+        Settings.from_env({"TALLY_JWT_SECRET": TEST_SECRET, "TALLY_RATE_LIMIT_STORE": "redis"})

@@ -80,6 +80,8 @@ class Dialect:
     """Its driver takes a JSON column's value as an object (else as text)."""
     expands_lists: ClassVar[bool] = True
     """A list parameter is bound as one parameter per item (``IN (...)``), else as one array (``= ANY(...)``)."""
+    default_rate_limit_store: ClassVar[str] = "database"
+    """Where rate limits are counted unless ``TALLY_RATE_LIMIT_STORE`` says: shared in the database, or per process."""
 
     def create_engine(self, settings: Settings) -> AsyncEngine:
         raise NotImplementedError
@@ -126,6 +128,16 @@ class Dialect:
         """Every row of a hot read: a statement of the totals repository, its columns read by position."""
         return (await session.execute(statement, params)).all()
 
+    async def write_returning(
+        self, engine: AsyncEngine, statement: TextClause, params: dict[str, Any]
+    ) -> Sequence[Any]:
+        """One writing statement in a transaction of its own, committed, and the rows it returns (a rate limit's
+        counter: no session, no ORM, one round trip where the database allows)."""
+        async with engine.connect() as connection:
+            connection = await connection.execution_options(tally_write=True)
+            async with connection.begin():
+                return (await connection.execute(statement, params)).all()
+
     def latest_key_type(self) -> TypeEngine[str]:
         """The type of ``latest_key`` columns: compared byte-wise, whatever the database's locale."""
         raise NotImplementedError
@@ -151,6 +163,7 @@ class Dialect:
 class SQLiteDialect(Dialect):
     name = "sqlite"
     url_prefix = "sqlite+aiosqlite://"
+    default_rate_limit_store = "process"  # a counted read would be a write: every reader behind the one write lock
 
     def create_engine(self, settings: Settings) -> AsyncEngine:
         busy_ms = int(settings.db_timeout_seconds * 1000)
@@ -381,14 +394,25 @@ class PostgreSQLDialect(Dialect):
         return f"= ANY(:{parameter})"
 
     async def fetch_rows(self, session: Session, statement: TextClause, params: dict[str, Any]) -> Sequence[Any]:
-        # On asyncpg's own connection, taken from SQLAlchemy's pool: the session's execute() (its transaction
-        # state, result objects, a greenlet hop per call) cost a totals read more CPU than everything else it does.
-        # asyncpg prepares each text once per connection (its statement cache). A connection that turns out to be
-        # closed is dropped and the read tried once more on another; a second failure is the caller's 503.
         engine = session.bind
         assert isinstance(engine, AsyncEngine)
         if engine.sync_engine.dispatch.before_cursor_execute:  # something traces the statements: let it see this one
             return await super().fetch_rows(session, statement, params)
+        return await self._fetch_raw(engine, statement, params)
+
+    async def write_returning(
+        self, engine: AsyncEngine, statement: TextClause, params: dict[str, Any]
+    ) -> Sequence[Any]:
+        # The engine is in autocommit: one statement on asyncpg's connection commits by itself.
+        if engine.sync_engine.dispatch.before_cursor_execute:
+            return await super().write_returning(engine, statement, params)
+        return await self._fetch_raw(engine, statement, params)
+
+    async def _fetch_raw(self, engine: AsyncEngine, statement: TextClause, params: dict[str, Any]) -> Sequence[Any]:
+        # On asyncpg's own connection, taken from SQLAlchemy's pool: the session's execute() (its transaction
+        # state, result objects, a greenlet hop per call) cost a totals read more CPU than everything else it does.
+        # asyncpg prepares each text once per connection (its statement cache). A connection that turns out to be
+        # closed is dropped and the statement tried once more on another; a second failure is the caller's 503.
         sql, names = self._as_positional(statement.text)
         args = [params[name] for name in names]
         for attempt in (1, 2):

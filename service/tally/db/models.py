@@ -123,6 +123,18 @@ class TenantPlanRecord(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTimeUTC)
 
 
+class RateLimitCounterRecord(Base):
+    """The rate limits' counters, shared by every process: one row per (tenant, quota), the current window's
+    number and the requests counted in it. Unlogged on PostgreSQL (a crash empties it: the windows start over)."""
+
+    __tablename__ = "rate_limit_counter"
+
+    tenant_id: Mapped[UUID] = mapped_column(Uuid, primary_key=True)
+    quota: Mapped[str] = mapped_column(String(16), primary_key=True)
+    window_index: Mapped[int] = mapped_column(BigInteger)
+    used: Mapped[int] = mapped_column(Integer)
+
+
 class WebhookEndpointRecord(Base):
     """Where usage alerts are sent, with the secret that signs them (shared by every tenant: a platform's)."""
 

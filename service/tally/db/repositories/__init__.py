@@ -5,6 +5,7 @@ from tally.db.repositories.buckets import BucketRepository
 from tally.db.repositories.events import UsageEventRepository
 from tally.db.repositories.features import FeatureRepository
 from tally.db.repositories.plans import PlanRepository, TenantPlanRepository
+from tally.db.repositories.rate_limits import RateLimitCounterRepository
 from tally.db.repositories.totals import TotalsRepository
 from tally.db.repositories.webhooks import AlertRepository, DeliveryRepository, WebhookEndpointRepository
 
@@ -14,6 +15,7 @@ __all__ = [
     "DeliveryRepository",
     "FeatureRepository",
     "PlanRepository",
+    "RateLimitCounterRepository",
     "TenantPlanRepository",
     "TotalsRepository",
     "UsageEventRepository",

@@ -74,3 +74,9 @@ def bench(session: nox.Session) -> None:
 def bench_distinct(session: nox.Session) -> None:
     """Distinct-count reads at 10, 1,000 and 100,000 distinct users (figures: docs/benchmarks.md)."""
     session.run("python", "scripts/bench_distinct.py", *session.posargs)
+
+
+@nox.session(python=False)
+def bench_rate_limit(session: nox.Session) -> None:
+    """A totals read's cost with no limit, a per-process limit and the shared one (figures: docs/scaling.md)."""
+    session.run("python", "scripts/bench_rate_limit.py", *session.posargs)

@@ -32,7 +32,7 @@ PRIMARY_LSN = text("SELECT CAST(pg_current_wal_lsn() AS text)")
 # NULLs: not a standby (a server that is not in recovery), or nothing replayed since it started (no timestamp).
 STANDBY_LAG = text("""
     SELECT pg_is_in_recovery(),
-           pg_last_wal_replay_lsn() >= CAST(:primary_lsn AS pg_lsn),
+           pg_last_wal_replay_lsn() >= CAST(CAST(:primary_lsn AS text) AS pg_lsn),
            EXTRACT(EPOCH FROM clock_timestamp() - pg_last_xact_replay_timestamp())
 """)
 NOT_ANSWERING: tuple[type[BaseException], ...] = (sa_exc.SQLAlchemyError, asyncpg.PostgresError, OSError, TimeoutError)

@@ -71,6 +71,7 @@ class ReadReplica:
     # --- the lag check -------------------------------------------------------------------------------
 
     async def start(self) -> None:
+        READ_REPLICA_IN_USE.set(0)  # not checked yet
         self.task = asyncio.create_task(self.run(), name="tally-read-replica-check")
 
     async def stop(self) -> None:

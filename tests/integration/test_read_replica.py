@@ -34,7 +34,7 @@ from tests.conftest import (
     record,
 )
 from tests.integration.test_limits import event, limited, stored_keys, used
-from tests.standby import Standby, eventually, standby
+from tests.standby import Standby, eventually, free_port, standby
 
 __all__ = ["standby"]  # the fixture, imported for the tests of this module
 
@@ -187,6 +187,41 @@ async def test_a_server_that_is_not_a_standby_is_not_read_from_and_its_password_
         with caplog.at_level(logging.WARNING, logger="tally.replica"):
             await replica.check()  # no switch, no line
         assert caplog.text == ""
+    finally:
+        await replica.stop()
+        await primary.dispose()
+
+
+async def test_a_read_session_is_bound_by_the_last_check_and_a_failed_read_leaves_the_replica(
+    postgres_url: str,
+) -> None:
+    # A "replica" on a port nobody listens on: a read on it fails as a stopped standby's would.
+    read_url = make_url(postgres_url).set(port=free_port()).render_as_string(hide_password=False)
+    settings = Settings(database_url=postgres_url, database_read_url=read_url, jwt_secret=TEST_SECRET)
+    primary = create_engine(settings)
+    replica = ReadReplica(settings, primary)
+    try:
+        before = fallbacks()
+        sessions = replica.read_session()
+        session = await anext(sessions)  # not checked yet: the primary
+        assert session.bind is primary
+        await sessions.aclose()
+        assert fallbacks() == before + 1
+
+        replica.healthy = True  # as a check would have found it
+        sessions = replica.read_session()
+        session = await anext(sessions)
+        assert session.bind is replica.engine
+        with pytest.raises(ConnectionRefusedError) as refused:
+            await session.connection()
+        # Litestar throws a handler's exception into its generator providers.
+        with pytest.raises(ConnectionRefusedError) as rethrown:
+            await sessions.athrow(refused.value)
+        assert rethrown.value is refused.value
+        assert replica.healthy is False  # the next read goes to the primary, before the next check
+        assert fallbacks() == before + 1
+        session = await anext(replica.read_session())
+        assert session.bind is primary
     finally:
         await replica.stop()
         await primary.dispose()

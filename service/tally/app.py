@@ -39,7 +39,7 @@ from tally.plans.controller import PlanController, TenantPlanController
 from tally.rate_limit import limiter_from
 from tally.strict_input import StrictRequest, refuse_bad_text
 from tally.ui import template_config, usage_pages
-from tally.usage.controller import UsageController, read_usage
+from tally.usage.controller import UsageController, read_usage_provider
 from tally.webhooks.controller import WebhookController
 from tally.webhooks.delivery import Deliverer
 
@@ -130,7 +130,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
     # Reads that may be a little behind go to a streaming standby while it keeps up (see tally.db.replica).
     replica = ReadReplica(settings, engine) if settings.database_read_url else None
-    read_dependencies = {"read_usage": read_usage(with_replica=replica is not None)}
+    read_dependencies = {"read_usage": read_usage_provider(with_replica=replica is not None)}
     if replica is not None:
         read_dependencies["read_session"] = Provide(replica.read_session)
 

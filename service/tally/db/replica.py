@@ -62,7 +62,9 @@ class ReadReplica:
         try:
             yield session
         except Exception as exc:
-            if on_replica and transient(exc):  # the replica went away between two checks: not until a check says so
+            # The replica went away since the last check: the next reads go to the primary until a check finds it
+            # healthy again (this one is answered as any database failure is, a 503).
+            if on_replica and transient(exc):
                 self._switch(healthy=False, reason=f"a read failed ({type(exc).__name__})")
             raise
         finally:

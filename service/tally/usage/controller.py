@@ -112,7 +112,7 @@ def usage_service(session: AsyncSession, settings: Settings) -> UsageService:
     )
 
 
-def read_usage(with_replica: bool) -> Provide:
+def read_usage_provider(with_replica: bool) -> Provide:
     """The app's ``read_usage`` dependency, for the routes that only read (totals, the event listing, their CSV,
     entitlements): chosen when the app is built, so that without a replica it is a service on the
     primary's ``db_session``, at no extra dependency level."""

@@ -29,6 +29,7 @@ from tally.catalog.service import CatalogService, read_catalog_file
 from tally.config import Settings
 from tally.db.engine import create_engine
 from tally.db.migrate import missing_database, schema_problem
+from tally.db.replica import ReadReplica
 from tally.errors import problem_details_plugin, validation_problem
 from tally.health import HealthController
 from tally.logs import echo_request_id, logging_config, request_id_middleware
@@ -38,7 +39,7 @@ from tally.plans.controller import PlanController, TenantPlanController
 from tally.rate_limit import limiter_from
 from tally.strict_input import StrictRequest, refuse_bad_text
 from tally.ui import template_config, usage_pages
-from tally.usage.controller import UsageController
+from tally.usage.controller import UsageController, read_usage_provider
 from tally.webhooks.controller import WebhookController
 from tally.webhooks.delivery import Deliverer
 
@@ -127,6 +128,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
         else None
     )
 
+    # Reads that may be a little behind go to a streaming standby while it keeps up (see tally.db.replica).
+    replica = ReadReplica(settings, engine) if settings.database_read_url else None
+    read_dependencies = {"read_usage": read_usage_provider(with_replica=replica is not None)}
+    if replica is not None:
+        read_dependencies["read_session"] = Provide(replica.read_session)
+
     plugins: list[PluginProtocol] = [
         SQLAlchemyPlugin(config=db),
         problem_details_plugin(settings.retry_after_seconds, settings.max_body_bytes),
@@ -168,9 +175,14 @@ def create_app(settings: Settings | None = None) -> Litestar:
         request_class=StrictRequest,
         exception_handlers={ValidationException: validation_problem},
         before_send=before_send,
-        on_startup=[check_schema, load_catalog_file, *([deliverer.start] if deliverer else [])],
-        on_shutdown=[deliverer.stop] if deliverer else [],
-        dependencies={"settings": Provide(lambda: settings, sync_to_thread=False)},
+        on_startup=[
+            check_schema,
+            load_catalog_file,
+            *([deliverer.start] if deliverer else []),
+            *([replica.start] if replica else []),
+        ],
+        on_shutdown=[*([deliverer.stop] if deliverer else []), *([replica.stop] if replica else [])],
+        dependencies={"settings": Provide(lambda: settings, sync_to_thread=False), **read_dependencies},
         state=State({"settings": settings}),  # for the providers that would otherwise run beside db_session
         request_max_body_size=settings.max_body_bytes,
         openapi_config=OpenAPIConfig(

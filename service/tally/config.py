@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
-from tally.db.dialects import for_url
+from tally.db.dialects import for_read_url, for_url
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./tally.db"
 SECRET_FIELDS = frozenset({"jwt_secret", "jwt_previous_secret"})
@@ -33,6 +33,12 @@ class ConfigError(Exception):
 class Settings(msgspec.Struct, kw_only=True, frozen=True):
     database_url: str = DEFAULT_DATABASE_URL
     """SQLAlchemy URL: ``sqlite+aiosqlite:///…`` (embedded) or ``postgresql+asyncpg://…``."""
+    database_read_url: str | None = None
+    """``postgresql+asyncpg://…`` URL of a streaming standby of ``database_url``: totals, event listings, CSV exports
+    and entitlement reads go there while it is reachable and at most ``read_max_lag_seconds`` behind; unset: every
+    read goes to ``database_url``."""
+    read_max_lag_seconds: Annotated[float, msgspec.Meta(gt=0)] = 5.0
+    """How far the standby of ``database_read_url`` may lag behind before reads go to ``database_url`` instead."""
     jwt_secret: Annotated[str, msgspec.Meta(min_length=32)] | None = None
     """HS256 signing secret for bearer tokens; required unless ``demo`` is set."""
     jwt_previous_secret: Annotated[str, msgspec.Meta(min_length=32)] | None = None
@@ -117,6 +123,8 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
             )
         try:
             for_url(settings.database_url)
+            if settings.database_read_url is not None:
+                for_read_url(settings.database_read_url, settings.database_url)
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
         if (settings.jwt_previous_secret is None) != (settings.jwt_previous_secret_until is None):
@@ -145,12 +153,14 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
                 yield f"{name} is not a Tally setting and is ignored{hint}"
 
     def masked(self) -> dict[str, Any]:
-        """The effective settings with secrets (and the database URL's password) replaced, for printing."""
+        """The effective settings with secrets (and the database URLs' passwords) replaced, for printing."""
         shown = msgspec.structs.asdict(self)
         for name in SECRET_FIELDS:
             if shown.get(name):
                 shown[name] = MASK
         shown["database_url"] = redact_url(self.database_url)
+        if self.database_read_url is not None:
+            shown["database_read_url"] = redact_url(self.database_read_url)
         return shown
 
 

@@ -262,3 +262,19 @@ class MetricsPlugin(InitPluginProtocol):
             self.server = None
         if multiprocess_mode():
             multiprocess.mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]
+
+
+# The read replica (TALLY_DATABASE_READ_URL), as this process's lag check last saw it (see tally.db.replica).
+READ_REPLICA_LAG = Gauge(
+    "tally_read_replica_lag_seconds",
+    "How far the read replica's replay was behind the primary at the last check (0: caught up)",
+    multiprocess_mode="mostrecent",
+)
+READ_REPLICA_IN_USE = Gauge(
+    "tally_read_replica_in_use",
+    "1 while reads go to the read replica, 0 while they go to the primary (behind, down, or not checked yet)",
+    multiprocess_mode="mostrecent",
+)
+READ_FALLBACKS = Counter(
+    "tally_read_fallbacks_total", "Reads served by the primary because the read replica was behind or down"
+)

@@ -82,6 +82,8 @@ class Dialect:
     """A list parameter is bound as one parameter per item (``IN (...)``), else as one array (``= ANY(...)``)."""
     default_rate_limit_store: ClassVar[str] = "database"
     """Where rate limits are counted unless ``TALLY_RATE_LIMIT_STORE`` says: shared in the database, or per process."""
+    has_standbys: ClassVar[bool] = False
+    """It can stream to a standby that serves reads (``TALLY_DATABASE_READ_URL``, see ``tally.db.replica``)."""
 
     def create_engine(self, settings: Settings) -> AsyncEngine:
         raise NotImplementedError
@@ -310,6 +312,7 @@ class PostgreSQLDialect(Dialect):
     byte_order = ' COLLATE "C"'
     binds_json_objects = True
     expands_lists = False  # one array parameter: the statement's text, and its prepared plan, fit every list
+    has_standbys = True
 
     def __init__(self) -> None:
         self._upserts: dict[str, TextClause] = {}
@@ -470,6 +473,21 @@ def for_url(url: str) -> Dialect:
             return dialect
     accepted = " or ".join(d.url_prefix for d in DIALECTS.values())
     raise ValueError(f"TALLY_DATABASE_URL must start with {accepted}")
+
+
+def for_read_url(url: str, primary_url: str) -> Dialect:
+    """The dialect of a read replica's URL; ValueError naming the variable when the URL, or the primary's, is of a
+    database that has no streaming standbys."""
+    accepted = " or ".join(d.url_prefix for d in DIALECTS.values() if d.has_standbys)
+    dialect = next((d for d in DIALECTS.values() if url.startswith(d.url_prefix)), None)
+    if dialect is None or not dialect.has_standbys:
+        raise ValueError(f"TALLY_DATABASE_READ_URL must start with {accepted} (a streaming standby's URL)")
+    if for_url(primary_url) is not dialect:
+        raise ValueError(
+            f"TALLY_DATABASE_READ_URL is set, but TALLY_DATABASE_URL is not a {accepted} URL: a read replica is a "
+            "standby of the primary database, which must be of the same kind"
+        )
+    return dialect
 
 
 def named(sqlalchemy_dialect: SQLAlchemyDialect) -> Dialect:

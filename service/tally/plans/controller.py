@@ -33,7 +33,17 @@ async def provide_plans(db_session: NamedDependency[AsyncSession], usage: NamedD
     return PlanService(db_session, usage)
 
 
-DEPENDENCIES = {"usage": Provide(provide_usage), "plans": Provide(provide_plans)}
+async def provide_read_plans(read_usage: NamedDependency[UsageService]) -> PlanService:
+    """Plans for the routes that only read (entitlements), on ``read_usage``'s session: a replica's, if any. The
+    hard limits' check while usage is recorded reads on the primary, inside the write's transaction."""
+    return PlanService(read_usage.session, read_usage)
+
+
+DEPENDENCIES = {
+    "usage": Provide(provide_usage),
+    "plans": Provide(provide_plans),
+    "read_plans": Provide(provide_read_plans),
+}
 
 
 class PlanController(Controller):
@@ -143,7 +153,7 @@ class TenantPlanController(Controller):
     async def list_entitlements(
         self,
         tenant_id: TenantId,
-        plans: NamedDependency[PlanService],
+        read_plans: NamedDependency[PlanService],
         feature_keys: Annotated[
             list[str] | None,
             Parameter(
@@ -153,7 +163,7 @@ class TenantPlanController(Controller):
             ),
         ] = None,
     ) -> list[Entitlement]:
-        return await plans.entitlements(tenant_id, feature_keys, now=datetime.now(UTC))
+        return await read_plans.entitlements(tenant_id, feature_keys, now=datetime.now(UTC))
 
     @get(
         "/entitlements/{feature_key:str}",
@@ -169,7 +179,7 @@ class TenantPlanController(Controller):
     async def get_entitlement(
         self,
         tenant_id: TenantId,
-        plans: NamedDependency[PlanService],
+        read_plans: NamedDependency[PlanService],
         feature_key: Annotated[str, Parameter(description="The feature to check.", pattern=FEATURE_KEY_PATTERN)],
     ) -> Entitlement:
-        return await plans.entitlement(tenant_id, feature_key, now=datetime.now(UTC))
+        return await read_plans.entitlement(tenant_id, feature_key, now=datetime.now(UTC))

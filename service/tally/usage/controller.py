@@ -92,12 +92,31 @@ async def provide_usage(db_session: NamedDependency[AsyncSession], state: State)
     # The settings from the app's state, not as a dependency: with ``db_session`` beside it, Litestar would
     # resolve the two concurrently in an anyio task group on every request (one dependency per level is a
     # plain await; the task group was about 5% of a totals read's CPU in a py-spy profile).
-    settings: Settings = state.settings
+    return usage_service(db_session, state.settings)
+
+
+async def provide_primary_reads(db_session: NamedDependency[AsyncSession], state: State) -> UsageService:
+    """``read_usage`` without a read replica: ``provide_usage`` under another name (Litestar refuses one provider
+    under two keys)."""
+    return usage_service(db_session, state.settings)
+
+
+async def provide_replica_reads(read_session: NamedDependency[AsyncSession], state: State) -> UsageService:
+    """``read_usage`` with a read replica: a service on the replica's session (the primary's while it lags)."""
+    return usage_service(read_session, state.settings)
+
+
+def usage_service(session: AsyncSession, settings: Settings) -> UsageService:
     return UsageService(
-        db_session,
-        future_skew=timedelta(seconds=settings.future_skew_seconds),
-        totals_source=settings.totals_source,
+        session, future_skew=timedelta(seconds=settings.future_skew_seconds), totals_source=settings.totals_source
     )
+
+
+def read_usage_provider(with_replica: bool) -> Provide:
+    """The app's ``read_usage`` dependency, for the routes that only read (totals, the event listing, their CSV,
+    entitlements): chosen when the app is built, so that without a replica it is a service on the
+    primary's ``db_session``, at no extra dependency level."""
+    return Provide(provide_replica_reads if with_replica else provide_primary_reads)
 
 
 class UsageController(Controller):
@@ -176,7 +195,7 @@ class UsageController(Controller):
         self,
         tenant_id: TenantId,
         request: Request[Any, Any, Any],
-        usage: NamedDependency[UsageService],
+        read_usage: NamedDependency[UsageService],
         feature_keys: Annotated[
             list[str] | None,
             Parameter(
@@ -231,7 +250,8 @@ class UsageController(Controller):
             ),
         ] = None,
     ) -> Response[Any]:
-        # The query parameters are the handler's own, not a dependency's: see provide_usage.
+        # The query parameters are the handler's own, not a dependency's: see provide_usage. ``read_usage`` may read
+        # from a replica (see tally.db.replica).
         iso_datetimes_only(request, "period_start", "period_end")
         totals_query = TotalsQuery.build(
             now=datetime.now(UTC),
@@ -244,7 +264,7 @@ class UsageController(Controller):
             filters=filters,
         )
         csv = wants_csv(request)
-        totals = await usage.totals(tenant_id, totals_query)
+        totals = await read_usage.totals(tenant_id, totals_query)
         if csv:
             return csv_response(exports.totals_csv(totals, totals_query.grouping.group_by), "usage-totals.csv")
         return Response(totals)
@@ -313,7 +333,7 @@ class UsageController(Controller):
         self,
         tenant_id: TenantId,
         request: Request[Any, Any, Any],
-        usage: NamedDependency[UsageService],
+        read_usage: NamedDependency[UsageService],
         settings: NamedDependency[Settings],
         feature_key: Annotated[
             str | None, Parameter(description="Only this feature's events.", max_length=64, pattern=NO_NUL)
@@ -335,6 +355,7 @@ class UsageController(Controller):
         iso_datetimes_only(request, "period_start", "period_end")
         start, end = open_period(period_start, period_end)
         if wants_csv(request):
-            pages = await usage.export_events(tenant_id, feature_key, start, end, settings.export_page_size, cursor)
+            size = settings.export_page_size
+            pages = await read_usage.export_events(tenant_id, feature_key, start, end, size, cursor)
             return csv_response(exports.events_csv(pages), "usage-events.csv")
-        return Response(await usage.list_events(tenant_id, feature_key, start, end, limit, cursor))
+        return Response(await read_usage.list_events(tenant_id, feature_key, start, end, limit, cursor))

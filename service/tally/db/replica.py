@@ -1,0 +1,125 @@
+"""Reads from a streaming standby (``TALLY_DATABASE_READ_URL``), with bounded lag and the primary as fallback.
+
+A task checks every second how far the standby's replay is behind the primary: caught up (its replay LSN at
+or past the primary's current WAL LSN) is a lag of 0, otherwise the lag is the time since the last transaction
+it replayed committed. While the lag is at most ``TALLY_READ_MAX_LAG_SECONDS`` the read routes' sessions are
+bound to the standby; when it is more, or the standby does not answer within the database timeout, or a read on
+it fails for a reason that means "not now", they are bound to the primary until a later check is healthy.
+Writes, and reads that must see their own writes, never come here: they use the primary's ``db_session``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+import asyncpg
+import msgspec
+from sqlalchemy import exc as sa_exc
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from tally.config import Settings
+from tally.db.dialects import for_read_url, transient
+from tally.metrics import READ_FALLBACKS, READ_REPLICA_IN_USE, READ_REPLICA_LAG
+
+logger = logging.getLogger("tally.replica")
+
+CHECK_SECONDS = 1.0
+PRIMARY_LSN = text("SELECT CAST(pg_current_wal_lsn() AS text)")
+# NULLs: not a standby (a server that is not in recovery), or nothing replayed since it started (no timestamp).
+STANDBY_LAG = text("""
+    SELECT pg_is_in_recovery(),
+           pg_last_wal_replay_lsn() >= CAST(CAST(:primary_lsn AS text) AS pg_lsn),
+           EXTRACT(EPOCH FROM clock_timestamp() - pg_last_xact_replay_timestamp())
+""")
+NOT_ANSWERING: tuple[type[BaseException], ...] = (sa_exc.SQLAlchemyError, asyncpg.PostgresError, OSError, TimeoutError)
+
+
+class ReadReplica:
+    """The read replica's engine, its health as last checked, and the read sessions bound accordingly."""
+
+    def __init__(self, settings: Settings, primary: AsyncEngine) -> None:
+        assert settings.database_read_url is not None
+        dialect = for_read_url(settings.database_read_url, settings.database_url)
+        self.engine = dialect.create_engine(msgspec.structs.replace(settings, database_url=settings.database_read_url))
+        self.primary = primary
+        self.max_lag = settings.read_max_lag_seconds
+        self.timeout = settings.db_timeout_seconds
+        self.healthy: bool | None = None  # not checked yet: reads go to the primary
+        self.task: asyncio.Task[None] | None = None
+
+    # --- the read session ----------------------------------------------------------------------------
+
+    async def read_session(self) -> AsyncIterator[AsyncSession]:
+        """A Litestar generator dependency: a session on the replica while it is healthy, else on the primary."""
+        on_replica = self.healthy is True
+        if not on_replica:
+            READ_FALLBACKS.inc()
+        session = AsyncSession(bind=self.engine if on_replica else self.primary, expire_on_commit=False)
+        try:
+            yield session
+        except Exception as exc:
+            # The replica went away since the last check: the next reads go to the primary until a check finds it
+            # healthy again (this one is answered as any database failure is, a 503).
+            if on_replica and transient(exc):
+                self._switch(healthy=False, reason=f"a read failed ({type(exc).__name__})")
+            raise
+        finally:
+            await session.close()
+
+    # --- the lag check -------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        READ_REPLICA_IN_USE.set(0)  # not checked yet
+        self.task = asyncio.create_task(self.run(), name="tally-read-replica-check")
+
+    async def stop(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):  # the cancellation we asked for
+                await self.task
+            self.task = None
+        await self.engine.dispose()
+
+    async def run(self) -> None:
+        while True:
+            await self.check()
+            await asyncio.sleep(CHECK_SECONDS)
+
+    async def check(self) -> None:
+        """Measure the lag once and route the reads by it."""
+        try:
+            async with asyncio.timeout(self.timeout):
+                lag = await self.lag()
+        except NOT_ANSWERING as exc:
+            self._switch(healthy=False, reason=f"the check failed ({type(exc).__name__})")
+            return
+        if lag is None:
+            self._switch(healthy=False, reason="it is not a standby in recovery, or has replayed nothing yet")
+            return
+        READ_REPLICA_LAG.set(lag)
+        self._switch(healthy=lag <= self.max_lag, reason=f"{lag:.1f} s behind (bound {self.max_lag:g} s)")
+
+    async def lag(self) -> float | None:
+        """Seconds the replica's replay is behind the primary (0: caught up); None when that cannot be told."""
+        async with self.primary.connect() as primary:
+            primary_lsn = (await primary.execute(PRIMARY_LSN)).scalar_one()
+        async with self.engine.connect() as replica:
+            in_recovery, caught_up, behind = (await replica.execute(STANDBY_LAG, {"primary_lsn": primary_lsn})).one()
+        if not in_recovery:
+            return None
+        if caught_up:
+            return 0.0
+        return None if behind is None else max(float(behind), 0.0)
+
+    def _switch(self, *, healthy: bool, reason: str) -> None:
+        READ_REPLICA_IN_USE.set(1 if healthy else 0)
+        if healthy == self.healthy:
+            return
+        self.healthy = healthy
+        # The engine's URL as SQLAlchemy renders it: its password masked.
+        where = "the read replica" if healthy else "the primary"
+        logger.warning("reads go to %s: the read replica at %s is %s", where, self.engine.url, reason)

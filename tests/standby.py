@@ -1,0 +1,215 @@
+"""A real streaming standby of the local PostgreSQL cluster, for the read replica's tests.
+
+``pg_basebackup -R -X stream`` copies the cluster (``TALLY_TEST_POSTGRES_URL``'s server) into a temporary
+directory, which ``pg_ctl`` starts on a free port as a hot standby streaming from it: every database of the
+cluster, including those the tests create later, is replayed there. PostgreSQL refuses to run as root, so
+as root (here and in CI) the commands run as the ``postgres`` OS user. The primary's pg_hba.conf must let
+``postgres`` replicate over loopback; as root the harness adds that line when it is missing (``.ci/run`` adds
+it too). Without the tools the fixture skips locally, and fails under CI (``CI=true``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+from sqlalchemy.engine import make_url
+
+from tests.conftest import POSTGRES_ADMIN_URL, in_thread, postgres_unavailable
+
+REPLICATION_RULE = "host replication postgres 127.0.0.1/32 trust"
+# Settings a hot standby must have at least as high as its primary's.
+AT_LEAST_THE_PRIMARYS = (
+    "max_connections",
+    "max_worker_processes",
+    "max_wal_senders",
+    "max_prepared_transactions",
+    "max_locks_per_transaction",
+)
+CONFIGURATION = """\
+listen_addresses = '127.0.0.1'
+hot_standby = on
+hot_standby_feedback = on
+fsync = off
+{at_least}
+"""
+HBA = "local all all trust\nhost all all 127.0.0.1/32 trust\n"
+
+
+def binaries() -> Path | None:
+    """The directory of the server's programs (pg_ctl, pg_basebackup), or None when they are not installed."""
+    candidates: list[str] = []
+    if shutil.which("pg_config"):
+        found = subprocess.run(["pg_config", "--bindir"], capture_output=True, text=True, check=False)
+        candidates.append(found.stdout.strip())
+    candidates += sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True)
+    for directory in candidates:
+        if directory and all((Path(directory) / name).is_file() for name in ("pg_ctl", "pg_basebackup", "postgres")):
+            return Path(directory)
+    return None
+
+
+def as_server_user(command: list[str]) -> list[str]:
+    """``command`` as the ``postgres`` OS user when this process is root (PostgreSQL will not run as root)."""
+    return ["runuser", "-u", "postgres", "--", *command] if os.geteuid() == 0 else command
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def unavailable(reason: str) -> None:
+    if os.environ.get("CI"):
+        pytest.fail(f"the streaming standby is required under CI: {reason}")
+    pytest.skip(f"no streaming standby: {reason}")
+
+
+async def query(port: int, sql: str, *args: Any, database: str = "postgres") -> Any:
+    """The first column of the first row of ``sql`` on the server at ``port`` (the primary's host and user)."""
+    primary = make_url(POSTGRES_ADMIN_URL)
+    connection = await asyncpg.connect(
+        host=primary.host, port=port, user=primary.username, database=database, timeout=10
+    )
+    try:
+        return await connection.fetchval(sql, *args)
+    finally:
+        await connection.close()
+
+
+class Standby:
+    """A hot standby of the primary in ``directory``, listening on ``port`` once made and started."""
+
+    def __init__(self, bindir: Path) -> None:
+        self.bindir = bindir
+        primary = make_url(POSTGRES_ADMIN_URL)
+        self.primary_host = primary.host or "127.0.0.1"
+        self.primary_port = primary.port or 5432
+        self.directory = Path(tempfile.mkdtemp(prefix="tally-standby-"))
+        self.log = self.directory / "standby.log"
+        self.port = free_port()
+
+    def url(self, primary_url: str) -> str:
+        """``primary_url`` (a database of the primary) on the standby."""
+        return make_url(primary_url).set(port=self.port).render_as_string(hide_password=False)
+
+    def make(self) -> None:
+        """Copy the primary into the directory, configured as a hot standby streaming from it."""
+        if os.geteuid() == 0:
+            shutil.chown(self.directory, "postgres", "postgres")
+        self.directory.chmod(0o700)
+        at_least = "\n".join(
+            f"{name} = {in_thread(asyncio.run, query(self.primary_port, f'SHOW {name}'))}"
+            for name in AT_LEAST_THE_PRIMARYS
+        )
+        backup = [str(self.bindir / "pg_basebackup"), "-h", self.primary_host, "-p", str(self.primary_port)]
+        run([*backup, "-U", "postgres", "-D", str(self.directory), "-R", "-X", "stream", "-c", "fast"])
+        # Debian keeps the configuration outside the data directory: the copy has none of its own.
+        for name, content in (
+            ("postgresql.conf", CONFIGURATION.format(at_least=at_least)),
+            ("pg_hba.conf", HBA),
+            ("pg_ident.conf", ""),
+        ):
+            run(["tee", str(self.directory / name)], stdin=content)
+
+    def _pg_ctl(self, *args: str) -> None:
+        run([str(self.bindir / "pg_ctl"), "-D", str(self.directory), "-w", "-t", "60", *args])
+
+    def start(self) -> None:
+        self._pg_ctl("-o", f"-p {self.port} -k {self.directory}", "-l", str(self.log), "start")
+
+    def stop(self, mode: str = "fast") -> None:
+        self._pg_ctl("-m", mode, "stop")
+
+    def remove(self) -> None:
+        if (self.directory / "postmaster.pid").exists():
+            self.stop("immediate")
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+    async def query(self, sql: str, *args: Any) -> Any:
+        return await query(self.port, sql, *args)
+
+    async def wait_replayed(self) -> None:
+        """Until the standby has replayed everything the primary has written so far (at most 30 s)."""
+        lsn = await query(self.primary_port, "SELECT CAST(pg_current_wal_lsn() AS text)")
+        await eventually(lambda: self.query("SELECT pg_last_wal_replay_lsn() >= CAST(CAST($1 AS text) AS pg_lsn)", lsn))
+
+    async def pause_replay(self) -> None:
+        """Stop replaying (the standby still receives WAL); returns once replay has stopped."""
+        await self.query("SELECT pg_wal_replay_pause()")
+        paused = "SELECT CAST(pg_get_wal_replay_pause_state() AS text) = 'paused'"
+        await eventually(lambda: self.query(paused))
+
+    async def resume_replay(self) -> None:
+        await self.query("SELECT pg_wal_replay_resume()")
+
+
+async def eventually(condition: Callable[[], Awaitable[Any]], seconds: float = 30.0) -> None:
+    """Until ``condition()`` is true, polled every 50 ms; a TimeoutError after ``seconds``."""
+    async with asyncio.timeout(seconds):
+        while not await condition():  # noqa: ASYNC110 - the condition is another server's state, no event to await
+            await asyncio.sleep(0.05)
+
+
+def run(command: list[str], stdin: str | None = None) -> None:
+    subprocess.run(as_server_user(command), input=stdin, check=True, capture_output=True, text=True)
+
+
+def allow_replication() -> None:
+    """Put the replication rule first in the primary's pg_hba.conf (and reload) unless it is there."""
+    port = make_url(POSTGRES_ADMIN_URL).port or 5432
+    rules = in_thread(
+        asyncio.run,
+        query(
+            port,
+            "SELECT count(*) FROM pg_hba_file_rules WHERE type = 'host' AND 'replication' = ANY(database) "
+            "AND 'postgres' = ANY(user_name) AND address = '127.0.0.1' AND auth_method = 'trust'",
+        ),
+    )
+    if rules:
+        return
+    hba = Path(in_thread(asyncio.run, query(port, "SHOW hba_file")))
+    try:
+        hba.write_text(f"{REPLICATION_RULE}\n{hba.read_text()}")
+    except OSError as exc:
+        unavailable(f"cannot add '{REPLICATION_RULE}' to {hba}: {exc}")
+    in_thread(asyncio.run, query(port, "SELECT pg_reload_conf()"))
+
+
+@pytest.fixture(scope="session")
+def standby() -> Iterator[Standby]:
+    """A running streaming standby of the test cluster for the whole session, stopped and removed afterwards."""
+    bindir = binaries()
+    if bindir is None:
+        unavailable("pg_ctl and pg_basebackup are not installed (pg_config --bindir, /usr/lib/postgresql/*/bin)")
+    assert bindir is not None
+    if os.geteuid() == 0 and shutil.which("runuser") is None:
+        unavailable("running as root without runuser to start PostgreSQL as the postgres user")
+    try:
+        allow_replication()
+    except OSError as exc:
+        postgres_unavailable(str(exc))
+    server = Standby(bindir)
+    try:
+        try:
+            server.make()
+            server.start()
+        except subprocess.CalledProcessError as exc:
+            log = server.log.read_text() if server.log.exists() else ""
+            pytest.fail(f"the standby could not be made: {exc.cmd}: {exc.stderr}\n{log}")
+        in_thread(asyncio.run, server.wait_replayed())
+        yield server
+    finally:
+        server.remove()

@@ -466,20 +466,24 @@ class PostgreSQLDialect(Dialect):
 DIALECTS: dict[str, Dialect] = {d.name: d for d in (SQLiteDialect(), PostgreSQLDialect())}
 
 
+def _by_prefix(url: str) -> Dialect | None:
+    return next((d for d in DIALECTS.values() if url.startswith(d.url_prefix)), None)
+
+
 def for_url(url: str) -> Dialect:
     """The dialect of a database URL; ValueError naming the accepted schemes for any other."""
-    for dialect in DIALECTS.values():
-        if url.startswith(dialect.url_prefix):
-            return dialect
-    accepted = " or ".join(d.url_prefix for d in DIALECTS.values())
-    raise ValueError(f"TALLY_DATABASE_URL must start with {accepted}")
+    dialect = _by_prefix(url)
+    if dialect is None:
+        accepted = " or ".join(d.url_prefix for d in DIALECTS.values())
+        raise ValueError(f"TALLY_DATABASE_URL must start with {accepted}")
+    return dialect
 
 
 def for_read_url(url: str, primary_url: str) -> Dialect:
     """The dialect of a read replica's URL; ValueError naming the variable when the URL, or the primary's, is of a
     database that has no streaming standbys."""
     accepted = " or ".join(d.url_prefix for d in DIALECTS.values() if d.has_standbys)
-    dialect = next((d for d in DIALECTS.values() if url.startswith(d.url_prefix)), None)
+    dialect = _by_prefix(url)
     if dialect is None or not dialect.has_standbys:
         raise ValueError(f"TALLY_DATABASE_READ_URL must start with {accepted} (a streaming standby's URL)")
     if for_url(primary_url) is not dialect:

@@ -84,6 +84,17 @@ async def csv_keys(client: AsyncTestClient[Litestar], tenant: uuid.UUID) -> list
     return [line.split(",", 1)[0] for line in response.text.splitlines()[1:]]
 
 
+async def replayed_usage(client: AsyncTestClient[Litestar], standby: Standby) -> uuid.UUID:
+    """A new tenant with 5 api_calls, replayed by the standby, which the reads have gone back to."""
+    await put_features(client, "api_calls")
+    tenant = uuid.uuid4()
+    await record(client, tenant, event("a", 5))
+    await standby.wait_replayed()
+    await eventually(replica_in_use)
+    assert await quantities(client, tenant) == {"api_calls": 5}
+    return tenant
+
+
 async def test_reads_are_served_by_the_standby_and_limits_are_checked_on_the_primary(
     standby: Standby, postgres_url: str
 ) -> None:
@@ -116,12 +127,7 @@ async def test_a_standby_further_behind_than_the_bound_leaves_reads_to_the_prima
     standby: Standby, postgres_url: str
 ) -> None:
     async with replica_client(standby, postgres_url, max_lag=1.0) as client:
-        await put_features(client, "api_calls")
-        tenant = uuid.uuid4()
-        await record(client, tenant, event("a", 5))
-        await standby.wait_replayed()
-        await eventually(replica_in_use)
-        assert await quantities(client, tenant) == {"api_calls": 5}
+        tenant = await replayed_usage(client, standby)
         await standby.pause_replay()
         try:
             await record(client, tenant, event("b", 3))
@@ -145,11 +151,7 @@ async def test_a_stopped_standby_leaves_reads_to_the_primary_until_it_is_back(
     standby: Standby, postgres_url: str
 ) -> None:
     async with replica_client(standby, postgres_url, max_lag=60) as client:
-        await put_features(client, "api_calls")
-        tenant = uuid.uuid4()
-        await record(client, tenant, event("a", 5))
-        await standby.wait_replayed()
-        assert await quantities(client, tenant) == {"api_calls": 5}
+        tenant = await replayed_usage(client, standby)
         await anyio.to_thread.run_sync(standby.stop)
         try:
             await record(client, tenant, event("b", 3))

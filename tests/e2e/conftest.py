@@ -13,9 +13,15 @@ from pathlib import Path
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from tally.db.migrate import upgrade
 from tests.conftest import TEST_SECRET, in_thread
+
+
+def scraped(text: str, name: str) -> float:
+    """The sum of every sample named ``name`` in a scrape of /metrics (all its label sets)."""
+    return sum(s.value for f in text_string_to_metric_families(text) for s in f.samples if s.name == name)
 
 
 def free_port() -> int:

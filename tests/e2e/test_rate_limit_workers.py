@@ -10,10 +10,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import bearer
-from tests.e2e.conftest import running_server
+from tests.e2e.conftest import running_server, scraped
 
 pytestmark = [pytest.mark.e2e, pytest.mark.anyio]
 
@@ -58,10 +57,6 @@ async def test_two_workers_enforce_one_limit_together(postgres_database: str, tm
     assert len(by_pid) == 2, by_pid  # both workers answered...
     # ...and counting alone they would have admitted more than the limit: each up to the limit of its own.
     assert sum(min(len(statuses), LIMIT) for statuses in by_pid.values()) > LIMIT, by_pid
-
-
-def scraped(text: str, name: str) -> float:
-    return sum(s.value for f in text_string_to_metric_families(text) for s in f.samples if s.name == name)
 
 
 async def test_a_scrape_of_either_worker_reports_both(postgres_database: str, tmp_path: Path) -> None:

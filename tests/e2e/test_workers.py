@@ -23,10 +23,9 @@ from typing import Any
 
 import httpx
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import TEST_SECRET, bearer
-from tests.e2e.conftest import free_port, running_server, start_server, stop_server
+from tests.e2e.conftest import free_port, running_server, scraped, start_server, stop_server
 
 pytestmark = [pytest.mark.e2e, pytest.mark.anyio]
 
@@ -186,10 +185,6 @@ async def test_sigterm_during_a_flood_finishes_in_flight_batches(postgres_databa
             assert after in ({"accepted": 0, "duplicates": BATCH}, {"accepted": BATCH, "duplicates": 0})
     assert totals.status_code == 200, totals.text
     assert totals.json()[0]["quantity"] == sum(e["quantity"] for b in [*flood, *held_batches] for e in b)
-
-
-def scraped(text: str, name: str) -> float:
-    return sum(s.value for f in text_string_to_metric_families(text) for s in f.samples if s.name == name)
 
 
 async def test_metrics_port_sums_every_worker(postgres_database: str, tmp_path: Path) -> None:

@@ -14,7 +14,6 @@ import asyncio
 import glob
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Awaitable, Callable, Iterator
@@ -25,7 +24,7 @@ import asyncpg
 import pytest
 from sqlalchemy.engine import make_url
 
-from tests.conftest import POSTGRES_ADMIN_URL, in_thread, postgres_unavailable
+from tests.conftest import POSTGRES_ADMIN_URL, free_port, in_thread, postgres_unavailable
 
 REPLICATION_RULE = "host replication postgres 127.0.0.1/32 trust"
 # Settings a hot standby must have at least as high as its primary's.
@@ -62,13 +61,6 @@ def binaries() -> Path | None:
 def as_server_user(command: list[str]) -> list[str]:
     """``command`` as the ``postgres`` OS user when this process is root (PostgreSQL will not run as root)."""
     return ["runuser", "-u", "postgres", "--", *command] if os.geteuid() == 0 else command
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def unavailable(reason: str) -> None:

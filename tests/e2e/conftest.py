@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -16,18 +15,12 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tally.db.migrate import upgrade
-from tests.conftest import TEST_SECRET, in_thread
+from tests.conftest import TEST_SECRET, free_port, in_thread
 
 
 def scraped(text: str, name: str) -> float:
     """The sum of every sample named ``name`` in a scrape of /metrics (all its label sets)."""
     return sum(s.value for f in text_string_to_metric_families(text) for s in f.samples if s.name == name)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def start_server(

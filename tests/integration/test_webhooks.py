@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -20,7 +19,7 @@ from werkzeug import Request, Response
 
 from tally.app import create_app
 from tally.config import Settings
-from tests.conftest import PLATFORM, TEST_SECRET, assert_problem, bearer, clear, post_events, record
+from tests.conftest import PLATFORM, TEST_SECRET, assert_problem, bearer, clear, free_port, post_events, record
 from tests.integration.test_entitlements import assign
 from tests.integration.test_metrics import scrape, value
 from tests.integration.test_plans import limit, put_plan
@@ -239,12 +238,6 @@ async def test_a_failing_receiver_gets_the_message_once_with_one_webhook_id(
         10,
         8,
     )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def test_a_refused_connection_is_retried_until_the_receiver_is_up(sending_client) -> None:  # type: ignore[no-untyped-def]

@@ -27,7 +27,7 @@ from tally.auth import ALGORITHM, Principal, TallyToken, generate_secret, princi
 from tally.catalog.controller import CatalogController
 from tally.catalog.service import CatalogService, read_catalog_file
 from tally.config import Settings
-from tally.db.engine import create_engine
+from tally.db.engine import create_engine, session_closer
 from tally.db.migrate import missing_database, schema_problem
 from tally.db.replica import ReadReplica
 from tally.errors import problem_details_plugin, validation_problem
@@ -78,6 +78,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         session_config=AsyncSessionConfig(expire_on_commit=False),
         set_default_exception_handler=False,
         session_scope_key=f"_sqlalchemy_db_session_{n}",
+        before_send_handler=session_closer(f"_sqlalchemy_db_session_{n}"),
         engine_app_state_key=f"db_engine_{n}",
         session_maker_app_state_key=f"session_maker_class_{n}",
     )

@@ -9,14 +9,19 @@ import uuid
 from collections.abc import AsyncIterator
 
 import pytest
+from advanced_alchemy.extensions.litestar import async_default_handler_maker
+from advanced_alchemy.extensions.litestar._utils import get_aa_scope_state, set_aa_scope_state
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
+from litestar.types import Message, Scope
+from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 from sqlalchemy.pool import NullPool
 
 from tally.app import create_app
 from tally.config import Settings
+from tally.db.engine import session_closer
 from tests.conftest import (
     PLATFORM,
     POSTGRES_ADMIN_URL,
@@ -118,3 +123,37 @@ async def test_backends_terminated_between_requests(database: tuple[str, str]) -
         assert again.status_code == 200
         assert again.json() == {"accepted": 1, "duplicates": 0}
         assert await total(client) == 23
+
+
+@pytest.mark.anyio
+async def test_a_session_whose_connection_died_in_a_transaction_closes_without_failing_the_response(
+    database: tuple[str, str],
+) -> None:
+    """The request's session is closed as its response starts (advanced-alchemy's handler). When its connection
+    died under an open transaction, that close raises from the ROLLBACK it sends, after the response started
+    (Litestar would then send a bare 500 instead of the answer). Tally's handler lets the answer go out."""
+    admin_url, app_url = database
+    name = admin_url.rsplit("/", 1)[1]
+    engine = create_async_engine(app_url, isolation_level="AUTOCOMMIT")
+    key = "_test_session"
+    try:
+
+        async def session_in_a_dead_transaction() -> Scope:
+            session = AsyncSession(engine)
+            await session.connection(execution_options={"isolation_level": "READ COMMITTED"})  # a write's transaction
+            await session.execute(text("SELECT 1"))
+            assert await terminate_backends(name) > 0
+            scope: Scope = {"type": "http", "state": {}}  # type: ignore[typeddict-item]
+            set_aa_scope_state(scope, key, session)
+            return scope
+
+        start: Message = {"type": "http.response.start", "status": 409, "headers": []}
+        # The failure mode is real: advanced-alchemy's own handler raises here.
+        with pytest.raises(sa_exc.DBAPIError):
+            await async_default_handler_maker(session_scope_key=key)(start, await session_in_a_dead_transaction())
+        scope = await session_in_a_dead_transaction()
+        await session_closer(key)(start, scope)
+        assert get_aa_scope_state(scope, key) is None  # closed and forgotten, as the default handler does
+        assert engine.sync_engine.pool.checkedout() == 0  # the dead connection went back (and was dropped)
+    finally:
+        await engine.dispose()

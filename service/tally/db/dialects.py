@@ -12,9 +12,11 @@ its migrations checked, its tests): see docs/architecture.md.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 import re
+import weakref
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -28,14 +30,19 @@ from sqlalchemy import String, Text, TextClause, TypeDecorator, event, func, tex
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.engine import URL
+from sqlalchemy.engine import URL, Engine
 from sqlalchemy.engine.interfaces import DBAPIConnection
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_scoped_session, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    AsyncSession,
+    async_scoped_session,
+    create_async_engine,
+)
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.sql.dml import Insert
 from sqlalchemy.sql.schema import Table
 from sqlalchemy.types import TypeEngine
-from sqlalchemy.util import greenlet_spawn
 
 from tally.domain.models import NewEvent
 from tally.usage.aggregations import COLUMNS, Combine
@@ -46,6 +53,7 @@ if TYPE_CHECKING:
 
 # Any constant of our own; PostgreSQL advisory locks are numbered per database.
 CATALOG_LOCK = 0x74616C6C7964696D  # "tallydim"
+WRITER = "tally_writer"  # a SQLite connection's info key: the process's writer lock it holds
 
 
 def limit_lock_number(key: str) -> int:
@@ -58,6 +66,10 @@ def limit_lock_number(key: str) -> int:
 # pg_terminate_backend causes; 57P03 cannot connect now, while the server starts or stops).
 TRANSIENT_SQLSTATE_CLASSES = frozenset({"08", "53", "57"})
 _NAMED = re.compile(r"(?<![:\w]):(\w+)")  # a ``:name`` parameter of a text() statement (not a ``::`` cast)
+
+
+class LostConnection(ConnectionError):
+    """A pooled connection turned out to be dead under a statement (it was dropped from the pool): a 503."""
 
 
 Session = AsyncSession | async_scoped_session[AsyncSession]
@@ -167,6 +179,9 @@ class SQLiteDialect(Dialect):
     url_prefix = "sqlite+aiosqlite://"
     default_rate_limit_store = "process"  # a counted read would be a write: every reader behind the one write lock
 
+    def __init__(self) -> None:
+        self._writers: weakref.WeakKeyDictionary[Engine, asyncio.Lock] = weakref.WeakKeyDictionary()
+
     def create_engine(self, settings: Settings) -> AsyncEngine:
         busy_ms = int(settings.db_timeout_seconds * 1000)
         engine = create_async_engine(settings.database_url)
@@ -189,6 +204,13 @@ class SQLiteDialect(Dialect):
             immediate = connection.get_execution_options().get("tally_write", False)
             connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
+        @event.listens_for(engine.sync_engine, "checkin")
+        def _on_checkin(_: DBAPIConnection, record: ConnectionPoolEntry) -> None:
+            writer: asyncio.Lock | None = record.info.pop(WRITER, None)
+            if writer is not None:  # the write transaction ended (committed, rolled back, or its connection lost)
+                writer.release()
+
+        self._writers[engine.sync_engine] = asyncio.Lock()
         return engine
 
     def default_workers(self) -> int:
@@ -196,7 +218,21 @@ class SQLiteDialect(Dialect):
         return 1
 
     async def begin_write(self, session: Session) -> None:
-        await session.connection(execution_options={"tally_write": True})  # BEGIN IMMEDIATE, see above
+        # The process's writers queue here, in order of arrival, before they take a connection: SQLite's busy
+        # handler lets waiting writers poll for the one write lock, which is not fair (under 32 concurrent
+        # batches one waited out the busy timeout while later ones went ahead), and each waiting writer held a
+        # pooled connection. The busy timeout now only orders the writers of other processes. The lock is released
+        # when the connection goes back to the pool, after the transaction's COMMIT or ROLLBACK.
+        engine = session.bind
+        assert isinstance(engine, AsyncEngine)
+        writers = self._writers[engine.sync_engine]
+        await writers.acquire()
+        try:
+            connection = await session.connection(execution_options={"tally_write": True})  # BEGIN IMMEDIATE
+        except BaseException:
+            writers.release()
+            raise
+        connection.info[WRITER] = writers
 
     async def lock_catalog(self, session: Session, *, exclusive: bool) -> None:
         """Nothing to do: SQLite runs one writer at a time (BEGIN IMMEDIATE)."""
@@ -401,41 +437,56 @@ class PostgreSQLDialect(Dialect):
         assert isinstance(engine, AsyncEngine)
         if engine.sync_engine.dispatch.before_cursor_execute:  # something traces the statements: let it see this one
             return await super().fetch_rows(session, statement, params)
-        return await self._fetch_raw(engine, statement, params)
+        # It is the session's own connection, never a second one from the pool: inside a write transaction the read
+        # belongs to that transaction, and a request that held one pooled connection while it waited for another
+        # starved every request once the pool was spent (each waited for a connection only another one held).
+        # A read that is the session's first statement has no transaction to lose: it is tried once more on a new
+        # connection when the pooled one turns out dead.
+        retry = isinstance(session, AsyncSession) and not session.in_transaction()
+        for attempt in (1, 2):
+            try:
+                return await self._fetch(await session.connection(), statement, params)
+            except LostConnection:
+                if attempt == 2 or not retry:
+                    raise
+                await session.rollback()  # lets the dead connection go; the next statement checks out another
+        raise AssertionError("unreachable")
 
     async def write_returning(
         self, engine: AsyncEngine, statement: TextClause, params: dict[str, Any]
     ) -> Sequence[Any]:
-        # The engine is in autocommit: one statement on asyncpg's connection commits by itself.
+        # The engine is in autocommit: one statement commits by itself. Called outside any request's session (a
+        # rate limit's counter, before the handler runs), so its one connection is back in the pool before the
+        # request takes its own.
         if engine.sync_engine.dispatch.before_cursor_execute:
             return await super().write_returning(engine, statement, params)
-        return await self._fetch_raw(engine, statement, params)
-
-    async def _fetch_raw(self, engine: AsyncEngine, statement: TextClause, params: dict[str, Any]) -> Sequence[Any]:
-        # On asyncpg's own connection, taken from SQLAlchemy's pool: the session's execute() (its transaction
-        # state, result objects, a greenlet hop per call) cost a totals read more CPU than everything else it does.
-        # asyncpg prepares each text once per connection (its statement cache). A connection that turns out to be
-        # closed is dropped and the statement tried once more on another; a second failure is the caller's 503.
-        sql, names = self._as_positional(statement.text)
-        args = [params[name] for name in names]
         for attempt in (1, 2):
-            pooled = await engine.raw_connection()
-            connection = pooled.driver_connection
-            assert connection is not None
             try:
-                return await connection.fetch(sql, *args)  # type: ignore[no-any-return]
-            except (asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError, OSError) as exc:
-                # A backend terminated while the connection sat idle in the pool can surface as asyncpg's
-                # InternalClientError ("protocol is in an unexpected state") on the next query: the connection
-                # is unusable either way, so it is dropped like a closed one.
-                if not connection.is_closed() and not isinstance(exc, asyncpg.InternalClientError):
-                    raise
-                await greenlet_spawn(pooled.invalidate, exc)
+                async with engine.connect() as connection:
+                    return await self._fetch(connection, statement, params)
+            except LostConnection:
                 if attempt == 2:
-                    raise ConnectionError("the database connection was lost, twice") from exc
-            finally:
-                await greenlet_spawn(pooled.close)
+                    raise
         raise AssertionError("unreachable")
+
+    async def _fetch(self, connection: AsyncConnection, statement: TextClause, params: dict[str, Any]) -> Sequence[Any]:
+        # On asyncpg's own connection under SQLAlchemy's: the session's execute() (its result objects, a greenlet hop
+        # per call) cost a totals read more CPU than everything else it does. asyncpg prepares each text once per
+        # connection (its statement cache).
+        sql, names = self._as_positional(statement.text)
+        pooled = await connection.get_raw_connection()
+        driver = pooled.driver_connection
+        assert driver is not None
+        try:
+            return await driver.fetch(sql, *[params[name] for name in names])  # type: ignore[no-any-return]
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError, OSError) as exc:
+            # A backend terminated while the connection sat idle in the pool can surface as asyncpg's
+            # InternalClientError ("protocol is in an unexpected state") on the next query: the connection is
+            # unusable either way, so it is dropped like a closed one.
+            if not driver.is_closed() and not isinstance(exc, asyncpg.InternalClientError):
+                raise
+            await connection.invalidate(exc)
+            raise LostConnection("the database connection was lost") from exc
 
     def _as_positional(self, sql: str) -> tuple[str, tuple[str, ...]]:
         """``sql`` with asyncpg's ``$1, $2, …`` for its ``:name`` parameters, and the names in that order."""

@@ -29,6 +29,7 @@ nox.options.default_venv_backend = "none"
 def lint(session: nox.Session) -> None:
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+    session.run("lint-imports")  # the layers and no cycles: [tool.importlinter] in pyproject.toml
 
 
 @nox.session(python=False)

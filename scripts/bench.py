@@ -45,8 +45,8 @@ from sqlalchemy.pool import NullPool
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "service"))
 
-from tally.auth import Role, issue_token  # noqa: E402
 from tally.db.migrate import upgrade  # noqa: E402
+from tally.http.auth import Role, issue_token  # noqa: E402
 
 SECRET = "bench-secret-" + "x" * 32
 FEATURES = ["api_calls", "llm_tokens", "storage_gb_hours", "gpu_seconds"]  # with dimensions: the heavy tenant's

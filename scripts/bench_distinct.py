@@ -40,7 +40,7 @@ from bench import (  # the benchmark's own helpers: one server, one loader, one 
     upgrade,
 )
 
-from tally.auth import Role
+from tally.http.auth import Role
 
 CARDINALITIES = (10, 1_000, 100_000)
 MONTH = (datetime(2026, 6, 1, tzinfo=UTC), datetime(2026, 7, 1, tzinfo=UTC))

@@ -24,7 +24,7 @@ from uuid import UUID
 import asyncpg
 from litestar import Litestar, get
 
-from tally.domain.models import UsageTotal
+from tally.domain.usage import UsageTotal
 
 WINDOW = (datetime(2026, 6, 1, tzinfo=UTC), datetime(2026, 7, 1, tzinfo=UTC))
 QUERY = """

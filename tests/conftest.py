@@ -25,9 +25,9 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
 from tally.app import create_app
-from tally.auth import Role, issue_token
 from tally.config import Settings
 from tally.db.migrate import upgrade
+from tally.http.auth import Role, issue_token
 
 TEST_SECRET = "test-secret-0123456789abcdef-0123456789"
 POSTGRES_ADMIN_URL = os.environ.get("TALLY_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")

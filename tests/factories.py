@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 from polyfactory import Use
 from polyfactory.factories.msgspec_factory import MsgspecFactory
 
-from tally.domain.models import Aggregation, FeatureIn, UsageEventIn
+from tally.domain.catalog import Aggregation, FeatureIn
+from tally.domain.usage import UsageEventIn
 
 BASE_TIME = datetime(2026, 10, 1, tzinfo=UTC)
 

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import itertools
 import logging
-from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
 from advanced_alchemy.extensions.litestar import AsyncSessionConfig, SQLAlchemyAsyncConfig, SQLAlchemyPlugin
 from litestar import Litestar
-from litestar.config.app import AppConfig
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.exceptions import ValidationException
@@ -18,28 +16,30 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins import PluginProtocol
 from litestar.security.jwt import JWTAuth
-from litestar.types import BeforeMessageSendHookHandler, Middleware
+from litestar.types import BeforeMessageSendHookHandler
 from sqlalchemy import exc as sa_exc
 
 from tally import __version__
-from tally.allow_header import allow_header_fix
-from tally.auth import ALGORITHM, Principal, TallyToken, generate_secret, principal_from_token
 from tally.catalog.controller import CatalogController
-from tally.catalog.service import CatalogService, read_catalog_file
+from tally.catalog_file import load_catalog, read_catalog_file
 from tally.config import Settings
 from tally.db.engine import create_engine, session_closer
 from tally.db.migrate import missing_database, schema_problem
 from tally.db.replica import ReadReplica
-from tally.errors import problem_details_plugin, validation_problem
 from tally.health import HealthController
-from tally.logs import echo_request_id, logging_config, request_id_middleware
+from tally.http.allow_header import allow_header_fix
+from tally.http.auth import ALGORITHM, Principal, TallyToken, generate_secret, principal_from_token
+from tally.http.middleware import chain
+from tally.http.openapi import ClosedStructSchemaPlugin
+from tally.http.problems import problem_details_plugin, validation_problem
+from tally.http.rate_limit import limiter_from
+from tally.http.strict_input import StrictRequest
+from tally.logs import echo_request_id, logging_config
 from tally.metrics import MetricsPlugin
-from tally.openapi_docs import ClosedStructSchemaPlugin
 from tally.plans.controller import PlanController, TenantPlanController
-from tally.rate_limit import limiter_from
-from tally.strict_input import StrictRequest, refuse_bad_text
+from tally.providers import dependencies
 from tally.ui import template_config, usage_pages
-from tally.usage.controller import UsageController, read_usage_provider
+from tally.usage.controller import UsageController
 from tally.webhooks.controller import WebhookController
 from tally.webhooks.delivery import Deliverer
 
@@ -56,19 +56,11 @@ problem details (`application/problem+json`).
 """
 
 
-def first_middleware(middleware: Middleware) -> Callable[[AppConfig], AppConfig]:
-    def on_app_init(app_config: AppConfig) -> AppConfig:
-        app_config.middleware.insert(0, middleware)
-        return app_config
-
-    return on_app_init
-
-
 def create_app(settings: Settings | None = None) -> Litestar:
     """Build the app from ``settings`` (read from the environment when omitted)."""
     settings = settings or Settings.from_env()
     secret = settings.jwt_secret or generate_secret()
-    engine = create_engine(settings)
+    engine = create_engine(settings.database_url, pool_size=settings.db_pool_size, timeout=settings.db_timeout_seconds)
     # Each app its own state keys: advanced-alchemy registers every config's keys in a class-level set and finds a
     # free name by recursing once per earlier app of the process, which overflows after about a thousand apps
     # (a test suite builds one per test).
@@ -111,7 +103,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         if settings.catalog_file:
             catalog = read_catalog_file(Path(settings.catalog_file))
             async with db.get_session() as session:
-                await CatalogService(session).load(catalog.features, catalog.plans)
+                await load_catalog(session, catalog.features, catalog.plans)
             logger.info("catalog file loaded: %d features, %d plans", len(catalog.features), len(catalog.plans))
 
     # Webhook deliveries run in each serving process: several processes share the outbox through the database.
@@ -130,10 +122,20 @@ def create_app(settings: Settings | None = None) -> Litestar:
     )
 
     # Reads that may be a little behind go to a streaming standby while it keeps up (see tally.db.replica).
-    replica = ReadReplica(settings, engine) if settings.database_read_url else None
-    read_dependencies = {"read_usage": read_usage_provider(with_replica=replica is not None)}
+    replica = (
+        ReadReplica(
+            settings.database_read_url,
+            engine,
+            max_lag=settings.read_max_lag_seconds,
+            pool_size=settings.db_pool_size,
+            timeout=settings.db_timeout_seconds,
+        )
+        if settings.database_read_url
+        else None
+    )
+    services = dependencies(read_replica=replica is not None)
     if replica is not None:
-        read_dependencies["read_session"] = Provide(replica.read_session)
+        services["read_session"] = Provide(replica.read_session)
 
     plugins: list[PluginProtocol] = [
         SQLAlchemyPlugin(config=db),
@@ -167,12 +169,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
             WebhookController,
             usage_pages(auth),
         ],
-        middleware=[limiter.middleware()] if limiter else [],
+        middleware=chain(
+            authentication=auth.middleware,
+            rate_limit=limiter.middleware() if limiter else None,
+            metrics=settings.metrics_enabled,
+        ),
         template_config=template_config(),
         plugins=plugins,
-        # The request id middleware goes first, then the text check, then JWTAuth's (which auth.on_app_init puts
-        # first): a NUL in the Authorization header is a 400 naming it, like one anywhere else.
-        on_app_init=[auth.on_app_init, first_middleware(refuse_bad_text), first_middleware(request_id_middleware)],
         request_class=StrictRequest,
         exception_handlers={ValidationException: validation_problem},
         before_send=before_send,
@@ -183,7 +186,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             *([replica.start] if replica else []),
         ],
         on_shutdown=[*([deliverer.stop] if deliverer else []), *([replica.stop] if replica else [])],
-        dependencies={"settings": Provide(lambda: settings, sync_to_thread=False), **read_dependencies},
+        dependencies={"settings": Provide(lambda: settings, sync_to_thread=False), **services},
         state=State({"settings": settings}),  # for the providers that would otherwise run beside db_session
         request_max_body_size=settings.max_body_bytes,
         openapi_config=OpenAPIConfig(
@@ -196,6 +199,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
                     "BearerToken": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT"),
                 }
             ),
+            # JWTAuth's middleware is in the chain; its on_app_init, which would add it first, is not used.
+            security=[auth.security_requirement],
             use_handler_docstrings=False,
         ),
         logging_config=logging_config(settings.log_level),

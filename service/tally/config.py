@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
-from tally.db.dialects import for_read_url, for_url
+from tally.db import urls
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./tally.db"
 SECRET_FIELDS = frozenset({"jwt_secret", "jwt_previous_secret"})
@@ -122,11 +122,17 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
                 "Set it to a random string of at least 32 characters, or run `tally serve --demo`."
             )
         try:
-            for_url(settings.database_url)
+            urls.kind_of(settings.database_url)
             if settings.database_read_url is not None:
-                for_read_url(settings.database_read_url, settings.database_url)
+                urls.check_read_url(settings.database_read_url, settings.database_url)
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
+        # postgresql:// and postgres:// (what hosting platforms hand out) mean PostgreSQL through asyncpg.
+        settings = msgspec.structs.replace(
+            settings,
+            database_url=urls.with_driver(settings.database_url),
+            database_read_url=settings.database_read_url and urls.with_driver(settings.database_read_url),
+        )
         if (settings.jwt_previous_secret is None) != (settings.jwt_previous_secret_until is None):
             raise ConfigError(
                 "TALLY_JWT_PREVIOUS_SECRET and TALLY_JWT_PREVIOUS_SECRET_UNTIL go together: set both (the old "

@@ -8,20 +8,12 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
-from tally.catalog.service import CatalogService
-from tally.domain.models import (
-    MAX_BATCH,
-    Aggregation,
-    Feature,
-    Limit,
-    LimitPeriod,
-    Plan,
-    PlanAssignmentIn,
-    UsageBatch,
-    UsageEventIn,
-)
+from tally.catalog_file import load_catalog
+from tally.domain.catalog import Aggregation, Feature
+from tally.domain.plans import Limit, LimitPeriod, Plan, PlanAssignmentIn
+from tally.domain.usage import MAX_BATCH, UsageBatch, UsageEventIn
 from tally.plans.service import PlanService
-from tally.usage.service import UsageService
+from tally.usage.recording import UsageRecorder
 
 DEMO_TENANT = UUID("00000000-0000-4000-8000-000000000001")
 
@@ -103,14 +95,14 @@ async def load_demo(engine: AsyncEngine) -> int:
     the API uses; returns events accepted."""
     sessions = async_sessionmaker(engine, expire_on_commit=False)
     async with sessions() as session:
-        await CatalogService(session).load(CATALOG, [DEMO_PLAN])
+        await load_catalog(session, CATALOG, [DEMO_PLAN])
     async with sessions() as session:
-        await PlanService(session, UsageService(session)).assign(DEMO_TENANT, PlanAssignmentIn(plan_key="starter"))
+        await PlanService(session).assign(DEMO_TENANT, PlanAssignmentIn(plan_key="starter"))
     now = datetime.now(UTC)
     events = sample_events(now)
     accepted = 0
     for i in range(0, len(events), MAX_BATCH):
         async with sessions() as session:
-            result = await UsageService(session).record(DEMO_TENANT, UsageBatch(events=events[i : i + MAX_BATCH]), now)
+            result = await UsageRecorder(session).record(DEMO_TENANT, UsageBatch(events=events[i : i + MAX_BATCH]), now)
             accepted += result.accepted
     return accepted

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+import msgspec
 from litestar import Controller, get
 from litestar.di import NamedDependency
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -11,8 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from tally.config import Settings
 from tally.db.migrate import schema_problem
 from tally.domain.errors import SchemaNotMigrated
-from tally.domain.models import Health
-from tally.openapi_docs import problems
+from tally.http.openapi import problems
+
+
+class Health(msgspec.Struct, kw_only=True, frozen=True):
+    status: str
 
 
 class HealthController(Controller):
@@ -37,7 +41,7 @@ class HealthController(Controller):
         responses=problems(),
     )
     async def ready(self, db_engine: NamedDependency[AsyncEngine], settings: NamedDependency[Settings]) -> Health:
-        # An unreachable database or the timeout raises; tally.errors answers those with 503.
+        # An unreachable database or the timeout raises; tally.http.problems answers those with 503.
         async with asyncio.timeout(settings.db_timeout_seconds), db_engine.connect() as connection:
             problem = await schema_problem(connection)
         if problem:

@@ -29,7 +29,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import QueuePool
 
-from tally.domain.models import IngestResult
+from tally.domain.usage import IngestResult
 
 logger = logging.getLogger("tally.metrics")
 
@@ -223,7 +223,8 @@ def scraped_registry() -> CollectorRegistry:
 
 
 class MetricsPlugin(InitPluginProtocol):
-    """Adds the request metrics middleware, and ``/metrics`` or the metrics port (``TALLY_METRICS_PORT``)."""
+    """Adds ``/metrics`` or the metrics port (``TALLY_METRICS_PORT``); ``RequestMetrics`` is in the middleware chain
+    (``tally.http.middleware``)."""
 
     def __init__(self, engine: AsyncEngine, port: int | None = None) -> None:
         self.engine = engine
@@ -231,10 +232,6 @@ class MetricsPlugin(InitPluginProtocol):
         self.server: WSGIServer | None = None
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
-        # Appended, so it runs inside the JWT middleware (which JWTAuth puts first): a request refused with 401
-        # never reaches it, and is counted by UNAUTHORIZED instead. Route middleware: a path that matches no
-        # route (404) is not counted, and ``/metrics`` opts out.
-        app_config.middleware.append(RequestMetrics)
         if self.port is None:
             app_config.route_handlers.append(MetricsController)
         app_config.on_startup.append(self.start)

@@ -23,6 +23,13 @@ def scraped(text: str, name: str) -> float:
     return sum(s.value for f in text_string_to_metric_families(text) for s in f.samples if s.name == name)
 
 
+def started(log: Path, since: int) -> int:
+    """How many server processes have logged, after byte ``since`` of ``log``, that their application started."""
+    with log.open("rb") as lines:
+        lines.seek(since)
+        return lines.read().count(b"Application startup complete.")
+
+
 def start_server(
     database_url: str, log: Path, *, workers: int = 1, tally_serve: bool = False, **env: str
 ) -> tuple[subprocess.Popen[bytes], str]:
@@ -36,6 +43,7 @@ def start_server(
         command = [sys.executable, "-m", "uvicorn", "--factory", "tally.app:create_app", "--host", "127.0.0.1"]
     if workers > 1 or tally_serve:  # tally serve's own default is one worker per core
         command += ["--workers", str(workers)]
+    since = log.stat().st_size if log.exists() else 0
     with log.open("ab") as out:
         process = subprocess.Popen([*command, "--port", str(port)], env=environ, stdout=out, stderr=subprocess.STDOUT)
     base_url = f"http://127.0.0.1:{port}"
@@ -45,7 +53,12 @@ def start_server(
             if process.poll() is not None:
                 pytest.fail(f"server exited with {process.returncode}:\n{log.read_text()}")
             try:
-                if httpx.get(f"{base_url}/health/live", timeout=1).status_code == 200:
+                # Every worker up, not only the first to answer: a test that spreads requests over the workers
+                # would otherwise find the first one answering alone while the others still start.
+                if (
+                    httpx.get(f"{base_url}/health/live", timeout=1).status_code == 200
+                    and started(log, since) >= workers
+                ):
                     break
             except httpx.TransportError:
                 pass

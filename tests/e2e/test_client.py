@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from tally.auth import Role, issue_token
+from tally.http.auth import Role, issue_token
 from tally_client import AuthenticatedClient
 from tally_client.api.catalog import list_features, put_feature
 from tally_client.api.health import health_ready

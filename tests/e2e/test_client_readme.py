@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tally.auth import ALLOWED, Permission, Role, issue_token
+from tally.http.auth import ALLOWED, Permission, Role, issue_token
 from tests.conftest import PLATFORM, TEST_SECRET
 
 README = Path(__file__).resolve().parents[2] / "client" / "README.md"
@@ -62,7 +62,7 @@ def test_readme_examples_run(
 
 
 def test_readme_says_which_roles_may_do_what() -> None:
-    """The roles table of the client README is the service's own rule (``tally.auth.ALLOWED``)."""
+    """The roles table of the client README is the service's own rule (``tally.http.auth.ALLOWED``)."""
     table = README.read_text().split("## Tokens and roles", 1)[1].split("\n## ", 1)[0]
     rows = [line.split("|")[1:-1] for line in table.splitlines() if line.startswith("| `")]
     granted: dict[Permission, set[Role]] = {permission: set() for permission in ALLOWED}

@@ -23,8 +23,8 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
 from tally.app import create_app
-from tally.auth import Role
 from tally.config import Settings
+from tally.http.auth import Role
 from tests.conftest import POSTGRES_ADMIN_URL, TEST_SECRET, _admin, assert_problem, bearer, in_thread, totals_url
 from tests.e2e.conftest import running_server
 

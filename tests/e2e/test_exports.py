@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tally.auth import Role
 from tally.db.migrate import upgrade
+from tally.http.auth import Role
 from tally_client.api.usage import get_usage_totals, record_usage_events
 from tally_client.models import IngestResult, UsageBatch, UsageEventIn
 from tests.conftest import in_thread

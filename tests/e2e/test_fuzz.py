@@ -28,7 +28,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tally.auth import Role, issue_token
+from tally.http.auth import Role, issue_token
 from tests.conftest import TEST_SECRET, fresh_postgres_database
 from tests.e2e.conftest import running_server
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tally.auth import Role
 from tally.db.migrate import upgrade
+from tally.http.auth import Role
 from tests.conftest import TEST_SECRET, bearer, in_thread
 from tests.e2e.conftest import running_server
 
@@ -89,7 +89,7 @@ def test_database_outage_is_logged_by_type_without_the_url_password(tmp_path: Pa
         assert answer.headers["content-type"].startswith("application/problem+json")
         assert int(answer.headers["retry-after"]) >= 1
     lines = log_lines(log)
-    outages = [line for line in lines if line["logger"] == "tally.errors"]
+    outages = [line for line in lines if line["logger"] == "tally.http.problems"]
     assert len(outages) == 2, outages
     assert all(line["request_id"] for line in outages)
     assert_no_secret(log, DB_PASSWORD, platform["Authorization"].removeprefix("Bearer "), TEST_SECRET, BODY_MARKER)

@@ -44,9 +44,10 @@ async def test_32_clients_on_a_pool_of_2_get_only_200s(database: str, tmp_path: 
     limited, free = uuid.uuid4(), uuid.uuid4()
     platform = bearer("platform")
     now = dt.datetime.now(dt.UTC).isoformat()
-    with receiving(free_port(), lambda _id, _nth: 200) as receiver, running_server(
-        database, tmp_path / "server.log", **SMALL_POOL
-    ) as server:
+    with (
+        receiving(free_port(), lambda _id, _nth: 200) as receiver,
+        running_server(database, tmp_path / "server.log", **SMALL_POOL) as server,
+    ):
         async with httpx.AsyncClient(base_url=f"{server}{API}", timeout=60) as http:
             for key in ("api_calls", "llm_tokens"):
                 r = await http.put(f"/features/{key}", json={"unit": "units"}, headers=platform)

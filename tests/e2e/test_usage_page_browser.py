@@ -20,9 +20,9 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from tally.auth import Role, issue_token
 from tally.db.migrate import upgrade
 from tally.demo import DEMO_TENANT, load_demo
+from tally.http.auth import Role, issue_token
 from tally.ui import sign_in_link
 from tests.conftest import TEST_SECRET, in_thread
 from tests.e2e.conftest import running_server

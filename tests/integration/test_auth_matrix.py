@@ -22,8 +22,8 @@ from litestar.routes import HTTPRoute
 from litestar.testing import AsyncTestClient
 
 from tally.app import create_app
-from tally.auth import Role
 from tally.config import Settings
+from tally.http.auth import Role
 from tests.conftest import TEST_SECRET, assert_problem, bearer, events_url, put_features, quantities, record
 from tests.integration.test_auth import BAD_HEADERS, authorization, claims, signed
 

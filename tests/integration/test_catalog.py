@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from tally.auth import Role
+from tally.http.auth import Role
 from tests.conftest import FEATURES_URL, assert_problem, bearer, put_features, record
 from tests.factories import FeatureInFactory, event_body
 

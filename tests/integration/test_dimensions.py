@@ -12,14 +12,13 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from tally.catalog.service import CatalogService
-from tally.config import Settings
 from tally.db.engine import create_engine
-from tally.domain.models import FeatureIn, UsageBatch, UsageEventIn
-from tally.usage.service import UsageService
+from tally.domain.catalog import FeatureIn
+from tally.domain.usage import UsageBatch, UsageEventIn
+from tally.usage.recording import UsageRecorder
 from tests.conftest import (
     FEATURES_URL,
     PLATFORM,
-    TEST_SECRET,
     assert_problem,
     bearer,
     events_url,
@@ -402,7 +401,7 @@ async def test_a_batch_in_flight_during_the_first_declaration_is_not_lost(client
     must still add up to the plain total once both are done. The services are driven directly, each on
     its own session: the test client runs one request at a time."""
     tenant = uuid.uuid4()
-    engine = create_engine(Settings(database_url=database_url, jwt_secret=TEST_SECRET))
+    engine = create_engine(database_url)
     sessions = async_sessionmaker(engine, expire_on_commit=False)
     at = datetime(2026, 11, 2, 10, tzinfo=UTC)
 
@@ -415,7 +414,7 @@ async def test_a_batch_in_flight_during_the_first_declaration_is_not_lost(client
             batch = UsageBatch(
                 events=[UsageEventIn(feature_key="tokens", quantity=quantity, idempotency_key=key, timestamp=at)]
             )
-            await UsageService(session).record(tenant, batch, datetime.now(UTC))
+            await UsageRecorder(session).record(tenant, batch, datetime.now(UTC))
 
     try:
         await declare_directly([])

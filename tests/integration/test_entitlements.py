@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tally.auth import Role
+from tally.http.auth import Role
 from tests.conftest import FEATURES_URL, PLATFORM, assert_problem, bearer, post_events, put_features, record, totals_url
 from tests.factories import month_bounds
 from tests.integration.test_plans import limit, plan_url, put_plan

@@ -16,7 +16,8 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from tally.app import create_app
 from tally.config import Settings
 from tally.db.engine import create_engine
-from tally.usage.service import UsageService
+from tally.metering.events import EventQuery
+from tally.usage.reading import UsageReader
 from tests.conftest import (
     FEATURES_URL,
     PLATFORM,
@@ -170,10 +171,10 @@ async def test_the_export_reads_events_a_page_at_a_time(database_url: str, clien
     tenant = uuid.uuid4()
     await declare(client, "api_calls")
     await record(client, tenant, *(event(f"k{i}", f"2026-11-0{i}T10:00:00Z") for i in range(1, 8)))
-    engine = create_engine(Settings(database_url=database_url, jwt_secret=TEST_SECRET))
+    engine = create_engine(database_url)
     try:
         async with async_sessionmaker(engine, expire_on_commit=False)() as session:
-            pages = await UsageService(session).export_events(tenant, None, None, None, page_size=3)
+            pages = await UsageReader(session).export_events(tenant, EventQuery(), page_size=3)
             sizes, keys = [], []
             async for page in pages:
                 sizes.append(len(page))

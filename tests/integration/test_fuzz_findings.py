@@ -7,7 +7,7 @@ import re
 import pytest
 from litestar.routes import HTTPRoute
 
-from tally.domain.models import FEATURE_KEY_PATTERN
+from tally.domain.keys import FEATURE_KEY_PATTERN
 from tests.conftest import FEATURES_URL, PLATFORM, assert_problem
 
 pytestmark = pytest.mark.anyio

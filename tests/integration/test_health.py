@@ -10,9 +10,9 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from tally.app import create_app
-from tally.auth import Role
 from tally.config import Settings
 from tally.db.migrate import upgrade
+from tally.http.auth import Role
 from tests.conftest import (
     FEATURES_URL,
     TEST_SECRET,

@@ -22,7 +22,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
-from tally.cursors import encode_cursor
+from tally.http.cursors import encode_cursor
 from tests.conftest import PLATFORM, TABLES, assert_problem, record
 
 pytestmark = pytest.mark.anyio

@@ -8,8 +8,9 @@ from datetime import UTC, datetime, timedelta
 import anyio
 import pytest
 
-from tally.auth import Role
-from tally.domain.models import MAX_BATCH, MAX_QUANTITY
+from tally.domain.keys import MAX_QUANTITY
+from tally.domain.usage import MAX_BATCH
+from tally.http.auth import Role
 from tests.conftest import (
     assert_problem,
     bearer,

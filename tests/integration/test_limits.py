@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tally.auth import Role
+from tally.http.auth import Role
 from tests.conftest import FEATURES_URL, PLATFORM, assert_problem, bearer, events_url, post_events, put_features, record
 from tests.integration.test_entitlements import assign, entitlements, iso
 from tests.integration.test_plans import limit, put_plan

@@ -129,7 +129,7 @@ async def test_pool_gauges_read_the_apps_pool(client) -> None:
 
 async def test_pool_collector_counts_connections_in_use(database_url: str) -> None:
     # The app's pool belongs to the test client's event loop; this engine's to the test's, so it can be held here.
-    engine = create_engine(Settings(database_url=database_url, jwt_secret=TEST_SECRET))
+    engine = create_engine(database_url)
     registry = CollectorRegistry()
     collector = PoolCollector()
     collector.engine = engine

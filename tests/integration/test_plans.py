@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from tally.auth import Role
+from tally.http.auth import Role
 from tests.conftest import PLATFORM, assert_problem, bearer, put_features
 
 pytestmark = pytest.mark.anyio

@@ -15,8 +15,8 @@ from litestar.testing import AsyncTestClient
 from prometheus_client import REGISTRY
 
 from tally.app import create_app
-from tally.auth import Role
 from tally.config import ConfigError, Settings
+from tally.http.auth import Role
 from tests.conftest import (
     TEST_SECRET,
     assert_problem,
@@ -148,7 +148,7 @@ async def test_processes_share_the_limit_through_the_database(
     """The database store (PostgreSQL's default, SQLite's on request) counts for every process together: 3 reads
     between two apps; the process store (SQLite's default) lets each app admit 3, and says so at start-up."""
     await clear(database_url)
-    with caplog.at_level("WARNING", logger="tally.rate_limit"):
+    with caplog.at_level("WARNING", logger="tally.http.rate_limit"):
         first, second = two_apps(database_url, store)
     shared = (store or ("database" if database_url.startswith("postgresql") else "process")) == "database"
     assert any("per process" in r.getMessage() for r in caplog.records) == (not shared)

@@ -175,9 +175,8 @@ async def test_a_server_that_is_not_a_standby_is_not_read_from_and_its_password_
     # The primary itself as the "replica", with a password (trust authentication ignores it).
     with_password = make_url(postgres_url).set(password="not-in-the-logs")
     read_url = with_password.render_as_string(hide_password=False)
-    settings = Settings(database_url=postgres_url, database_read_url=read_url, jwt_secret=TEST_SECRET)
-    primary = create_engine(settings)
-    replica = ReadReplica(settings, primary)
+    primary = create_engine(postgres_url)
+    replica = ReadReplica(read_url, primary, max_lag=5.0, pool_size=2, timeout=5.0)
     try:
         with caplog.at_level(logging.WARNING, logger="tally.replica"):
             await replica.check()
@@ -199,9 +198,8 @@ async def test_a_read_session_is_bound_by_the_last_check_and_a_failed_read_leave
 ) -> None:
     # A "replica" on a port nobody listens on: a read on it fails as a stopped standby's would.
     read_url = make_url(postgres_url).set(port=free_port()).render_as_string(hide_password=False)
-    settings = Settings(database_url=postgres_url, database_read_url=read_url, jwt_secret=TEST_SECRET)
-    primary = create_engine(settings)
-    replica = ReadReplica(settings, primary)
+    primary = create_engine(postgres_url)
+    replica = ReadReplica(read_url, primary, max_lag=5.0, pool_size=2, timeout=5.0)
     try:
         before = fallbacks()
         sessions = replica.read_session()

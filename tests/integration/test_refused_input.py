@@ -14,7 +14,7 @@ from sqlalchemy.pool import NullPool
 
 from tally.cli import main
 from tally.domain.errors import MAX_FIELD_ERRORS
-from tally.domain.models import MAX_BATCH
+from tally.domain.usage import MAX_BATCH
 from tests.conftest import (
     FEATURES_URL,
     PLATFORM,

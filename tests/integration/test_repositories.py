@@ -10,15 +10,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tally.config import Settings
-from tally.db.dialects import dimension_set
 from tally.db.engine import create_engine
 from tally.db.models import FeatureRecord
 from tally.db.repositories import BucketRepository, FeatureRepository, TotalsRepository, UsageEventRepository
 from tally.db.transaction import Transaction
-from tally.domain.models import Aggregation, NewEvent
-from tally.usage.aggregations import latest_key, value
-from tally.usage.buckets import USAGE_BUCKETS, bucket_cells, decompose
+from tally.domain.catalog import Aggregation
+from tally.metering.aggregations import latest_key, value
+from tally.metering.buckets import USAGE_BUCKETS, bucket_cells, decompose
+from tally.metering.events import NewEvent, dimension_set
 from tests.conftest import clear
 
 pytestmark = pytest.mark.anyio
@@ -28,7 +27,7 @@ T0 = datetime(2026, 11, 2, 10, tzinfo=UTC)
 @pytest.fixture
 async def session(database_url: str) -> AsyncIterator[AsyncSession]:
     await clear(database_url)
-    engine = create_engine(Settings(database_url=database_url))
+    engine = create_engine(database_url)
     try:
         async with async_sessionmaker(engine, expire_on_commit=False)() as session:
             yield session

@@ -12,8 +12,8 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from tally.app import create_app
-from tally.auth import Role, issue_token
 from tally.config import Settings
+from tally.http.auth import Role, issue_token
 from tests.conftest import FEATURES_URL, TEST_SECRET, assert_problem, bearer
 
 pytestmark = pytest.mark.anyio

@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tally.auth import Role
-from tally.domain.models import MAX_FEATURE_KEYS
+from tally.domain.keys import MAX_FEATURE_KEYS
+from tally.http.auth import Role
 from tests.conftest import assert_problem, bearer, put_features, record, totals_url
 from tests.factories import event_body, month_bounds
 

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tally.domain.models import MAX_QUANTITY
+from tally.domain.keys import MAX_QUANTITY
 from tests.conftest import post_events, put_features, quantities
 
 pytestmark = pytest.mark.anyio

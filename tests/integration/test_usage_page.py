@@ -14,10 +14,10 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from tally.app import create_app
-from tally.auth import Role, issue_token
 from tally.config import Settings
+from tally.http.auth import Role, issue_token
+from tally.metering.periods import month_start
 from tally.ui.pages import COOKIE, REASONS, sign_in_link
-from tally.usage.periods import month_start
 from tests.conftest import (
     FEATURES_URL,
     PLATFORM,

@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tally.domain.models import Aggregation
-from tally.usage.aggregations import AGGREGATIONS, COLUMN_NAMES, EMPTY, State, latest_key, value
-from tally.usage.buckets import DIMENSION_BUCKETS, GRAINS, USAGE_BUCKETS, bucket_cells, fold
+from tally.domain.catalog import Aggregation
+from tally.metering.aggregations import AGGREGATIONS, COLUMN_NAMES, EMPTY, State, latest_key, value
+from tally.metering.buckets import DIMENSION_BUCKETS, GRAINS, USAGE_BUCKETS, bucket_cells, fold
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 

@@ -87,11 +87,24 @@ def test_bad_value_names_the_variable(variable: str, value: str) -> None:
 
 @pytest.mark.parametrize(
     "url",
-    ["mysql+aiomysql://tally@db/tally", "postgresql://tally@db/tally", "sqlite:///./tally.db", "tally.db"],
+    ["mysql+aiomysql://tally@db/tally", "postgresql+psycopg://tally@db/tally", "sqlite:///./tally.db", "tally.db"],
 )
 def test_database_url_scheme_is_checked(url: str) -> None:
-    with pytest.raises(ConfigError, match="TALLY_DATABASE_URL"):
+    with pytest.raises(ConfigError, match=r"TALLY_DATABASE_URL must start with one of .*postgres://"):
         Settings.from_env({"TALLY_JWT_SECRET": SECRET, "TALLY_DATABASE_URL": url})
+
+
+@pytest.mark.parametrize("scheme", ["postgresql://", "postgres://"])
+def test_a_plain_postgresql_url_means_asyncpg(scheme: str) -> None:
+    """What hosting platforms hand out (``postgres://user:pw@host/db``) works as it is."""
+    environ = {
+        "TALLY_JWT_SECRET": SECRET,
+        "TALLY_DATABASE_URL": f"{scheme}tally:pw@db/tally",
+        "TALLY_DATABASE_READ_URL": f"{scheme}tally:pw@standby/tally",
+    }
+    settings = Settings.from_env(environ)
+    assert settings.database_url == "postgresql+asyncpg://tally:pw@db/tally"
+    assert settings.database_read_url == "postgresql+asyncpg://tally:pw@standby/tally"
 
 
 def test_overrides_win_over_the_environment() -> None:

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tally.usage.buckets import DIMENSION_GRAINS, GRAINS, bucket_end, decompose, floor_to
+from tally.metering.buckets import DIMENSION_GRAINS, GRAINS, bucket_end, decompose, floor_to
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 instants = st.integers(0, 400 * 86400 * 10**6).map(lambda us: T0 + timedelta(microseconds=us))

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tally.domain.models import UsageTotal
+from tally.domain.usage import UsageTotal
 from tally.usage.exports import cell, lines, total_row, totals_header
 
 

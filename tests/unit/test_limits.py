@@ -8,10 +8,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tally.domain.models import Aggregation, Enforcement, Entitlement, Limit, LimitPeriod, NewEvent
-from tally.plans.limits import WatchedPeriod, effective, first_over, period_bounds, reached, watched_periods
+from tally.domain.catalog import Aggregation
+from tally.domain.plans import Enforcement, Entitlement, Limit, LimitPeriod
+from tally.metering.aggregations import State, latest_key
+from tally.metering.events import NewEvent
+from tally.metering.limits import WatchedPeriod, effective, first_over, period_bounds, reached, watched_periods
 from tally.ui.view import limit_view
-from tally.usage.aggregations import State, latest_key
 
 BERLIN = ZoneInfo("Europe/Berlin")
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from tally.domain.errors import InvalidInput
-from tally.usage.periods import as_utc, resolve_period
+from tally.metering.periods import as_utc, resolve_period
 
 PLUS_2 = timezone(timedelta(hours=2))
 MINUS_5 = timezone(timedelta(hours=-5))

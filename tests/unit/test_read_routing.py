@@ -12,13 +12,13 @@ PRIMARY = "postgresql+asyncpg://tally@db.internal/tally"
 
 
 def provider_parameters(settings: Settings) -> tuple[set[str], set[str]]:
-    """The app-level dependencies, and what ``read_usage``'s provider asks for."""
+    """The app-level dependencies, and what the read routes' ``usage`` provider asks for."""
     app = create_app(settings)
-    return set(app.dependencies), set(inspect.signature(app.dependencies["read_usage"].dependency).parameters)
+    return set(app.dependencies), set(inspect.signature(app.dependencies["usage"].dependency).parameters)
 
 
 def test_without_a_read_url_the_reads_take_the_primarys_session_directly() -> None:
-    # No dependency level of its own: read_usage stands on db_session, as usage does.
+    # No dependency level of its own: the reader stands on db_session, as the recorder does.
     dependencies, asks = provider_parameters(Settings(database_url=PRIMARY, jwt_secret=TEST_SECRET))
     assert "read_session" not in dependencies
     assert asks == {"db_session", "state"}

@@ -9,7 +9,7 @@ import jwt
 import pytest
 from litestar.exceptions import NotAuthorizedException
 
-from tally.auth import TallyToken
+from tally.http.auth import TallyToken
 
 SECRET = "unit-secret-0123456789-0123456789-abcdef"
 

@@ -12,8 +12,9 @@ import jwt
 import pytest
 
 from tally.cli import main
+from tally.domain.catalog import Aggregation, Feature
 from tally.domain.errors import InvalidInput
-from tally.domain.models import Aggregation, Feature, UsageTotal
+from tally.domain.usage import UsageTotal
 from tally.domain.webhooks import DeliveryStatus, RecentAlert, ThresholdCrossed
 from tally.ui.view import (
     Breakdown,

@@ -5,26 +5,21 @@ from __future__ import annotations
 from typing import Annotated
 
 from litestar import Controller, Response, get, put
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Link
 from litestar.params import JSONBody, Parameter
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from tally.auth import Permission, requires
 from tally.catalog.service import CatalogService
-from tally.domain.models import FEATURE_KEY_PATTERN, Feature, FeatureIn, FeatureKey
-from tally.openapi_docs import linked, problems
-
-
-async def provide_catalog(db_session: NamedDependency[AsyncSession]) -> CatalogService:
-    return CatalogService(db_session)
+from tally.domain.catalog import Feature, FeatureIn
+from tally.domain.keys import FEATURE_KEY_PATTERN, FeatureKey
+from tally.http.auth import Permission, requires
+from tally.http.openapi import linked, problems
 
 
 class CatalogController(Controller):
     path = "/api/v1/billing/features"
     tags = ["catalog"]
-    dependencies = {"catalog": Provide(provide_catalog)}
 
     @get(
         "/",

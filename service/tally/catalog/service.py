@@ -1,21 +1,18 @@
-"""Catalog use cases: list features, create or update one, load a catalog file."""
+"""Catalog use cases: list the features, create or update one."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import UTC, datetime
-from pathlib import Path
 
-import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tally.db.models import FeatureRecord
 from tally.db.repositories import BucketRepository, FeatureRepository, UsageEventRepository
 from tally.db.repositories.features import to_feature
 from tally.db.transaction import Transaction
+from tally.domain.catalog import Aggregation, Feature, FeatureIn
 from tally.domain.errors import ImmutableFeature, InvalidInput
-from tally.domain.models import Aggregation, CatalogFile, Feature, FeatureIn, FeatureKey, Plan
-from tally.strict_input import decode
+from tally.domain.keys import check_feature_key
 
 
 class CatalogService:
@@ -33,37 +30,12 @@ class CatalogService:
         """Create or update one feature and commit. Returns the feature and whether it was created."""
         check_feature_key(feature_key)
         await self.transaction.begin_write()
-        feature, created = await self._put(feature_key, spec)
+        feature, created = await self.put_in_transaction(feature_key, spec)
         await self.transaction.commit()
         return feature, created
 
-    async def load(
-        self, specs: Iterable[Feature], plans: Iterable[Plan] = ()
-    ) -> tuple[list[tuple[Feature, bool]], list[tuple[Plan, bool]]]:
-        """Create or update every feature of a catalog, then create or replace its plans, in one transaction."""
-        from tally.plans.service import PlanService  # plans build on the catalog (and import this module)
-        from tally.usage.service import UsageService
-
-        await self.transaction.begin_write()
-        features = [
-            await self._put(
-                s.feature_key,
-                FeatureIn(
-                    unit=s.unit,
-                    aggregation=s.aggregation,
-                    description=s.description,
-                    dimensions=s.dimensions,
-                    unique_by=s.unique_by,
-                ),
-            )
-            for s in specs
-        ]
-        planner = PlanService(self.session, UsageService(self.session))
-        loaded = [await planner.put_in_transaction(plan) for plan in plans]
-        await self.transaction.commit()
-        return features, loaded
-
-    async def _put(self, feature_key: str, spec: FeatureIn) -> tuple[Feature, bool]:
+    async def put_in_transaction(self, feature_key: str, spec: FeatureIn) -> tuple[Feature, bool]:
+        """Create or update one feature in the caller's write transaction (a catalog file loads several)."""
         now = datetime.now(UTC)
         repeated = sorted({k for k in spec.dimensions if spec.dimensions.count(k) > 1})
         if repeated:
@@ -131,28 +103,3 @@ def check_unique_by(spec: FeatureIn) -> None:
             )
     elif spec.unique_by is not None:
         raise InvalidInput.field("unique_by", "goes only with aggregation unique_count")
-
-
-def check_feature_key(feature_key: str) -> None:
-    """The path's key follows the ``FeatureKey`` pattern (Litestar does not apply it to a path parameter)."""
-    try:
-        msgspec.convert(feature_key, FeatureKey)
-    except msgspec.ValidationError as exc:
-        raise InvalidInput.field("feature_key", f"'{feature_key}': {exc}") from None
-
-
-def read_catalog_file(path: Path) -> CatalogFile:
-    """Parse a JSON or TOML catalog file (``{"features": [...], "plans": [...]}``); errors name the file and the
-    field."""
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise InvalidInput.field("catalog file", f"cannot read {path}: {exc.strerror}") from None
-    catalog = decode(data, CatalogFile, source=f"catalog file {path}", fmt="toml" if path.suffix == ".toml" else "json")
-    keys = [f.feature_key for f in catalog.features]
-    if len(keys) != len(set(keys)):
-        raise InvalidInput.field("catalog file", f"{path}: a feature_key appears more than once")
-    plan_keys = [p.plan_key for p in catalog.plans]
-    if len(plan_keys) != len(set(plan_keys)):
-        raise InvalidInput.field("catalog file", f"{path}: a plan_key appears more than once")
-    return catalog

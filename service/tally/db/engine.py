@@ -9,14 +9,16 @@ from advanced_alchemy.extensions.litestar import async_default_handler_maker
 from litestar.types import BeforeMessageSendHookHandler, Message, Scope
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tally.config import Settings
+from tally.db import urls
 from tally.db.dialects import for_url, transient
 
 logger = logging.getLogger("tally.db")
 
 
-def create_engine(settings: Settings) -> AsyncEngine:
-    return for_url(settings.database_url).create_engine(settings)
+def create_engine(url: str, *, pool_size: int = 10, timeout: float = 5.0) -> AsyncEngine:
+    """The engine of ``url`` (``postgresql://`` taken as PostgreSQL through asyncpg), as its dialect makes it."""
+    url = urls.with_driver(url)
+    return for_url(url).create_engine(url, pool_size=pool_size, timeout=timeout)
 
 
 def session_closer(session_scope_key: str) -> BeforeMessageSendHookHandler:

@@ -11,7 +11,7 @@ from advanced_alchemy.types import DateTimeUTC
 from sqlalchemy import JSON, BigInteger, Index, Integer, MetaData, String, Text, Uuid
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from tally.db.dialects import Dimensions, LatestKey
+from tally.db.types import Dimensions, LatestKey
 
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -63,7 +63,7 @@ class UsageEventRecord(Base):
 
 class UsageBucketRecord(Base):
     """Usage pre-aggregated per tenant, feature and UTC bucket of 15 minutes, one hour or one day
-    (``grain_seconds``), written in the same transaction as the raw events (see ``tally.usage.buckets``)."""
+    (``grain_seconds``), written in the same transaction as the raw events (see ``tally.metering.buckets``)."""
 
     __tablename__ = "usage_bucket"
 

@@ -11,18 +11,17 @@ Writes, and reads that must see their own writes, never come here: they use the 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator
 
 import asyncpg
-import msgspec
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from tally.config import Settings
-from tally.db.dialects import for_read_url, transient
+from tally.background import Periodic
+from tally.db.dialects import transient
+from tally.db.engine import create_engine
 from tally.metrics import READ_FALLBACKS, READ_REPLICA_IN_USE, READ_REPLICA_LAG
 
 logger = logging.getLogger("tally.replica")
@@ -41,15 +40,13 @@ NOT_ANSWERING: tuple[type[BaseException], ...] = (sa_exc.SQLAlchemyError, asyncp
 class ReadReplica:
     """The read replica's engine, its health as last checked, and the read sessions bound accordingly."""
 
-    def __init__(self, settings: Settings, primary: AsyncEngine) -> None:
-        assert settings.database_read_url is not None
-        dialect = for_read_url(settings.database_read_url, settings.database_url)
-        self.engine = dialect.create_engine(msgspec.structs.replace(settings, database_url=settings.database_read_url))
+    def __init__(self, url: str, primary: AsyncEngine, *, max_lag: float, pool_size: int, timeout: float) -> None:
+        self.engine = create_engine(url, pool_size=pool_size, timeout=timeout)
         self.primary = primary
-        self.max_lag = settings.read_max_lag_seconds
-        self.timeout = settings.db_timeout_seconds
+        self.max_lag = max_lag
+        self.timeout = timeout
         self.healthy: bool | None = None  # not checked yet: reads go to the primary
-        self.task: asyncio.Task[None] | None = None
+        self.checks = Periodic("tally-read-replica-check", self.check, CHECK_SECONDS)
 
     # --- the read session ----------------------------------------------------------------------------
 
@@ -74,34 +71,26 @@ class ReadReplica:
 
     async def start(self) -> None:
         READ_REPLICA_IN_USE.set(0)  # not checked yet
-        self.task = asyncio.create_task(self.run(), name="tally-read-replica-check")
+        await self.checks.start()
 
     async def stop(self) -> None:
-        if self.task is not None:
-            self.task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):  # the cancellation we asked for
-                await self.task
-            self.task = None
+        await self.checks.stop()
         await self.engine.dispose()
 
-    async def run(self) -> None:
-        while True:
-            await self.check()
-            await asyncio.sleep(CHECK_SECONDS)
-
-    async def check(self) -> None:
-        """Measure the lag once and route the reads by it."""
+    async def check(self) -> bool:
+        """Measure the lag once and route the reads by it (never work to repeat at once: False)."""
         try:
             async with asyncio.timeout(self.timeout):
                 lag = await self.lag()
         except NOT_ANSWERING as exc:
             self._switch(healthy=False, reason=f"the check failed ({type(exc).__name__})")
-            return
+            return False
         if lag is None:
             self._switch(healthy=False, reason="it is not a standby in recovery, or has replayed nothing yet")
-            return
+            return False
         READ_REPLICA_LAG.set(lag)
         self._switch(healthy=lag <= self.max_lag, reason=f"{lag:.1f} s behind (bound {self.max_lag:g} s)")
+        return False
 
     async def lag(self) -> float | None:
         """Seconds the replica's replay is behind the primary (0: caught up); None when that cannot be told."""

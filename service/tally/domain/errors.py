@@ -1,11 +1,11 @@
-"""Domain errors: plain exceptions. ``tally.errors`` maps each to an RFC 9457 response."""
+"""Domain errors: plain exceptions. ``tally.http.problems`` maps each to an RFC 9457 response."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Self
 
-from tally.domain.models import FieldError
+from tally.domain.problems import FieldError
 
 MAX_FIELD_ERRORS = 100  # a problem names at most this many fields, and says how many more there were
 

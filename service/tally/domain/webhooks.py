@@ -10,7 +10,7 @@ from uuid import UUID
 import msgspec
 from msgspec import Meta
 
-from tally.domain.models import NO_NUL
+from tally.domain.keys import NO_NUL
 
 MAX_URL = 2048
 MAX_WEBHOOK_DESCRIPTION = 500

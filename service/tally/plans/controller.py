@@ -7,49 +7,22 @@ from typing import Annotated
 
 from litestar import Controller, Response, get, put
 from litestar import delete as http_delete  # a bare delete( reads as SQL to the layer check (test_layers.py)
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import JSONBody, Parameter
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from tally.auth import Permission, requires
-from tally.domain.models import (
-    FEATURE_KEY_PATTERN,
-    MAX_FEATURE_KEYS,
-    Entitlement,
-    Plan,
-    PlanAssignment,
-    PlanAssignmentIn,
-    PlanIn,
-    PlanKey,
-)
-from tally.openapi_docs import problems
+from tally.domain.keys import FEATURE_KEY_PATTERN, MAX_FEATURE_KEYS, PlanKey
+from tally.domain.plans import Entitlement, Plan, PlanAssignment, PlanAssignmentIn, PlanIn
+from tally.http.auth import Permission, requires
+from tally.http.openapi import problems
+from tally.http.params import TenantId
+from tally.plans.entitlements import Entitlements
 from tally.plans.service import PlanService
-from tally.usage.controller import TenantId, provide_usage
-from tally.usage.service import UsageService
-
-
-async def provide_plans(db_session: NamedDependency[AsyncSession], usage: NamedDependency[UsageService]) -> PlanService:
-    return PlanService(db_session, usage)
-
-
-async def provide_read_plans(read_usage: NamedDependency[UsageService]) -> PlanService:
-    """Plans for the routes that only read (entitlements), on ``read_usage``'s session: a replica's, if any. The
-    hard limits' check while usage is recorded reads on the primary, inside the write's transaction."""
-    return PlanService(read_usage.session, read_usage)
-
-
-DEPENDENCIES = {
-    "usage": Provide(provide_usage),
-    "plans": Provide(provide_plans),
-    "read_plans": Provide(provide_read_plans),
-}
 
 
 class PlanController(Controller):
     path = "/api/v1/billing/plans"
     tags = ["plans"]
-    dependencies = DEPENDENCIES
 
     @get(
         "/",
@@ -94,7 +67,6 @@ class PlanController(Controller):
 class TenantPlanController(Controller):
     path = "/api/v1/billing/tenants/{tenant_id:str}"
     tags = ["plans"]
-    dependencies = DEPENDENCIES
 
     @put(
         "/plan",
@@ -153,7 +125,7 @@ class TenantPlanController(Controller):
     async def list_entitlements(
         self,
         tenant_id: TenantId,
-        read_plans: NamedDependency[PlanService],
+        entitlements: NamedDependency[Entitlements],
         feature_keys: Annotated[
             list[str] | None,
             Parameter(
@@ -163,7 +135,7 @@ class TenantPlanController(Controller):
             ),
         ] = None,
     ) -> list[Entitlement]:
-        return await read_plans.entitlements(tenant_id, feature_keys, now=datetime.now(UTC))
+        return await entitlements.entitlements(tenant_id, feature_keys, now=datetime.now(UTC))
 
     @get(
         "/entitlements/{feature_key:str}",
@@ -179,7 +151,7 @@ class TenantPlanController(Controller):
     async def get_entitlement(
         self,
         tenant_id: TenantId,
-        read_plans: NamedDependency[PlanService],
+        entitlements: NamedDependency[Entitlements],
         feature_key: Annotated[str, Parameter(description="The feature to check.", pattern=FEATURE_KEY_PATTERN)],
     ) -> Entitlement:
-        return await read_plans.entitlement(tenant_id, feature_key, now=datetime.now(UTC))
+        return await entitlements.entitlement(tenant_id, feature_key, now=datetime.now(UTC))

@@ -1,8 +1,4 @@
-"""Plan use cases: define plans, put a tenant on one, and answer its entitlements.
-
-An entitlement's ``used`` is the totals read of ``UsageService`` over the limit's current period, so it is
-the number ``usage-totals`` answers for that period, for every aggregation, voids included.
-"""
+"""Plan use cases: define plans and put a tenant on one."""
 
 from __future__ import annotations
 
@@ -11,35 +7,22 @@ from datetime import UTC, datetime
 from functools import cached_property
 from uuid import UUID
 
-import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tally.catalog.service import check_feature_key
 from tally.db.repositories import FeatureRepository, PlanRepository, TenantPlanRepository
 from tally.db.transaction import Transaction
-from tally.domain.errors import InvalidInput, NotFound, UnknownFeature, UnknownPlan
-from tally.domain.models import (
-    Entitlement,
-    Limit,
-    LimitPeriod,
-    Plan,
-    PlanAssignment,
-    PlanAssignmentIn,
-    PlanIn,
-    PlanKey,
-)
-from tally.plans import limits
-from tally.usage.periods import zone
-from tally.usage.service import UsageService
-from tally.usage.totals import TotalsQuery, counted_features, wanted_keys
+from tally.domain.errors import NotFound, UnknownPlan
+from tally.domain.keys import check_plan_key
+from tally.domain.plans import Limit, Plan, PlanAssignment, PlanAssignmentIn, PlanIn
+from tally.metering import limits
+from tally.metering.periods import zone
+from tally.metering.totals import counted_features
 
 
 class PlanService:
-    def __init__(self, session: AsyncSession, usage: UsageService) -> None:
+    def __init__(self, session: AsyncSession) -> None:
         self.session = session
-        self.usage = usage
 
-    # Made on first use, like UsageService's: an entitlement check needs one repository of the four.
     @cached_property
     def transaction(self) -> Transaction:
         return Transaction(self.session)
@@ -113,57 +96,3 @@ class PlanService:
         await self.transaction.begin_write()
         await self.tenant_plans.unassign(tenant_id)
         await self.transaction.commit()
-
-    # --- entitlements --------------------------------------------------------------------------------
-
-    async def entitlements(
-        self, tenant_id: UUID, feature_keys: Sequence[str] | None, now: datetime
-    ) -> list[Entitlement]:
-        """One entitlement per feature (``feature_keys``, or the whole catalog), sorted by key: its limit (None
-        without one) and its usage in the limit's current period (the calendar month without a limit), in
-        the tenant's time zone. One totals read per kind of period asked about."""
-        wanted = wanted_keys(feature_keys)
-        terms = await self.tenant_plans.terms(tenant_id)
-        tz = zone(terms.timezone) if terms else UTC
-        applying = limits.effective(terms.plan_limits, terms.overrides) if terms else {}
-
-        def period_of(key: str) -> LimitPeriod:
-            limit = applying.get(key)
-            return limit.period if limit else limits.NO_LIMIT_PERIOD
-
-        reads: dict[LimitPeriod, list[str] | None] = {}
-        if wanted is None:  # the whole catalog over the month; the features with day limits over the day
-            reads[limits.NO_LIMIT_PERIOD] = None
-            day = sorted(key for key in applying if period_of(key) is LimitPeriod.DAY)
-            if day:
-                reads[LimitPeriod.DAY] = day
-        else:
-            for key in wanted:
-                listed = reads.setdefault(period_of(key), [])
-                assert listed is not None
-                listed.append(key)
-        found: dict[str, Entitlement] = {}
-        for period, keys in reads.items():
-            start, end = limits.period_bounds(now, period, tz)
-            query = TotalsQuery.build(now=now, feature_keys=keys, period_start=start, period_end=end, timezone=tz)
-            for total in await self.usage.totals(tenant_id, query):
-                if period_of(total.feature_key) is period:
-                    found[total.feature_key] = limits.entitlement(total, applying.get(total.feature_key))
-        return [found[key] for key in sorted(found)]
-
-    async def entitlement(self, tenant_id: UUID, feature_key: str, now: datetime) -> Entitlement:
-        """The entitlement of one feature: the check an application may make before serving each request."""
-        check_feature_key(feature_key)
-        try:
-            (found,) = await self.entitlements(tenant_id, [feature_key], now)
-        except UnknownFeature:
-            raise UnknownFeature.field("feature_key", f"unknown feature '{feature_key}'") from None
-        return found
-
-
-def check_plan_key(plan_key: str) -> None:
-    """The path's plan key follows its pattern (Litestar does not apply it to a path parameter)."""
-    try:
-        msgspec.convert(plan_key, PlanKey)
-    except msgspec.ValidationError as exc:
-        raise InvalidInput.field("plan_key", f"'{plan_key}': {exc}") from None

@@ -24,13 +24,14 @@ from litestar.params import Body, FromPath, FromQuery
 from litestar.response import Redirect, Template
 from litestar.security.jwt import JWTAuth, Token
 
-from tally.auth import Permission, Principal, authorize, principal_from_token
-from tally.catalog.controller import provide_catalog
 from tally.catalog.service import CatalogService
 from tally.domain.errors import InvalidInput
-from tally.domain.models import WindowSize
-from tally.plans.controller import provide_plans
-from tally.plans.service import PlanService
+from tally.domain.usage import WindowSize
+from tally.http.auth import Permission, Principal, authorize, principal_from_token
+from tally.http.csv import csv_response
+from tally.metering.periods import zone
+from tally.metering.totals import TotalsQuery
+from tally.plans.entitlements import Entitlements
 from tally.ui.view import (
     MAX_CUSTOM_DAYS,
     RECENT_ALERTS,
@@ -44,11 +45,7 @@ from tally.ui.view import (
     period_label,
 )
 from tally.usage import exports
-from tally.usage.controller import csv_response, provide_usage
-from tally.usage.periods import zone
-from tally.usage.service import UsageService
-from tally.usage.totals import TotalsQuery
-from tally.webhooks.controller import provide_webhooks
+from tally.usage.reading import UsageReader
 from tally.webhooks.service import WebhookService
 
 COOKIE = "tally_usage_token"
@@ -195,10 +192,6 @@ def provide_shown(
 
 class UsagePages(Controller):
     dependencies = {
-        "usage": Provide(provide_usage),
-        "catalog": Provide(provide_catalog),
-        "plans": Provide(provide_plans),
-        "webhooks": Provide(provide_webhooks),
         "shown": Provide(provide_shown, sync_to_thread=False),
     }
 
@@ -270,9 +263,9 @@ class UsagePages(Controller):
         self,
         request: Request[Any, Any, Any],
         tokens: NamedDependency[TokenReader],
-        usage: NamedDependency[UsageService],
+        usage: NamedDependency[UsageReader],
         catalog: NamedDependency[CatalogService],
-        plans: NamedDependency[PlanService],
+        entitlements: NamedDependency[Entitlements],
         webhooks: NamedDependency[WebhookService],
         tenant_id: FromPath[str],
         shown: NamedDependency[Shown],
@@ -305,7 +298,7 @@ class UsagePages(Controller):
         totals = await usage.totals(tenant, query())
         daily = await usage.totals(tenant, query(window_size=WindowSize.DAY))
         features = await catalog.list_features()
-        limits = await plans.entitlements(tenant, None, now)
+        limits = await entitlements.entitlements(tenant, None, now)
         cards = feature_cards(features, totals, daily, zone_info, limits, now)
         alerts = alert_rows(await webhooks.recent_alerts(tenant, RECENT_ALERTS), zone_info)
         form.update(start=chosen.first_day.isoformat(), end=chosen.last_day.isoformat())
@@ -339,7 +332,7 @@ class UsagePages(Controller):
         self,
         request: Request[Any, Any, Any],
         tokens: NamedDependency[TokenReader],
-        usage: NamedDependency[UsageService],
+        usage: NamedDependency[UsageReader],
         catalog: NamedDependency[CatalogService],
         tenant_id: FromPath[str],
         shown: NamedDependency[Shown],

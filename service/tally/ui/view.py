@@ -11,10 +11,12 @@ from uuid import UUID
 
 import msgspec
 
+from tally.domain.catalog import Aggregation, Feature
 from tally.domain.errors import InvalidInput
-from tally.domain.models import Aggregation, Entitlement, Feature, LimitPeriod, UsageTotal
+from tally.domain.plans import Entitlement, LimitPeriod
+from tally.domain.usage import UsageTotal
 from tally.domain.webhooks import DeliveryStatus, RecentAlert
-from tally.usage.periods import day_start, month_start, next_month_start
+from tally.metering.periods import day_start, month_start, next_month_start
 
 MAX_CUSTOM_DAYS = 366
 CHART_HEIGHT = 100

@@ -2,29 +2,19 @@
 
 from __future__ import annotations
 
-import re
-from collections.abc import AsyncIterator, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Annotated, Any
-from uuid import UUID
 
-from litestar import Controller, MediaType, Request, Response, get, post
-from litestar.datastructures import State
-from litestar.di import NamedDependency, Provide
-from litestar.openapi.spec import Example, Link, OpenAPIType, Schema
+from litestar import Controller, Request, Response, get, post
+from litestar.di import NamedDependency
+from litestar.openapi.spec import Example, Link
 from litestar.params import JSONBody, Parameter, QueryParameter
-from litestar.response import Stream
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from tally.auth import Permission, Principal, requires
 from tally.config import Settings
-from tally.domain.errors import InvalidInput, NotAcceptable
-from tally.domain.models import (
-    MAX_DIMENSION_VALUE,
+from tally.domain.keys import MAX_DIMENSION_VALUE, MAX_FEATURE_KEYS, NO_NUL
+from tally.domain.usage import (
     MAX_EVENTS_PAGE,
-    MAX_FEATURE_KEYS,
     MAX_GROUP_BY,
-    NO_NUL,
     IngestResult,
     UsageBatch,
     UsageEvent,
@@ -33,96 +23,22 @@ from tally.domain.models import (
     VoidIn,
     WindowSize,
 )
+from tally.http.auth import Permission, Principal, requires
+from tally.http.csv import csv_response, wants_csv
+from tally.http.cursors import decode_cursor
+from tally.http.openapi import linked, ok, problems
+from tally.http.params import TENANT, TEXT_LIST, TenantId, iso_datetimes_only
+from tally.metering.events import EventQuery
+from tally.metering.totals import TotalsQuery
 from tally.metrics import count_ingestion
-from tally.openapi_docs import linked, ok, problems
 from tally.usage import exports
-from tally.usage.periods import open_period
-from tally.usage.service import UsageService
-from tally.usage.totals import TotalsQuery
-
-# Litestar converts query values leniently: a number such as 0.5 or -1 becomes a Unix timestamp. The contract
-# speaks of ISO-8601 datetimes only (found by schemathesis).
-NUMBER = re.compile(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*")
-
-
-def iso_datetimes_only(request: Request[Any, Any, Any], *names: str) -> None:
-    for name in names:
-        raw = request.query_params.get(name)
-        if raw is not None and NUMBER.fullmatch(raw):
-            raise InvalidInput.field(name, f"'{raw}' is a number, not an ISO-8601 datetime")
-
-
-# A repeatable text parameter's schema. Litestar leaves the items' constraints out of a list parameter's schema
-# (msgspec Meta on the item type is dropped), so the schema states them itself.
-TEXT_LIST = {
-    "one_of": [
-        Schema(type=OpenAPIType.ARRAY, items=Schema(type=OpenAPIType.STRING, pattern=NO_NUL)),
-        Schema(type=OpenAPIType.NULL),
-    ]
-}
-
-
-def wants_csv(request: Request[Any, Any, Any]) -> bool:
-    """Whether the ``Accept`` header prefers ``text/csv`` to JSON (no header: JSON). One that allows neither is a
-    406."""
-    if "accept" not in request.headers:
-        return False
-    best = request.accept.best_match([MediaType.JSON, exports.MEDIA_TYPE])
-    if best is None:
-        raise NotAcceptable.field(
-            "Accept", f"'{request.headers['accept']}' allows neither {MediaType.JSON} nor {exports.MEDIA_TYPE}"
-        )
-    return best == exports.MEDIA_TYPE
-
-
-def csv_response(chunks: AsyncIterator[bytes], filename: str, headers: Mapping[str, str] | None = None) -> Stream:
-    # The Content-Type header, not media_type: Litestar lets the handler's media type (JSON) win over a Stream's.
-    disposition = f'attachment; filename="{filename}"'
-    return Stream(
-        chunks, headers={**(headers or {}), "Content-Type": exports.CONTENT_TYPE, "Content-Disposition": disposition}
-    )
-
-
-TENANT = "$request.path.tenant_id"  # a link's value: the same tenant as the request it follows
-
-TenantId = Annotated[UUID, Parameter(description="The tenant whose usage is recorded or read.")]
-
-
-async def provide_usage(db_session: NamedDependency[AsyncSession], state: State) -> UsageService:
-    # The settings from the app's state, not as a dependency: with ``db_session`` beside it, Litestar would
-    # resolve the two concurrently in an anyio task group on every request (one dependency per level is a
-    # plain await; the task group was about 5% of a totals read's CPU in a py-spy profile).
-    return usage_service(db_session, state.settings)
-
-
-async def provide_primary_reads(db_session: NamedDependency[AsyncSession], state: State) -> UsageService:
-    """``read_usage`` without a read replica: ``provide_usage`` under another name (Litestar refuses one provider
-    under two keys)."""
-    return usage_service(db_session, state.settings)
-
-
-async def provide_replica_reads(read_session: NamedDependency[AsyncSession], state: State) -> UsageService:
-    """``read_usage`` with a read replica: a service on the replica's session (the primary's while it lags)."""
-    return usage_service(read_session, state.settings)
-
-
-def usage_service(session: AsyncSession, settings: Settings) -> UsageService:
-    return UsageService(
-        session, future_skew=timedelta(seconds=settings.future_skew_seconds), totals_source=settings.totals_source
-    )
-
-
-def read_usage_provider(with_replica: bool) -> Provide:
-    """The app's ``read_usage`` dependency, for the routes that only read (totals, the event listing, their CSV,
-    entitlements): chosen when the app is built, so that without a replica it is a service on the
-    primary's ``db_session``, at no extra dependency level."""
-    return Provide(provide_replica_reads if with_replica else provide_primary_reads)
+from tally.usage.reading import UsageReader
+from tally.usage.recording import UsageRecorder
 
 
 class UsageController(Controller):
     path = "/api/v1/billing/tenants/{tenant_id:str}"
     tags = ["usage"]
-    dependencies = {"usage": Provide(provide_usage)}
 
     @post(
         "/usage-events",
@@ -160,9 +76,9 @@ class UsageController(Controller):
         self,
         tenant_id: TenantId,
         data: JSONBody[UsageBatch],
-        usage: NamedDependency[UsageService],
+        recorder: NamedDependency[UsageRecorder],
     ) -> IngestResult:
-        result = await usage.record(tenant_id, data, received_at=datetime.now(UTC))
+        result = await recorder.record(tenant_id, data, received_at=datetime.now(UTC))
         count_ingestion(result)
         return result
 
@@ -195,7 +111,7 @@ class UsageController(Controller):
         self,
         tenant_id: TenantId,
         request: Request[Any, Any, Any],
-        read_usage: NamedDependency[UsageService],
+        usage: NamedDependency[UsageReader],
         feature_keys: Annotated[
             list[str] | None,
             Parameter(
@@ -250,7 +166,7 @@ class UsageController(Controller):
             ),
         ] = None,
     ) -> Response[Any]:
-        # The query parameters are the handler's own, not a dependency's: see provide_usage. ``read_usage`` may read
+        # The query parameters are the handler's own, not a dependency's (see tally.providers). ``usage`` may read
         # from a replica (see tally.db.replica).
         iso_datetimes_only(request, "period_start", "period_end")
         totals_query = TotalsQuery.build(
@@ -264,7 +180,7 @@ class UsageController(Controller):
             filters=filters,
         )
         csv = wants_csv(request)
-        totals = await read_usage.totals(tenant_id, totals_query)
+        totals = await usage.totals(tenant_id, totals_query)
         if csv:
             return csv_response(exports.totals_csv(totals, totals_query.grouping.group_by), "usage-totals.csv")
         return Response(totals)
@@ -303,10 +219,10 @@ class UsageController(Controller):
         ],
         data: JSONBody[VoidIn],
         request: Request[Any, Any, Any],
-        usage: NamedDependency[UsageService],
+        recorder: NamedDependency[UsageRecorder],
     ) -> UsageEvent:
         principal: Principal = request.user
-        return await usage.void(tenant_id, idempotency_key, data.reason, by=principal.subject, now=datetime.now(UTC))
+        return await recorder.void(tenant_id, idempotency_key, data.reason, by=principal.subject, now=datetime.now(UTC))
 
     @get(
         "/usage-events",
@@ -333,7 +249,7 @@ class UsageController(Controller):
         self,
         tenant_id: TenantId,
         request: Request[Any, Any, Any],
-        read_usage: NamedDependency[UsageService],
+        usage: NamedDependency[UsageReader],
         settings: NamedDependency[Settings],
         feature_key: Annotated[
             str | None, Parameter(description="Only this feature's events.", max_length=64, pattern=NO_NUL)
@@ -353,9 +269,9 @@ class UsageController(Controller):
         ] = None,
     ) -> Response[Any]:
         iso_datetimes_only(request, "period_start", "period_end")
-        start, end = open_period(period_start, period_end)
+        after = decode_cursor(cursor) if cursor is not None else None
+        query = EventQuery.build(feature_key, period_start, period_end, after)
         if wants_csv(request):
-            size = settings.export_page_size
-            pages = await read_usage.export_events(tenant_id, feature_key, start, end, size, cursor)
+            pages = await usage.export_events(tenant_id, query, settings.export_page_size)
             return csv_response(exports.events_csv(pages), "usage-events.csv")
-        return Response(await read_usage.list_events(tenant_id, feature_key, start, end, limit, cursor))
+        return Response(await usage.list_events(tenant_id, query, limit))

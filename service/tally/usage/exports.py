@@ -18,10 +18,8 @@ from typing import Any
 
 import msgspec
 
-from tally.domain.models import UsageEvent, UsageTotal
+from tally.domain.usage import UsageEvent, UsageTotal
 
-MEDIA_TYPE = "text/csv"
-CONTENT_TYPE = "text/csv; charset=utf-8; header=present"  # RFC 4180's optional header parameter
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 TOTAL_COLUMNS = ("feature_key", "unit", "quantity", "window_start", "window_end")

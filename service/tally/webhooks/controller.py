@@ -8,13 +8,10 @@ from uuid import UUID
 
 from litestar import Controller, get, post
 from litestar import delete as http_delete  # a bare delete( reads as SQL to the layer check (test_layers.py)
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.params import JSONBody, Parameter
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from tally.auth import Permission, requires
-from tally.config import Settings
-from tally.domain.models import NO_NUL
+from tally.domain.keys import NO_NUL
 from tally.domain.webhooks import (
     DeliveryStatus,
     WebhookDelivery,
@@ -23,7 +20,8 @@ from tally.domain.webhooks import (
     WebhookEndpointCreated,
     WebhookEndpointIn,
 )
-from tally.openapi_docs import problems
+from tally.http.auth import Permission, requires
+from tally.http.openapi import problems
 from tally.webhooks.service import WebhookService
 
 MAX_DELIVERIES_PAGE = 100
@@ -34,16 +32,9 @@ GUARDS = [requires(Permission.MANAGE_WEBHOOKS)]
 # parameter would answer 404, no route matching).
 
 
-async def provide_webhooks(
-    db_session: NamedDependency[AsyncSession], settings: NamedDependency[Settings]
-) -> WebhookService:
-    return WebhookService(db_session, allow_private=settings.webhook_allow_private)
-
-
 class WebhookController(Controller):
     path = "/api/v1/billing"
     tags = ["webhooks"]
-    dependencies = {"webhooks": Provide(provide_webhooks)}
 
     @post(
         "/webhook-endpoints",

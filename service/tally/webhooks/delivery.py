@@ -5,7 +5,6 @@ restart loses nothing: a delivery leaves the outbox only when an attempt's outco
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import socket
 import time
@@ -18,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from standardwebhooks.webhooks import Webhook
 
 from tally import metrics
+from tally.background import Periodic
 from tally.db.repositories import DeliveryRepository
 from tally.db.repositories.webhooks import Claimed
 from tally.db.transaction import Transaction
@@ -69,29 +69,24 @@ class Deliverer:
         self.retry_for, self.retry_base, self.poll_seconds = retry_for, retry_base, poll_seconds
         self.timeout_seconds, self.lease = timeout.total_seconds(), lease
         self.client = httpx.AsyncClient()  # replaced in start(): a client belongs to the serving event loop
-        self.task: asyncio.Task[None] | None = None
+        self.rounds = Periodic("tally-webhook-delivery", self.round, poll_seconds)
 
     async def start(self) -> None:
         # No redirects: a receiver could otherwise send Tally on to a private address.
         self.client = httpx.AsyncClient(timeout=self.timeout_seconds, follow_redirects=False)
-        self.task = asyncio.create_task(self.run(), name="tally-webhook-delivery")
+        await self.rounds.start()
 
     async def stop(self) -> None:
-        if self.task is not None:
-            self.task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):  # the cancellation we asked for
-                await self.task
+        await self.rounds.stop()
         await self.client.aclose()
 
-    async def run(self) -> None:
-        while True:
-            try:
-                sent = await self.deliver_due()
-            except (sa_exc.SQLAlchemyError, OSError) as exc:  # the database is away: try again next round
-                logger.warning("webhook delivery round failed (%s)", type(exc).__name__)
-                sent = 0
-            if not sent:
-                await asyncio.sleep(self.poll_seconds)
+    async def round(self) -> bool:
+        """One round; whether it attempted any delivery (then the next round starts at once)."""
+        try:
+            return await self.deliver_due() > 0
+        except (sa_exc.SQLAlchemyError, OSError) as exc:  # the database is away: try again next round
+            logger.warning("webhook delivery round failed (%s)", type(exc).__name__)
+            return False
 
     async def deliver_due(self) -> int:
         """One round: claim the due deliveries, attempt each, record the outcomes; how many were attempted."""

@@ -12,7 +12,7 @@ import msgspec
 from tally.db.dialects import Session
 from tally.db.repositories import AlertRepository
 from tally.domain.webhooks import AlertMessage, DeliveryStatus, ThresholdCrossed, WebhookEventType
-from tally.plans.limits import WatchedPeriod
+from tally.metering.limits import WatchedPeriod
 
 
 class Crossing(msgspec.Struct, frozen=True):

@@ -11,7 +11,6 @@ from uuid import UUID
 import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tally.cursors import decode_cursor, encode_cursor
 from tally.db.models import WebhookDeliveryRecord, WebhookEndpointRecord
 from tally.db.repositories import AlertRepository, DeliveryRepository, WebhookEndpointRepository
 from tally.db.transaction import Transaction
@@ -28,6 +27,7 @@ from tally.domain.webhooks import (
     WebhookEndpointIn,
     WebhookEventType,
 )
+from tally.http.cursors import decode_cursor, encode_cursor
 from tally.webhooks.targets import check_url
 
 

@@ -10,11 +10,11 @@ from advanced_alchemy.repository import SQLAlchemyAsyncRepository
 from sqlalchemy import delete, insert, literal, select, tuple_, update
 
 from tally.db import dialects
-from tally.db.dialects import Dimensions
 from tally.db.models import UsageBucketRecord, UsageDimensionBucketRecord, UsageEventRecord
 from tally.db.repositories.events import UsageEventRepository
-from tally.usage.aggregations import COLUMN_NAMES, State
-from tally.usage.buckets import (
+from tally.db.types import Dimensions
+from tally.metering.aggregations import COLUMN_NAMES, State
+from tally.metering.buckets import (
     DAY,
     DIMENSION_BUCKETS,
     MONTH,
@@ -43,7 +43,7 @@ class BucketRepository(SQLAlchemyAsyncRepository[UsageBucketRecord]):
         """Add pre-aggregated cells to their rows, in key order (the cells come sorted), so concurrent batches
         touching the same buckets lock them in the same order (no deadlock)."""
         if cells:
-            await self.dialect.upsert_cells(self.session, table, tenant_id, cells)
+            await self.dialect.upsert_cells(self.session, RECORDS[table.name].__table__, table, tenant_id, cells)  # type: ignore[arg-type]
 
     async def rebuild(self, tenant_id: UUID, event: UsageEventRecord, table: BucketTable) -> None:
         """Recompute the rows of ``table`` the event was added to (one per grain) from the remaining raw events.
@@ -82,7 +82,7 @@ class BucketRepository(SQLAlchemyAsyncRepository[UsageBucketRecord]):
         copied = [grain for grain in DIMENSION_BUCKETS.grains if grain in USAGE_BUCKETS.grains]
         state = [getattr(source, name) for name in COLUMN_NAMES]
         keys = [source.tenant_id, source.feature_key, source.grain_seconds, source.bucket_start]
-        copy = select(*keys, literal({}, Dimensions()), *state).where(
+        copy = select(*keys, literal({}, Dimensions), *state).where(
             source.feature_key == feature_key, source.grain_seconds.in_(copied)
         )
         columns = ["tenant_id", "feature_key", "grain_seconds", "bucket_start", "dimension_set", *COLUMN_NAMES]

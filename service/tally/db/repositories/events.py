@@ -12,8 +12,8 @@ from sqlalchemy import ColumnElement, exists, func, literal, select, tuple_
 
 from tally.db import dialects
 from tally.db.models import UsageEventRecord
-from tally.domain.models import NewEvent
-from tally.usage.aggregations import COLUMNS, State
+from tally.metering.aggregations import COLUMNS, State
+from tally.metering.events import EventQuery, NewEvent
 
 StoredContent = tuple[str, int, datetime, dict[str, str]]
 """What decides whether a re-sent key is a duplicate: feature_key, quantity, timestamp, dimensions."""
@@ -88,25 +88,16 @@ class UsageEventRepository(SQLAlchemyAsyncRepository[UsageEventRecord]):
         row = (await self.session.execute(stmt)).one()
         return State.of_row(row)
 
-    async def page(
-        self,
-        tenant_id: UUID,
-        feature_key: str | None,
-        start: datetime | None,
-        end: datetime | None,
-        limit: int,
-        after: tuple[datetime, str] | None,
-    ) -> list[UsageEventRecord]:
-        """Up to ``limit`` events, oldest first (then by key), voided ones included, after the (timestamp, key)
-        position ``after``."""
+    async def page(self, tenant_id: UUID, query: EventQuery, limit: int) -> list[UsageEventRecord]:
+        """Up to ``limit`` of the events ``query`` selects, oldest first (then by key), voided ones included."""
         e = UsageEventRecord
         stmt = select(e).where(e.tenant_id == tenant_id)
-        if feature_key is not None:
-            stmt = stmt.where(e.feature_key == feature_key)
-        if start is not None:
-            stmt = stmt.where(e.timestamp >= start)
-        if end is not None:
-            stmt = stmt.where(e.timestamp < end)
-        if after is not None:
-            stmt = stmt.where(tuple_(e.timestamp, e.idempotency_key) > tuple_(*after))
+        if query.feature_key is not None:
+            stmt = stmt.where(e.feature_key == query.feature_key)
+        if query.start is not None:
+            stmt = stmt.where(e.timestamp >= query.start)
+        if query.end is not None:
+            stmt = stmt.where(e.timestamp < query.end)
+        if query.after is not None:
+            stmt = stmt.where(tuple_(e.timestamp, e.idempotency_key) > tuple_(*query.after))
         return list((await self.session.scalars(stmt.order_by(e.timestamp, e.idempotency_key).limit(limit))).all())

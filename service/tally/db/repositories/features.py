@@ -8,7 +8,7 @@ from advanced_alchemy.repository import SQLAlchemyAsyncRepository
 from sqlalchemy import select
 
 from tally.db.models import FeatureRecord
-from tally.domain.models import Aggregation, Feature
+from tally.domain.catalog import Aggregation, Feature
 
 
 def to_feature(record: FeatureRecord) -> Feature:

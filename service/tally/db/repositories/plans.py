@@ -12,7 +12,7 @@ from sqlalchemy import Uuid, bindparam, delete, select, text
 
 from tally.db import dialects
 from tally.db.models import PlanRecord, TenantPlanRecord
-from tally.domain.models import Limit, Plan, PlanAssignment
+from tally.domain.plans import Limit, Plan, PlanAssignment
 
 
 def _limits(rows: list[dict[str, Any]]) -> list[Limit]:

@@ -1,6 +1,6 @@
 """The totals reads: partial states of bucket ranges and raw-event ranges, grouped or not.
 
-A read is a list of ranges (``tally.usage.buckets.decompose``), each one UNION ALL branch of one statement:
+A read is a list of ranges (``tally.metering.buckets.decompose``), each one UNION ALL branch of one statement:
 "buckets" and "raw" branches are combined in SQL (they lie inside one window), "bucket rows" come back row
 by row with their start, to be sorted into windows. The statements are written as text, once per shape,
 and prepared once per connection: building them with select() per request cost as much CPU as the rest of
@@ -37,9 +37,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tally.db import dialects
 from tally.db.dialects import Dialect
-from tally.domain.models import DIMENSION_KEY_PATTERN, Aggregation
-from tally.usage.aggregations import COLUMNS, State
-from tally.usage.buckets import BucketTable, Range
+from tally.domain.catalog import Aggregation
+from tally.domain.keys import DIMENSION_KEY_PATTERN
+from tally.metering.aggregations import COLUMNS, State
+from tally.metering.buckets import BucketTable, Range
 
 Kind = Literal["raw", "buckets", "bucket rows"]
 BRANCHES_PER_STATEMENT = 200  # SQLite allows at most 500 SELECTs in one compound statement

@@ -30,10 +30,10 @@ from litestar.plugins.problem_details import (
 
 from tally.db.dialects import transient
 from tally.domain.errors import TallyError, describe
-from tally.domain.models import FieldError
+from tally.domain.problems import FieldError
 from tally.metrics import DATABASE_ERRORS, RATE_LIMITED, UNAUTHORIZED
 
-logger = logging.getLogger("tally.errors")
+logger = logging.getLogger("tally.http.problems")
 
 PROBLEM = "urn:tally:problem:"
 

@@ -7,7 +7,7 @@ offset in use today is a multiple of 15 minutes, so any hour, day or month windo
 whole number of quarter buckets; hour and day buckets cover the whole UTC hours and days inside it, so a
 month costs about 30 rows per feature however many events it holds.
 
-Each bucket keeps what every aggregation needs: one ``State`` (see ``tally.usage.aggregations``).
+Each bucket keeps what every aggregation needs: one ``State`` (see ``tally.metering.aggregations``).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 import msgspec
 
-from tally.usage.aggregations import State
+from tally.metering.aggregations import State
 
 QUARTER = 15 * 60
 HOUR = 60 * 60

@@ -11,8 +11,8 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Link, OpenAPIMediaType, OpenAPIResponse, OpenAPIType, Operation, Schema
 from litestar.typing import FieldDefinition
 
-from tally.domain.models import Problem
-from tally.usage.exports import MEDIA_TYPE as CSV
+from tally.domain.problems import Problem
+from tally.http.csv import MEDIA_TYPE as CSV
 
 _WHEN = {
     400: "Malformed or out-of-range input; `detail` and `errors` name the field.",

@@ -37,12 +37,12 @@ from litestar.middleware import DefineMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tally.auth import Permission, Principal, authorize
 from tally.db import dialects
 from tally.db.repositories import RateLimitCounterRepository
+from tally.http.auth import Permission, Principal, authorize
 from tally.metrics import RATE_LIMIT_STORE_ERRORS
 
-logger = logging.getLogger("tally.rate_limit")
+logger = logging.getLogger("tally.http.rate_limit")
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 MAX_TRACKED = 100_000

@@ -1,14 +1,12 @@
-"""Usage use cases: record a batch exactly once, void an event, list events, compute totals.
+"""Recording usage: a batch stored exactly once under its limits, with its buckets and alerts; voids.
 
-The service validates, orders locks and owns the transaction; every statement is a repository's. Raw events
-and their buckets are written in one transaction, so a committed event is in both or neither. Totals read
-whole buckets plus the raw events at a window's ragged edges, so their cost does not grow with the number
-of events (see ``tally.usage.buckets`` and ``tally.db.repositories.totals``).
+The recorder validates, orders locks and owns the write transaction; every statement is a repository's. Raw
+events and their buckets are written in one transaction, so a committed event is in both or neither.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from functools import cached_property
 from uuid import UUID
@@ -16,9 +14,6 @@ from uuid import UUID
 import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tally.cursors import decode_cursor, encode_cursor
-from tally.db.dialects import dimension_set
-from tally.db.models import UsageEventRecord
 from tally.db.repositories import (
     BucketRepository,
     FeatureRepository,
@@ -27,26 +22,20 @@ from tally.db.repositories import (
     UsageEventRepository,
 )
 from tally.db.transaction import Transaction
+from tally.domain.catalog import Aggregation
 from tally.domain.errors import IdempotencyConflict, InvalidInput, LimitExceeded, NotFound, UnknownFeature
-from tally.domain.models import (
-    MAX_DIMENSION_VALUE,
-    Aggregation,
-    FieldError,
-    IngestResult,
-    Limit,
-    NewEvent,
-    UsageBatch,
-    UsageEvent,
-    UsageEventPage,
-    UsageTotal,
-)
-from tally.plans import limits
-from tally.plans.limits import WatchedPeriod
-from tally.usage import totals
-from tally.usage.aggregations import State, latest_key, value
-from tally.usage.buckets import DIMENSION_BUCKETS, USAGE_BUCKETS, bucket_cells, dimension_cells
-from tally.usage.periods import as_utc, zone
-from tally.usage.totals import Plan, TotalsQuery, TotalsSource
+from tally.domain.keys import MAX_DIMENSION_VALUE
+from tally.domain.plans import Limit
+from tally.domain.problems import FieldError
+from tally.domain.usage import IngestResult, UsageBatch, UsageEvent
+from tally.metering import limits, totals
+from tally.metering.aggregations import State, latest_key, value
+from tally.metering.buckets import DIMENSION_BUCKETS, USAGE_BUCKETS, bucket_cells, dimension_cells
+from tally.metering.events import NewEvent, dimension_set
+from tally.metering.limits import WatchedPeriod
+from tally.metering.periods import as_utc, zone
+from tally.metering.totals import TotalsSource
+from tally.usage.events import event_out
 from tally.webhooks.outbox import AlertOutbox, Crossing
 
 
@@ -59,7 +48,9 @@ class PeriodCheck(msgspec.Struct, frozen=True):
     used: State | None
 
 
-class UsageService:
+class UsageRecorder:
+    """Records and voids usage, on the primary's session."""
+
     def __init__(
         self,
         session: AsyncSession,
@@ -69,24 +60,12 @@ class UsageService:
         self.session = session
         self.future_skew = future_skew
         self.totals_source = totals_source
+        self.transaction = Transaction(session)
+        self.features = FeatureRepository(session=session)
+        self.events = UsageEventRepository(session=session)
+        self.buckets = BucketRepository(session=session)
 
-    # Made on first use: a service is made per request, and a totals read needs one repository of the five.
-    @cached_property
-    def transaction(self) -> Transaction:
-        return Transaction(self.session)
-
-    @cached_property
-    def features(self) -> FeatureRepository:
-        return FeatureRepository(session=self.session)
-
-    @cached_property
-    def events(self) -> UsageEventRepository:
-        return UsageEventRepository(session=self.session)
-
-    @cached_property
-    def buckets(self) -> BucketRepository:
-        return BucketRepository(session=self.session)
-
+    # Made on first use: a batch without limits needs neither.
     @cached_property
     def tenant_plans(self) -> TenantPlanRepository:
         return TenantPlanRepository(session=self.session)
@@ -98,8 +77,6 @@ class UsageService:
     @cached_property
     def totals_repository(self) -> TotalsRepository:
         return TotalsRepository(session=self.session)
-
-    # --- recording -----------------------------------------------------------------------------------
 
     async def record(self, tenant_id: UUID, batch: UsageBatch, received_at: datetime) -> IngestResult:
         """Store a batch atomically; events already known under their key are duplicates, not counted."""
@@ -281,8 +258,6 @@ class UsageService:
             await self.transaction.rollback()
             raise IdempotencyConflict.fields(conflicts)
 
-    # --- corrections ---------------------------------------------------------------------------------
-
     async def void(self, tenant_id: UUID, idempotency_key: str, reason: str, by: str, now: datetime) -> UsageEvent:
         """Remove an event from every total, keeping it (and its key) with the void's audit record. Voiding
         a voided event changes nothing and answers it as it is."""
@@ -297,107 +272,7 @@ class UsageService:
             if (await self.features.declared_dimensions([event.feature_key])).get(event.feature_key):
                 await self.buckets.rebuild(tenant_id, event, DIMENSION_BUCKETS)
         await self.transaction.commit()
-        return _event_out(event)
-
-    # --- reading -------------------------------------------------------------------------------------
-
-    async def list_events(
-        self,
-        tenant_id: UUID,
-        feature_key: str | None,
-        start: datetime | None,
-        end: datetime | None,
-        limit: int,
-        cursor: str | None,
-    ) -> UsageEventPage:
-        """Events oldest first (then by key), voided ones included, ``limit`` at a time. An unknown
-        ``feature_key`` is a 400, as it is for totals."""
-        await self._check_feature(feature_key)
-        after = decode_cursor(cursor) if cursor is not None else None
-        rows = await self.events.page(tenant_id, feature_key, start, end, limit + 1, after)
-        more = len(rows) > limit
-        rows = rows[:limit]
-        next_cursor = encode_cursor(rows[-1].timestamp, rows[-1].idempotency_key) if more else None
-        return UsageEventPage(items=[_event_out(r) for r in rows], next_cursor=next_cursor)
-
-    async def export_events(
-        self,
-        tenant_id: UUID,
-        feature_key: str | None,
-        start: datetime | None,
-        end: datetime | None,
-        page_size: int,
-        cursor: str | None = None,
-    ) -> AsyncIterator[list[UsageEvent]]:
-        """Every event the listing would show for these filters (after ``cursor``, if given), in its order,
-        ``page_size`` at a time: the keyset pages of the listing, so memory does not grow with the period.
-
-        The checks and the first page run now, before a response starts (a bad filter is a 400, a database that
-        is down a 503, not a cut-off file); the other pages are read as the returned iterator is consumed."""
-        await self._check_feature(feature_key)
-        after = decode_cursor(cursor) if cursor is not None else None
-        first = await self.events.page(tenant_id, feature_key, start, end, page_size, after)
-        return self._event_pages(first, tenant_id, feature_key, start, end, page_size)
-
-    async def _event_pages(
-        self,
-        rows: list[UsageEventRecord],
-        tenant_id: UUID,
-        feature_key: str | None,
-        start: datetime | None,
-        end: datetime | None,
-        page_size: int,
-    ) -> AsyncIterator[list[UsageEvent]]:
-        try:
-            while rows:
-                yield [_event_out(r) for r in rows]
-                if len(rows) < page_size:
-                    return
-                rows = await self.events.page(
-                    tenant_id, feature_key, start, end, page_size, (rows[-1].timestamp, rows[-1].idempotency_key)
-                )
-        finally:
-            # An HTTP export outlives its request's session (advanced-alchemy closes it when the response starts,
-            # and a session is usable after close): release the connection the later pages took.
-            await self.transaction.close()
-
-    async def _check_feature(self, feature_key: str | None) -> None:
-        """An unknown ``feature_key`` filter is a 400, as it is for totals: a typo is not an empty answer."""
-        if feature_key is not None and not await self.features.exists(feature_key=feature_key):
-            raise UnknownFeature.field("feature_key", f"unknown feature: '{feature_key}'")
-
-    async def totals(self, tenant_id: UUID, query: TotalsQuery) -> list[UsageTotal]:
-        """One ``UsageTotal`` per selected feature (all features when none are named) and window, sorted by
-        (feature_key, window_start), each computed with its feature's aggregation; with a grouping, one per
-        combination of grouped values too, of the events its filters keep."""
-        grouping = query.grouping
-        repository, by, filters = self.totals_repository, grouping.group_by, grouping.filters
-        table = DIMENSION_BUCKETS if grouping else USAGE_BUCKETS
-        if len(query.windows) == 1:
-            window = query.windows[0]
-            rows = await repository.one_window(
-                tenant_id, query.wanted, totals.ranges_of(window, self.totals_source, table.grains), table, by, filters
-            )
-            distinct: dict[tuple[str, totals.GroupValues], int] = {}
-            if counted := totals.counted_features(rows):
-                ranges = totals.ranges_of(window, self.totals_source, DIMENSION_BUCKETS.grains)
-                distinct = await repository.distinct_counts(tenant_id, counted, ranges, by, filters)
-            return totals.one_window_rows(query, rows, distinct)
-        features = await self.features.features(query.feature_keys)
-        totals.check_known(query.feature_keys, (f.feature_key for f in features))
-        grouping.check_declared((f.feature_key, f.dimensions) for f in features)
-        if not features:
-            return []
-        totals.check_row_count(len(features), len(query.windows))
-        plan = Plan(query.windows, self.totals_source, table.grains)
-        feature_keys = [f.feature_key for f in features] if grouping else query.wanted
-        partials = await repository.partials(tenant_id, feature_keys, plan.ranges, table, by, filters)
-        per_window: dict[tuple[str, int, totals.GroupValues], int] = {}
-        if counted := totals.counted_features(features):
-            distinct_plan = Plan(query.windows, self.totals_source, DIMENSION_BUCKETS.grains)
-            values = await repository.distinct_values(tenant_id, counted, distinct_plan.ranges, by, filters)
-            per_window = totals.distinct_counts(distinct_plan, values)
-        return totals.window_rows(query, features, plan, partials, per_window)
+        return event_out(event)
 
 
 def _crossings(watched: dict[WatchedPeriod, PeriodCheck], inserted: set[str]) -> list[Crossing]:
@@ -412,18 +287,3 @@ def _crossings(watched: dict[WatchedPeriod, PeriodCheck], inserted: set[str]) ->
         used = value(check.aggregation, state) if state is not None else 0
         crossings += [Crossing(period, p, used) for p in limits.reached(period, used)]
     return crossings
-
-
-def _event_out(record: UsageEventRecord) -> UsageEvent:
-    return UsageEvent(
-        idempotency_key=record.idempotency_key,
-        feature_key=record.feature_key,
-        quantity=record.quantity,
-        timestamp=record.timestamp,
-        recorded_at=record.recorded_at,
-        dimensions=record.dimensions or {},
-        voided=record.voided_at is not None,
-        void_reason=record.void_reason,
-        voided_at=record.voided_at,
-        voided_by=record.voided_by,
-    )

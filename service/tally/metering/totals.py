@@ -1,7 +1,7 @@
 """What a totals read asks (``TotalsQuery``) and how its answer is put together (pure, no I/O).
 
 The API's query parameters and the usage page both make a ``TotalsQuery`` with ``TotalsQuery.build``. The
-read itself (``UsageService.totals``) asks ``TotalsRepository`` for partial states and hands them to
+read itself (``UsageReader.totals``) asks ``TotalsRepository`` for partial states and hands them to
 ``one_window_rows`` or ``window_rows`` here:
 
 - one window: the repository joins the catalog and answers rows in order; they become ``UsageTotal``s;
@@ -20,21 +20,14 @@ from typing import Any, Literal, NoReturn
 
 import msgspec
 
+from tally.domain.catalog import Feature
 from tally.domain.errors import InvalidInput, UnknownFeature
-from tally.domain.models import (
-    DIMENSION_KEY_PATTERN,
-    MAX_DIMENSION_VALUE,
-    MAX_FEATURE_KEYS,
-    MAX_GROUP_BY,
-    MAX_TOTAL_ROWS,
-    Feature,
-    FieldError,
-    UsageTotal,
-    WindowSize,
-)
-from tally.usage.aggregations import AGGREGATIONS, State, value
-from tally.usage.buckets import Range, decompose, fold
-from tally.usage.periods import resolve_period, windows, zone
+from tally.domain.keys import DIMENSION_KEY_PATTERN, MAX_DIMENSION_VALUE, MAX_FEATURE_KEYS
+from tally.domain.problems import FieldError
+from tally.domain.usage import MAX_GROUP_BY, MAX_TOTAL_ROWS, UsageTotal, WindowSize
+from tally.metering.aggregations import AGGREGATIONS, State, value
+from tally.metering.buckets import Range, decompose, fold
+from tally.metering.periods import resolve_period, windows, zone
 
 TotalsSource = Literal["buckets", "events"]
 _DIMENSION_KEY = re.compile(DIMENSION_KEY_PATTERN)

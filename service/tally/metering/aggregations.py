@@ -25,7 +25,7 @@ from typing import Any, NamedTuple
 
 import msgspec
 
-from tally.domain.models import Aggregation
+from tally.domain.catalog import Aggregation
 
 
 class Combine(StrEnum):

@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from tally.domain.errors import InvalidInput
-from tally.domain.models import WindowSize
+from tally.domain.usage import WindowSize
 
 HOUR = timedelta(hours=1)
 

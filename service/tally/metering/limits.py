@@ -9,19 +9,14 @@ from uuid import UUID
 
 import msgspec
 
+from tally.domain.catalog import Aggregation
 from tally.domain.errors import InvalidInput, UnknownFeature
-from tally.domain.models import (
-    Aggregation,
-    Enforcement,
-    Entitlement,
-    FieldError,
-    Limit,
-    LimitPeriod,
-    NewEvent,
-    UsageTotal,
-)
-from tally.usage.aggregations import State, value
-from tally.usage.periods import day_start, month_start, next_month_start
+from tally.domain.plans import Enforcement, Entitlement, Limit, LimitPeriod
+from tally.domain.problems import FieldError
+from tally.domain.usage import UsageTotal
+from tally.metering.aggregations import State, value
+from tally.metering.events import NewEvent
+from tally.metering.periods import day_start, month_start, next_month_start
 
 NO_LIMIT_PERIOD = LimitPeriod.MONTH
 """The period an entitlement without a limit reports its usage for."""

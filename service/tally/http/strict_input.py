@@ -30,7 +30,7 @@ from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Empty, Receive, Scope, Send
 
 from tally.domain.errors import InvalidInput, MalformedBody
-from tally.domain.models import FieldError
+from tally.domain.problems import FieldError
 
 T = TypeVar("T")
 

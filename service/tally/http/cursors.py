@@ -9,7 +9,7 @@ from datetime import datetime
 import msgspec
 
 from tally.domain.errors import InvalidInput
-from tally.usage.periods import as_utc
+from tally.metering.periods import as_utc
 
 
 def encode_cursor(timestamp: datetime, key: str) -> str:

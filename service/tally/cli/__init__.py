@@ -1,0 +1,113 @@
+"""The ``tally`` command: serve, migrate, token, features load, usage export, config.
+
+Every command fails the same way: one line on stderr naming the cause (a setting, the database, a file) and
+exit status 2, with no traceback unless ``tally --debug`` asks for it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import NoReturn
+from uuid import UUID
+
+from tally.cli import admin
+from tally.cli.base import CommandError
+from tally.cli.export import usage_export
+from tally.cli.serve import serve as run_serve
+from tally.config import ConfigError
+from tally.domain.errors import TallyError
+from tally.http.auth import Role
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return int(args.run(args) or 0)
+    except (ConfigError, TallyError, CommandError) as exc:
+        if args.debug:
+            raise
+        print(f"tally: {exc}", file=sys.stderr)
+        return 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line too (argparse prints the whole usage first)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def _instant(text: str) -> datetime:
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not an ISO-8601 datetime") from None
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="tally", description="Metered-usage service.")
+    parser.add_argument("--debug", action="store_true", help="show the traceback when a command fails")
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="run the HTTP service")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument(
+        "--workers",
+        type=_positive,
+        help="worker processes (uvicorn's own; default: one per CPU core on PostgreSQL, 1 on SQLite)",
+    )
+    serve.add_argument("--demo", action="store_true", help="embedded database, sample data, generated secret")
+    serve.set_defaults(run=run_serve)
+
+    migrate = commands.add_parser("migrate", help="apply database migrations to TALLY_DATABASE_URL")
+    migrate.set_defaults(run=admin.migrate)
+
+    token = commands.add_parser("token", help="print a signed bearer token made with TALLY_JWT_SECRET")
+    token.add_argument("--role", required=True, choices=[r.value for r in Role])
+    token.add_argument("--tenant", type=UUID, help="tenant UUID (every role but platform)")
+    token.add_argument("--ttl", type=_positive, default=3600, help="lifetime in seconds (default 3600)")
+    token.add_argument("--subject", default="tally-cli")
+    token.add_argument(
+        "--link",
+        nargs="?",
+        const="http://127.0.0.1:8000",
+        metavar="BASE_URL",
+        help="print a usage-page sign-in link instead (BASE_URL default http://127.0.0.1:8000)",
+    )
+    token.set_defaults(run=admin.token)
+
+    features = commands.add_parser("features", help="manage the feature catalog")
+    features_commands = features.add_subparsers(required=True, metavar="ACTION")
+    load = features_commands.add_parser("load", help="create or update features from a JSON or TOML file")
+    load.add_argument("file", type=Path)
+    load.set_defaults(run=admin.features_load)
+
+    usage = commands.add_parser("usage", help="a tenant's usage")
+    usage_commands = usage.add_subparsers(required=True, metavar="ACTION")
+    export = usage_commands.add_parser(
+        "export", help="write a period's totals per feature (or, with --events, every event) as CSV"
+    )
+    export.add_argument("--tenant", type=UUID, required=True, help="tenant UUID")
+    export.add_argument("--period-start", type=_instant, required=True, metavar="ISO-8601", help="inclusive")
+    export.add_argument("--period-end", type=_instant, required=True, metavar="ISO-8601", help="exclusive")
+    export.add_argument("--events", action="store_true", help="every event of the period, voided ones included")
+    export.add_argument("file", type=Path, help="the CSV file to write (replaced once the export is complete)")
+    export.set_defaults(run=usage_export)
+
+    config = commands.add_parser("config", help="check the TALLY_* settings and print them, secrets masked")
+    config.set_defaults(run=admin.config)
+    return parser

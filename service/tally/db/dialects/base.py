@@ -1,0 +1,119 @@
+"""The interface every database's dialect fills in, and what the dialects share."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, ClassVar
+from uuid import UUID
+
+from sqlalchemy import TextClause
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import URL
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_scoped_session,
+)
+from sqlalchemy.sql.dml import Insert
+from sqlalchemy.sql.schema import Table
+
+from tally.metering.buckets import BucketTable, Cell
+from tally.metering.events import NewEvent
+
+
+class LostConnection(ConnectionError):
+    """A pooled connection turned out to be dead under a statement (it was dropped from the pool): a 503."""
+
+
+Session = AsyncSession | async_scoped_session[AsyncSession]
+"""A session as repositories hold it (advanced-alchemy accepts a scoped one too)."""
+
+
+class Dialect:
+    """What one database does its own way. Subclasses fill in every method."""
+
+    name: ClassVar[str]
+    byte_order: ClassVar[str] = ""
+    """Appended to an ORDER BY term so strings sort by code point, as Python sorts them."""
+    expands_lists: ClassVar[bool] = True
+    """A list parameter is bound as one parameter per item (``IN (...)``), else as one array (``= ANY(...)``)."""
+    default_rate_limit_store: ClassVar[str] = "database"
+    """Where rate limits are counted unless ``TALLY_RATE_LIMIT_STORE`` says: shared in the database, or per process."""
+    has_standbys: ClassVar[bool] = False
+    """It can stream to a standby that serves reads (``TALLY_DATABASE_READ_URL``, see ``tally.db.replica``)."""
+
+    def create_engine(self, url: str, *, pool_size: int, timeout: float) -> AsyncEngine:
+        """The engine of ``url``: ``pool_size`` connections kept (where pooling applies), ``timeout`` seconds to
+        connect, to wait for a pooled connection, or (SQLite) for another process's write lock."""
+        raise NotImplementedError
+
+    async def begin_write(self, session: Session) -> None:
+        """Make ``session``'s next statement start a transaction fit for writing (call it before any other)."""
+        raise NotImplementedError
+
+    async def lock_catalog(self, session: Session, *, exclusive: bool) -> None:
+        """Order a catalog change that gives a feature its first dimensions against ingestion and voids (see
+        ``CatalogService``). Writers take it shared before they read the catalog, the change exclusively."""
+        raise NotImplementedError
+
+    async def lock_limits(self, session: Session, keys: Sequence[str]) -> None:
+        """Serialise the writers of each hard limit's (tenant, feature, period) named by ``keys`` until the
+        transaction ends, so that each one reads the period's usage only after the previous one committed."""
+        raise NotImplementedError
+
+    async def insert_events(
+        self, session: Session, table: Table, tenant_id: UUID, events: Sequence[NewEvent], recorded_at: datetime
+    ) -> set[str]:
+        """Insert the events whose keys are new (ON CONFLICT DO NOTHING) and return those keys."""
+        raise NotImplementedError
+
+    def insert_new(self, table: Table, keys: Sequence[str]) -> Insert:
+        """INSERT … ON CONFLICT (``keys``) DO NOTHING: rows whose key exists (or is being inserted by a concurrent
+        transaction, which it waits for) are skipped; add ``.returning`` to learn which were new."""
+        raise NotImplementedError
+
+    async def upsert_cells(
+        self, session: Session, target: Table, table: BucketTable, tenant_id: UUID, cells: list[Cell]
+    ) -> None:
+        """Add each cell's state to its row of ``table`` (``target`` is its SQLAlchemy table), inserting the rows
+        that do not exist yet."""
+        raise NotImplementedError
+
+    def json_value(self, column: str, key: str) -> str:
+        """SQL for the text value of ``key`` in a JSON object column (NULL where it is missing). ``key`` is
+        written into the text: callers pass only keys that matched DIMENSION_KEY_PATTERN."""
+        raise NotImplementedError
+
+    def in_list(self, parameter: str) -> str:
+        """SQL for "is one of the list parameter's values", after the compared expression."""
+        return f"IN :{parameter}"
+
+    async def fetch_rows(self, session: Session, statement: TextClause, params: dict[str, Any]) -> Sequence[Any]:
+        """Every row of a hot read: a statement of the totals repository, its columns read by position."""
+        return (await session.execute(statement, params)).all()
+
+    async def write_returning(
+        self, engine: AsyncEngine, statement: TextClause, params: dict[str, Any]
+    ) -> Sequence[Any]:
+        """One writing statement in a transaction of its own, committed, and the rows it returns (a rate limit's
+        counter: no session, no ORM, one round trip where the database allows)."""
+        async with engine.connect() as connection:
+            connection = await connection.execution_options(tally_write=True)
+            async with connection.begin():
+                return (await connection.execute(statement, params)).all()
+
+    def missing_database(self, url: URL) -> str | None:
+        """One line when connecting to ``url`` would create an empty database instead of finding one."""
+        return None
+
+    def default_workers(self) -> int:
+        """``tally serve``'s worker processes without ``--workers``: one per CPU core this process may run on (a
+        request is CPU-bound in its worker)."""
+        usable = getattr(os, "sched_getaffinity", None)  # Linux; elsewhere every core counts
+        return len(usable(0)) if usable else os.cpu_count() or 1
+
+    def transient(self, exc: BaseException) -> bool:
+        """The database cannot serve us right now (answer 503 and retry later), rather than a bug (500)."""
+        return isinstance(exc, (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError))

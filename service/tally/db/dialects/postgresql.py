@@ -1,0 +1,246 @@
+"""PostgreSQL through asyncpg: the production database. Advisory locks order the catalog and the hard limits; the
+hot statements are hand-written over ``unnest()`` arrays and run on asyncpg's own connection."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+from sqlalchemy import TextClause, event, text
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, create_async_engine
+from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.sql.dml import Insert
+from sqlalchemy.sql.schema import Table
+
+from tally.db.dialects.base import Dialect, LostConnection, Session
+from tally.metering.aggregations import COLUMNS, Combine
+from tally.metering.buckets import BucketTable, Cell
+from tally.metering.events import NewEvent
+
+# Any constant of our own; advisory locks are numbered per database.
+CATALOG_LOCK = 0x74616C6C7964696D  # "tallydim"
+# Error classes that mean "not now" rather than "never": 08 connection exception, 53 insufficient resources (53300
+# too many connections), 57 operator intervention (57P01 admin shutdown, which pg_terminate_backend causes; 57P03
+# cannot connect now, while the server starts or stops).
+TRANSIENT_SQLSTATE_CLASSES = frozenset({"08", "53", "57"})
+_NAMED = re.compile(r"(?<![:\w]):(\w+)")  # a ``:name`` parameter of a text() statement (not a ``::`` cast)
+
+
+def limit_lock_number(key: str) -> int:
+    """A signed 64-bit advisory lock number for ``key`` (a hard limit's tenant, feature and period)."""
+    return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big", signed=True)
+
+
+# A unique key plus ON CONFLICT DO NOTHING is what makes ingestion exactly-once: a concurrent transaction
+# inserting the same key waits for ours and then skips the row; RETURNING says which rows are new. On PostgreSQL
+# the statements are written by hand over unnest() of one array per column: asyncpg encodes each array in C,
+# where SQLAlchemy would bind 8,000 parameters one by one (a batch took about 3x longer that way).
+PG_INSERT_EVENTS = text("""
+    INSERT INTO usage_event
+        (tenant_id, idempotency_key, feature_key, quantity, timestamp, recorded_at, batch_index, latest_key,
+         dimensions)
+    SELECT :tenant_id, k, f, q, t, :recorded_at, i, l, CAST(d AS jsonb)
+    FROM unnest(CAST(:keys AS text[]), CAST(:features AS text[]), CAST(:quantities AS bigint[]),
+                CAST(:timestamps AS timestamptz[]), CAST(:indexes AS integer[]), CAST(:latest AS text[]),
+                CAST(:dimensions AS text[]))
+         AS batch(k, f, q, t, i, l, d)
+    ON CONFLICT (tenant_id, idempotency_key) DO NOTHING
+    RETURNING idempotency_key
+""")
+# The volatile lock function runs after the ORDER BY (PostgreSQL evaluates a SELECT list after sorting).
+PG_LOCK_LIMITS = text("""
+    SELECT pg_advisory_xact_lock(n) FROM unnest(CAST(:numbers AS bigint[])) AS locks(n) ORDER BY n
+""")
+KEY_TYPES = {"grain_seconds": "integer", "bucket_start": "timestamptz", "feature_key": "text", "dimension_set": "jsonb"}
+PG_PAIRWISE = {Combine.ADD: "{0} + {1}", Combine.GREATEST: "GREATEST({0}, {1})", Combine.LEAST: "LEAST({0}, {1})"}
+
+
+def _pg_upsert(table: BucketTable) -> TextClause:
+    """Add cells to the rows of a bucket table: one array per column, inserted or combined with the existing
+    row column by column (``COLUMNS``). A jsonb column travels as text."""
+    columns = {**{key: KEY_TYPES[key] for key in table.keys}, **{c.name: c.sql_type for c in COLUMNS}}
+    names = ", ".join(columns)
+    arrays = ", ".join(f"CAST(:{name} AS {'text' if kind == 'jsonb' else kind}[])" for name, kind in columns.items())
+    values = ", ".join(f"CAST({name} AS jsonb)" if kind == "jsonb" else name for name, kind in columns.items())
+    combined = ", ".join(
+        f"{c.name} = {PG_PAIRWISE[c.combine].format(f'{table.name}.{c.name}', f'excluded.{c.name}')}" for c in COLUMNS
+    )
+    return text(f"""
+        INSERT INTO {table.name} (tenant_id, {names})
+        SELECT :tenant_id, {values} FROM unnest({arrays}) AS cells({names})
+        ON CONFLICT (tenant_id, {", ".join(table.keys)}) DO UPDATE SET {combined}
+    """)  # noqa: S608 - no input in the text
+
+
+class PostgreSQLDialect(Dialect):
+    name = "postgresql"
+    byte_order = ' COLLATE "C"'
+    expands_lists = False  # one array parameter: the statement's text, and its prepared plan, fit every list
+    has_standbys = True
+
+    def __init__(self) -> None:
+        self._upserts: dict[str, TextClause] = {}
+        self._positional: dict[str, tuple[str, tuple[str, ...]]] = {}
+
+    def create_engine(self, url: str, *, pool_size: int, timeout: float) -> AsyncEngine:
+        # Autocommit: a read is one statement and needs no BEGIN/ROLLBACK. A session that writes calls begin_write
+        # first.
+        engine = create_async_engine(
+            url,
+            pool_size=pool_size,
+            max_overflow=pool_size,
+            pool_timeout=timeout,
+            isolation_level="AUTOCOMMIT",
+            connect_args={"timeout": timeout},
+        )
+
+        # Instead of pool_pre_ping, which is a round trip on every checkout: a backend that was terminated, or a
+        # server that went away, closes the socket, and asyncpg marks the connection closed as soon as the event
+        # loop sees it. A closed one is refused at checkout, and the pool replaces it with a new connection once
+        # (a failure to connect then is a 503). A connection that dies unseen fails its first statement: a 503.
+        @event.listens_for(engine.sync_engine, "checkout")
+        def _refuse_closed(_: DBAPIConnection, record: ConnectionPoolEntry, __: Any) -> None:
+            if record.driver_connection is None or record.driver_connection.is_closed():
+                raise sa_exc.DisconnectionError("the pooled connection was closed")
+
+        return engine
+
+    async def begin_write(self, session: Session) -> None:
+        await session.connection(execution_options={"isolation_level": "READ COMMITTED"})
+
+    async def lock_catalog(self, session: Session, *, exclusive: bool) -> None:
+        # A statement of its own: one that took the lock and read the catalog at once would read with a
+        # snapshot taken before the wait.
+        function = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
+        await session.execute(text(f"SELECT {function}(:key)"), {"key": CATALOG_LOCK})
+
+    async def lock_limits(self, session: Session, keys: Sequence[str]) -> None:
+        # One transaction-scoped advisory lock per key, numbered by a hash every process computes alike, taken in
+        # ascending order in one statement (so two batches needing the same locks cannot deadlock). A collision
+        # of two keys only makes their writers wait for each other. A statement of its own, as for the catalog.
+        numbers = sorted({limit_lock_number(key) for key in keys})
+        await session.execute(PG_LOCK_LIMITS, {"numbers": numbers})
+
+    async def insert_events(
+        self, session: Session, table: Table, tenant_id: UUID, events: Sequence[NewEvent], recorded_at: datetime
+    ) -> set[str]:
+        result = await session.execute(
+            PG_INSERT_EVENTS,
+            {
+                "tenant_id": tenant_id,
+                "recorded_at": recorded_at,
+                "keys": [e.idempotency_key for e in events],
+                "features": [e.feature_key for e in events],
+                "quantities": [e.quantity for e in events],
+                "timestamps": [e.timestamp for e in events],
+                "indexes": [e.index for e in events],
+                "latest": [e.latest_key for e in events],
+                "dimensions": [e.dimension_set if e.dimensions else None for e in events],
+            },
+        )
+        return set(result.scalars().all())
+
+    def insert_new(self, table: Table, keys: Sequence[str]) -> Insert:
+        return postgresql.insert(table).on_conflict_do_nothing(index_elements=list(keys))
+
+    async def upsert_cells(
+        self, session: Session, target: Table, table: BucketTable, tenant_id: UUID, cells: list[Cell]
+    ) -> None:
+        statement = self._upserts.get(table.name)
+        if statement is None:
+            statement = self._upserts[table.name] = _pg_upsert(table)
+        params: dict[str, Any] = {"tenant_id": tenant_id}
+        for i, name in enumerate(table.keys):
+            params[name] = [key[i] for key, _ in cells]
+        for j, column in enumerate(COLUMNS):
+            params[column.name] = [state[j] for _, state in cells]
+        await session.execute(statement, params)
+
+    def json_value(self, column: str, key: str) -> str:
+        return f"({column} ->> '{key}')"
+
+    def in_list(self, parameter: str) -> str:
+        return f"= ANY(:{parameter})"
+
+    async def fetch_rows(self, session: Session, statement: TextClause, params: dict[str, Any]) -> Sequence[Any]:
+        engine = session.bind
+        assert isinstance(engine, AsyncEngine)
+        if engine.sync_engine.dispatch.before_cursor_execute:  # something traces the statements: let it see this one
+            return await super().fetch_rows(session, statement, params)
+        # It is the session's own connection, never a second one from the pool: inside a write transaction the read
+        # belongs to that transaction, and a request that held one pooled connection while it waited for another
+        # starved every request once the pool was spent (each waited for a connection only another one held).
+        # A read that is the session's first statement has no transaction to lose: it is tried once more on a new
+        # connection when the pooled one turns out dead.
+        retry = isinstance(session, AsyncSession) and not session.in_transaction()
+        for attempt in (1, 2):
+            try:
+                return await self._fetch(await session.connection(), statement, params)
+            except LostConnection:
+                if attempt == 2 or not retry:
+                    raise
+                await session.rollback()  # lets the dead connection go; the next statement checks out another
+        raise AssertionError("unreachable")
+
+    async def write_returning(
+        self, engine: AsyncEngine, statement: TextClause, params: dict[str, Any]
+    ) -> Sequence[Any]:
+        # The engine is in autocommit: one statement commits by itself. Called outside any request's session (a
+        # rate limit's counter, before the handler runs), so its one connection is back in the pool before the
+        # request takes its own.
+        if engine.sync_engine.dispatch.before_cursor_execute:
+            return await super().write_returning(engine, statement, params)
+        for attempt in (1, 2):
+            try:
+                async with engine.connect() as connection:
+                    return await self._fetch(connection, statement, params)
+            except LostConnection:
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    async def _fetch(self, connection: AsyncConnection, statement: TextClause, params: dict[str, Any]) -> Sequence[Any]:
+        # On asyncpg's own connection under SQLAlchemy's: the session's execute() (its result objects, a greenlet hop
+        # per call) cost a totals read more CPU than everything else it does. asyncpg prepares each text once per
+        # connection (its statement cache).
+        sql, names = self._as_positional(statement.text)
+        pooled = await connection.get_raw_connection()
+        driver = pooled.driver_connection
+        assert driver is not None
+        try:
+            return await driver.fetch(sql, *[params[name] for name in names])  # type: ignore[no-any-return]
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError, OSError) as exc:
+            # A backend terminated while the connection sat idle in the pool can surface as asyncpg's
+            # InternalClientError ("protocol is in an unexpected state") on the next query: the connection is
+            # unusable either way, so it is dropped like a closed one.
+            if not driver.is_closed() and not isinstance(exc, asyncpg.InternalClientError):
+                raise
+            await connection.invalidate(exc)
+            raise LostConnection("the database connection was lost") from exc
+
+    def _as_positional(self, sql: str) -> tuple[str, tuple[str, ...]]:
+        """``sql`` with asyncpg's ``$1, $2, …`` for its ``:name`` parameters, and the names in that order."""
+        known = self._positional.get(sql)
+        if known is None:
+            names: dict[str, int] = {}
+            positional = _NAMED.sub(lambda m: f"${names.setdefault(m.group(1), len(names) + 1)}", sql)
+            known = self._positional[sql] = (positional, tuple(names))
+        return known
+
+    def transient(self, exc: BaseException) -> bool:
+        if super().transient(exc):
+            return True
+        if isinstance(exc, asyncpg.PostgresError):  # raised by fetch_rows, on asyncpg's own connection
+            return str(exc.sqlstate)[:2] in TRANSIENT_SQLSTATE_CLASSES
+        if not isinstance(exc, sa_exc.DBAPIError):
+            return False
+        sqlstate = getattr(exc.orig, "sqlstate", None)
+        return exc.connection_invalidated or (isinstance(sqlstate, str) and sqlstate[:2] in TRANSIENT_SQLSTATE_CLASSES)

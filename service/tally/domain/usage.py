@@ -1,0 +1,145 @@
+"""Usage's structs: events as sent and as stored, batches, totals, voids and event pages."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated
+
+import msgspec
+from msgspec import Meta
+
+from tally.domain.keys import MAX_DIMENSION_VALUE, MAX_DIMENSIONS, MAX_QUANTITY, NO_NUL, FeatureKey
+
+MAX_BATCH = 1000
+MAX_GROUP_BY = 3
+IdempotencyKey = Annotated[
+    str,
+    Meta(
+        min_length=1,
+        max_length=255,
+        pattern=NO_NUL,
+        description="Unique per tenant, forever: re-sending the same key never counts twice.",
+        examples=["req-7f3a"],
+    ),
+]
+Quantity = Annotated[int, Meta(ge=0, le=MAX_QUANTITY, description="Whole units used.", examples=[3])]
+
+# An event's dimensions are checked by the service, not by these types: an undeclared key or a bad value is a
+# 400 that names the key, where msgspec's own message would say "$.events[0].dimensions[...]". The schema
+# still tells clients the rule.
+EventDimensions = Annotated[
+    dict[str, str],
+    Meta(
+        description=(
+            f"Values of dimensions the feature declares, each 1 to {MAX_DIMENSION_VALUE} characters. Part of "
+            "the event's content: re-sending its key with other dimensions is a 409."
+        ),
+        examples=[{"model": "gpt-4o", "region": "eu"}],
+        extra_json_schema={
+            "extra": {
+                "max_properties": MAX_DIMENSIONS,
+                "additional_properties": {
+                    "type": "string",
+                    "minLength": 1,
+                    "maxLength": MAX_DIMENSION_VALUE,
+                    "pattern": NO_NUL,
+                },
+            }
+        },
+    ),
+]
+
+
+class WindowSize(StrEnum):
+    """One row per feature per hour, local day or local month of the period."""
+
+    HOUR = "hour"
+    DAY = "day"
+    MONTH = "month"
+
+
+MAX_TOTAL_ROWS = 10_000
+MAX_EVENTS_PAGE = 1000
+
+
+class UsageEventIn(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
+    """One usage event as sent by a caller."""
+
+    feature_key: FeatureKey
+    quantity: Quantity
+    idempotency_key: IdempotencyKey
+    timestamp: (
+        Annotated[
+            datetime,
+            Meta(
+                description=(
+                    "When the usage happened, ISO-8601. An offset is honoured, a naive value is read as UTC; "
+                    "omitted means the time the server received the request."
+                )
+            ),
+        ]
+        | None
+    ) = None
+    dimensions: EventDimensions = {}
+
+
+class UsageBatch(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
+    """Body of ``POST /usage-events``: stored all together or not at all."""
+
+    events: Annotated[list[UsageEventIn], Meta(min_length=1, max_length=MAX_BATCH)]
+
+
+class IngestResult(msgspec.Struct, kw_only=True, frozen=True):
+    """What a batch did: newly stored events and already known duplicates."""
+
+    accepted: int
+    duplicates: int
+
+
+class UsageTotal(msgspec.Struct, kw_only=True, frozen=True):
+    """Usage of one feature in the half-open window ``[window_start, window_end)``."""
+
+    feature_key: FeatureKey
+    unit: str
+    quantity: int
+    window_start: datetime
+    window_end: datetime
+    dimensions: Annotated[
+        dict[str, str | None],
+        Meta(
+            description="The `group_by` keys and their values in this row (null: events without the key); "
+            "empty without `group_by`.",
+            examples=[{"model": "gpt-4o"}],
+        ),
+    ]
+
+
+class VoidIn(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
+    """Body of ``POST /usage-events/{idempotency_key}/void``."""
+
+    reason: Annotated[
+        str, Meta(min_length=1, max_length=1000, pattern=NO_NUL, examples=["duplicate sent by a retrying proxy"])
+    ]
+
+
+class UsageEvent(msgspec.Struct, kw_only=True, frozen=True):
+    """A recorded event as support staff see it, voided or not."""
+
+    idempotency_key: str
+    feature_key: str
+    quantity: int
+    timestamp: datetime
+    recorded_at: datetime
+    dimensions: dict[str, str]
+    voided: bool
+    void_reason: str | None = None
+    voided_at: datetime | None = None
+    voided_by: str | None = None
+
+
+class UsageEventPage(msgspec.Struct, kw_only=True, frozen=True):
+    """One page of events, oldest first; pass ``next_cursor`` back as ``cursor`` for the next page."""
+
+    items: list[UsageEvent]
+    next_cursor: str | None

@@ -1,0 +1,39 @@
+"""Query and path parameters that several routes declare alike: the tenant, repeatable text lists, datetimes."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+from uuid import UUID
+
+from litestar import Request
+from litestar.openapi.spec import OpenAPIType, Schema
+from litestar.params import Parameter
+
+from tally.domain.errors import InvalidInput
+from tally.domain.keys import NO_NUL
+
+# Litestar converts query values leniently: a number such as 0.5 or -1 becomes a Unix timestamp. The contract
+# speaks of ISO-8601 datetimes only (found by schemathesis).
+NUMBER = re.compile(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*")
+
+
+def iso_datetimes_only(request: Request[Any, Any, Any], *names: str) -> None:
+    for name in names:
+        raw = request.query_params.get(name)
+        if raw is not None and NUMBER.fullmatch(raw):
+            raise InvalidInput.field(name, f"'{raw}' is a number, not an ISO-8601 datetime")
+
+
+# A repeatable text parameter's schema. Litestar leaves the items' constraints out of a list parameter's schema
+# (msgspec Meta on the item type is dropped), so the schema states them itself.
+TEXT_LIST = {
+    "one_of": [
+        Schema(type=OpenAPIType.ARRAY, items=Schema(type=OpenAPIType.STRING, pattern=NO_NUL)),
+        Schema(type=OpenAPIType.NULL),
+    ]
+}
+
+TENANT = "$request.path.tenant_id"  # a link's value: the same tenant as the request it follows
+
+TenantId = Annotated[UUID, Parameter(description="The tenant whose usage is recorded or read.")]

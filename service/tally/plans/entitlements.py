@@ -1,0 +1,71 @@
+"""Entitlements: how much of each feature a tenant used in its limit's current period, and how much is left.
+
+An entitlement's ``used`` is the totals read of ``UsageReader`` over the limit's current period, so it is the
+number ``usage-totals`` answers for that period, for every aggregation, voids included. Read-only: on a read
+replica's session where there is one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from uuid import UUID
+
+from tally.db.repositories import TenantPlanRepository
+from tally.domain.errors import UnknownFeature
+from tally.domain.keys import check_feature_key
+from tally.domain.plans import Entitlement, LimitPeriod
+from tally.metering import limits
+from tally.metering.periods import zone
+from tally.metering.totals import TotalsQuery, wanted_keys
+from tally.usage.reading import UsageReader
+
+
+class Entitlements:
+    def __init__(self, usage: UsageReader) -> None:
+        self.usage = usage
+        self.tenant_plans = TenantPlanRepository(session=usage.session)
+
+    async def entitlements(
+        self, tenant_id: UUID, feature_keys: Sequence[str] | None, now: datetime
+    ) -> list[Entitlement]:
+        """One entitlement per feature (``feature_keys``, or the whole catalog), sorted by key: its limit (None
+        without one) and its usage in the limit's current period (the calendar month without a limit), in
+        the tenant's time zone. One totals read per kind of period asked about."""
+        wanted = wanted_keys(feature_keys)
+        terms = await self.tenant_plans.terms(tenant_id)
+        tz = zone(terms.timezone) if terms else UTC
+        applying = limits.effective(terms.plan_limits, terms.overrides) if terms else {}
+
+        def period_of(key: str) -> LimitPeriod:
+            limit = applying.get(key)
+            return limit.period if limit else limits.NO_LIMIT_PERIOD
+
+        reads: dict[LimitPeriod, list[str] | None] = {}
+        if wanted is None:  # the whole catalog over the month; the features with day limits over the day
+            reads[limits.NO_LIMIT_PERIOD] = None
+            day = sorted(key for key in applying if period_of(key) is LimitPeriod.DAY)
+            if day:
+                reads[LimitPeriod.DAY] = day
+        else:
+            for key in wanted:
+                listed = reads.setdefault(period_of(key), [])
+                assert listed is not None
+                listed.append(key)
+        found: dict[str, Entitlement] = {}
+        for period, keys in reads.items():
+            start, end = limits.period_bounds(now, period, tz)
+            query = TotalsQuery.build(now=now, feature_keys=keys, period_start=start, period_end=end, timezone=tz)
+            for total in await self.usage.totals(tenant_id, query):
+                if period_of(total.feature_key) is period:
+                    found[total.feature_key] = limits.entitlement(total, applying.get(total.feature_key))
+        return [found[key] for key in sorted(found)]
+
+    async def entitlement(self, tenant_id: UUID, feature_key: str, now: datetime) -> Entitlement:
+        """The entitlement of one feature: the check an application may make before serving each request."""
+        check_feature_key(feature_key)
+        try:
+            (found,) = await self.entitlements(tenant_id, [feature_key], now)
+        except UnknownFeature:
+            raise UnknownFeature.field("feature_key", f"unknown feature '{feature_key}'") from None
+        return found

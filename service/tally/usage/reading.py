@@ -1,0 +1,121 @@
+"""Reading usage: totals, the event listing and its export. Read-only by construction: a reader holds no
+transaction and no write repository, so a reader on a read replica's session cannot write.
+
+Totals read whole buckets plus the raw events at a window's ragged edges, so their cost does not grow with the
+number of events (see ``tally.metering.buckets`` and ``tally.db.repositories.totals``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from functools import cached_property
+from uuid import UUID
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tally.db.models import UsageEventRecord
+from tally.db.repositories import FeatureRepository, TotalsRepository, UsageEventRepository
+from tally.domain.errors import UnknownFeature
+from tally.domain.usage import UsageEvent, UsageEventPage, UsageTotal
+from tally.http.cursors import encode_cursor
+from tally.metering import totals
+from tally.metering.buckets import DIMENSION_BUCKETS, USAGE_BUCKETS
+from tally.metering.events import EventQuery
+from tally.metering.totals import Plan, TotalsQuery, TotalsSource
+from tally.usage.events import event_out
+
+
+class UsageReader:
+    """Answers totals and lists events, on whatever session it is given (a replica's, for the read routes)."""
+
+    def __init__(self, session: AsyncSession, totals_source: TotalsSource = "buckets") -> None:
+        self.session = session
+        self.totals_source = totals_source
+
+    # Made on first use: a totals read needs one repository of the three.
+    @cached_property
+    def features(self) -> FeatureRepository:
+        return FeatureRepository(session=self.session)
+
+    @cached_property
+    def events(self) -> UsageEventRepository:
+        return UsageEventRepository(session=self.session)
+
+    @cached_property
+    def totals_repository(self) -> TotalsRepository:
+        return TotalsRepository(session=self.session)
+
+    async def list_events(self, tenant_id: UUID, query: EventQuery, limit: int) -> UsageEventPage:
+        """Events oldest first (then by key), voided ones included, ``limit`` at a time. An unknown
+        ``feature_key`` is a 400, as it is for totals."""
+        await self._check_feature(query.feature_key)
+        rows = await self.events.page(tenant_id, query, limit + 1)
+        more = len(rows) > limit
+        rows = rows[:limit]
+        next_cursor = encode_cursor(rows[-1].timestamp, rows[-1].idempotency_key) if more else None
+        return UsageEventPage(items=[event_out(r) for r in rows], next_cursor=next_cursor)
+
+    async def export_events(
+        self, tenant_id: UUID, query: EventQuery, page_size: int
+    ) -> AsyncIterator[list[UsageEvent]]:
+        """Every event the listing would show for ``query``, in its order, ``page_size`` at a time: the keyset
+        pages of the listing, so memory does not grow with the period.
+
+        The checks and the first page run now, before a response starts (a bad filter is a 400, a database that
+        is down a 503, not a cut-off file); the other pages are read as the returned iterator is consumed."""
+        await self._check_feature(query.feature_key)
+        first = await self.events.page(tenant_id, query, page_size)
+        return self._event_pages(first, tenant_id, query, page_size)
+
+    async def _event_pages(
+        self, rows: list[UsageEventRecord], tenant_id: UUID, query: EventQuery, page_size: int
+    ) -> AsyncIterator[list[UsageEvent]]:
+        try:
+            while rows:
+                yield [event_out(r) for r in rows]
+                if len(rows) < page_size:
+                    return
+                query = query.after_row(rows[-1].timestamp, rows[-1].idempotency_key)
+                rows = await self.events.page(tenant_id, query, page_size)
+        finally:
+            # An HTTP export outlives its request's session (advanced-alchemy closes it when the response starts,
+            # and a session is usable after close): release the connection the later pages took.
+            await self.session.close()
+
+    async def _check_feature(self, feature_key: str | None) -> None:
+        """An unknown ``feature_key`` filter is a 400, as it is for totals: a typo is not an empty answer."""
+        if feature_key is not None and not await self.features.exists(feature_key=feature_key):
+            raise UnknownFeature.field("feature_key", f"unknown feature: '{feature_key}'")
+
+    async def totals(self, tenant_id: UUID, query: TotalsQuery) -> list[UsageTotal]:
+        """One ``UsageTotal`` per selected feature (all features when none are named) and window, sorted by
+        (feature_key, window_start), each computed with its feature's aggregation; with a grouping, one per
+        combination of grouped values too, of the events its filters keep."""
+        grouping = query.grouping
+        repository, by, filters = self.totals_repository, grouping.group_by, grouping.filters
+        table = DIMENSION_BUCKETS if grouping else USAGE_BUCKETS
+        if len(query.windows) == 1:
+            window = query.windows[0]
+            rows = await repository.one_window(
+                tenant_id, query.wanted, totals.ranges_of(window, self.totals_source, table.grains), table, by, filters
+            )
+            distinct: dict[tuple[str, totals.GroupValues], int] = {}
+            if counted := totals.counted_features(rows):
+                ranges = totals.ranges_of(window, self.totals_source, DIMENSION_BUCKETS.grains)
+                distinct = await repository.distinct_counts(tenant_id, counted, ranges, by, filters)
+            return totals.one_window_rows(query, rows, distinct)
+        features = await self.features.features(query.feature_keys)
+        totals.check_known(query.feature_keys, (f.feature_key for f in features))
+        grouping.check_declared((f.feature_key, f.dimensions) for f in features)
+        if not features:
+            return []
+        totals.check_row_count(len(features), len(query.windows))
+        plan = Plan(query.windows, self.totals_source, table.grains)
+        feature_keys = [f.feature_key for f in features] if grouping else query.wanted
+        partials = await repository.partials(tenant_id, feature_keys, plan.ranges, table, by, filters)
+        per_window: dict[tuple[str, int, totals.GroupValues], int] = {}
+        if counted := totals.counted_features(features):
+            distinct_plan = Plan(query.windows, self.totals_source, DIMENSION_BUCKETS.grains)
+            values = await repository.distinct_values(tenant_id, counted, distinct_plan.ranges, by, filters)
+            per_window = totals.distinct_counts(distinct_plan, values)
+        return totals.window_rows(query, features, plan, partials, per_window)

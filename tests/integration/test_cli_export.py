@@ -74,7 +74,8 @@ async def test_export_writes_the_apis_csv(database: str, client, tmp_path: Path,
     assert in_thread(main, ["usage", "export", "--tenant", str(TENANT), *PERIOD, str(totals)]) == 0
     assert in_thread(main, ["usage", "export", "--tenant", str(TENANT), *PERIOD, "--events", str(events)]) == 0
     out, err = capsys.readouterr()
-    assert out.splitlines() == [f"wrote 2 totals to {totals}", f"wrote 10 events to {events}"]
+    period = "[2026-11-01T00:00:00Z, 2026-12-01T00:00:00Z) (UTC)"
+    assert out.splitlines() == [f"wrote 2 totals of {period} to {totals}", f"wrote 10 events of {period} to {events}"]
     assert err == ""  # not a terminal: no progress bar
     assert totals.read_bytes() == (await client.get(totals_url(TENANT), params=NOV, headers=CSV)).content
     assert events.read_bytes() == (await client.get(events_url(TENANT), params=NOV, headers=CSV)).content
@@ -91,6 +92,8 @@ async def test_errors_are_one_line_and_leave_no_file(database: str, tmp_path: Pa
         (["--tenant", str(TENANT), *reversed_period, str(target)], "period_end"),
         (["--tenant", "not-a-uuid", *PERIOD, str(target)], "--tenant"),
         (["--tenant", str(TENANT), "--period-start", "yesterday", "--period-end", "x", str(target)], "yesterday"),
+        # a time of day without an offset names no instant: refused, as the API refuses it
+        (["--tenant", str(TENANT), "--period-start", "2026-11-01T00:00", *PERIOD[2:], str(target)], "append Z"),
         (["--tenant", str(TENANT), *PERIOD, str(tmp_path / "missing" / "out.csv")], "cannot write"),
     ]
     for argv, named in cases:
@@ -103,6 +106,22 @@ async def test_errors_are_one_line_and_leave_no_file(database: str, tmp_path: Pa
     assert "nowhere.db" in capsys.readouterr().err
     assert target.read_text() == "the previous export\n"
     assert files(tmp_path) == ["out.csv"]
+
+
+async def test_a_bare_date_is_midnight_in_the_tenants_zone(database: str, client, tmp_path: Path, capsys) -> None:
+    await some_usage(client)
+    plan = {"name": "Zoned", "limits": []}
+    assert (await client.put("/api/v1/billing/plans/zoned", json=plan, headers=PLATFORM)).status_code == 201
+    zoned = {"plan_key": "zoned", "timezone": "America/New_York"}
+    assert (await client.put(f"/api/v1/billing/tenants/{TENANT}/plan", json=zoned, headers=PLATFORM)).status_code == 200
+    settled(capsys)
+    target = tmp_path / "totals.csv"
+    argv = ["usage", "export", "--tenant", str(TENANT), "--period-start", "2026-11-01", "--period-end", "2026-12-01"]
+    assert in_thread(main, [*argv, str(target)]) == 0
+    local = "[2026-11-01T00:00:00-04:00, 2026-12-01T00:00:00-05:00) (America/New_York)"
+    assert capsys.readouterr().out == f"wrote 2 totals of {local} to {target}\n"
+    new_york = {"period_start": "2026-11-01T04:00:00Z", "period_end": "2026-12-01T05:00:00Z"}
+    assert target.read_bytes() == (await client.get(totals_url(TENANT), params=new_york, headers=CSV)).content
 
 
 async def test_a_terminal_sees_a_progress_bar(database: str, client, tmp_path: Path) -> None:
@@ -123,7 +142,7 @@ async def test_a_terminal_sees_a_progress_bar(database: str, client, tmp_path: P
         if follower >= 0:
             os.close(follower)
     assert result.returncode == 0, shown
-    assert result.stdout == f"wrote 10 events to {target}\n"
+    assert result.stdout == f"wrote 10 events of [2026-11-01T00:00:00Z, 2026-12-01T00:00:00Z) (UTC) to {target}\n"
     assert "\r[" in shown
     states = [state.strip() for state in shown.split("\r[")[1:]]
     assert len(states) == 6  # one per page of two events, and the end

@@ -213,13 +213,6 @@ async def test_extreme_windows_are_answered(client, tenant, period_start: str, p
     assert row["quantity"] == (1 if start.year == 1 else 0) + (2 if start <= OCTOBER < end else 0)
 
 
-async def test_naive_query_datetime_is_utc(client, tenant) -> None:
-    await record_at(client, tenant, before=OCTOBER - MICROSECOND, at_start=OCTOBER, at_end=NOVEMBER)
-    [row] = await get_totals(client, tenant, period_start="2025-10-01T00:00:00", period_end="2025-11-01T00:00:00")
-    assert window(row) == (OCTOBER, NOVEMBER)
-    assert row["quantity"] == 2
-
-
 # --- feature selection ---------------------------------------------------------------------------------
 
 

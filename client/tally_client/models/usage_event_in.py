@@ -24,8 +24,8 @@ class UsageEventIn:
         quantity (int): Whole units used.
         dimensions (UsageEventInDimensions | Unset): Values of dimensions the feature declares, each 1 to 128
             characters. Part of the event's content: re-sending its key with other dimensions is a 409.
-        timestamp (datetime.datetime | None | Unset): When the usage happened, ISO-8601. An offset is honoured, a naive
-            value is read as UTC; omitted means the time the server received the request.
+        timestamp (datetime.datetime | None | Unset): When the usage happened: RFC 3339 with an offset (`Z` or
+            `±hh:mm`); one without an offset is a 400. Omitted means the time the server received the request.
     """
 
     feature_key: str

@@ -57,7 +57,7 @@ class CatalogController(Controller):
         ),
         responses={
             201: ResponseSpec(data_container=Feature, description="The feature was created.", generate_examples=False),
-            **problems(400, 401, 403, 409),
+            **problems(400, 401, 403, 409, body=True),
         },
     )
     async def put_feature(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import NoReturn
 from uuid import UUID
@@ -20,6 +20,7 @@ from tally.cli.serve import serve as run_serve
 from tally.config import ConfigError
 from tally.domain.errors import TallyError
 from tally.http.auth import Role
+from tally.metering.periods import NAIVE
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -50,11 +51,20 @@ def _positive(text: str) -> int:
     return value
 
 
-def _instant(text: str) -> datetime:
+def _instant(text: str) -> datetime | date:
+    """An instant with its UTC offset, as the API takes it, or a bare date (the start of that day in the tenant's
+    time zone, see ``tally usage export``). A datetime without an offset names no instant: refused, not guessed."""
     try:
-        return datetime.fromisoformat(text)
+        return date.fromisoformat(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not an ISO-8601 datetime") from None
+        pass
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not an RFC 3339 datetime or a date (YYYY-MM-DD)") from None
+    if value.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"'{text}' {NAIVE}, or give a bare date (the tenant's local midnight)")
+    return value
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -102,8 +112,9 @@ def _parser() -> argparse.ArgumentParser:
         "export", help="write a period's totals per feature (or, with --events, every event) as CSV"
     )
     export.add_argument("--tenant", type=UUID, required=True, help="tenant UUID")
-    export.add_argument("--period-start", type=_instant, required=True, metavar="ISO-8601", help="inclusive")
-    export.add_argument("--period-end", type=_instant, required=True, metavar="ISO-8601", help="exclusive")
+    bound = "an RFC 3339 datetime with an offset, or a date: that day's midnight in the tenant's time zone"
+    export.add_argument("--period-start", type=_instant, required=True, metavar="WHEN", help=f"inclusive: {bound}")
+    export.add_argument("--period-end", type=_instant, required=True, metavar="WHEN", help=f"exclusive: {bound}")
     export.add_argument("--events", action="store_true", help="every event of the period, voided ones included")
     export.add_argument("file", type=Path, help="the CSV file to write (replaced once the export is complete)")
     export.set_defaults(run=usage_export)

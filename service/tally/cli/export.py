@@ -6,7 +6,7 @@ import argparse
 import os
 import sys
 from collections.abc import AsyncIterator, Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, tzinfo
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -14,7 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from tally.cli.base import CommandError, schema_problem_of, with_engine
 from tally.config import Settings
+from tally.db.repositories import TenantPlanRepository
 from tally.metering.events import EventQuery
+from tally.metering.periods import day_start, zone
 from tally.metering.totals import TotalsQuery
 from tally.providers import reader
 from tally.usage import exports
@@ -76,25 +78,47 @@ class _Progress:
 
 def usage_export(args: argparse.Namespace) -> int:
     settings = Settings.from_env(require_secret=False)
-    # The totals' query checks the period (either order of the bounds is a one-line error); events share it.
-    query = TotalsQuery.build(now=datetime.now(UTC), period_start=args.period_start, period_end=args.period_end)
-    (start, end), progress = query.windows[0], _Progress(*query.windows[0])
     output = _CsvFile(args.file)
 
-    async def export(engine: AsyncEngine) -> int:
+    async def export(engine: AsyncEngine) -> tuple[int, str]:
         if problem := await schema_problem_of(engine):
             raise CommandError(problem)
         async with async_sessionmaker(engine, expire_on_commit=False)() as session:
+            # A bare date is local midnight in the tenant's time zone (its plan's; UTC without one), the zone its
+            # billing months and limits follow: unambiguous, where a zone-less time of day would be a guess.
+            assignment = await TenantPlanRepository(session=session).assignment(args.tenant)
+            tz_name = assignment.timezone if assignment else "UTC"
+            tz = zone(tz_name)
+            # The totals' query checks the period (either order of the bounds is a one-line error).
+            query = TotalsQuery.build(
+                now=datetime.now(UTC),
+                period_start=_at(args.period_start, tz),
+                period_end=_at(args.period_end, tz),
+            )
+            (start, end) = query.windows[0]
             usage = reader(session, settings)  # as the API reads: TALLY_TOTALS_SOURCE applies
+            shown = f"[{_text(start, tz)}, {_text(end, tz)}) ({tz_name})"
             if args.events:
-                events = EventQuery(start=start, end=end)
-                pages = await usage.export_events(args.tenant, events, settings.export_page_size)
+                progress = _Progress(start, end)
+                pages = await usage.export_events(
+                    args.tenant, EventQuery(start=start, end=end), settings.export_page_size
+                )
                 await output.write(exports.events_csv(progress.follow(pages)))
-                return progress.rows
+                return progress.rows, shown
             totals = await usage.totals(args.tenant, query)
             await output.write(exports.totals_csv(totals, ()))
-            return len(totals)
+            return len(totals), shown
 
-    rows = with_engine(settings, export)
-    print(f"wrote {rows:,} {'events' if args.events else 'totals'} to {args.file}")
+    rows, period = with_engine(settings, export)
+    noun = ("event" if args.events else "total") + ("" if rows == 1 else "s")
+    print(f"wrote {rows:,} {noun} of {period} to {args.file}")
     return 0
+
+
+def _text(instant: datetime, tz: tzinfo) -> str:
+    """An instant in the tenant's zone, as RFC 3339 (``Z`` for UTC)."""
+    return instant.astimezone(tz).isoformat().replace("+00:00", "Z")
+
+
+def _at(when: datetime | date, tz: tzinfo) -> datetime:
+    return when if isinstance(when, datetime) else day_start(when, tz)

@@ -75,6 +75,14 @@ class NotFound(TallyError):
     title = "Not found"
 
 
+class UnsupportedMediaType(TallyError):
+    """A JSON body sent under another ``Content-Type`` (text/plain, a form): refused, not guessed."""
+
+    status = 415
+    slug = "unsupported-media-type"
+    title = "Unsupported media type"
+
+
 class NotAcceptable(TallyError):
     """The ``Accept`` header names no media type the route can answer."""
 

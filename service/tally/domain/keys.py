@@ -3,6 +3,7 @@ and the checks of a key that arrives where its type cannot be declared (a path p
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 import msgspec
@@ -34,6 +35,9 @@ DimensionKey = Annotated[
     str,
     Meta(pattern=DIMENSION_KEY_PATTERN, description="Name of a dimension a feature declares.", examples=["model"]),
 ]
+Instant = Annotated[datetime, Meta(tz=True)]
+"""An instant in a request: RFC 3339 with an offset (``Z`` or ``±hh:mm``). One without is refused (400), not guessed:
+a client on local time would otherwise move usage by hours."""
 PlanKey = Annotated[
     str, Meta(pattern=FEATURE_KEY_PATTERN, description="Lower-case identifier of a plan.", examples=["pro"])
 ]

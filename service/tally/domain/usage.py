@@ -73,10 +73,11 @@ class UsageEventIn(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fie
         Annotated[
             datetime,
             Meta(
+                tz=True,
                 description=(
-                    "When the usage happened, ISO-8601. An offset is honoured, a naive value is read as UTC; "
-                    "omitted means the time the server received the request."
-                )
+                    "When the usage happened: RFC 3339 with an offset (`Z` or `±hh:mm`); one without an offset is a "
+                    "400. Omitted means the time the server received the request."
+                ),
             ),
         ]
         | None

@@ -22,7 +22,9 @@ def wants_csv(request: Request[Any, Any, Any]) -> bool:
     best = request.accept.best_match([MediaType.JSON, MEDIA_TYPE])
     if best is None:
         raise NotAcceptable.field(
-            "Accept", f"'{request.headers['accept']}' allows neither {MediaType.JSON} nor {MEDIA_TYPE}"
+            "Accept",
+            f"'{request.headers['accept']}' allows neither {MediaType.JSON.value} nor {MEDIA_TYPE}: send "
+            f"Accept: {MediaType.JSON.value} (or {MEDIA_TYPE} for CSV), or no Accept header",
         )
     return best == MEDIA_TYPE
 

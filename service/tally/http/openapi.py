@@ -23,13 +23,16 @@ _WHEN = {
     409: "An idempotency key reused with different content, an immutable catalog field changed, or a batch that "
     "would take usage over a rejecting limit (`urn:tally:problem:limit-exceeded`, naming `events[i]`).",
     413: "The request body is larger than the configured limit.",
+    415: "The body is not sent as `Content-Type: application/json`.",
     429: "The tenant's rate limit is used up (only when `TALLY_RATE_LIMIT_*` is set); retry after `Retry-After`.",
     503: "The database is unreachable; retry after `Retry-After` seconds.",
 }
 
 
-def problems(*statuses: int) -> dict[int, ResponseSpec]:
-    """Document ``statuses`` (plus 503, which any database-backed route can answer) as problem details."""
+def problems(*statuses: int, body: bool = False) -> dict[int, ResponseSpec]:
+    """Document ``statuses`` (plus 503, which any database-backed route can answer) as problem details; a route
+    that takes a JSON ``body`` also answers 413 (too large) and 415 (not JSON)."""
+    statuses = (*statuses, 413, 415) if body else statuses
     return {
         status: ResponseSpec(
             data_container=Problem,

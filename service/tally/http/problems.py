@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
+from enum import Enum
 from http import HTTPStatus
 from typing import Any
 
@@ -65,13 +66,13 @@ def _from_domain(exc: TallyError) -> ProblemDetailsException:
 def validation_problem(request: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:
     """Litestar's validation errors (path and query parameters) as problem details naming each field. An exception
     handler, not an entry of the plugin's map: the datetime message depends on what the query really held."""
-    errors = [_field_error(item, request.query_params) for item in exc.extra or [] if isinstance(item, Mapping)]
+    errors = [_field_error(item, request) for item in exc.extra or [] if isinstance(item, Mapping)]
     if not errors:
         return _problem(400, "invalid-input", str(exc.detail), title="Invalid input").to_response(request)
     return _problem(400, "invalid-input", describe(errors), title="Invalid input", errors=errors).to_response(request)
 
 
-def _field_error(item: Mapping[str, Any], query: Mapping[str, str]) -> FieldError:
+def _field_error(item: Mapping[str, Any], request: Request[Any, Any, Any]) -> FieldError:
     """Litestar reports ``{"message": ..., "key": ..., "source": ...}``; msgspec's body messages end in
     ``- at `$.events[0].quantity```: turn either into a field path and a plain message."""
     message = str(item.get("message", "invalid value"))
@@ -82,12 +83,24 @@ def _field_error(item: Mapping[str, Any], query: Mapping[str, str]) -> FieldErro
         field = str(item.get("key") or item.get("source") or "body")
     if field == "data" and item.get("source") == "body":  # Litestar found no body at all
         return FieldError(field="body", message="is missing: send a JSON object")
-    raw = query.get(field) if item.get("source") == "query" else None
+    raw = request.query_params.get(field) if item.get("source") == "query" else None
+    if text.startswith("Invalid enum value") and (choices := _choices(request, field)):
+        text = f"'{raw}' is not one of {', '.join(choices)}"
     if "RFC3339" in text and raw is not None:
         text = f"'{raw}' is not an ISO-8601 datetime"
         if " " in raw:  # a '+' of the query string, decoded to a space
             text += " (an offset's '+' arrives as a space in a query string: send it as %2B, or use 'Z')"
     return FieldError(field=field, message=text)
+
+
+def _choices(request: Request[Any, Any, Any], name: str) -> list[str]:
+    """The values of the enum a handler's parameter ``name`` takes (Litestar's message names none of them)."""
+    parameter = request.route_handler.parsed_fn_signature.parameters.get(name)
+    kinds = [parameter, *parameter.inner_types] if parameter is not None else []
+    enum = next(
+        (k.annotation for k in kinds if isinstance(k.annotation, type) and issubclass(k.annotation, Enum)), None
+    )
+    return [str(member.value) for member in enum] if enum is not None else []
 
 
 def _from_not_authorized(exc: NotAuthorizedException) -> ProblemDetailsException:

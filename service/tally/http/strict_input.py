@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from collections.abc import Iterator, Mapping
 from typing import Annotated, Any, Literal, TypeVar, get_args, get_origin
 from urllib.parse import unquote_to_bytes
@@ -29,8 +30,9 @@ from litestar import Request
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Empty, Receive, Scope, Send
 
-from tally.domain.errors import InvalidInput, MalformedBody
+from tally.domain.errors import InvalidInput, MalformedBody, UnsupportedMediaType
 from tally.domain.problems import FieldError
+from tally.metering.periods import NAIVE
 
 T = TypeVar("T")
 
@@ -109,7 +111,22 @@ def field_errors(value: object, type_: Any, path: str = "") -> Iterator[FieldErr
                 yield error
     if not found:
         field = f"{path}{at}" if path or not at.startswith(".") else at[1:]
-        yield FieldError(field=field or "body", message=message)
+        yield FieldError(field=field or "body", message=explained(message, value))
+
+
+# msgspec's own words for a bad value, and what to do next. A zone-less datetime names no instant; a list over
+# its bound is split by the caller.
+NO_ZONE = "Expected `datetime` with a timezone component"
+TOO_LONG = re.compile(r"Expected `array` of length <= (\d+)")
+
+
+def explained(message: str, value: object) -> str:
+    if message == NO_ZONE:
+        return f"'{value}' {NAIVE}"
+    if (too_long := TOO_LONG.fullmatch(message)) and isinstance(value, list):
+        most = too_long.group(1)
+        return f"has {len(value)} items, at most {most} are taken: split it into requests of at most {most}"
+    return message
 
 
 def _unknown(key: str, names: list[str]) -> str:
@@ -164,8 +181,23 @@ class StrictRequest(Request[Any, Any, Any]):
         if data_field is None or not _is_struct(data_field.annotation):
             return await super().json()
         if self._json is Empty:
+            media_type, _ = self.content_type
+            if media_type != "application/json" and not (
+                media_type.startswith("application/") and media_type.endswith("+json")
+            ):
+                sent = self.headers.get("content-type")
+                raise UnsupportedMediaType.field(
+                    "Content-Type",
+                    (f"'{sent}' is not JSON" if sent else "is missing")
+                    + ": send the body as Content-Type: application/json",
+                )
             self._json = decode(await self.body(), data_field.annotation)
         return self._json
+
+
+def _is_json(media_type: str) -> bool:
+    """``application/json``, or a JSON-based type such as ``application/vnd.api+json``."""
+    return media_type == "application/json" or (media_type.startswith("application/") and media_type.endswith("+json"))
 
 
 def _is_struct(annotation: Any) -> bool:

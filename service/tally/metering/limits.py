@@ -16,7 +16,7 @@ from tally.domain.problems import FieldError
 from tally.domain.usage import UsageTotal
 from tally.metering.aggregations import State, value
 from tally.metering.events import NewEvent
-from tally.metering.periods import day_start, month_start, next_month_start
+from tally.metering.periods import day_start, month_start, next_month_start, rfc3339
 
 NO_LIMIT_PERIOD = LimitPeriod.MONTH
 """The period an entitlement without a limit reports its usage for."""
@@ -163,8 +163,8 @@ def exceeded(period: WatchedPeriod, event: NewEvent, used: int) -> FieldError:
         field=f"events[{event.index}]",
         message=(
             f"feature '{period.feature_key}' would go over its limit of {period.limit} per {period.period.value} "
-            f"(used {used} from {period.start.isoformat()} to {period.end.isoformat()}); nothing of the batch "
-            "was stored"
+            f"(used {used} from {rfc3339(period.start)} to {rfc3339(period.end)}); nothing of the batch was "
+            "stored: wait for the next period, or raise the limit"
         ),
     )
 

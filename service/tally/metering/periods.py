@@ -25,6 +25,11 @@ def as_utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
+def rfc3339(instant: datetime) -> str:
+    """An aware instant as RFC 3339, ``Z`` for UTC: how every answer and message shows one."""
+    return instant.isoformat().replace("+00:00", "Z")
+
+
 def zone(name: str) -> tzinfo:
     """The IANA zone called ``name``; an unknown one is a 400 naming ``timezone``."""
     if name == "UTC":
@@ -56,10 +61,16 @@ def next_month_start(value: datetime, tz: tzinfo = UTC) -> datetime:
     return day_start(following, tz)
 
 
+NAIVE = "has no UTC offset, so it names no instant: append Z for UTC (2026-12-05T10:00:00Z) or the offset it is in"
+
+
 def utc_bound(value: datetime | None, field: str) -> datetime | None:
-    """``as_utc`` for a query bound: an instant outside the representable UTC range is a 400 naming ``field``."""
+    """A query bound as an aware UTC datetime: one without an offset (it names no instant: refused, not guessed)
+    or outside the representable UTC range is a 400 naming ``field``."""
     if value is None:
         return None
+    if value.tzinfo is None:
+        raise InvalidInput.field(field, f"'{value.isoformat()}' {NAIVE} (in a query, send + as %2B)")
     try:
         return as_utc(value)
     except OverflowError:
@@ -85,9 +96,7 @@ def resolve_period(
         field = "period_end" if end is not None else "period_start"
         raise InvalidInput.field(field, "no calendar month lies around it within years 1 to 9999") from None
     if start >= end:
-        raise InvalidInput.field(
-            "period_start", f"must be before period_end ({start.isoformat()} >= {end.isoformat()})"
-        )
+        raise InvalidInput.field("period_start", f"must be before period_end ({rfc3339(start)} >= {rfc3339(end)})")
     return start, end
 
 
@@ -145,7 +154,7 @@ def _next_boundary(instant: datetime, size: WindowSize, tz: tzinfo) -> datetime:
 
 def _alignment(size: WindowSize, tz: tzinfo, instant: datetime) -> str:
     where = f"in {tz}" if tz is not UTC else "in UTC"
-    shown = instant.astimezone(tz).isoformat()
+    shown = rfc3339(instant.astimezone(tz))
     need = {
         WindowSize.HOUR: "a whole hour",
         WindowSize.DAY: "local midnight",

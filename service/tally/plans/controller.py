@@ -49,7 +49,7 @@ class PlanController(Controller):
         status_code=200,
         responses={
             201: ResponseSpec(data_container=Plan, description="The plan was created.", generate_examples=False),
-            **problems(400, 401, 403, 429),
+            **problems(400, 401, 403, 429, body=True),
         },
     )
     async def put_plan(
@@ -79,7 +79,7 @@ class TenantPlanController(Controller):
         ),
         guards=[requires(Permission.MANAGE_PLANS)],
         status_code=200,
-        responses=problems(400, 401, 403, 429),
+        responses=problems(400, 401, 403, 429, body=True),
     )
     async def put_tenant_plan(
         self, tenant_id: TenantId, data: JSONBody[PlanAssignmentIn], plans: NamedDependency[PlanService]

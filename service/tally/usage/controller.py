@@ -53,7 +53,7 @@ class UsageController(Controller):
         ),
         guards=[requires(Permission.RECORD_USAGE)],
         status_code=200,
-        responses=problems(400, 401, 403, 409, 413, 429),
+        responses=problems(400, 401, 403, 409, 429, body=True),
         operation_class=linked(
             void=Link(
                 operation_id="void_usage_event",
@@ -124,12 +124,13 @@ class UsageController(Controller):
         period_start: Annotated[
             datetime | None,
             Parameter(
-                description="Inclusive start, ISO-8601. Naive means UTC; send an offset's `+` as `%2B`.",
+                description="Inclusive start, RFC 3339 with an offset (`Z` or `±hh:mm`; send `+` as `%2B`); "
+                "without one a 400.",
             ),
         ] = None,
         period_end: Annotated[
             datetime | None,
-            Parameter(description="Exclusive end, ISO-8601, after `period_start` (else 400). Naive means UTC."),
+            Parameter(description="Exclusive end, RFC 3339 with an offset, after `period_start` (else 400)."),
         ] = None,
         window_size: Annotated[
             WindowSize | None,
@@ -196,7 +197,7 @@ class UsageController(Controller):
         ),
         guards=[requires(Permission.RECORD_USAGE)],
         status_code=200,
-        responses=problems(400, 401, 403, 404, 429),
+        responses=problems(400, 401, 403, 404, 429, body=True),
         operation_class=linked(
             events=Link(
                 operation_id="list_usage_events",
@@ -254,9 +255,11 @@ class UsageController(Controller):
         feature_key: Annotated[
             str | None, Parameter(description="Only this feature's events.", max_length=64, pattern=NO_NUL)
         ] = None,
-        period_start: Annotated[datetime | None, Parameter(description="Inclusive start; naive means UTC.")] = None,
+        period_start: Annotated[
+            datetime | None, Parameter(description="Inclusive start, RFC 3339 with an offset (without one a 400).")
+        ] = None,
         period_end: Annotated[
-            datetime | None, Parameter(description="Exclusive end, after `period_start` (else 400); naive means UTC.")
+            datetime | None, Parameter(description="Exclusive end, RFC 3339 with an offset, after `period_start`.")
         ] = None,
         limit: Annotated[int, Parameter(ge=1, le=MAX_EVENTS_PAGE, description="Events per page.")] = 100,
         cursor: Annotated[

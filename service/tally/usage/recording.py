@@ -33,7 +33,7 @@ from tally.metering.aggregations import State, latest_key, value
 from tally.metering.buckets import DIMENSION_BUCKETS, USAGE_BUCKETS, bucket_cells, dimension_cells
 from tally.metering.events import NewEvent, dimension_set
 from tally.metering.limits import WatchedPeriod
-from tally.metering.periods import as_utc, zone
+from tally.metering.periods import as_utc, rfc3339, zone
 from tally.metering.totals import TotalsSource
 from tally.usage.events import event_out
 from tally.webhooks.outbox import AlertOutbox, Crossing
@@ -118,7 +118,9 @@ class UsageRecorder:
                 errors.append(
                     FieldError(
                         field=f"events[{i}].timestamp",
-                        message=f"{timestamp.isoformat()} is more than {self.future_skew} in the future",
+                        message=f"{rfc3339(timestamp)} is more than {_duration(self.future_skew)} ahead of the "
+                        f"server's clock ({rfc3339(received_at)}): send the time the usage happened, or leave "
+                        "timestamp out to mean now",
                     )
                 )
                 continue
@@ -287,3 +289,12 @@ def _crossings(watched: dict[WatchedPeriod, PeriodCheck], inserted: set[str]) ->
         used = value(check.aggregation, state) if state is not None else 0
         crossings += [Crossing(period, p, used) for p in limits.reached(period, used)]
     return crossings
+
+
+def _duration(span: timedelta) -> str:
+    """``span`` in words: "5 minutes", "90 seconds"."""
+    seconds = int(span.total_seconds())
+    minutes, rest = divmod(seconds, 60)
+    if rest or not minutes:
+        return f"{seconds} second{'' if seconds == 1 else 's'}"
+    return f"{minutes} minute{'' if minutes == 1 else 's'}"

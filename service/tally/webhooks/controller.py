@@ -47,7 +47,7 @@ class WebhookController(Controller):
             "unless the server allows them. An endpoint receives the alerts recorded after it was added."
         ),
         status_code=201,
-        responses=problems(400, 401, 403, 429),
+        responses=problems(400, 401, 403, 429, body=True),
     )
     async def create_endpoint(
         self, webhooks: NamedDependency[WebhookService], data: JSONBody[WebhookEndpointIn]

@@ -194,10 +194,10 @@ def sync_detailed(
         tenant_id (UUID): The tenant whose usage is recorded or read.
         feature_keys (list[str] | None | Unset): Features to report (repeat the parameter, at most
             100); omitted: every feature of the catalog. Unknown keys are a 400.
-        period_start (datetime.datetime | None | Unset): Inclusive start, ISO-8601. Naive means
-            UTC; send an offset's `+` as `%2B`.
-        period_end (datetime.datetime | None | Unset): Exclusive end, ISO-8601, after
-            `period_start` (else 400). Naive means UTC.
+        period_start (datetime.datetime | None | Unset): Inclusive start, RFC 3339 with an offset
+            (`Z` or `±hh:mm`; send `+` as `%2B`); without one a 400.
+        period_end (datetime.datetime | None | Unset): Exclusive end, RFC 3339 with an offset,
+            after `period_start` (else 400).
         window_size (None | Unset | WindowSize): One row per feature per `hour`, `day` or `month`
             of the period.
         timezone (str | Unset): IANA time zone that day and month windows and the calendar-month
@@ -269,10 +269,10 @@ def sync(
         tenant_id (UUID): The tenant whose usage is recorded or read.
         feature_keys (list[str] | None | Unset): Features to report (repeat the parameter, at most
             100); omitted: every feature of the catalog. Unknown keys are a 400.
-        period_start (datetime.datetime | None | Unset): Inclusive start, ISO-8601. Naive means
-            UTC; send an offset's `+` as `%2B`.
-        period_end (datetime.datetime | None | Unset): Exclusive end, ISO-8601, after
-            `period_start` (else 400). Naive means UTC.
+        period_start (datetime.datetime | None | Unset): Inclusive start, RFC 3339 with an offset
+            (`Z` or `±hh:mm`; send `+` as `%2B`); without one a 400.
+        period_end (datetime.datetime | None | Unset): Exclusive end, RFC 3339 with an offset,
+            after `period_start` (else 400).
         window_size (None | Unset | WindowSize): One row per feature per `hour`, `day` or `month`
             of the period.
         timezone (str | Unset): IANA time zone that day and month windows and the calendar-month
@@ -339,10 +339,10 @@ async def asyncio_detailed(
         tenant_id (UUID): The tenant whose usage is recorded or read.
         feature_keys (list[str] | None | Unset): Features to report (repeat the parameter, at most
             100); omitted: every feature of the catalog. Unknown keys are a 400.
-        period_start (datetime.datetime | None | Unset): Inclusive start, ISO-8601. Naive means
-            UTC; send an offset's `+` as `%2B`.
-        period_end (datetime.datetime | None | Unset): Exclusive end, ISO-8601, after
-            `period_start` (else 400). Naive means UTC.
+        period_start (datetime.datetime | None | Unset): Inclusive start, RFC 3339 with an offset
+            (`Z` or `±hh:mm`; send `+` as `%2B`); without one a 400.
+        period_end (datetime.datetime | None | Unset): Exclusive end, RFC 3339 with an offset,
+            after `period_start` (else 400).
         window_size (None | Unset | WindowSize): One row per feature per `hour`, `day` or `month`
             of the period.
         timezone (str | Unset): IANA time zone that day and month windows and the calendar-month
@@ -412,10 +412,10 @@ async def asyncio(
         tenant_id (UUID): The tenant whose usage is recorded or read.
         feature_keys (list[str] | None | Unset): Features to report (repeat the parameter, at most
             100); omitted: every feature of the catalog. Unknown keys are a 400.
-        period_start (datetime.datetime | None | Unset): Inclusive start, ISO-8601. Naive means
-            UTC; send an offset's `+` as `%2B`.
-        period_end (datetime.datetime | None | Unset): Exclusive end, ISO-8601, after
-            `period_start` (else 400). Naive means UTC.
+        period_start (datetime.datetime | None | Unset): Inclusive start, RFC 3339 with an offset
+            (`Z` or `±hh:mm`; send `+` as `%2B`); without one a 400.
+        period_end (datetime.datetime | None | Unset): Exclusive end, RFC 3339 with an offset,
+            after `period_start` (else 400).
         window_size (None | Unset | WindowSize): One row per feature per `hour`, `day` or `month`
             of the period.
         timezone (str | Unset): IANA time zone that day and month windows and the calendar-month

@@ -147,9 +147,10 @@ def sync_detailed(
     Args:
         tenant_id (UUID): The tenant whose usage is recorded or read.
         feature_key (None | str | Unset): Only this feature's events.
-        period_start (datetime.datetime | None | Unset): Inclusive start; naive means UTC.
-        period_end (datetime.datetime | None | Unset): Exclusive end, after `period_start` (else
-            400); naive means UTC.
+        period_start (datetime.datetime | None | Unset): Inclusive start, RFC 3339 with an offset
+            (without one a 400).
+        period_end (datetime.datetime | None | Unset): Exclusive end, RFC 3339 with an offset,
+            after `period_start`.
         limit (int | Unset): Events per page. Default: 100.
         cursor (None | str | Unset): `next_cursor` of the previous page; a cursor this API did not
             return is a 400.
@@ -198,9 +199,10 @@ def sync(
     Args:
         tenant_id (UUID): The tenant whose usage is recorded or read.
         feature_key (None | str | Unset): Only this feature's events.
-        period_start (datetime.datetime | None | Unset): Inclusive start; naive means UTC.
-        period_end (datetime.datetime | None | Unset): Exclusive end, after `period_start` (else
-            400); naive means UTC.
+        period_start (datetime.datetime | None | Unset): Inclusive start, RFC 3339 with an offset
+            (without one a 400).
+        period_end (datetime.datetime | None | Unset): Exclusive end, RFC 3339 with an offset,
+            after `period_start`.
         limit (int | Unset): Events per page. Default: 100.
         cursor (None | str | Unset): `next_cursor` of the previous page; a cursor this API did not
             return is a 400.
@@ -244,9 +246,10 @@ async def asyncio_detailed(
     Args:
         tenant_id (UUID): The tenant whose usage is recorded or read.
         feature_key (None | str | Unset): Only this feature's events.
-        period_start (datetime.datetime | None | Unset): Inclusive start; naive means UTC.
-        period_end (datetime.datetime | None | Unset): Exclusive end, after `period_start` (else
-            400); naive means UTC.
+        period_start (datetime.datetime | None | Unset): Inclusive start, RFC 3339 with an offset
+            (without one a 400).
+        period_end (datetime.datetime | None | Unset): Exclusive end, RFC 3339 with an offset,
+            after `period_start`.
         limit (int | Unset): Events per page. Default: 100.
         cursor (None | str | Unset): `next_cursor` of the previous page; a cursor this API did not
             return is a 400.
@@ -293,9 +296,10 @@ async def asyncio(
     Args:
         tenant_id (UUID): The tenant whose usage is recorded or read.
         feature_key (None | str | Unset): Only this feature's events.
-        period_start (datetime.datetime | None | Unset): Inclusive start; naive means UTC.
-        period_end (datetime.datetime | None | Unset): Exclusive end, after `period_start` (else
-            400); naive means UTC.
+        period_start (datetime.datetime | None | Unset): Inclusive start, RFC 3339 with an offset
+            (without one a 400).
+        period_end (datetime.datetime | None | Unset): Exclusive end, RFC 3339 with an offset,
+            after `period_start`.
         limit (int | Unset): Events per page. Default: 100.
         cursor (None | str | Unset): `next_cursor` of the previous page; a cursor this API did not
             return is a 400.

@@ -1,0 +1,493 @@
+"""The recorder: usage recorded with a call that returns at once, sent in batches from a background thread
+(``Recorder``) or task (``AsyncRecorder``), retried until the server has it, and never lost without a word.
+
+Hand-written beside the generated client (scripts/contract.py keeps it when it regenerates the package); it sends
+through the generated ``record_usage_events``. Each event gets its idempotency key (and its timestamp) when it is
+recorded, so every retry re-sends the same event and the server counts it once, however often it was sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import collections
+import datetime as dt
+import logging
+import random
+import re
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from typing import Literal, Self
+
+import httpx
+
+from .api.usage import record_usage_events
+from .client import AuthenticatedClient
+from .models import IngestResult, Problem, UsageBatch, UsageEventIn, UsageEventInDimensions
+from .types import UNSET, Response
+
+__all__ = ("AsyncRecorder", "ErrorHandler", "RecordedEvent", "Recorder")
+
+logger = logging.getLogger("tally_client.recorder")
+
+MAX_BATCH = 1000  # the API's limit of events per request
+# Answers worth sending again unchanged: the server (or a proxy before it) was busy, restarting or rate limited.
+RETRIED = frozenset({408, 425, 429, 500, 502, 503, 504})
+# A problem names the events it is about as ``events[i]`` (in ``errors[].field`` or in ``detail``).
+EVENT_INDEX = re.compile(r"events\[(\d+)\]")
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedEvent:
+    """One recorded event, as it is (re)sent: its key and timestamp were fixed when it was recorded."""
+
+    tenant_id: uuid.UUID
+    event: UsageEventIn
+
+
+ErrorHandler = Callable[[Sequence[RecordedEvent], Problem | None], None]
+"""Called with events the server refused (and its problem: a 4xx about their content, which sending again would
+not change) or, with ``None``, events still unsent when ``close``'s time ran out."""
+
+
+def log_error(events: Sequence[RecordedEvent], problem: Problem | None) -> None:
+    """The default ``on_error``: an error log line, so that no event is lost without a word."""
+    reason = f"{problem.status} {problem.title}: {problem.detail}" if problem else "unsent when the recorder closed"
+    keys = ", ".join(e.event.idempotency_key for e in events[:5]) + (", ..." if len(events) > 5 else "")
+    logger.error("tally recorder: %d event(s) not recorded (%s): %s", len(events), reason, keys)
+
+
+@dataclass
+class _Delivery:
+    """Sends one chunk of events to the end, without I/O of its own (the sync and async recorders share it): asks
+    for the next request to make, is told its answer, and says how long to wait before the next request."""
+
+    pending: list[list[RecordedEvent]]
+    max_retry_delay: float
+    settle: Callable[[Sequence[RecordedEvent], Problem | None, bool], None]
+    attempt: int = 0
+
+    def next_batch(self) -> list[RecordedEvent] | None:
+        return self.pending[-1] if self.pending else None
+
+    def give_up(self) -> None:
+        """Time ran out: report what is left as unsent."""
+        for batch in self.pending:
+            self.settle(batch, None, False)
+        self.pending.clear()
+
+    def answered(self, response: Response[IngestResult | Problem] | None) -> float:
+        """Take the answer to ``next_batch()`` (``None``: no usable answer) and return the seconds to wait."""
+        batch = self.pending[-1]
+        status = response.status_code if response is not None else None
+        if response is not None and isinstance(response.parsed, IngestResult):
+            self.pending.pop()
+            self.settle(batch, None, True)
+            self.attempt = 0
+            return 0.0
+        if response is None or status in RETRIED or not isinstance(response.parsed, Problem):
+            self.attempt += 1
+            return self._delay(response)
+        self.pending.pop()
+        self.attempt = 0
+        if status == HTTPStatus.REQUEST_ENTITY_TOO_LARGE and len(batch) > 1:  # too big, not wrong: send halves
+            self.pending += [batch[len(batch) // 2 :], batch[: len(batch) // 2]]
+            return 0.0
+        # Refused for its content: the events the problem names are reported, the rest of the batch goes again.
+        problem = response.parsed
+        texts = [problem.detail, *(e.field for e in (problem.errors if isinstance(problem.errors, list) else []))]
+        named = {int(i) for text in texts for i in EVENT_INDEX.findall(text) if int(i) < len(batch)}
+        if not named or len(named) == len(batch):
+            self.settle(batch, problem, False)
+            return 0.0
+        self.settle([e for i, e in enumerate(batch) if i in named], problem, False)
+        self.pending.append([e for i, e in enumerate(batch) if i not in named])
+        return 0.0
+
+    def _delay(self, response: Response[IngestResult | Problem] | None) -> float:
+        """Retry-After when the server sent one, else exponential backoff with jitter; at most max_retry_delay."""
+        retry_after = str(response.headers.get("retry-after", "")) if response is not None else ""
+        if retry_after.isdigit():
+            return min(float(retry_after), self.max_retry_delay)
+        backoff: float = min(self.max_retry_delay, 0.05 * 2 ** min(self.attempt, 16))
+        return backoff * random.uniform(0.5, 1.0)  # noqa: S311 (jitter, not a secret)
+
+
+@dataclass
+class _Buffer:
+    """What both recorders keep: the bounded queue of events not yet settled, the counts, the settings."""
+
+    batch_size: int
+    flush_interval: float
+    max_buffered: int
+    when_full: Literal["block", "drop"]
+    max_retry_delay: float
+    on_error: ErrorHandler
+    events: collections.deque[RecordedEvent] = field(default_factory=collections.deque)
+    in_flight: int = 0
+    recorded: int = 0
+    settled: int = 0
+    sent: int = 0
+    failed: int = 0
+    dropped: int = 0
+    closed: bool = False
+    flushing: bool = False
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.batch_size <= MAX_BATCH:
+            raise ValueError(f"batch_size must be 1 to {MAX_BATCH}")
+        if self.max_buffered < self.batch_size:
+            raise ValueError("max_buffered must be at least batch_size")
+        if self.when_full not in ("block", "drop"):
+            raise ValueError('when_full must be "block" or "drop"')
+
+    @property
+    def full(self) -> bool:
+        return len(self.events) + self.in_flight >= self.max_buffered
+
+    def due(self, oldest: float | None) -> bool:
+        """Whether a batch should go now: a full one, a flush, a close, or the oldest event waited its interval."""
+        if not self.events:
+            return False
+        late = oldest is not None and time.monotonic() - oldest >= self.flush_interval
+        return len(self.events) >= self.batch_size or self.flushing or self.closed or late
+
+    def take(self) -> _Delivery:
+        """The next chunk (at most ``batch_size`` events, oldest first) split into one batch per tenant."""
+        chunk = [self.events.popleft() for _ in range(min(self.batch_size, len(self.events)))]
+        self.in_flight += len(chunk)
+        by_tenant: dict[uuid.UUID, list[RecordedEvent]] = {}
+        for event in chunk:
+            by_tenant.setdefault(event.tenant_id, []).append(event)
+        return _Delivery(list(reversed(by_tenant.values())), self.max_retry_delay, self.settle)
+
+    def settle(self, events: Sequence[RecordedEvent], problem: Problem | None, sent: bool) -> None:
+        self.in_flight -= len(events)
+        self.settled += len(events)
+        if sent:
+            self.sent += len(events)
+            return
+        self.failed += len(events)
+        try:
+            self.on_error(events, problem)
+        except Exception:  # a failing callback must not stop the sending of every later event
+            logger.exception("tally recorder: on_error raised")
+
+
+def new_event(
+    tenant_id: uuid.UUID | str,
+    feature_key: str,
+    quantity: int,
+    dimensions: Mapping[str, str] | None,
+    timestamp: dt.datetime | None,
+    idempotency_key: str | None,
+) -> RecordedEvent:
+    """The event as it will be sent, every time: its key and timestamp are fixed now."""
+    if timestamp is not None and timestamp.utcoffset() is None:
+        raise ValueError("timestamp must carry a time zone (Tally refuses a zone-less timestamp)")
+    event = UsageEventIn(
+        feature_key=feature_key,
+        quantity=quantity,
+        idempotency_key=idempotency_key or f"rec-{uuid.uuid4().hex}",
+        timestamp=timestamp or dt.datetime.now(dt.UTC),
+        dimensions=UsageEventInDimensions.from_dict(dimensions) if dimensions else UNSET,
+    )
+    return RecordedEvent(uuid.UUID(str(tenant_id)), event)
+
+
+class _Counts:
+    _state: _Buffer
+
+    @property
+    def dropped(self) -> int:
+        """Events not recorded because the buffer was full (``when_full="drop"``)."""
+        return self._state.dropped
+
+    @property
+    def sent(self) -> int:
+        """Events the server acknowledged (newly stored or already known)."""
+        return self._state.sent
+
+    @property
+    def failed(self) -> int:
+        """Events handed to ``on_error``: refused, or unsent when ``close`` ran out of time."""
+        return self._state.failed
+
+
+class Recorder(_Counts):
+    """Records usage from any number of threads; a background thread sends it in batches.
+
+    ``record`` returns at once. A batch goes when ``batch_size`` events wait, when the oldest has waited
+    ``flush_interval`` seconds, on ``flush()`` and on ``close()`` (also by ``with``, and at interpreter exit, when
+    up to ``exit_timeout`` seconds are spent sending what is left). Timeouts, connection errors, 429, 5xx and 503
+    are retried with backoff (honouring ``Retry-After``, at most ``max_retry_delay`` seconds apart) for as long as
+    the recorder is open; a 4xx about the events' content is not retried: those events go to ``on_error`` with the
+    problem (the rest of their batch is sent again). At most ``max_buffered`` events wait (sent or not); when
+    that many do, ``record`` blocks until there is room (``when_full="block"``) or drops the event and counts it
+    in ``dropped`` (``"drop"``).
+    """
+
+    def __init__(
+        self,
+        client: AuthenticatedClient,
+        *,
+        batch_size: int = 500,
+        flush_interval: float = 1.0,
+        max_buffered: int = 100_000,
+        when_full: Literal["block", "drop"] = "block",
+        on_error: ErrorHandler = log_error,
+        max_retry_delay: float = 30.0,
+        exit_timeout: float = 30.0,
+    ) -> None:
+        self._client = client
+        self._state = _Buffer(batch_size, flush_interval, max_buffered, when_full, max_retry_delay, on_error)
+        self._exit_timeout = exit_timeout
+        self._deadline: float | None = None  # set by close(timeout): retries stop then
+        self._changed = threading.Condition()
+        self._oldest: float | None = None
+        self._thread = threading.Thread(target=self._run, name="tally-recorder", daemon=True)
+        self._thread.start()
+        # The thread is a daemon (a non-daemon one would keep the interpreter from ever reaching atexit); so the
+        # buffered events are sent from here before the interpreter goes.
+        atexit.register(self._close_at_exit)
+
+    def record(
+        self,
+        tenant_id: uuid.UUID | str,
+        feature_key: str,
+        quantity: int,
+        *,
+        dimensions: Mapping[str, str] | None = None,
+        timestamp: dt.datetime | None = None,
+        idempotency_key: str | None = None,
+    ) -> bool:
+        """Buffer one event (timestamp: now, key: a new UUID, unless given). False when it was dropped."""
+        event = new_event(tenant_id, feature_key, quantity, dimensions, timestamp, idempotency_key)
+        with self._changed:
+            state = self._state
+            while not state.closed and state.full and state.when_full == "block":
+                self._changed.wait()
+            if state.closed:
+                raise RuntimeError("the recorder is closed")
+            if state.full:
+                state.dropped += 1
+                return False
+            state.events.append(event)
+            state.recorded += 1
+            self._oldest = self._oldest or time.monotonic()
+            self._changed.notify_all()
+        return True
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Send everything recorded so far; True once all of it is settled (sent or reported), False on timeout."""
+        with self._changed:
+            target = self._state.recorded
+            self._state.flushing = True
+            self._changed.notify_all()
+            done = self._changed.wait_for(lambda: self._state.settled >= target, timeout)
+            self._state.flushing = False
+            return done
+
+    def close(self, timeout: float | None = None) -> None:
+        """Send what is buffered and stop. With a ``timeout``, events still unsent then go to ``on_error``."""
+        with self._changed:
+            if self._state.closed:
+                return
+            self._state.closed = True
+            self._deadline = None if timeout is None else time.monotonic() + timeout
+            self._changed.notify_all()
+        self._thread.join()
+        atexit.unregister(self._close_at_exit)
+
+    def _close_at_exit(self) -> None:
+        self.close(self._exit_timeout)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def _run(self) -> None:
+        while True:
+            with self._changed:
+                state = self._state
+                while not state.due(self._oldest) and not (state.closed and not state.events):
+                    wait = None if self._oldest is None else self._oldest + state.flush_interval - time.monotonic()
+                    self._changed.wait(wait)
+                if not state.events:  # closed, and nothing left
+                    return
+                delivery = state.take()
+                self._oldest = time.monotonic() if state.events else None
+            self._deliver(delivery)
+
+    def _deliver(self, delivery: _Delivery) -> None:
+        while (batch := delivery.next_batch()) is not None:
+            try:
+                response = record_usage_events.sync_detailed(batch[0].tenant_id, client=self._client, body=_body(batch))
+            except (httpx.TransportError, ValueError, KeyError) as exc:  # no answer, or one that is not Tally's
+                logger.warning("tally recorder: sending failed, will retry: %r", exc)
+                response = None
+            with self._changed:
+                delay = delivery.answered(response)
+                self._changed.notify_all()
+                if delay and self._deadline is not None and time.monotonic() + delay > self._deadline:
+                    delivery.give_up()
+                    self._changed.notify_all()
+                    return
+                if delay:  # wait, but wake when close() sets a deadline, to judge the wait against it
+                    deadline = self._deadline
+                    self._changed.wait_for(lambda: self._deadline != deadline, delay)
+
+
+class AsyncRecorder(_Counts):
+    """``Recorder`` for asyncio: a task sends the batches. ``await record(...)`` returns at once unless the buffer
+    is full and ``when_full="block"``. Use ``async with`` or ``await close()``; if the event loop ends first (the
+    end of ``asyncio.run``), the task sends what is left before it goes, for up to ``exit_timeout`` seconds."""
+
+    def __init__(
+        self,
+        client: AuthenticatedClient,
+        *,
+        batch_size: int = 500,
+        flush_interval: float = 1.0,
+        max_buffered: int = 100_000,
+        when_full: Literal["block", "drop"] = "block",
+        on_error: ErrorHandler = log_error,
+        max_retry_delay: float = 30.0,
+        exit_timeout: float = 30.0,
+    ) -> None:
+        self._client = client
+        self._state = _Buffer(batch_size, flush_interval, max_buffered, when_full, max_retry_delay, on_error)
+        self._exit_timeout = exit_timeout
+        self._deadline: float | None = None
+        self._changed: asyncio.Condition | None = None  # made in the loop that runs the recorder
+        self._task: asyncio.Task[None] | None = None
+        self._oldest: float | None = None
+        self._delivery: _Delivery | None = None  # the chunk being sent: resumed if the task is cancelled meanwhile
+
+    def _started(self) -> asyncio.Condition:
+        if self._changed is None:
+            self._changed = asyncio.Condition()
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="tally-recorder")
+        return self._changed
+
+    async def record(
+        self,
+        tenant_id: uuid.UUID | str,
+        feature_key: str,
+        quantity: int,
+        *,
+        dimensions: Mapping[str, str] | None = None,
+        timestamp: dt.datetime | None = None,
+        idempotency_key: str | None = None,
+    ) -> bool:
+        """Buffer one event (timestamp: now, key: a new UUID, unless given). False when it was dropped."""
+        event = new_event(tenant_id, feature_key, quantity, dimensions, timestamp, idempotency_key)
+        changed = self._started()
+        async with changed:
+            state = self._state
+            if state.when_full == "block":
+                await changed.wait_for(lambda: state.closed or not state.full)
+            if state.closed:
+                raise RuntimeError("the recorder is closed")
+            if state.full:
+                state.dropped += 1
+                return False
+            state.events.append(event)
+            state.recorded += 1
+            self._oldest = self._oldest or time.monotonic()
+            changed.notify_all()
+        return True
+
+    async def flush(self, timeout: float | None = None) -> bool:
+        """Send everything recorded so far; True once all of it is settled (sent or reported), False on timeout."""
+        changed = self._started()
+        async with changed:
+            target = self._state.recorded
+            self._state.flushing = True
+            changed.notify_all()
+            try:
+                async with asyncio.timeout(timeout):
+                    await changed.wait_for(lambda: self._state.settled >= target)
+            except TimeoutError:
+                return False
+            finally:
+                self._state.flushing = False
+            return True
+
+    async def close(self, timeout: float | None = None) -> None:
+        """Send what is buffered and stop. With a ``timeout``, events still unsent then go to ``on_error``."""
+        changed = self._started()
+        async with changed:
+            if self._state.closed:
+                return
+            self._state.closed = True
+            self._deadline = None if timeout is None else time.monotonic() + timeout
+            changed.notify_all()
+        if self._task is not None:
+            await self._task
+
+    async def __aenter__(self) -> Self:
+        self._started()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    async def _run(self) -> None:
+        changed = self._started()
+        try:
+            await self._send_until_closed(changed)
+        except asyncio.CancelledError:  # the loop is ending (asyncio.run cancels what is left): send, then go
+            self._state.closed = True
+            self._deadline = time.monotonic() + self._exit_timeout
+            await self._send_until_closed(changed)
+            raise
+
+    async def _send_until_closed(self, changed: asyncio.Condition) -> None:
+        state = self._state
+        if self._delivery is not None:
+            await self._deliver(self._delivery, changed)
+        while True:
+            async with changed:
+                while not state.due(self._oldest) and not (state.closed and not state.events):
+                    wait = None if self._oldest is None else self._oldest + state.flush_interval - time.monotonic()
+                    try:
+                        async with asyncio.timeout(wait):
+                            await changed.wait()
+                    except TimeoutError:
+                        pass
+                if not state.events:
+                    return
+                self._delivery = state.take()
+                self._oldest = time.monotonic() if state.events else None
+            await self._deliver(self._delivery, changed)
+
+    async def _deliver(self, delivery: _Delivery, changed: asyncio.Condition) -> None:
+        while (batch := delivery.next_batch()) is not None:
+            try:
+                response = await record_usage_events.asyncio_detailed(
+                    batch[0].tenant_id, client=self._client, body=_body(batch)
+                )
+            except (httpx.TransportError, ValueError, KeyError) as exc:  # no answer, or one that is not Tally's
+                logger.warning("tally recorder: sending failed, will retry: %r", exc)
+                response = None
+            async with changed:
+                delay = delivery.answered(response)
+                changed.notify_all()
+                if delay and self._deadline is not None and time.monotonic() + delay > self._deadline:
+                    delivery.give_up()
+                    changed.notify_all()
+                    return
+            if delay:
+                await asyncio.sleep(delay)
+        self._delivery = None
+
+
+def _body(batch: Sequence[RecordedEvent]) -> UsageBatch:
+    return UsageBatch(events=[e.event for e in batch])

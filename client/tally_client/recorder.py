@@ -330,7 +330,7 @@ class Recorder(_Counts):
             try:
                 response = record_usage_events.sync_detailed(batch[0].tenant_id, client=self._client, body=_body(batch))
             except (httpx.TransportError, ValueError, KeyError) as exc:  # no answer, or one that is not Tally's
-                logger.warning("tally recorder: sending failed, will retry: %r", exc)
+                _log_retry(delivery, exc)
                 response = None
             with self._changed:
                 delay = delivery.answered(response)
@@ -475,7 +475,7 @@ class AsyncRecorder(_Counts):
                     batch[0].tenant_id, client=self._client, body=_body(batch)
                 )
             except (httpx.TransportError, ValueError, KeyError) as exc:  # no answer, or one that is not Tally's
-                logger.warning("tally recorder: sending failed, will retry: %r", exc)
+                _log_retry(delivery, exc)
                 response = None
             async with changed:
                 delay = delivery.answered(response)
@@ -487,6 +487,12 @@ class AsyncRecorder(_Counts):
             if delay:
                 await asyncio.sleep(delay)
         self._delivery = None
+
+
+def _log_retry(delivery: _Delivery, exc: Exception) -> None:
+    """A warning for a batch's first failure; its further retries only at debug level."""
+    level = logging.WARNING if delivery.attempt == 0 else logging.DEBUG
+    logger.log(level, "tally recorder: sending failed, will retry: %r", exc)
 
 
 def _body(batch: Sequence[RecordedEvent]) -> UsageBatch:

@@ -141,8 +141,10 @@ def main() -> int:
     ref = args.base_ref or base_ref()
     base_text = git("show", f"{ref}:openapi.json") if ref else ""
     if not base_text:
-        print("breaking: no earlier openapi.json in this checkout's history (no release tag, no commit with one): "
-              "nothing to compare")
+        print(
+            "breaking: no earlier openapi.json in this checkout's history (no release tag, no commit with one): "
+            "nothing to compare"
+        )
         return 0
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp) / "base-openapi.json"
@@ -156,8 +158,12 @@ def main() -> int:
         print(f"breaking: {problem}", file=sys.stderr)
     if problems:
         return 1
-    print(f"breaking: none against {label}" if not changes else f"breaking: {len(changes)} change(s) against "
-          f"{label}, released as a new major version and named in CHANGELOG.md")
+    print(
+        f"breaking: none against {label}"
+        if not changes
+        else f"breaking: {len(changes)} change(s) against "
+        f"{label}, released as a new major version and named in CHANGELOG.md"
+    )
     return 0
 
 

@@ -1,5 +1,6 @@
 """The TypeScript SDK (clients/typescript) against a live server: its vitest suite, run with the server's URL and
-tokens in the environment (totals, a recorded batch, a 409 read as a typed problem, the query hook's key and fetcher)."""
+tokens in the environment (totals, a recorded batch, a 409 read as a typed problem, the query hook's key and
+fetcher)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ import httpx
 import pytest
 
 from tally.auth import Role
-from tests.conftest import PLATFORM, bearer
+from tally.db.migrate import upgrade
+from tests.conftest import PLATFORM, bearer, in_thread
 from tests.e2e.conftest import running_server
 
 pytestmark = pytest.mark.e2e
@@ -29,12 +31,10 @@ def test_typescript_sdk_against_a_live_server(tmp_path: Path) -> None:
     subprocess.run([str(ROOT / "scripts" / "node-packages"), str(SDK)], check=True, timeout=600)
     tenant = uuid.uuid4()
     database = f"sqlite+aiosqlite:///{tmp_path / 'ts.db'}"
-    from tally.db.migrate import upgrade
-    from tests.conftest import in_thread
-
     in_thread(upgrade, database)
     with running_server(database, tmp_path / "server.log") as base_url:
-        created = httpx.put(f"{base_url}/api/v1/billing/features/api_calls", json={"unit": "requests"}, headers=PLATFORM)
+        feature = {"unit": "requests"}
+        created = httpx.put(f"{base_url}/api/v1/billing/features/api_calls", json=feature, headers=PLATFORM)
         assert created.status_code == 201, created.text
         env = {
             **os.environ,

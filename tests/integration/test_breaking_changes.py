@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -87,7 +88,8 @@ def test_a_break_passes_only_with_a_major_bump_and_a_changelog_entry_naming_it()
 
 
 def git(repo: Path, *args: str) -> str:
-    environ = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
+    environ = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t"}
+    environ |= {"GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
     result = subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=True, env=environ)
     return result.stdout.strip()
 
@@ -121,5 +123,5 @@ def test_the_base_is_the_last_release_tag_else_the_first_spec(tmp_path: Path) ->
 
 @pytest.mark.parametrize("text", ["1.0", "one", ""])
 def test_a_version_that_is_not_semver_stops_the_check(text: str) -> None:
-    with pytest.raises(SystemExit, match="MAJOR.MINOR.PATCH"):
+    with pytest.raises(SystemExit, match=r"MAJOR\.MINOR\.PATCH"):
         breaking.version({"info": {"version": text}})

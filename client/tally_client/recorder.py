@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import collections
+import contextlib
 import datetime as dt
 import logging
 import random
@@ -119,7 +120,8 @@ class _Delivery:
 
 @dataclass
 class _Buffer:
-    """What both recorders keep: the bounded queue of events not yet settled, the counts, the settings."""
+    """What both recorders keep and decide without I/O: the bounded queue of events not yet settled, the chunk
+    being sent, the counts, and when the next batch is due."""
 
     batch_size: int
     flush_interval: float
@@ -128,6 +130,8 @@ class _Buffer:
     max_retry_delay: float
     on_error: ErrorHandler
     events: collections.deque[RecordedEvent] = field(default_factory=collections.deque)
+    oldest: float | None = None  # when the oldest buffered event was recorded (monotonic clock)
+    delivery: _Delivery | None = None  # the chunk being sent
     in_flight: int = 0
     recorded: int = 0
     settled: int = 0
@@ -135,6 +139,7 @@ class _Buffer:
     failed: int = 0
     dropped: int = 0
     closed: bool = False
+    deadline: float | None = None  # set by close(timeout): retries stop then
     flushing: bool = False
 
     def __post_init__(self) -> None:
@@ -145,25 +150,65 @@ class _Buffer:
         if self.when_full not in ("block", "drop"):
             raise ValueError('when_full must be "block" or "drop"')
 
+    def must_wait(self) -> bool:
+        """Whether ``record`` waits for room: the buffer is full, set to block, and open."""
+        return self.full and self.when_full == "block" and not self.closed
+
     @property
     def full(self) -> bool:
         return len(self.events) + self.in_flight >= self.max_buffered
 
-    def due(self, oldest: float | None) -> bool:
-        """Whether a batch should go now: a full one, a flush, a close, or the oldest event waited its interval."""
-        if not self.events:
+    def admit(self, event: RecordedEvent) -> bool:
+        """Buffer ``event`` (after any wait for room); False when it is dropped (counted)."""
+        if self.closed:
+            raise RuntimeError("the recorder is closed")
+        if self.full:
+            self.dropped += 1
             return False
-        late = oldest is not None and time.monotonic() - oldest >= self.flush_interval
-        return len(self.events) >= self.batch_size or self.flushing or self.closed or late
+        self.events.append(event)
+        self.recorded += 1
+        self.oldest = self.oldest or time.monotonic()
+        return True
 
-    def take(self) -> _Delivery:
-        """The next chunk (at most ``batch_size`` events, oldest first) split into one batch per tenant."""
+    def close(self, timeout: float | None) -> bool:
+        """Mark closed (the rest goes at once, retries stop after ``timeout``); False when it already was."""
+        if self.closed:
+            return False
+        self.closed = True
+        self.deadline = None if timeout is None else time.monotonic() + timeout
+        return True
+
+    def next_delivery(self) -> _Delivery | None:
+        """The chunk to send now (at most ``batch_size`` events, oldest first, one batch per tenant), or None while
+        no batch is due: none is full, no flush or close asks, and the oldest event has not waited its interval."""
+        if self.delivery is not None:  # cut short (an async task cancelled while sending): send it again first
+            return self.delivery
+        late = self.oldest is not None and time.monotonic() - self.oldest >= self.flush_interval
+        if not self.events or not (len(self.events) >= self.batch_size or self.flushing or self.closed or late):
+            return None
         chunk = [self.events.popleft() for _ in range(min(self.batch_size, len(self.events)))]
+        self.oldest = time.monotonic() if self.events else None
         self.in_flight += len(chunk)
         by_tenant: dict[uuid.UUID, list[RecordedEvent]] = {}
         for event in chunk:
             by_tenant.setdefault(event.tenant_id, []).append(event)
-        return _Delivery(list(reversed(by_tenant.values())), self.max_retry_delay, self.settle)
+        self.delivery = _Delivery(list(reversed(by_tenant.values())), self.max_retry_delay, self.settle)
+        return self.delivery
+
+    def idle_for(self) -> float | None:
+        """How long nothing is due unless something changes (None: until then)."""
+        return None if self.oldest is None else max(0.0, self.oldest + self.flush_interval - time.monotonic())
+
+    def answered(self, delivery: _Delivery, response: Response[IngestResult | Problem] | None) -> float:
+        """Give ``delivery`` the answer to its batch; the seconds to wait before its next request (0: go on). When
+        that wait would pass close()'s deadline, what is left is reported unsent instead."""
+        delay = delivery.answered(response)
+        if delay and self.deadline is not None and time.monotonic() + delay > self.deadline:
+            delivery.give_up()
+            delay = 0.0
+        if delivery.next_batch() is None:
+            self.delivery = None
+        return delay
 
     def settle(self, events: Sequence[RecordedEvent], problem: Problem | None, sent: bool) -> None:
         self.in_flight -= len(events)
@@ -199,8 +244,28 @@ def new_event(
     return RecordedEvent(uuid.UUID(str(tenant_id)), event)
 
 
-class _Counts:
-    _state: _Buffer
+class _Recorder:
+    """The settings and counts both recorders share."""
+
+    def __init__(
+        self,
+        client: AuthenticatedClient,
+        *,
+        batch_size: int = 500,
+        flush_interval: float = 1.0,
+        max_buffered: int = 100_000,
+        when_full: Literal["block", "drop"] = "block",
+        on_error: ErrorHandler = log_error,
+        max_retry_delay: float = 30.0,
+        exit_timeout: float = 30.0,
+    ) -> None:
+        self._client = client
+        self._state = _Buffer(batch_size, flush_interval, max_buffered, when_full, max_retry_delay, on_error)
+        self._exit_timeout = exit_timeout
+        self._begin()
+
+    def _begin(self) -> None:
+        """Start sending (a thread, or nothing until an event loop runs)."""
 
     @property
     def dropped(self) -> int:
@@ -218,7 +283,7 @@ class _Counts:
         return self._state.failed
 
 
-class Recorder(_Counts):
+class Recorder(_Recorder):
     """Records usage from any number of threads; a background thread sends it in batches.
 
     ``record`` returns at once. A batch goes when ``batch_size`` events wait, when the oldest has waited
@@ -231,24 +296,8 @@ class Recorder(_Counts):
     in ``dropped`` (``"drop"``).
     """
 
-    def __init__(
-        self,
-        client: AuthenticatedClient,
-        *,
-        batch_size: int = 500,
-        flush_interval: float = 1.0,
-        max_buffered: int = 100_000,
-        when_full: Literal["block", "drop"] = "block",
-        on_error: ErrorHandler = log_error,
-        max_retry_delay: float = 30.0,
-        exit_timeout: float = 30.0,
-    ) -> None:
-        self._client = client
-        self._state = _Buffer(batch_size, flush_interval, max_buffered, when_full, max_retry_delay, on_error)
-        self._exit_timeout = exit_timeout
-        self._deadline: float | None = None  # set by close(timeout): retries stop then
+    def _begin(self) -> None:
         self._changed = threading.Condition()
-        self._oldest: float | None = None
         self._thread = threading.Thread(target=self._run, name="tally-recorder", daemon=True)
         self._thread.start()
         # The thread is a daemon (a non-daemon one would keep the interpreter from ever reaching atexit); so the
@@ -268,19 +317,10 @@ class Recorder(_Counts):
         """Buffer one event (timestamp: now, key: a new UUID, unless given). False when it was dropped."""
         event = new_event(tenant_id, feature_key, quantity, dimensions, timestamp, idempotency_key)
         with self._changed:
-            state = self._state
-            while not state.closed and state.full and state.when_full == "block":
-                self._changed.wait()
-            if state.closed:
-                raise RuntimeError("the recorder is closed")
-            if state.full:
-                state.dropped += 1
-                return False
-            state.events.append(event)
-            state.recorded += 1
-            self._oldest = self._oldest or time.monotonic()
+            self._changed.wait_for(lambda: not self._state.must_wait())
+            admitted = self._state.admit(event)
             self._changed.notify_all()
-        return True
+        return admitted
 
     def flush(self, timeout: float | None = None) -> bool:
         """Send everything recorded so far; True once all of it is settled (sent or reported), False on timeout."""
@@ -295,13 +335,11 @@ class Recorder(_Counts):
     def close(self, timeout: float | None = None) -> None:
         """Send what is buffered and stop. With a ``timeout``, events still unsent then go to ``on_error``."""
         with self._changed:
-            if self._state.closed:
-                return
-            self._state.closed = True
-            self._deadline = None if timeout is None else time.monotonic() + timeout
+            closing = self._state.close(timeout)
             self._changed.notify_all()
-        self._thread.join()
-        atexit.unregister(self._close_at_exit)
+        if closing:
+            self._thread.join()
+            atexit.unregister(self._close_at_exit)
 
     def _close_at_exit(self) -> None:
         self.close(self._exit_timeout)
@@ -313,67 +351,41 @@ class Recorder(_Counts):
         self.close()
 
     def _run(self) -> None:
+        state = self._state
         while True:
             with self._changed:
-                state = self._state
-                while not state.due(self._oldest) and not (state.closed and not state.events):
-                    wait = None if self._oldest is None else self._oldest + state.flush_interval - time.monotonic()
-                    self._changed.wait(wait)
-                if not state.events:  # closed, and nothing left
-                    return
-                delivery = state.take()
-                self._oldest = time.monotonic() if state.events else None
-            self._deliver(delivery)
-
-    def _deliver(self, delivery: _Delivery) -> None:
-        while (batch := delivery.next_batch()) is not None:
-            try:
-                response = record_usage_events.sync_detailed(batch[0].tenant_id, client=self._client, body=_body(batch))
-            except (httpx.TransportError, ValueError, KeyError) as exc:  # no answer, or one that is not Tally's
-                _log_retry(delivery, exc)
-                response = None
-            with self._changed:
-                delay = delivery.answered(response)
-                self._changed.notify_all()
-                if delay and self._deadline is not None and time.monotonic() + delay > self._deadline:
-                    delivery.give_up()
+                while (delivery := state.next_delivery()) is None:
+                    if state.closed and not state.events:
+                        return
+                    self._changed.wait(state.idle_for())
+            while (batch := delivery.next_batch()) is not None:
+                try:
+                    response = record_usage_events.sync_detailed(
+                        batch[0].tenant_id, client=self._client, body=_body(batch)
+                    )
+                except (httpx.TransportError, ValueError, KeyError) as exc:  # no answer, or one that is not Tally's
+                    _log_retry(delivery, exc)
+                    response = None
+                with self._changed:
+                    delay = state.answered(delivery, response)
                     self._changed.notify_all()
-                    return
-                if delay:  # wait, but wake when close() sets a deadline, to judge the wait against it
-                    deadline = self._deadline
-                    self._changed.wait_for(lambda: self._deadline != deadline, delay)
+                    # Wait before the next try, but wake when close() sets a deadline, to judge the wait by it.
+                    deadline = state.deadline
+                    self._changed.wait_for(lambda: state.deadline != deadline, delay)
 
 
-class AsyncRecorder(_Counts):
+class AsyncRecorder(_Recorder):
     """``Recorder`` for asyncio: a task sends the batches. ``await record(...)`` returns at once unless the buffer
     is full and ``when_full="block"``. Use ``async with`` or ``await close()``; if the event loop ends first (the
     end of ``asyncio.run``), the task sends what is left before it goes, for up to ``exit_timeout`` seconds."""
 
-    def __init__(
-        self,
-        client: AuthenticatedClient,
-        *,
-        batch_size: int = 500,
-        flush_interval: float = 1.0,
-        max_buffered: int = 100_000,
-        when_full: Literal["block", "drop"] = "block",
-        on_error: ErrorHandler = log_error,
-        max_retry_delay: float = 30.0,
-        exit_timeout: float = 30.0,
-    ) -> None:
-        self._client = client
-        self._state = _Buffer(batch_size, flush_interval, max_buffered, when_full, max_retry_delay, on_error)
-        self._exit_timeout = exit_timeout
-        self._deadline: float | None = None
-        self._changed: asyncio.Condition | None = None  # made in the loop that runs the recorder
-        self._task: asyncio.Task[None] | None = None
-        self._oldest: float | None = None
-        self._delivery: _Delivery | None = None  # the chunk being sent: resumed if the task is cancelled meanwhile
+    _changed: asyncio.Condition | None = None  # made in the event loop that runs the recorder, with the task
+    _task: asyncio.Task[None] | None = None
 
     def _started(self) -> asyncio.Condition:
         if self._changed is None:
             self._changed = asyncio.Condition()
-            self._task = asyncio.get_running_loop().create_task(self._run(), name="tally-recorder")
+            self._task = asyncio.get_running_loop().create_task(self._run(self._changed), name="tally-recorder")
         return self._changed
 
     async def record(
@@ -390,19 +402,10 @@ class AsyncRecorder(_Counts):
         event = new_event(tenant_id, feature_key, quantity, dimensions, timestamp, idempotency_key)
         changed = self._started()
         async with changed:
-            state = self._state
-            if state.when_full == "block":
-                await changed.wait_for(lambda: state.closed or not state.full)
-            if state.closed:
-                raise RuntimeError("the recorder is closed")
-            if state.full:
-                state.dropped += 1
-                return False
-            state.events.append(event)
-            state.recorded += 1
-            self._oldest = self._oldest or time.monotonic()
+            await changed.wait_for(lambda: not self._state.must_wait())
+            admitted = self._state.admit(event)
             changed.notify_all()
-        return True
+        return admitted
 
     async def flush(self, timeout: float | None = None) -> bool:
         """Send everything recorded so far; True once all of it is settled (sent or reported), False on timeout."""
@@ -424,10 +427,7 @@ class AsyncRecorder(_Counts):
         """Send what is buffered and stop. With a ``timeout``, events still unsent then go to ``on_error``."""
         changed = self._started()
         async with changed:
-            if self._state.closed:
-                return
-            self._state.closed = True
-            self._deadline = None if timeout is None else time.monotonic() + timeout
+            self._state.close(timeout)
             changed.notify_all()
         if self._task is not None:
             await self._task
@@ -439,54 +439,36 @@ class AsyncRecorder(_Counts):
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
 
-    async def _run(self) -> None:
-        changed = self._started()
+    async def _run(self, changed: asyncio.Condition) -> None:
         try:
             await self._send_until_closed(changed)
         except asyncio.CancelledError:  # the loop is ending (asyncio.run cancels what is left): send, then go
-            self._state.closed = True
-            self._deadline = time.monotonic() + self._exit_timeout
+            self._state.close(self._exit_timeout)
             await self._send_until_closed(changed)
             raise
 
     async def _send_until_closed(self, changed: asyncio.Condition) -> None:
         state = self._state
-        if self._delivery is not None:
-            await self._deliver(self._delivery, changed)
         while True:
             async with changed:
-                while not state.due(self._oldest) and not (state.closed and not state.events):
-                    wait = None if self._oldest is None else self._oldest + state.flush_interval - time.monotonic()
-                    try:
-                        async with asyncio.timeout(wait):
+                while (delivery := state.next_delivery()) is None:
+                    if state.closed and not state.events:
+                        return
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(state.idle_for()):
                             await changed.wait()
-                    except TimeoutError:
-                        pass
-                if not state.events:
-                    return
-                self._delivery = state.take()
-                self._oldest = time.monotonic() if state.events else None
-            await self._deliver(self._delivery, changed)
-
-    async def _deliver(self, delivery: _Delivery, changed: asyncio.Condition) -> None:
-        while (batch := delivery.next_batch()) is not None:
-            try:
-                response = await record_usage_events.asyncio_detailed(
-                    batch[0].tenant_id, client=self._client, body=_body(batch)
-                )
-            except (httpx.TransportError, ValueError, KeyError) as exc:  # no answer, or one that is not Tally's
-                _log_retry(delivery, exc)
-                response = None
-            async with changed:
-                delay = delivery.answered(response)
-                changed.notify_all()
-                if delay and self._deadline is not None and time.monotonic() + delay > self._deadline:
-                    delivery.give_up()
+            while (batch := delivery.next_batch()) is not None:
+                try:
+                    response = await record_usage_events.asyncio_detailed(
+                        batch[0].tenant_id, client=self._client, body=_body(batch)
+                    )
+                except (httpx.TransportError, ValueError, KeyError) as exc:  # no answer, or one that is not Tally's
+                    _log_retry(delivery, exc)
+                    response = None
+                async with changed:
+                    delay = state.answered(delivery, response)
                     changed.notify_all()
-                    return
-            if delay:
                 await asyncio.sleep(delay)
-        self._delivery = None
 
 
 def _log_retry(delivery: _Delivery, exc: Exception) -> None:

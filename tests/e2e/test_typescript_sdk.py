@@ -3,7 +3,6 @@ read as a typed problem, the query hook's key and fetcher), the drift check on i
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
 import subprocess
@@ -17,6 +16,7 @@ from tally.auth import Role
 from tally.db.migrate import upgrade
 from tests.conftest import PLATFORM, bearer, in_thread
 from tests.e2e.conftest import running_server
+from tests.unit.test_drift import contract
 
 ROOT = Path(__file__).resolve().parents[2]
 SDK = ROOT / "clients" / "typescript"
@@ -51,15 +51,6 @@ def test_typescript_sdk_against_a_live_server(tmp_path: Path) -> None:
     assert "4 passed" in result.stdout, result.stdout
 
 
-def _load_contract():  # type: ignore[no-untyped-def]
-    spec = importlib.util.spec_from_file_location("contract", ROOT / "scripts" / "contract.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture
 def sdk_tree(tmp_path: Path) -> Path:
     """A copy of openapi.json and clients/typescript, sharing the SDK's installed node_modules."""
@@ -74,7 +65,7 @@ def sdk_tree(tmp_path: Path) -> Path:
 def test_a_hand_edited_sdk_file_is_drift(sdk_tree: Path) -> None:
     module = sdk_tree / "clients" / "typescript" / "src" / "client" / "sdk.gen.ts"
     module.write_text(module.read_text() + "\n// edited by hand\n")
-    assert _load_contract().check_typescript_drift(sdk_tree) == [
+    assert contract.check_typescript_drift(sdk_tree) == [
         "clients/typescript/src/client/sdk.gen.ts (differs): regenerating from openapi.json gives another result"
     ]
 
@@ -82,7 +73,7 @@ def test_a_hand_edited_sdk_file_is_drift(sdk_tree: Path) -> None:
 def test_an_sdk_version_other_than_the_specs_is_drift(sdk_tree: Path) -> None:
     manifest = sdk_tree / "clients" / "typescript" / "package.json"
     manifest.write_text(manifest.read_text().replace('"version": "', '"version": "9', 1))
-    problems = _load_contract().check_typescript_drift(sdk_tree)
+    problems = contract.check_typescript_drift(sdk_tree)
     assert problems == [
         "clients/typescript/package.json: its version is not openapi.json's info.version: run `nox -s client`"
     ]

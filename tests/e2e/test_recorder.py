@@ -1,6 +1,6 @@
 """tally_client's Recorder and AsyncRecorder against real server processes: nothing lost or counted twice through a
 server restart and a database outage, everything buffered sent at interpreter exit, a full buffer that blocks or
-drops (counted), refused events reported with their problem, 429 retried after Retry-After."""
+drops (counted), refused events reported with their problem, 429 retried after Retry-After, a 413 split."""
 
 from __future__ import annotations
 
@@ -183,6 +183,22 @@ def test_rate_limited_batches_wait_for_retry_after_and_all_arrive(sqlite_databas
         assert (recorder.sent, recorder.failed) == (100, 0)
         assert totals(base_url, tenant) == {"api_calls": sum(range(1, 101))}
     assert answers(tmp_path / "server.log", 429) > 0
+
+
+def test_a_batch_too_large_for_the_server_is_split_until_it_fits(sqlite_database: str, tmp_path: Path) -> None:
+    """A server that takes bodies of at most 1,024 bytes: a batch of 20 events is refused (413), and split until
+    its parts fit."""
+    tenant = uuid.uuid4()
+    log = tmp_path / "server.log"
+    with running_server(sqlite_database, log, TALLY_MAX_BODY_BYTES="1024") as base_url:
+        create_features(base_url, "api_calls")
+        client = AuthenticatedClient(base_url=base_url, token=token())
+        with Recorder(client, batch_size=20, flush_interval=60) as recorder:
+            for i in range(20):
+                recorder.record(tenant, "api_calls", i + 1, idempotency_key=f"event-{i:02}")
+        assert (recorder.sent, recorder.failed) == (20, 0)
+        assert totals(base_url, tenant) == {"api_calls": sum(range(1, 21))}
+    assert answers(log, 413) > 0
 
 
 def test_a_full_buffer_drops_and_counts_when_set_to_drop() -> None:

@@ -1,4 +1,4 @@
-"""Every task a developer or CI runs. ``scripts/test`` runs lint, typecheck, drift and tests.
+"""Every task a developer or CI runs. ``scripts/test`` runs lint, typecheck, drift, breaking and tests.
 
 Sessions run in the project's own virtual environment (made by ``scripts/bootstrap`` from the pinned
 ``constraints.txt``) instead of one venv per session: the generated client and the drift check depend
@@ -21,7 +21,7 @@ subprocess.run([str(ROOT / "scripts" / "bootstrap")], check=True)
 os.environ["VIRTUAL_ENV"] = str(VENV)
 os.environ["PATH"] = f"{VENV / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"
 
-nox.options.sessions = ["lint", "typecheck", "drift", "tests"]
+nox.options.sessions = ["lint", "typecheck", "drift", "breaking", "tests"]
 nox.options.default_venv_backend = "none"
 
 
@@ -36,18 +36,29 @@ def lint(session: nox.Session) -> None:
 def typecheck(session: nox.Session) -> None:
     session.run("mypy")
     session.run("mypy", "--strict", "client/tally_client")
+    # The TypeScript SDK, generated code and live tests alike, under tsc --strict (its tsconfig.json).
+    session.run(str(ROOT / "scripts" / "node-packages"), str(ROOT / "clients" / "typescript"), external=True)
+    with session.chdir(ROOT / "clients" / "typescript"):
+        session.run("npx", "--no-install", "tsc", "--noEmit", external=True)
 
 
 @nox.session(python=False)
 def drift(session: nox.Session) -> None:
-    """Fail when openapi.json differs from the app, or client/ from a regeneration of openapi.json."""
+    """Fail when openapi.json differs from the app, or client/ or clients/typescript from a regeneration of it."""
     session.run("python", "scripts/contract.py", "check")
 
 
 @nox.session(python=False)
 def client(session: nox.Session) -> None:
-    """Re-export openapi.json from the app and regenerate client/ from it, on purpose."""
+    """Re-export openapi.json from the app and regenerate client/ and clients/typescript from it, on purpose."""
     session.run("python", "scripts/contract.py", "generate")
+
+
+@nox.session(python=False)
+def breaking(session: nox.Session) -> None:
+    """Fail on a breaking change to openapi.json since the last release tag (or the first spec) unless the major
+    version went up and CHANGELOG.md names it (scripts/breaking.py)."""
+    session.run("python", "scripts/breaking.py", *session.posargs)
 
 
 @nox.session(python=False)

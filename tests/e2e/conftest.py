@@ -31,11 +31,12 @@ def started(log: Path, since: int) -> int:
 
 
 def start_server(
-    database_url: str, log: Path, *, workers: int = 1, tally_serve: bool = False, **env: str
+    database_url: str, log: Path, *, workers: int = 1, tally_serve: bool = False, port: int | None = None, **env: str
 ) -> tuple[subprocess.Popen[bytes], str]:
     """Start ``uvicorn --factory tally.app:create_app`` (or ``tally serve`` when ``tally_serve``; with
-    ``--workers`` when more than one) and return the process and its base URL once it answers."""
-    port = free_port()
+    ``--workers`` when more than one) on ``port`` (default: a free one) and return the process and its base URL
+    once it answers."""
+    port = port or free_port()
     environ = {**os.environ, "TALLY_DATABASE_URL": database_url, "TALLY_JWT_SECRET": TEST_SECRET, **env}
     if tally_serve:
         command = [sys.executable, "-m", "tally.cli", "serve", "--host", "127.0.0.1"]
@@ -84,10 +85,10 @@ def stop_server(process: subprocess.Popen[bytes], timeout: float = 15) -> int:
 
 @contextmanager
 def running_server(
-    database_url: str, log: Path, *, workers: int = 1, tally_serve: bool = False, **env: str
+    database_url: str, log: Path, *, workers: int = 1, tally_serve: bool = False, port: int | None = None, **env: str
 ) -> Iterator[str]:
     """A server (see ``start_server``) for the duration of the block, stopped with SIGTERM afterwards."""
-    process, base_url = start_server(database_url, log, workers=workers, tally_serve=tally_serve, **env)
+    process, base_url = start_server(database_url, log, workers=workers, tally_serve=tally_serve, port=port, **env)
     try:
         yield base_url
     finally:

@@ -35,6 +35,7 @@ def test_readme_examples_run(
     sync_code, async_code, dimensions_code, entitlement_code, csv_code = (
         code.replace("http://127.0.0.1:8000", sqlite_server).replace("<a token from `tally token`>", token)
         for code in snippets()
+        if "Recorder" not in code  # the recorder's examples: tests/e2e/test_recorder_readme.py
     )
     scope: dict[str, object] = {}
     exec(compile(sync_code, "client/README.md", "exec"), scope)

@@ -18,8 +18,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tally.auth import Role
 from tally.db.migrate import upgrade
+from tally.http.auth import Role
 from tally_client import AsyncRecorder, AuthenticatedClient, Recorder
 from tally_client.models import Problem
 from tally_client.recorder import RecordedEvent

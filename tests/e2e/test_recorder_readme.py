@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tally.auth import Role, issue_token
+from tally.http.auth import Role, issue_token
 from tests.conftest import PLATFORM, TEST_SECRET
 from tests.e2e.test_client_readme import README, TENANT, snippets
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tally.auth import Role
 from tally.db.migrate import upgrade
+from tally.http.auth import Role
 from tests.conftest import PLATFORM, bearer, in_thread
 from tests.e2e.conftest import running_server
 from tests.unit.test_drift import contract

@@ -59,7 +59,6 @@ def test_both_omitted_is_the_utc_month_of_now(now: datetime, expected: tuple[dat
         pytest.param(utc(2026, 12, 1), utc(2027, 1, 1), id="december-to-january"),
         pytest.param(utc(2026, 12, 31, 23, 59, 59, 999_999), utc(2027, 1, 1), id="last-instant-of-year"),
         pytest.param(datetime(2026, 11, 1, 1, tzinfo=PLUS_2), utc(2026, 11, 1), id="offset-in-previous-utc-month"),
-        pytest.param(datetime(2026, 1, 31, 22), utc(2026, 2, 1), id="naive"),
     ],
 )
 def test_only_start_runs_to_the_next_month(start: datetime, expected_end: datetime) -> None:
@@ -81,7 +80,7 @@ def test_only_end_runs_from_the_month_of_its_last_instant(end: datetime, expecte
 
 
 def test_both_given_are_kept_and_made_utc() -> None:
-    start, end = datetime(2026, 5, 1, 2, tzinfo=PLUS_2), datetime(2026, 5, 3)
+    start, end = datetime(2026, 5, 1, 2, tzinfo=PLUS_2), datetime(2026, 5, 3, tzinfo=UTC)
     assert resolve_period(start, end, now=utc(2000, 1, 1)) == (utc(2026, 5, 1), utc(2026, 5, 3))
     assert all(bound.tzinfo is UTC for bound in resolve_period(start, end, now=utc(2000, 1, 1)))
 
@@ -92,7 +91,7 @@ def test_both_given_are_kept_and_made_utc() -> None:
         pytest.param(utc(2026, 5, 2), utc(2026, 5, 2), id="equal"),
         pytest.param(utc(2026, 5, 2), utc(2026, 5, 1), id="reversed"),
         pytest.param(datetime(2026, 5, 2, 2, tzinfo=PLUS_2), utc(2026, 5, 2), id="same-instant-other-offset"),
-        pytest.param(utc(2026, 5, 2), datetime(2026, 5, 1, 23), id="naive-end-before"),
+        pytest.param(utc(2026, 5, 2), datetime(2026, 5, 2, 1, tzinfo=PLUS_2), id="end-before-in-another-offset"),
     ],
 )
 def test_start_not_before_end_is_invalid(start: datetime, end: datetime) -> None:
@@ -115,6 +114,16 @@ def test_out_of_range_bounds_are_invalid(start: datetime | None, end: datetime |
     with pytest.raises(InvalidInput) as raised:
         resolve_period(start, end, now=utc(2000, 1, 1))
     assert [e.field for e in raised.value.errors] == [field]
+
+
+@pytest.mark.parametrize("field", ["period_start", "period_end"])
+def test_a_bound_without_an_offset_is_refused_not_guessed(field: str) -> None:
+    bounds = {"start": utc(2026, 5, 1), "end": utc(2026, 6, 1)}
+    bounds[field.removeprefix("period_")] = datetime(2026, 5, 15)
+    with pytest.raises(InvalidInput) as raised:
+        resolve_period(bounds["start"], bounds["end"], now=utc(2000, 1, 1))
+    assert [e.field for e in raised.value.errors] == [field]
+    assert "append Z for UTC" in raised.value.detail
 
 
 def test_extreme_months_that_exist_are_resolved() -> None:

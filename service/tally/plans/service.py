@@ -108,6 +108,11 @@ class PlanService:
             raise NotFound.field("plan", "this tenant is on no plan")
         return found
 
+    async def timezone(self, tenant_id: UUID) -> str:
+        """The time zone the tenant's limits count their periods in: its plan assignment's, UTC without one."""
+        terms = await self.tenant_plans.terms(tenant_id)
+        return terms.timezone if terms else "UTC"
+
     async def unassign(self, tenant_id: UUID) -> None:
         """Take the tenant off its plan (nothing to do when it has none) and commit."""
         await self.transaction.begin_write()

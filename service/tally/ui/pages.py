@@ -306,7 +306,8 @@ class UsagePages(Controller):
         daily = await usage.totals(tenant, query(window_size=WindowSize.DAY))
         features = await catalog.list_features()
         limits = await plans.entitlements(tenant, None, now)
-        cards = feature_cards(features, totals, daily, zone_info, limits, now)
+        tenant_zone = await plans.timezone(tenant)
+        cards = feature_cards(features, totals, daily, zone_info, limits, now, chosen, tenant_zone)
         alerts = alert_rows(await webhooks.recent_alerts(tenant, RECENT_ALERTS), zone_info)
         form.update(start=chosen.first_day.isoformat(), end=chosen.last_day.isoformat())
         # A breakdown the catalog does not offer (an old link, a typo) is explained; the page still shows.

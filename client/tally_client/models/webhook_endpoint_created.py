@@ -39,6 +39,13 @@ class WebhookEndpointCreated:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if self.created_at.utcoffset() is None:
+            raise ValueError(
+                "created_at: a datetime without a time zone is refused (Tally would have to guess it); "
+                "give it one, e.g. datetime.datetime(2026, 12, 5, 10, 0, tzinfo=datetime.UTC), or .astimezone() "
+                "for the machine's local time"
+            )
+
         created_at = self.created_at.isoformat()
 
         description: None | str
@@ -53,6 +60,13 @@ class WebhookEndpointCreated:
 
         previous_secret_expires_at: None | str
         if isinstance(self.previous_secret_expires_at, datetime.datetime):
+            if self.previous_secret_expires_at.utcoffset() is None:
+                raise ValueError(
+                    "previous_secret_expires_at: a datetime without a time zone is refused (Tally would have to guess it); "
+                    "give it one, e.g. datetime.datetime(2026, 12, 5, 10, 0, tzinfo=datetime.UTC), or .astimezone() "
+                    "for the machine's local time"
+                )
+
             previous_secret_expires_at = self.previous_secret_expires_at.isoformat()
         else:
             previous_secret_expires_at = self.previous_secret_expires_at

@@ -29,6 +29,13 @@ class WebhookSecretRotation:
     def to_dict(self) -> dict[str, Any]:
         endpoint_id = str(self.endpoint_id)
 
+        if self.previous_secret_expires_at.utcoffset() is None:
+            raise ValueError(
+                "previous_secret_expires_at: a datetime without a time zone is refused (Tally would have to guess it); "
+                "give it one, e.g. datetime.datetime(2026, 12, 5, 10, 0, tzinfo=datetime.UTC), or .astimezone() "
+                "for the machine's local time"
+            )
+
         previous_secret_expires_at = self.previous_secret_expires_at.isoformat()
 
         secret = self.secret

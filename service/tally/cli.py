@@ -35,6 +35,7 @@ from tally.db.engine import create_engine
 from tally.db.migrate import missing_database, schema_problem, upgrade
 from tally.domain.errors import TallyError
 from tally.logs import process_log_config
+from tally.ports import port_problem
 from tally.ui import sign_in_link
 
 DEMO_DATABASE_URL = "sqlite+aiosqlite:///./tally-demo.db"
@@ -190,9 +191,13 @@ def _serve(args: argparse.Namespace) -> int:
     if args.demo:
         with _database_errors(settings.database_url):
             upgrade(settings.database_url)
-        _print_demo(settings, f"http://{args.host}:{args.port}")
     elif problem := _with_engine(settings, _schema_problem):
         raise CommandError(problem)
+    # Before the demo prints its tokens: they would be useless if another server holds the port.
+    if problem := port_problem(args.host, args.port):
+        raise CommandError(problem)
+    if args.demo:
+        _print_demo(settings, f"http://{args.host}:{args.port}")
     log_config = process_log_config(settings.log_level)
     logging.config.dictConfig(log_config)
     for warning in Settings.unknown_variables():

@@ -56,7 +56,7 @@ SIGN_IN_PATH = "/usage/sign-in"
 # Why the sign-in form is shown again; the redirect carries only this code, never a token or free text.
 REASONS = {
     "missing": "Sign in with a token to see usage.",
-    "expired": "Your token has expired. Paste a fresh one (tally token prints one).",
+    "expired": "Your token has expired. Open a fresh sign-in link, or paste a fresh token: ask your Tally operator.",
     "invalid": "That token was not accepted. Check that you pasted all of it, and that it is a Tally token.",
     "empty": "Paste a token first.",
     "tenant": "That tenant id is not a UUID.",

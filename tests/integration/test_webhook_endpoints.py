@@ -124,6 +124,15 @@ async def test_a_rotated_secret_signs_beside_the_new_one_and_pending_deliveries_
     assert verifies(old, last)  # and one that has not yet
 
 
+async def delivered_request(client, httpserver: HTTPServer) -> Request:  # type: ignore[no-untyped-def]
+    """The one request a crossing of a fresh tenant makes to ``httpserver``, which answers 200."""
+    tenant = await notifying_tenant(client, [100])
+    await record(client, tenant, event("a", 10))
+    await settled(client, 1)
+    ((request, _),) = httpserver.log
+    return request
+
+
 async def test_after_the_grace_period_only_the_new_secret_signs(sending_client, httpserver: HTTPServer) -> None:  # type: ignore[no-untyped-def]
     client = sending_client
     httpserver.expect_request("/hook", method="POST").respond_with_data("ok")
@@ -131,10 +140,7 @@ async def test_after_the_grace_period_only_the_new_secret_signs(sending_client, 
     response = await client.post(rotate_url(endpoint["id"]), json={"grace_period_seconds": 0}, headers=PLATFORM)
     assert response.status_code == 200, response.text
     new = response.json()["secret"]
-    tenant = await notifying_tenant(client, [100])
-    await record(client, tenant, event("a", 10))
-    await settled(client, 1)
-    ((request, _),) = httpserver.log
+    request = await delivered_request(client, httpserver)
     assert len(signatures(request)) == 1
     assert verifies(new, request)
     assert not verifies(endpoint["secret"], request)
@@ -146,10 +152,7 @@ async def test_a_second_rotation_drops_the_oldest_secret(sending_client, httpser
     endpoint = await add_endpoint(client, httpserver.url_for("/hook"))
     first = (await client.post(rotate_url(endpoint["id"]), json={}, headers=PLATFORM)).json()["secret"]
     second = (await client.post(rotate_url(endpoint["id"]), json={}, headers=PLATFORM)).json()["secret"]
-    tenant = await notifying_tenant(client, [100])
-    await record(client, tenant, event("a", 10))
-    await settled(client, 1)
-    ((request, _),) = httpserver.log
+    request = await delivered_request(client, httpserver)
     assert len(signatures(request)) == 2
     assert verifies(second, request)
     assert verifies(first, request)

@@ -148,10 +148,10 @@ class LimitView(msgspec.Struct, frozen=True):
     over: bool
     over_text: str
     detail_text: str
-    refused_text: str | None
-    projection_text: str | None
-    projection_over: bool
-    note: str | None
+    refused_text: str | None = None
+    projection_text: str | None = None
+    projection_over: bool = False
+    note: str | None = None
     """Where the page's zone differs from the tenant's, in which the limit counts its periods."""
 
 
@@ -224,7 +224,6 @@ def _current(card: CardLimit, limit: int) -> LimitView:
         refused_text=refused_text,
         projection_text=projection_text,
         projection_over=projection_over,
-        note=None,
     )
 
 
@@ -266,10 +265,6 @@ def _past_month(card: CardLimit, limit: int, period: Period) -> LimitView:
             over=False,
             over_text="",
             detail_text="Compared on calendar months: show Last month, or a custom range of one whole month.",
-            refused_text=None,
-            projection_text=None,
-            projection_over=False,
-            note=None,
         )
     month = f"{period.first_day:%B %Y}"
     if used > limit:
@@ -288,10 +283,6 @@ def _past_month(card: CardLimit, limit: int, period: Period) -> LimitView:
         over=used > limit,
         over_text=f"Went over the limit by {amount(used - limit, unit)}",
         detail_text=detail,
-        refused_text=None,
-        projection_text=None,
-        projection_over=False,
-        note=None,
     )
 
 
@@ -316,10 +307,6 @@ def _past_days(card: CardLimit, limit: int, period: Period) -> LimitView:
         over=bool(over),
         over_text=f"Over the limit on {len(over)} of {len(days)} days",
         detail_text=detail,
-        refused_text=None,
-        projection_text=None,
-        projection_over=False,
-        note=None,
     )
 
 

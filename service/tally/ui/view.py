@@ -118,7 +118,6 @@ class Bar(msgspec.Struct, frozen=True):
 
 
 class DayValue(msgspec.Struct, frozen=True):
-    day: date
     label: str
     short: str
     quantity: int
@@ -352,7 +351,7 @@ def feature_cards(
     for total in totals:
         rows = [r for r in daily if r.feature_key == total.feature_key]
         days = [
-            DayValue(day, day_label(day), f"{day.day} {day:%b}", r.quantity, amount(r.quantity, r.unit))
+            DayValue(day_label(day), f"{day.day} {day:%b}", r.quantity, amount(r.quantity, r.unit))
             for r in rows
             for day in [r.window_start.astimezone(tz).date()]
         ]

@@ -298,7 +298,7 @@ def test_last_month_shows_last_months_usage_against_the_limit_and_says_it_went_o
     )
     assert limit.over
     assert limit.over_text == "Went over the limit by 2,755 requests"
-    assert limit.detail_text == "November 2026 went 2,755 requests over its limit."
+    assert limit.detail_text == "November 2026 used 101% of its limit."
     assert (limit.percent, limit.projection_text, limit.refused_text) == (100.0, None, None)
     assert limit.note is not None
     assert "America/New_York" in limit.note

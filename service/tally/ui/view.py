@@ -267,7 +267,7 @@ def _past_month(card: CardLimit, limit: int, period: Period) -> LimitView:
         )
     month = f"{period.first_day:%B %Y}"
     if used > limit:
-        detail = f"{month} went {amount(used - limit, unit)} over its limit."
+        detail = f"{month} used {used / limit:.0%} of its limit." if limit else f"{month} had a limit of 0."
     elif used == limit and card.entitlement.enforcement is Enforcement.REJECT:
         detail = f"{month} reached its limit: usage beyond it was refused."
     else:

@@ -188,15 +188,15 @@ def _serve(args: argparse.Namespace) -> int:
         os.environ.update(TALLY_DEMO="true", TALLY_DATABASE_URL=DEMO_DATABASE_URL, TALLY_JWT_SECRET=secret)
     settings = Settings.from_env()
     _check(settings)
-    if args.demo:
-        with _database_errors(settings.database_url):
-            upgrade(settings.database_url)
-    elif problem := _with_engine(settings, _schema_problem):
+    if not args.demo and (problem := _with_engine(settings, _schema_problem)):
         raise CommandError(problem)
-    # Before the demo prints its tokens: they would be useless if another server holds the port.
+    # Before the demo touches its database or prints its tokens: they would be useless if another server holds
+    # the port.
     if problem := port_problem(args.host, args.port):
         raise CommandError(problem)
     if args.demo:
+        with _database_errors(settings.database_url):
+            upgrade(settings.database_url)
         _print_demo(settings, f"http://{args.host}:{args.port}")
     log_config = process_log_config(settings.log_level)
     logging.config.dictConfig(log_config)

@@ -31,6 +31,8 @@ def test_nox_sessions_use_the_project_environment_from_any_nox(tmp_path: Path) -
 def test_a_second_server_says_who_holds_the_port_before_printing_any_token() -> None:
     """A second ``scripts/server`` used to print tokens signed with a secret of its own, then fail to bind (exit 3),
     leaving tokens that the running server answers with 401. Now it stops first, naming the process on the port."""
+    demo_database = ROOT / "tally-demo.db"  # where scripts/server keeps the demo's data
+    before = demo_database.stat().st_mtime if demo_database.exists() else None
     with socket.socket() as holder:
         holder.bind(("127.0.0.1", 0))
         holder.listen()
@@ -44,6 +46,7 @@ def test_a_second_server_says_who_holds_the_port_before_printing_any_token() -> 
         )
     assert result.returncode == 2, result.stdout + result.stderr
     assert "token" not in result.stdout.lower()
+    assert not demo_database.exists() or demo_database.stat().st_mtime == before  # nor touched the demo's data
     assert "Tally demo" not in result.stdout
     (line,) = [line for line in result.stderr.splitlines() if line.startswith("tally: ")]
     assert f"port {port} is already in use by process {os.getpid()} (" in line

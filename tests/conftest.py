@@ -7,6 +7,7 @@ reachable server they are skipped locally, but fail under CI (``CI=true``), wher
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import socket
 import uuid
@@ -110,6 +111,17 @@ def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 def database_url(request: pytest.FixtureRequest) -> str:
     """Every test using this runs once on SQLite and once on PostgreSQL."""
     return str(request.getfixturevalue(f"{request.param}_url"))
+
+
+@pytest.fixture(autouse=True)
+def app_log_lines_stay_with_their_test() -> Iterator[None]:
+    """The app's request lines are written by a thread of their own a moment after they are logged (see
+    ``tally.logs.BatchedStderrHandler``), into the stderr of the moment the app was made: pytest's capture.
+    Flushed at the end of each test, they are that test's captured output (shown only if it fails), not the
+    next test's, nor printed by pytest after the last test."""
+    yield
+    for handler in logging.getLogger("tally.access").handlers:
+        handler.flush()
 
 
 @pytest.fixture

@@ -89,6 +89,10 @@ class BatchedStderrHandler(logging.Handler):
     def __init__(self, interval: float = 0.1) -> None:
         super().__init__()
         self.interval = interval
+        # The stderr of the moment the handler is made, as logging.StreamHandler keeps its stream: the lines go
+        # where the app's other log lines go, even when sys.stderr is swapped later (pytest does so around each
+        # test; looked up at each write, lines logged during a test leaked into its progress output).
+        self.stream = sys.stderr
         self.lines: list[str] = []
         self.closed = threading.Event()
         # Held while lines are written: a flush() returns only once every line logged before it is out, even when
@@ -108,8 +112,8 @@ class BatchedStderrHandler(logging.Handler):
         with self.writing:
             lines, self.lines = self.lines, []
             if lines:
-                sys.stderr.write("\n".join(lines) + "\n")
-                sys.stderr.flush()
+                self.stream.write("\n".join(lines) + "\n")
+                self.stream.flush()
 
     def close(self) -> None:
         self.closed.set()

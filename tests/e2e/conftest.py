@@ -17,6 +17,27 @@ from prometheus_client.parser import text_string_to_metric_families
 from tally.db.migrate import upgrade
 from tests.conftest import TEST_SECRET, free_port, in_thread
 
+SERVER_LOGS: set[Path] = set()
+"""Every server log of this session: each server writes its output there, not into pytest's; a failed test shows
+the end of the logs written while it ran (``pytest_runtest_makereport``)."""
+LOG_TAIL_LINES = 100
+TEST_STARTED = pytest.StashKey[float]()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    if call.when == "setup":
+        item.stash[TEST_STARTED] = call.start
+    if not report.failed:
+        return
+    since = item.stash.get(TEST_STARTED, call.start)
+    for log in sorted(SERVER_LOGS):
+        if log.is_file() and log.stat().st_mtime >= since:
+            tail = log.read_text(errors="replace").splitlines()[-LOG_TAIL_LINES:]
+            report.sections.append((f"server log {log} (last {len(tail)} lines)", "\n".join(tail)))
+
 
 def scraped(text: str, name: str) -> float:
     """The sum of every sample named ``name`` in a scrape of /metrics (all its label sets)."""
@@ -45,6 +66,7 @@ def start_server(
     if workers > 1 or tally_serve:  # tally serve's own default is one worker per core
         command += ["--workers", str(workers)]
     since = log.stat().st_size if log.exists() else 0
+    SERVER_LOGS.add(log)
     with log.open("ab") as out:
         process = subprocess.Popen([*command, "--port", str(port)], env=environ, stdout=out, stderr=subprocess.STDOUT)
     base_url = f"http://127.0.0.1:{port}"

@@ -227,3 +227,31 @@ def test_dimensions_through_the_client(postgres_database: str, tmp_path: Path) -
             bad = get_usage_totals.sync(tenant, client=admin, period_start=OCT, period_end=NOV, group_by=["colour"])
             assert isinstance(bad, Problem)
             assert bad.status == 400
+
+
+@pytest.mark.e2e
+def test_a_naive_datetime_is_refused_before_anything_is_sent_and_an_aware_one_works(sqlite_server: str) -> None:
+    """A client on local time would otherwise move usage by hours: the generated client raises, naming the field and
+    saying to add a zone, before a request leaves (the httpx hook sees every request the client sends)."""
+    tenant = uuid.uuid4()
+    sent: list[httpx.Request] = []
+    with client_for(sqlite_server, Role.PLATFORM) as platform:
+        put_feature.sync("api_calls", client=platform, body=FeatureIn(unit="requests"))
+    token = issue_token(TEST_SECRET, Role.ADMIN, tenant, subject="e2e")
+    hooks = {"event_hooks": {"request": [sent.append]}}
+    with AuthenticatedClient(base_url=sqlite_server, token=token, httpx_args=hooks) as admin:
+        naive = dt.datetime(2026, 10, 5, 10, 0)
+        with pytest.raises(ValueError, match=r"^timestamp: a datetime without a time zone is refused.*tzinfo="):
+            record_usage_events.sync_detailed(tenant, client=admin, body=UsageBatch(events=[event("n", 1, naive)]))
+        with pytest.raises(ValueError, match=r"^period_start: a datetime without a time zone"):
+            get_usage_totals.sync_detailed(tenant, client=admin, period_start=naive, period_end=NOV)
+        assert sent == []
+
+        aware = naive.replace(tzinfo=ZoneInfo("America/New_York"))  # 14:00 UTC
+        stored = record_usage_events.sync(tenant, client=admin, body=UsageBatch(events=[event("a", 2, aware)]))
+        assert isinstance(stored, IngestResult)
+        assert stored.accepted == 1
+        totals = get_usage_totals.sync(tenant, client=admin, period_start=aware, period_end=NOV)
+        assert isinstance(totals, list)
+        assert [t.quantity for t in totals if t.feature_key == "api_calls"] == [2]
+        assert len(sent) == 2

@@ -32,7 +32,7 @@ def test_readme_examples_run(
     plan = {"name": "Pro", "limits": [{"feature_key": "api_calls", "limit": 100, "enforcement": "reject"}]}
     httpx.put(f"{sqlite_server}/api/v1/billing/plans/pro", json=plan, headers=PLATFORM)
     httpx.put(f"{sqlite_server}/api/v1/billing/tenants/{TENANT}/plan", json={"plan_key": "pro"}, headers=PLATFORM)
-    sync_code, async_code, dimensions_code, entitlement_code, csv_code = (
+    sync_code, naive_code, async_code, dimensions_code, entitlement_code, csv_code = (
         code.replace("http://127.0.0.1:8000", sqlite_server).replace("<a token from `tally token`>", token)
         for code in snippets()
         if "Recorder" not in code  # the recorder's examples: tests/e2e/test_recorder_readme.py
@@ -42,6 +42,10 @@ def test_readme_examples_run(
     printed = capsys.readouterr().out.splitlines()
     assert printed[0] == "1 0"  # accepted, duplicates
     assert printed[1].startswith("api_calls 3 requests ")
+
+    exec(compile(naive_code, "client/README.md", "exec"), scope)
+    (refused,) = capsys.readouterr().out.splitlines()
+    assert refused.startswith("timestamp: a datetime without a time zone is refused")
 
     exec(compile(async_code, "client/README.md", "exec"), scope)
     scope["client"] = scope["AuthenticatedClient"](base_url=sqlite_server, token=token)  # type: ignore[operator]

@@ -318,6 +318,58 @@ def test_cards_with_a_limit_show_used_of_limit_an_estimate_and_over_limit(browse
     assert page.locator('section.card[data-feature-key="storage_gb_hours"] .limit').count() == 0  # no limit
 
 
+def test_last_month_in_new_york_shows_its_own_limit_and_that_it_went_over(browser: Any, demo_server: str) -> None:
+    """The issue's page: "Last month" in America/New_York showed November's usage beside this month's limit and
+    never said November went over, and its alerts' period read "Sat 31 Oct to Mon 30 Nov" for a UTC November."""
+    new_york = ZoneInfo("America/New_York")
+    this_month = datetime.now(new_york).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    month_start = (this_month - timedelta(days=1)).replace(day=1)
+    used = api_totals(demo_server, period_start=month_start.isoformat(), period_end=this_month.isoformat())
+    assert used["api_calls"] > 1  # five weeks of demo usage always reach into last month
+    limit = used["api_calls"] // 2
+    # The tenant counts its months in UTC; a limit it went over in the month shown, alerting at 100%.
+    headers = {"Authorization": f"Bearer {platform_token()}"}
+    overrides = [{"feature_key": "api_calls", "limit": limit, "period": "month", "notify_at_percent": [100]}]
+    response = httpx.put(
+        f"{demo_server}/api/v1/billing/tenants/{DEMO_TENANT}/plan",
+        json={"plan_key": "starter", "timezone": "UTC", "overrides": overrides},
+        headers=headers,
+    )
+    assert response.status_code == 200, response.text
+    utc_month = datetime(month_start.year, month_start.month, 1, tzinfo=UTC)
+    late = {"feature_key": "api_calls", "quantity": 1, "idempotency_key": f"late-{uuid.uuid4()}"}
+    late["timestamp"] = (utc_month + timedelta(days=10)).isoformat()  # late usage: crosses 100% of that month
+    response = httpx.post(
+        f"{demo_server}/api/v1/billing/tenants/{DEMO_TENANT}/usage-events", json={"events": [late]}, headers=headers
+    )
+    assert response.status_code == 200, response.text
+
+    page = signed_in_page(browser, demo_server)
+    page.get_by_label("Show", exact=True).select_option("last_month")
+    page.get_by_label("Time zone", exact=True).fill("America/New_York")
+    page.get_by_role("button", name="Show").click()
+    page.wait_for_url("**period=last_month**")
+    total = page_totals(page)["api_calls"]
+    assert total == used["api_calls"] + 1
+    calls = page.locator('section.card[data-feature-key="api_calls"] .limit')
+    month = f"{month_start:%B %Y}"
+    assert calls.locator(".limit-line").inner_text() == f"Limit in {month}: {total:,} of {limit:,} requests"
+    assert calls.locator(".over-label").is_visible()
+    assert f"Went over the limit by {total - limit:,} requests" in (calls.locator(".over-label").text_content() or "")
+    assert "America/New_York" in calls.locator(".limit-note").inner_text()
+    assert calls.locator(".projection").count() == 0  # no estimate for a period that is over
+
+    ((period,),) = [
+        row.locator("td").nth(4).all_inner_texts()
+        for row in page.locator("table.recent-alerts tbody tr").all()
+        if row.locator("td").nth(2).inner_text() == "100%"
+    ]
+    start, end = utc_month.astimezone(new_york), this_month.astimezone(UTC).replace(day=1, hour=0).astimezone(new_york)
+    assert period == (
+        f"{start:%a} {start.day} {start:%b %Y}, {start:%H:%M} to {end:%a} {end.day} {end:%b %Y}, {end:%H:%M}"
+    )
+
+
 def test_the_page_fits_a_375_px_screen_and_is_captured(browser: Any, demo_server: str, tmp_path: Path) -> None:
     sign_in = browser.new_context(viewport={"width": 375, "height": 800}).new_page()
     sign_in.goto(f"{demo_server}/usage/sign-in")

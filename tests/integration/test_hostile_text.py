@@ -72,7 +72,7 @@ LIMIT = {"feature_key": "llm", "limit": 10, "period": "month", "enforcement": "n
 NOWHERE = uuid.UUID(int=1)
 # Operations whose valid request names an endpoint or delivery that does not exist (creating one would start
 # deliveries to a real host): their valid answer is 404, and their ids' hostile spellings are still 400s.
-MISSING = frozenset({"delete_webhook_endpoint", "retry_webhook_delivery"})
+MISSING = frozenset({"delete_webhook_endpoint", "rotate_webhook_endpoint_secret", "retry_webhook_delivery"})
 VALID: dict[str, Call] = {
     "list_features": Call("GET", "/api/v1/billing/features"),
     "put_feature": Call(
@@ -161,7 +161,12 @@ VALID: dict[str, Call] = {
     "create_webhook_endpoint": Call(
         "POST",
         "/api/v1/billing/webhook-endpoints",
-        body={"url": "https://hooks.example.com/tally", "description": "d", "events": ["usage.threshold_crossed"]},
+        body={
+            "url": "https://hooks.example.com/tally",
+            "description": "d",
+            "events": ["usage.threshold_crossed"],
+            "tenant_id": TENANT,
+        },
     ),
     "list_webhook_endpoints": Call("GET", "/api/v1/billing/webhook-endpoints"),
     "list_webhook_deliveries": Call(
@@ -177,6 +182,12 @@ VALID: dict[str, Call] = {
     # Valid ids naming nothing: 404 (see MISSING).
     "delete_webhook_endpoint": Call(
         "DELETE", "/api/v1/billing/webhook-endpoints/{endpoint_id}", {"endpoint_id": str(NOWHERE)}
+    ),
+    "rotate_webhook_endpoint_secret": Call(
+        "POST",
+        "/api/v1/billing/webhook-endpoints/{endpoint_id}/rotate-secret",
+        {"endpoint_id": str(NOWHERE)},
+        body={"grace_period_seconds": 60},
     ),
     "retry_webhook_delivery": Call(
         "POST", "/api/v1/billing/webhook-deliveries/{delivery_id}/retry", {"delivery_id": str(NOWHERE)}

@@ -417,6 +417,17 @@ async def test_bad_or_expired_tokens_go_back_to_sign_in_with_a_message(client: A
     assert (await client.get(f"/usage/{TENANT}", follow_redirects=False)).headers["location"].endswith("missing")
 
 
+async def test_the_sign_in_page_sends_a_tenant_to_its_operator_not_to_a_command(
+    client: AsyncTestClient[Litestar],
+) -> None:
+    """A tenant's people cannot run ``tally token``: the page says whom to ask; the command is in the docs only."""
+    for url in ("/usage/sign-in", "/usage/sign-in?reason=expired", "/usage/sign-in?reason=missing"):
+        page = (await client.get(url)).text.replace("&#39;", "'")
+        assert "ask your tally operator" in page.lower(), url
+        assert "tally token" not in page, url
+        assert "--role" not in page, url
+
+
 async def test_no_redirect_after_sign_in_carries_the_token(client: AsyncTestClient[Litestar]) -> None:
     encoded = token()
     locations = []
@@ -578,7 +589,7 @@ async def test_recent_alerts_show_the_tenants_own_crossings_and_their_delivery(d
         )
         assert (feature, threshold, used, delivery, status) == ("api_calls", "50%", "60 of 100", "pending", "pending")
         start = month_start(datetime.now(UTC))
-        assert period.startswith(f"{start:%a} {start.day} {start:%b %Y} to ")
+        assert period == f"{start:%B %Y}"  # the month, as it is a whole month in the page's zone (UTC)
         assert when.startswith(f"{datetime.now(UTC):%a} {datetime.now(UTC).day} ")
 
         await sign_in(client, token(Role.PLATFORM, None))

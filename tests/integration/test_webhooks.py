@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -17,9 +17,8 @@ from pytest_httpserver import HTTPServer
 from standardwebhooks.webhooks import Webhook
 from werkzeug import Request, Response
 
-from tally.app import create_app
-from tally.config import Settings
-from tests.conftest import PLATFORM, TEST_SECRET, assert_problem, bearer, clear, free_port, post_events, record
+from tests.conftest import PLATFORM, assert_problem, bearer, free_port, post_events, record
+from tests.integration.conftest import app_client
 from tests.integration.test_entitlements import assign
 from tests.integration.test_metrics import scrape, value
 from tests.integration.test_plans import limit, put_plan
@@ -33,29 +32,6 @@ WAIT_SECONDS = 30  # a bound on waiting for the delivery task, not a measurement
 
 def event(key: str, quantity: int) -> dict[str, object]:
     return {"feature_key": "api_calls", "quantity": quantity, "idempotency_key": key}
-
-
-async def app_client(database_url: str, **settings: Any) -> AsyncIterator[AsyncTestClient[Litestar]]:
-    await clear(database_url)
-    app = create_app(
-        Settings(database_url=database_url, jwt_secret=TEST_SECRET, webhook_allow_private=True, **settings)
-    )
-    async with AsyncTestClient(app=app) as client:
-        yield client
-
-
-@pytest.fixture
-async def outbox_client(database_url: str) -> AsyncIterator[AsyncTestClient[Litestar]]:
-    """An app that records alerts but sends nothing: the outbox's rows are what is checked."""
-    async for client in app_client(database_url, webhook_delivery_enabled=False):
-        yield client
-
-
-@pytest.fixture
-async def sending_client(database_url: str) -> AsyncIterator[AsyncTestClient[Litestar]]:
-    """An app whose delivery task polls and retries quickly."""
-    async for client in app_client(database_url, webhook_poll_seconds=0.05, webhook_retry_base_seconds=0.05):
-        yield client
 
 
 async def notifying_tenant(client: AsyncTestClient[Litestar], thresholds: list[int], value: int = 10) -> uuid.UUID:

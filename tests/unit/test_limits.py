@@ -109,23 +109,22 @@ def test_the_estimate_is_a_straight_line_shown_after_the_first_tenth_of_the_peri
     half = limit_view(entitlement(600, 1000, START), Aggregation.SUM, START + timedelta(days=15), UTC)
     assert half is not None
     assert half.projection_text == "Estimate: about 1,200 requests by the end of the period, over the limit"
-    assert (half.percent, half.remaining_text, half.over, half.projection_over) == (
+    assert (half.percent, half.detail_text, half.over, half.projection_over) == (
         60.0,
-        "400 requests left",
+        "400 requests left · resets Tue 1 Dec 2026, 00:00 (UTC)",
         False,
         True,
     )
-    assert half.resets_text == "Tue 1 Dec 2026, 00:00"
     day = limit_view(entitlement(30, 100, START, LimitPeriod.DAY), Aggregation.COUNT, START + timedelta(hours=12), UTC)
     assert day is not None
-    assert day.period_text == "today"
+    assert day.heading == "Limit today"
     assert day.projection_text == "Estimate: about 60 requests by the end of the period, within the limit"
 
 
 def test_no_estimate_for_a_value_that_does_not_grow_with_time_and_the_bar_stops_at_full() -> None:
     view = limit_view(entitlement(1500, 1000, START), Aggregation.MAX, START + timedelta(days=15), UTC)
     assert view is not None
-    assert (view.projection_text, view.percent, view.over, view.remaining_text) == (
+    assert (view.projection_text, view.percent, view.over, view.detail_text.split(" · ")[0]) == (
         None,
         100.0,
         True,

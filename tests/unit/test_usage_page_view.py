@@ -4,16 +4,18 @@ dimension; and ``tally token --link``."""
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
 import jwt
+import msgspec
 import pytest
 
 from tally.cli import main
 from tally.domain.catalog import Aggregation, Feature
 from tally.domain.errors import InvalidInput
+from tally.domain.plans import Enforcement, Entitlement, LimitPeriod
 from tally.domain.usage import UsageTotal
 from tally.domain.webhooks import DeliveryStatus, RecentAlert, ThresholdCrossed
 from tally.ui.view import (
@@ -25,7 +27,9 @@ from tally.ui.view import (
     choose_breakdown,
     choose_period,
     feature_cards,
+    limit_view,
     page_link,
+    span_label,
 )
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -206,5 +210,149 @@ def test_an_alerts_status_is_its_worst_delivery_and_counts_mixed_ones() -> None:
         "8,012 of 10,000",
         "Thu 15 Jan 2026, 13:00",
     )
-    assert first.period_text == "Thu 1 Jan 2026 to Sat 31 Jan 2026"  # the month in Berlin
+    assert first.period_text == "January 2026"  # a whole month in Berlin
     assert rows[-1].period_text == "Fri 2 Jan 2026"  # a day limit's period is one day
+
+
+NEW_YORK = ZoneInfo("America/New_York")
+DEC_NOW = datetime(2026, 12, 6, 15, tzinfo=UTC)
+
+
+def test_an_alerts_period_reads_as_it_is_in_the_pages_zone() -> None:
+    """A UTC November seen from New York is not a New York month: its bounds are shown with their local times,
+    never as "Sat 31 Oct to Mon 30 Nov"."""
+    start, end = datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 12, 1, tzinfo=UTC)
+    assert span_label(start, end, UTC) == "November 2026"
+    assert span_label(start, end, NEW_YORK) == "Sat 31 Oct 2026, 20:00 to Mon 30 Nov 2026, 19:00"
+    day = datetime(2026, 11, 30, 5, tzinfo=UTC)  # a New York day
+    assert span_label(day, day + timedelta(days=1), NEW_YORK) == "Mon 30 Nov 2026"
+    alert = recent(DeliveryStatus.DELIVERED)
+    crossed = msgspec.structs.replace(alert.crossed, period_start=start, period_end=end)
+    (row,) = alert_rows([msgspec.structs.replace(alert, crossed=crossed)], NEW_YORK)
+    assert row.period_text == "Sat 31 Oct 2026, 20:00 to Mon 30 Nov 2026, 19:00"
+
+
+def month_entitlement(
+    used: int, limit: int, enforcement: Enforcement = Enforcement.NONE, period: LimitPeriod = LimitPeriod.MONTH
+) -> Entitlement:
+    """The entitlement of December 2026 (UTC) as the API reports it on DEC_NOW (or of that day)."""
+    start, end = datetime(2026, 12, 1, tzinfo=UTC), datetime(2027, 1, 1, tzinfo=UTC)
+    if period is LimitPeriod.DAY:
+        start, end = datetime(2026, 12, 6, tzinfo=UTC), datetime(2026, 12, 7, tzinfo=UTC)
+    return Entitlement(
+        feature_key="api_calls",
+        unit="requests",
+        limit=limit,
+        used=used,
+        remaining=max(limit - used, 0),
+        over_limit=used > limit,
+        enforcement=enforcement,
+        period=period,
+        period_start=start,
+        period_end=end,
+    )
+
+
+def card_of(
+    period_choice: str,
+    zone: ZoneInfo,
+    total: int,
+    entitlement: Entitlement,
+    days: dict[int, int] | None = None,
+    **custom: str,
+):  # type: ignore[no-untyped-def]
+    """The api_calls card of a page showing ``period_choice`` in ``zone`` on DEC_NOW, the tenant's zone UTC."""
+    period = choose_period(period_choice, custom.get("start"), custom.get("end"), zone, DEC_NOW)
+    first = period.first_day
+    daily = [
+        UsageTotal(
+            feature_key="api_calls",
+            unit="requests",
+            quantity=q,
+            window_start=datetime(first.year, first.month, d, tzinfo=zone),
+            window_end=datetime(first.year, first.month, d, tzinfo=zone) + timedelta(days=1),
+            dimensions={},
+        )
+        for d, q in (days or {}).items()
+    ]
+    total_row = UsageTotal(
+        feature_key="api_calls",
+        unit="requests",
+        quantity=total,
+        window_start=period.start,
+        window_end=period.end,
+        dimensions={},
+    )
+    (card,) = feature_cards([CALLS], [total_row], daily, zone, [entitlement], DEC_NOW, period, "UTC")
+    return card
+
+
+def test_last_month_shows_last_months_usage_against_the_limit_and_says_it_went_over() -> None:
+    """The issue's page: "Last month" in New York showed November's 192,755 requests beside "Limit this month:
+    35,936 of 190,000" and never said November went over."""
+    card = card_of("last_month", NEW_YORK, 192_755, month_entitlement(35_936, 190_000))
+    limit = card.limit
+    assert limit is not None
+    assert (limit.heading, limit.used_text, limit.limit_text) == (
+        "Limit in November 2026",
+        "192,755",
+        "190,000 requests",
+    )
+    assert limit.over
+    assert limit.over_text == "Went over the limit by 2,755 requests"
+    assert limit.detail_text == "November 2026 used 101% of its limit."
+    assert (limit.percent, limit.projection_text, limit.refused_text) == (100.0, None, None)
+    assert limit.note is not None
+    assert "America/New_York" in limit.note
+    assert "UTC" in limit.note
+
+
+def test_a_past_month_within_its_limit_says_what_was_left() -> None:
+    limit = card_of("last_month", UTC, 150_000, month_entitlement(35_936, 190_000)).limit
+    assert limit is not None
+    assert (limit.over, limit.used_text, limit.note) == (False, "150,000", None)
+    assert limit.detail_text == "40,000 requests of the limit were left at the end of November 2026."
+
+
+def test_a_past_range_against_a_day_limit_counts_the_days_over_it() -> None:
+    days = {2: 50, 3: 120, 4: 101, 5: 20}
+    entitlement = month_entitlement(10, 100, period=LimitPeriod.DAY)
+    limit = card_of("custom", UTC, 291, entitlement, days, start="2026-11-02", end="2026-11-05").limit
+    assert limit is not None
+    assert limit.over
+    assert limit.over_text == "Over the limit on 2 of 4 days"
+    assert limit.detail_text == "Over on 3 Nov, 4 Nov."
+    assert (limit.heading, limit.used_text) == ("Limit per day, busiest day 3 Nov", "120")
+
+
+def test_a_past_range_that_is_not_a_month_is_not_compared_with_a_month_limit() -> None:
+    card = card_of("custom", UTC, 500_000, month_entitlement(10, 100), start="2026-11-10", end="2026-11-20")
+    limit = card.limit
+    assert limit is not None
+    assert (limit.used_text, limit.percent, limit.over) == (None, None, False)
+    assert limit.heading == "Limit per month"
+
+
+def test_a_rejecting_limit_that_is_reached_is_not_estimated_over_it_and_says_usage_is_refused() -> None:
+    """The issue's page: a rejecting limit at 100/100 was estimated "about 565 by the end of the period, over the
+    limit", which a hard limit cannot reach, and nothing said further usage is refused."""
+    view = limit_view(month_entitlement(100, 100, Enforcement.REJECT), Aggregation.SUM, DEC_NOW, UTC)
+    assert view is not None
+    assert view.projection_text is None
+    assert view.refused_text == "Limit reached: further usage is refused until it resets Fri 1 Jan 2027, 00:00 (UTC)."
+    assert not view.over
+
+
+def test_a_rejecting_limit_on_its_way_over_says_when_it_will_be_reached_not_a_total_above_it() -> None:
+    # 135 of the month's 744 hours have passed: at that pace, 1,000 is reached after 270 hours (12 Dec, 06:00).
+    view = limit_view(month_entitlement(500, 1000, Enforcement.REJECT), Aggregation.SUM, DEC_NOW, UTC)
+    assert view is not None
+    assert view.refused_text is None
+    assert view.projection_text == (
+        "Estimate: at this pace the limit is reached around Sat 12 Dec 2026, 06:00; usage after that is refused "
+        "until it resets"
+    )
+    assert view.projection_over
+    reporting = limit_view(month_entitlement(500, 1000), Aggregation.SUM, DEC_NOW, UTC)
+    assert reporting is not None
+    assert reporting.projection_text == "Estimate: about 2,756 requests by the end of the period, over the limit"

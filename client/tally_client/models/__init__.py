@@ -32,6 +32,8 @@ from .webhook_endpoint import WebhookEndpoint
 from .webhook_endpoint_created import WebhookEndpointCreated
 from .webhook_endpoint_in import WebhookEndpointIn
 from .webhook_event_type import WebhookEventType
+from .webhook_secret_rotation import WebhookSecretRotation
+from .webhook_secret_rotation_in import WebhookSecretRotationIn
 from .window_size import WindowSize
 
 __all__ = (
@@ -67,5 +69,7 @@ __all__ = (
     "WebhookEndpointCreated",
     "WebhookEndpointIn",
     "WebhookEventType",
+    "WebhookSecretRotation",
+    "WebhookSecretRotationIn",
     "WindowSize",
 )

@@ -54,7 +54,21 @@ class Entitlement:
 
         period = self.period.value
 
+        if self.period_end.utcoffset() is None:
+            raise ValueError(
+                "period_end: a datetime without a time zone is refused (Tally would have to guess it); "
+                "give it one, e.g. datetime.datetime(2026, 12, 5, 10, 0, tzinfo=datetime.UTC), or .astimezone() "
+                "for the machine's local time"
+            )
+
         period_end = self.period_end.isoformat()
+
+        if self.period_start.utcoffset() is None:
+            raise ValueError(
+                "period_start: a datetime without a time zone is refused (Tally would have to guess it); "
+                "give it one, e.g. datetime.datetime(2026, 12, 5, 10, 0, tzinfo=datetime.UTC), or .astimezone() "
+                "for the machine's local time"
+            )
 
         period_start = self.period_start.isoformat()
 

@@ -53,7 +53,21 @@ class UsageEvent:
 
         quantity = self.quantity
 
+        if self.recorded_at.utcoffset() is None:
+            raise ValueError(
+                "recorded_at: a datetime without a time zone is refused (Tally would have to guess it); "
+                "give it one, e.g. datetime.datetime(2026, 12, 5, 10, 0, tzinfo=datetime.UTC), or .astimezone() "
+                "for the machine's local time"
+            )
+
         recorded_at = self.recorded_at.isoformat()
+
+        if self.timestamp.utcoffset() is None:
+            raise ValueError(
+                "timestamp: a datetime without a time zone is refused (Tally would have to guess it); "
+                "give it one, e.g. datetime.datetime(2026, 12, 5, 10, 0, tzinfo=datetime.UTC), or .astimezone() "
+                "for the machine's local time"
+            )
 
         timestamp = self.timestamp.isoformat()
 
@@ -69,6 +83,13 @@ class UsageEvent:
         if isinstance(self.voided_at, Unset):
             voided_at = UNSET
         elif isinstance(self.voided_at, datetime.datetime):
+            if self.voided_at.utcoffset() is None:
+                raise ValueError(
+                    "voided_at: a datetime without a time zone is refused (Tally would have to guess it); "
+                    "give it one, e.g. datetime.datetime(2026, 12, 5, 10, 0, tzinfo=datetime.UTC), or .astimezone() "
+                    "for the machine's local time"
+                )
+
             voided_at = self.voided_at.isoformat()
         else:
             voided_at = self.voided_at

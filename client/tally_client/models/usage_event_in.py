@@ -49,6 +49,13 @@ class UsageEventIn:
         if isinstance(self.timestamp, Unset):
             timestamp = UNSET
         elif isinstance(self.timestamp, datetime.datetime):
+            if self.timestamp.utcoffset() is None:
+                raise ValueError(
+                    "timestamp: a datetime without a time zone is refused (Tally would have to guess it); "
+                    "give it one, e.g. datetime.datetime(2026, 12, 5, 10, 0, tzinfo=datetime.UTC), or .astimezone() "
+                    "for the machine's local time"
+                )
+
             timestamp = self.timestamp.isoformat()
         else:
             timestamp = self.timestamp

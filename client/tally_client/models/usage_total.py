@@ -44,7 +44,21 @@ class UsageTotal:
 
         unit = self.unit
 
+        if self.window_end.utcoffset() is None:
+            raise ValueError(
+                "window_end: a datetime without a time zone is refused (Tally would have to guess it); "
+                "give it one, e.g. datetime.datetime(2026, 12, 5, 10, 0, tzinfo=datetime.UTC), or .astimezone() "
+                "for the machine's local time"
+            )
+
         window_end = self.window_end.isoformat()
+
+        if self.window_start.utcoffset() is None:
+            raise ValueError(
+                "window_start: a datetime without a time zone is refused (Tally would have to guess it); "
+                "give it one, e.g. datetime.datetime(2026, 12, 5, 10, 0, tzinfo=datetime.UTC), or .astimezone() "
+                "for the machine's local time"
+            )
 
         window_start = self.window_start.isoformat()
 

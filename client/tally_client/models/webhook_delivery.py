@@ -54,6 +54,13 @@ class WebhookDelivery:
 
         next_attempt_at: None | str
         if isinstance(self.next_attempt_at, datetime.datetime):
+            if self.next_attempt_at.utcoffset() is None:
+                raise ValueError(
+                    "next_attempt_at: a datetime without a time zone is refused (Tally would have to guess it); "
+                    "give it one, e.g. datetime.datetime(2026, 12, 5, 10, 0, tzinfo=datetime.UTC), or .astimezone() "
+                    "for the machine's local time"
+                )
+
             next_attempt_at = self.next_attempt_at.isoformat()
         else:
             next_attempt_at = self.next_attempt_at

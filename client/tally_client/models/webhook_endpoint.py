@@ -21,6 +21,9 @@ class WebhookEndpoint:
         description (None | str):
         events (list[WebhookEventType]):
         id (UUID):
+        previous_secret_expires_at (datetime.datetime | None): Until then, after a rotation, deliveries are also signed
+            with the previous secret.
+        tenant_id (None | UUID): The one tenant whose alerts it receives; null: every tenant's.
         url (str):
     """
 
@@ -28,10 +31,19 @@ class WebhookEndpoint:
     description: None | str
     events: list[WebhookEventType]
     id: UUID
+    previous_secret_expires_at: datetime.datetime | None
+    tenant_id: None | UUID
     url: str
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if self.created_at.utcoffset() is None:
+            raise ValueError(
+                "created_at: a datetime without a time zone is refused (Tally would have to guess it); "
+                "give it one, e.g. datetime.datetime(2026, 12, 5, 10, 0, tzinfo=datetime.UTC), or .astimezone() "
+                "for the machine's local time"
+            )
+
         created_at = self.created_at.isoformat()
 
         description: None | str
@@ -44,6 +56,25 @@ class WebhookEndpoint:
 
         id = str(self.id)
 
+        previous_secret_expires_at: None | str
+        if isinstance(self.previous_secret_expires_at, datetime.datetime):
+            if self.previous_secret_expires_at.utcoffset() is None:
+                raise ValueError(
+                    "previous_secret_expires_at: a datetime without a time zone is refused (Tally would have to guess it); "
+                    "give it one, e.g. datetime.datetime(2026, 12, 5, 10, 0, tzinfo=datetime.UTC), or .astimezone() "
+                    "for the machine's local time"
+                )
+
+            previous_secret_expires_at = self.previous_secret_expires_at.isoformat()
+        else:
+            previous_secret_expires_at = self.previous_secret_expires_at
+
+        tenant_id: None | str
+        if isinstance(self.tenant_id, UUID):
+            tenant_id = str(self.tenant_id)
+        else:
+            tenant_id = self.tenant_id
+
         url = self.url
 
         field_dict: dict[str, Any] = {}
@@ -54,6 +85,8 @@ class WebhookEndpoint:
                 "description": description,
                 "events": events,
                 "id": id,
+                "previous_secret_expires_at": previous_secret_expires_at,
+                "tenant_id": tenant_id,
                 "url": url,
             }
         )
@@ -81,6 +114,36 @@ class WebhookEndpoint:
 
         id = UUID(d.pop("id"))
 
+        def _parse_previous_secret_expires_at(data: object) -> datetime.datetime | None:
+            if data is None:
+                return data
+            try:
+                if not isinstance(data, str):
+                    raise TypeError()
+                previous_secret_expires_at_type_0 = datetime.datetime.fromisoformat(data)
+
+                return previous_secret_expires_at_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(datetime.datetime | None, data)
+
+        previous_secret_expires_at = _parse_previous_secret_expires_at(d.pop("previous_secret_expires_at"))
+
+        def _parse_tenant_id(data: object) -> None | UUID:
+            if data is None:
+                return data
+            try:
+                if not isinstance(data, str):
+                    raise TypeError()
+                tenant_id_type_0 = UUID(data)
+
+                return tenant_id_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(None | UUID, data)
+
+        tenant_id = _parse_tenant_id(d.pop("tenant_id"))
+
         url = d.pop("url")
 
         webhook_endpoint = cls(
@@ -88,6 +151,8 @@ class WebhookEndpoint:
             description=description,
             events=events,
             id=id,
+            previous_secret_expires_at=previous_secret_expires_at,
+            tenant_id=tenant_id,
             url=url,
         )
 

@@ -21,7 +21,10 @@ class WebhookEndpointCreated:
         description (None | str):
         events (list[WebhookEventType]):
         id (UUID):
+        previous_secret_expires_at (datetime.datetime | None): Until then, after a rotation, deliveries are also signed
+            with the previous secret.
         secret (str): `whsec_…`: verifies the `webhook-signature` header. Shown only here.
+        tenant_id (None | UUID): The one tenant whose alerts it receives; null: every tenant's.
         url (str):
     """
 
@@ -29,11 +32,20 @@ class WebhookEndpointCreated:
     description: None | str
     events: list[WebhookEventType]
     id: UUID
+    previous_secret_expires_at: datetime.datetime | None
     secret: str
+    tenant_id: None | UUID
     url: str
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        if self.created_at.utcoffset() is None:
+            raise ValueError(
+                "created_at: a datetime without a time zone is refused (Tally would have to guess it); "
+                "give it one, e.g. datetime.datetime(2026, 12, 5, 10, 0, tzinfo=datetime.UTC), or .astimezone() "
+                "for the machine's local time"
+            )
+
         created_at = self.created_at.isoformat()
 
         description: None | str
@@ -46,7 +58,26 @@ class WebhookEndpointCreated:
 
         id = str(self.id)
 
+        previous_secret_expires_at: None | str
+        if isinstance(self.previous_secret_expires_at, datetime.datetime):
+            if self.previous_secret_expires_at.utcoffset() is None:
+                raise ValueError(
+                    "previous_secret_expires_at: a datetime without a time zone is refused (Tally would have to guess it); "
+                    "give it one, e.g. datetime.datetime(2026, 12, 5, 10, 0, tzinfo=datetime.UTC), or .astimezone() "
+                    "for the machine's local time"
+                )
+
+            previous_secret_expires_at = self.previous_secret_expires_at.isoformat()
+        else:
+            previous_secret_expires_at = self.previous_secret_expires_at
+
         secret = self.secret
+
+        tenant_id: None | str
+        if isinstance(self.tenant_id, UUID):
+            tenant_id = str(self.tenant_id)
+        else:
+            tenant_id = self.tenant_id
 
         url = self.url
 
@@ -58,7 +89,9 @@ class WebhookEndpointCreated:
                 "description": description,
                 "events": events,
                 "id": id,
+                "previous_secret_expires_at": previous_secret_expires_at,
                 "secret": secret,
+                "tenant_id": tenant_id,
                 "url": url,
             }
         )
@@ -86,7 +119,37 @@ class WebhookEndpointCreated:
 
         id = UUID(d.pop("id"))
 
+        def _parse_previous_secret_expires_at(data: object) -> datetime.datetime | None:
+            if data is None:
+                return data
+            try:
+                if not isinstance(data, str):
+                    raise TypeError()
+                previous_secret_expires_at_type_0 = datetime.datetime.fromisoformat(data)
+
+                return previous_secret_expires_at_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(datetime.datetime | None, data)
+
+        previous_secret_expires_at = _parse_previous_secret_expires_at(d.pop("previous_secret_expires_at"))
+
         secret = d.pop("secret")
+
+        def _parse_tenant_id(data: object) -> None | UUID:
+            if data is None:
+                return data
+            try:
+                if not isinstance(data, str):
+                    raise TypeError()
+                tenant_id_type_0 = UUID(data)
+
+                return tenant_id_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(None | UUID, data)
+
+        tenant_id = _parse_tenant_id(d.pop("tenant_id"))
 
         url = d.pop("url")
 
@@ -95,7 +158,9 @@ class WebhookEndpointCreated:
             description=description,
             events=events,
             id=id,
+            previous_secret_expires_at=previous_secret_expires_at,
             secret=secret,
+            tenant_id=tenant_id,
             url=url,
         )
 

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any, TypeVar, cast
+from uuid import UUID
 
 from attrs import define as _attrs_define
 
@@ -19,11 +20,13 @@ class WebhookEndpointIn:
             `TALLY_WEBHOOK_ALLOW_PRIVATE=true`.
         description (None | str | Unset):
         events (list[WebhookEventType] | Unset):
+        tenant_id (None | Unset | UUID): Only this tenant's alerts go to the endpoint; omitted or null: every tenant's.
     """
 
     url: str
     description: None | str | Unset = UNSET
     events: list[WebhookEventType] | Unset = UNSET
+    tenant_id: None | Unset | UUID = UNSET
 
     def to_dict(self) -> dict[str, Any]:
         url = self.url
@@ -41,6 +44,14 @@ class WebhookEndpointIn:
                 events_item = events_item_data.value
                 events.append(events_item)
 
+        tenant_id: None | str | Unset
+        if isinstance(self.tenant_id, Unset):
+            tenant_id = UNSET
+        elif isinstance(self.tenant_id, UUID):
+            tenant_id = str(self.tenant_id)
+        else:
+            tenant_id = self.tenant_id
+
         field_dict: dict[str, Any] = {}
 
         field_dict.update(
@@ -52,6 +63,8 @@ class WebhookEndpointIn:
             field_dict["description"] = description
         if events is not UNSET:
             field_dict["events"] = events
+        if tenant_id is not UNSET:
+            field_dict["tenant_id"] = tenant_id
 
         return field_dict
 
@@ -78,10 +91,28 @@ class WebhookEndpointIn:
 
                 events.append(events_item)
 
+        def _parse_tenant_id(data: object) -> None | Unset | UUID:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            try:
+                if not isinstance(data, str):
+                    raise TypeError()
+                tenant_id_type_0 = UUID(data)
+
+                return tenant_id_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(None | Unset | UUID, data)
+
+        tenant_id = _parse_tenant_id(d.pop("tenant_id", UNSET))
+
         webhook_endpoint_in = cls(
             url=url,
             description=description,
             events=events,
+            tenant_id=tenant_id,
         )
 
         return webhook_endpoint_in

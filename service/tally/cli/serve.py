@@ -14,6 +14,7 @@ from datetime import timedelta
 import uvicorn
 
 from tally.cli.base import CommandError, check_files, database_errors, schema_problem_of, with_engine
+from tally.cli.ports import port_problem
 from tally.config import Settings, redact_url
 from tally.db import dialects
 from tally.db.migrate import upgrade
@@ -34,12 +35,16 @@ def serve(args: argparse.Namespace) -> int:
         os.environ.update(TALLY_DEMO="true", TALLY_DATABASE_URL=DEMO_DATABASE_URL, TALLY_JWT_SECRET=secret)
     settings = Settings.from_env()
     check_files(settings)
+    if not args.demo and (problem := with_engine(settings, schema_problem_of)):
+        raise CommandError(problem)
+    # Before the demo touches its database or prints its tokens: they would be useless if another server holds
+    # the port.
+    if problem := port_problem(args.host, args.port):
+        raise CommandError(problem)
     if args.demo:
         with database_errors(settings.database_url):
             upgrade(settings.database_url)
         _print_demo(settings, f"http://{args.host}:{args.port}")
-    elif problem := with_engine(settings, schema_problem_of):
-        raise CommandError(problem)
     log_config = process_log_config(settings.log_level)
     logging.config.dictConfig(log_config)
     for warning in Settings.unknown_variables():

@@ -136,7 +136,8 @@ class RateLimitCounterRecord(Base):
 
 
 class WebhookEndpointRecord(Base):
-    """Where usage alerts are sent, with the secret that signs them (shared by every tenant: a platform's)."""
+    """Where usage alerts are sent, with the secret that signs them (a platform's: every tenant's alerts, or one
+    tenant's when ``tenant_id`` is set). After a rotation the previous secret signs too, until it expires."""
 
     __tablename__ = "webhook_endpoint"
 
@@ -146,6 +147,9 @@ class WebhookEndpointRecord(Base):
     events: Mapped[list[str]] = mapped_column(JSON)
     secret: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTimeUTC)
+    tenant_id: Mapped[UUID | None] = mapped_column(Uuid)
+    previous_secret: Mapped[str | None] = mapped_column(String(64))
+    previous_secret_expires_at: Mapped[datetime | None] = mapped_column(DateTimeUTC)
 
 
 class UsageAlertRecord(Base):

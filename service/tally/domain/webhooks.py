@@ -45,20 +45,69 @@ class WebhookEndpointIn(msgspec.Struct, kw_only=True, frozen=True, forbid_unknow
     events: Annotated[list[WebhookEventType], Meta(min_length=1, max_length=1)] = msgspec.field(
         default_factory=lambda: [WebhookEventType.USAGE_THRESHOLD_CROSSED]
     )
+    tenant_id: (
+        Annotated[
+            UUID,
+            Meta(description="Only this tenant's alerts go to the endpoint; omitted or null: every tenant's."),
+        ]
+        | None
+    ) = None
+
+
+MAX_GRACE_SECONDS = 7 * 24 * 3600
+DEFAULT_GRACE_SECONDS = 24 * 3600
+
+
+class WebhookSecretRotationIn(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
+    """Body of ``POST /webhook-endpoints/{id}/rotate-secret``; ``{}`` takes the default grace period."""
+
+    grace_period_seconds: Annotated[
+        int,
+        Meta(
+            ge=0,
+            le=MAX_GRACE_SECONDS,
+            description="How long the current secret keeps signing beside the new one (default 24 hours, at most "
+            "7 days; 0: it stops at once).",
+        ),
+    ] = DEFAULT_GRACE_SECONDS
 
 
 class WebhookEndpoint(msgspec.Struct, kw_only=True, frozen=True):
-    """A receiver of usage alerts (its secret is shown only when it is created)."""
+    """A receiver of usage alerts (its secret is shown only when it is created or rotated)."""
 
     id: UUID
     url: str
     description: str | None
     events: list[WebhookEventType]
+    tenant_id: Annotated[
+        UUID | None, Meta(description="The one tenant whose alerts it receives; null: every tenant's.")
+    ]
+    previous_secret_expires_at: Annotated[
+        datetime | None,
+        Meta(description="Until then, after a rotation, deliveries are also signed with the previous secret."),
+    ]
     created_at: datetime
 
 
+SECRET_DESCRIPTION = "`whsec_…`: verifies the `webhook-signature` header. Shown only here."  # noqa: S105 (not a secret: its description)
+
+
 class WebhookEndpointCreated(WebhookEndpoint, kw_only=True, frozen=True):
-    secret: Annotated[str, Meta(description="`whsec_…`: verifies the `webhook-signature` header. Shown only here.")]
+    secret: Annotated[str, Meta(description=SECRET_DESCRIPTION)]
+
+
+class WebhookSecretRotation(msgspec.Struct, kw_only=True, frozen=True):
+    """The answer of a rotation: the endpoint's new secret, and until when the previous one still signs."""
+
+    endpoint_id: UUID
+    secret: Annotated[str, Meta(description=SECRET_DESCRIPTION)]
+    previous_secret_expires_at: Annotated[
+        datetime,
+        Meta(
+            description="Until this instant every delivery's `webhook-signature` carries a signature made with the "
+            "previous secret as well as one with the new secret."
+        ),
+    ]
 
 
 class DeliveryAttempt(msgspec.Struct, kw_only=True, frozen=True):

@@ -69,3 +69,8 @@ class Entitlements:
         except UnknownFeature:
             raise UnknownFeature.field("feature_key", f"unknown feature '{feature_key}'") from None
         return found
+
+    async def timezone(self, tenant_id: UUID) -> str:
+        """The time zone the tenant's limits count their periods in: its plan assignment's, UTC without one."""
+        terms = await self.tenant_plans.terms(tenant_id)
+        return terms.timezone if terms else "UTC"

@@ -53,7 +53,7 @@ SIGN_IN_PATH = "/usage/sign-in"
 # Why the sign-in form is shown again; the redirect carries only this code, never a token or free text.
 REASONS = {
     "missing": "Sign in with a token to see usage.",
-    "expired": "Your token has expired. Paste a fresh one (tally token prints one).",
+    "expired": "Your token has expired. Open a fresh sign-in link, or paste a fresh token: ask your Tally operator.",
     "invalid": "That token was not accepted. Check that you pasted all of it, and that it is a Tally token.",
     "empty": "Paste a token first.",
     "tenant": "That tenant id is not a UUID.",
@@ -299,7 +299,8 @@ class UsagePages(Controller):
         daily = await usage.totals(tenant, query(window_size=WindowSize.DAY))
         features = await catalog.list_features()
         limits = await entitlements.entitlements(tenant, None, now)
-        cards = feature_cards(features, totals, daily, zone_info, limits, now)
+        tenant_zone = await entitlements.timezone(tenant)
+        cards = feature_cards(features, totals, daily, zone_info, limits, now, chosen, tenant_zone)
         alerts = alert_rows(await webhooks.recent_alerts(tenant, RECENT_ALERTS), zone_info)
         form.update(start=chosen.first_day.isoformat(), end=chosen.last_day.isoformat())
         # A breakdown the catalog does not offer (an old link, a typo) is explained; the page still shows.

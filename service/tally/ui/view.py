@@ -4,7 +4,7 @@ a feature's breakdown by one of its dimensions."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import date, datetime, timedelta, tzinfo
+from datetime import date, datetime, time, timedelta, tzinfo
 from enum import StrEnum
 from urllib.parse import urlencode
 from uuid import UUID
@@ -13,7 +13,7 @@ import msgspec
 
 from tally.domain.catalog import Aggregation, Feature
 from tally.domain.errors import InvalidInput
-from tally.domain.plans import Entitlement, LimitPeriod
+from tally.domain.plans import Enforcement, Entitlement, LimitPeriod
 from tally.domain.usage import UsageTotal
 from tally.domain.webhooks import DeliveryStatus, RecentAlert
 from tally.metering.periods import day_start, month_start, next_month_start
@@ -92,6 +92,24 @@ def period_label(period: Period) -> str:
     return f"{first.day} {first:%b %Y} to {last.day} {last:%b %Y}"
 
 
+def whole_month(first: date, last: date) -> bool:
+    """``first``..``last`` (both included) is one calendar month."""
+    return first.day == 1 and (first.year, first.month) == (last.year, last.month) and (last + timedelta(1)).day == 1
+
+
+def span_label(start: datetime, end: datetime, tz: tzinfo) -> str:
+    """``[start, end)`` as people read it in ``tz``: "November 2026" for a whole local month, a day or "A to B" for
+    whole local days, else both instants with their local times (a UTC month seen from New York is not a month
+    there, and must not read as one)."""
+    first, finish = start.astimezone(tz), end.astimezone(tz)
+    if first.time() == time(0) and finish.time() == time(0):
+        last = finish.date() - timedelta(days=1)
+        if whole_month(first.date(), last):
+            return f"{first:%B %Y}"
+        return day_label(last) if first.date() == last else f"{day_label(first.date())} to {day_label(last)}"
+    return f"{day_label(first.date())}, {first:%H:%M} to {day_label(finish.date())}, {finish:%H:%M}"
+
+
 class Bar(msgspec.Struct, frozen=True):
     """One day's bar in a chart whose viewBox is ``width`` x ``CHART_HEIGHT``."""
 
@@ -116,51 +134,190 @@ PROJECTED = frozenset({Aggregation.SUM, Aggregation.COUNT})
 
 
 class LimitView(msgspec.Struct, frozen=True):
-    """A card's limit: the current period's usage against it, when the period resets, and an estimate."""
+    """A card's limit beside the period the page shows: for a period going on now, the limit's current period as
+    the API's entitlement reports it (what is enforced); for a past period, that period's own usage against it."""
 
     used: int
     limit: int
-    used_text: str
+    heading: str
+    """Which period is compared: "Limit this month", "Limit today", "Limit in November 2026", "Limit per day"."""
+    used_text: str | None
+    """None when the period shown cannot be compared with the limit (a custom range that is not a month)."""
     limit_text: str
-    period_text: str
-    remaining_text: str
-    percent: float
-    """Width of the bar, 0 to 100."""
+    percent: float | None
+    """Width of the bar, 0 to 100; None: no bar."""
     over: bool
-    resets_text: str
-    projection_text: str | None
-    projection_over: bool
+    over_text: str
+    detail_text: str
+    refused_text: str | None = None
+    projection_text: str | None = None
+    projection_over: bool = False
+    note: str | None = None
+    """Where the page's zone differs from the tenant's, in which the limit counts its periods."""
+
+
+class CardLimit(msgspec.Struct, frozen=True):
+    """What a card's limit is judged on: the entitlement now, the period the page shows (in ``tz``), the card's
+    total over it and its days, and the zone the tenant's periods are counted in."""
+
+    entitlement: Entitlement
+    aggregation: Aggregation
+    now: datetime
+    tz: tzinfo
+    period: Period | None = None
+    total: int = 0
+    days: Sequence[DayValue] = ()
+    tenant_zone: str | None = None
 
 
 def limit_view(entitlement: Entitlement, aggregation: Aggregation, now: datetime, tz: tzinfo) -> LimitView | None:
-    """How a card shows ``entitlement`` (None without a limit): used of limit, remaining, the reset (in ``tz``)
-    and, for a growing aggregation once PROJECTION_AFTER of the period has passed, a straight-line estimate
-    of the usage at the period's end."""
+    """How a card shows ``entitlement`` in its current period (None without a limit): used of limit, remaining,
+    the reset (in ``tz``), and what the enforcement does next (see ``_next``)."""
+    return card_limit(CardLimit(entitlement, aggregation, now, tz))
+
+
+def card_limit(card: CardLimit) -> LimitView | None:
+    """The limit beside the period a card shows: the current one's (``_current``) while the period is going on,
+    that period's own usage in the page's zone once it is over (``_past_month``, ``_past_days``); None without a
+    limit or for a period still to come."""
+    entitlement, period = card.entitlement, card.period
     if entitlement.limit is None:
         return None
-    used, limit, unit = entitlement.used, entitlement.limit, entitlement.unit
-    start, end = entitlement.period_start, entitlement.period_end
-    elapsed = (now - start) / (end - start)
-    projection_text, projection_over = None, False
-    if aggregation in PROJECTED and PROJECTION_AFTER <= elapsed < 1:
-        projected = round(used / elapsed)
-        projection_over = projected > limit
-        verdict = "over the limit" if projection_over else "within the limit"
-        projection_text = f"Estimate: about {amount(projected, unit)} by the end of the period, {verdict}"
-    resets = end.astimezone(tz)
+    if period is not None and card.now < period.start:
+        return None
+    if period is None or card.now < period.end:
+        view = _current(card, entitlement.limit)
+    elif entitlement.period is LimitPeriod.DAY:
+        view = _past_days(card, entitlement.limit, period)
+    else:
+        view = _past_month(card, entitlement.limit, period)
+    zone_name, tenant_zone = str(card.tz), card.tenant_zone
+    if tenant_zone is not None and tenant_zone != zone_name:
+        counted = "days" if entitlement.period is LimitPeriod.DAY else "months"
+        if period is None or card.now < period.end:
+            note = (
+                f"The limit counts {counted} in the tenant's time zone, {tenant_zone}: these numbers are its current "
+                f"period's there, which may differ from this page's {zone_name} ones."
+            )
+        else:
+            note = (
+                f"Counted here in {zone_name}; the limit counts {counted} in the tenant's time zone, {tenant_zone}, "
+                "so what it enforced may differ a little."
+            )
+        view = msgspec.structs.replace(view, note=note)
+    return view
+
+
+def _current(card: CardLimit, limit: int) -> LimitView:
+    entitlement, unit, tz = card.entitlement, card.entitlement.unit, card.tz
+    used, resets = entitlement.used, f"{_when(entitlement.period_end, tz)} ({tz})"
+    refused_text, projection_text, projection_over = _next(card, limit, resets)
     return LimitView(
         used=used,
         limit=limit,
+        heading="Limit today" if entitlement.period is LimitPeriod.DAY else "Limit this month",
         used_text=f"{used:,}",
         limit_text=amount(limit, unit),
-        period_text="today" if entitlement.period is LimitPeriod.DAY else "this month",
-        remaining_text=f"{amount(entitlement.remaining or 0, unit)} left",
-        percent=100.0 if limit == 0 else min(100 * used / limit, 100.0),
+        percent=_percent(used, limit),
         over=entitlement.over_limit,
-        resets_text=f"{day_label(resets.date())}, {resets:%H:%M}",
+        over_text="Over the limit",
+        detail_text=f"{amount(entitlement.remaining or 0, unit)} left · resets {resets}",
+        refused_text=refused_text,
         projection_text=projection_text,
         projection_over=projection_over,
     )
+
+
+def _next(card: CardLimit, limit: int, resets: str) -> tuple[str | None, str | None, bool]:
+    """What a current period's usage is heading for: ``(refused, estimate, estimate_over)``. A rejecting limit that
+    is reached refuses further usage until the reset, and is never estimated beyond itself; otherwise, for a growing
+    aggregation once PROJECTION_AFTER of the period has passed, a straight-line estimate of the period's end."""
+    entitlement, unit = card.entitlement, card.entitlement.unit
+    used, start, end = entitlement.used, entitlement.period_start, entitlement.period_end
+    rejects = entitlement.enforcement is Enforcement.REJECT
+    if rejects and used >= limit:
+        return f"Limit reached: further usage is refused until it resets {resets}.", None, False
+    elapsed = (card.now - start) / (end - start)
+    if card.aggregation not in PROJECTED or not PROJECTION_AFTER <= elapsed < 1:
+        return None, None, False
+    projected = round(used / elapsed)
+    if rejects and projected > limit:
+        reached = start + (card.now - start) * (limit / used)
+        text = (
+            f"Estimate: at this pace the limit is reached around {_when(reached, card.tz)}; "
+            "usage after that is refused until it resets"
+        )
+        return None, text, True
+    verdict = "over the limit" if projected > limit else "within the limit"
+    return None, f"Estimate: about {amount(projected, unit)} by the end of the period, {verdict}", projected > limit
+
+
+def _past_month(card: CardLimit, limit: int, period: Period) -> LimitView:
+    """A month's limit beside a past period: the month's usage against it when the period is a calendar month."""
+    unit, used = card.entitlement.unit, card.total
+    if not whole_month(period.first_day, period.last_day):
+        return LimitView(
+            used=used,
+            limit=limit,
+            heading="Limit per month",
+            used_text=None,
+            limit_text=amount(limit, unit),
+            percent=None,
+            over=False,
+            over_text="",
+            detail_text="Compared on calendar months: show Last month, or a custom range of one whole month.",
+        )
+    month = f"{period.first_day:%B %Y}"
+    if used > limit:
+        detail = f"{month} used {used / limit:.0%} of its limit." if limit else f"{month} had a limit of 0."
+    elif used == limit and card.entitlement.enforcement is Enforcement.REJECT:
+        detail = f"{month} reached its limit: usage beyond it was refused."
+    else:
+        detail = f"{amount(limit - used, unit)} of the limit were left at the end of {month}."
+    return LimitView(
+        used=used,
+        limit=limit,
+        heading=f"Limit in {month}",
+        used_text=f"{used:,}",
+        limit_text=amount(limit, unit),
+        percent=_percent(used, limit),
+        over=used > limit,
+        over_text=f"Went over the limit by {amount(used - limit, unit)}",
+        detail_text=detail,
+    )
+
+
+def _past_days(card: CardLimit, limit: int, period: Period) -> LimitView:
+    """A day's limit beside a past period: each of its days against it, the busiest day on the bar."""
+    unit, days = card.entitlement.unit, card.days
+    over = [d for d in days if d.quantity > limit]
+    busiest = max(days, key=lambda d: d.quantity, default=None)
+    used = busiest.quantity if busiest else 0
+    if over:
+        shown = ", ".join(d.short for d in over[:5]) + (f" and {len(over) - 5} more" if len(over) > 5 else "")
+        detail = f"Over on {shown}."
+    else:
+        detail = "Every day stayed within the limit."
+    return LimitView(
+        used=used,
+        limit=limit,
+        heading="Limit per day" + (f", busiest day {busiest.short}" if busiest else ""),
+        used_text=f"{used:,}",
+        limit_text=amount(limit, unit),
+        percent=_percent(used, limit),
+        over=bool(over),
+        over_text=f"Over the limit on {len(over)} of {len(days)} days",
+        detail_text=detail,
+    )
+
+
+def _percent(used: int, limit: int) -> float:
+    return 100.0 if limit == 0 else min(100 * used / limit, 100.0)
+
+
+def _when(instant: datetime, tz: tzinfo) -> str:
+    local = instant.astimezone(tz)
+    return f"{day_label(local.date())}, {local:%H:%M}"
 
 
 class FeatureCard(msgspec.Struct, frozen=True):
@@ -184,9 +341,12 @@ def feature_cards(
     tz: tzinfo,
     entitlements: Sequence[Entitlement] = (),
     now: datetime | None = None,
+    period: Period | None = None,
+    tenant_zone: str | None = None,
 ) -> list[FeatureCard]:
-    """One card per feature of ``totals`` (the whole period), with its days from ``daily`` (one row per local day)
-    and its limit from ``entitlements`` (the current period's, whatever period the page shows) at ``now``."""
+    """One card per feature of ``totals`` (the whole ``period``), with its days from ``daily`` (one row per local
+    day) and its limit (see ``card_limit``) from ``entitlements`` at ``now``; ``tenant_zone`` is the zone the
+    tenant's limits count their periods in."""
     catalog = {f.feature_key: f for f in features}
     limits = {e.feature_key: e for e in entitlements}
     cards = []
@@ -199,6 +359,11 @@ def feature_cards(
         ]
         peak = max((d.quantity for d in days), default=0)
         feature = catalog.get(total.feature_key)
+        entitlement = limits.get(total.feature_key)
+        limit = None
+        if entitlement is not None and feature is not None and now is not None:
+            judged = CardLimit(entitlement, feature.aggregation, now, tz, period, total.quantity, days, tenant_zone)
+            limit = card_limit(judged)
         cards.append(
             FeatureCard(
                 feature_key=total.feature_key,
@@ -211,18 +376,10 @@ def feature_cards(
                 bars=_bars(days, peak),
                 chart_width=max(len(days), 1) * (BAR_WIDTH + BAR_GAP),
                 peak_text=amount(peak, total.unit),
-                limit=_card_limit(limits.get(total.feature_key), feature, now, tz),
+                limit=limit,
             )
         )
     return cards
-
-
-def _card_limit(
-    entitlement: Entitlement | None, feature: Feature | None, now: datetime | None, tz: tzinfo
-) -> LimitView | None:
-    if entitlement is None or feature is None or now is None:
-        return None
-    return limit_view(entitlement, feature.aggregation, now, tz)
 
 
 def _bars(days: Sequence[DayValue], peak: int) -> list[Bar]:
@@ -333,15 +490,13 @@ def alert_rows(alerts: Sequence[RecentAlert], tz: tzinfo) -> list[AlertRow]:
         else:
             status = next(iter(counts)).value
             status_text = status if len(counts) == 1 else ", ".join(f"{n} {s.value}" for s, n in counts.items())
-        first = crossed.period_start.astimezone(tz).date()
-        last = (crossed.period_end - timedelta(microseconds=1)).astimezone(tz).date()
         when = alert.created_at.astimezone(tz)
         rows.append(
             AlertRow(
                 feature_key=crossed.feature_key,
                 threshold_text=f"{crossed.threshold_percent}%",
                 used_text=f"{crossed.used:,} of {crossed.limit:,}",
-                period_text=day_label(first) if first == last else f"{day_label(first)} to {day_label(last)}",
+                period_text=span_label(crossed.period_start, crossed.period_end, tz),
                 when_text=f"{day_label(when.date())}, {when:%H:%M}",
                 status=status,
                 status_text=status_text,

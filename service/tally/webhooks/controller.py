@@ -19,6 +19,8 @@ from tally.domain.webhooks import (
     WebhookEndpoint,
     WebhookEndpointCreated,
     WebhookEndpointIn,
+    WebhookSecretRotation,
+    WebhookSecretRotationIn,
 )
 from tally.http.auth import Permission, requires
 from tally.http.openapi import problems
@@ -44,7 +46,8 @@ class WebhookController(Controller):
         description=(
             "Usage alerts (`usage.threshold_crossed`) are posted to `url`, signed per Standard Webhooks with the "
             "`secret` of the answer, which is shown only here. Loopback, private and link-local targets are a 400 "
-            "unless the server allows them. An endpoint receives the alerts recorded after it was added."
+            "unless the server allows them. An endpoint receives the alerts recorded after it was added: every "
+            "tenant's, or only those of `tenant_id` when it is given."
         ),
         status_code=201,
         responses=problems(400, 401, 403, 429, body=True),
@@ -80,6 +83,28 @@ class WebhookController(Controller):
         endpoint_id: Annotated[UUID, Parameter(description="The endpoint to delete.")],
     ) -> None:
         await webhooks.delete_endpoint(endpoint_id)
+
+    @post(
+        "/webhook-endpoints/{endpoint_id:str}/rotate-secret",
+        guards=GUARDS,
+        operation_id="rotate_webhook_endpoint_secret",
+        summary="Rotate a webhook endpoint's secret",
+        description=(
+            "Answers the endpoint's new `secret` (shown only here). Until `previous_secret_expires_at` (the grace "
+            "period, default 24 hours) every delivery carries two signatures in `webhook-signature`, one per "
+            "secret, so receivers can switch to the new secret at any time in between. Pending deliveries are "
+            "kept. A second rotation within the grace period drops the oldest secret. 404: no such endpoint."
+        ),
+        status_code=200,
+        responses=problems(400, 401, 403, 404, 429),
+    )
+    async def rotate_secret(
+        self,
+        webhooks: NamedDependency[WebhookService],
+        endpoint_id: Annotated[UUID, Parameter(description="The endpoint whose secret to rotate.")],
+        data: JSONBody[WebhookSecretRotationIn],
+    ) -> WebhookSecretRotation:
+        return await webhooks.rotate_secret(endpoint_id, data, datetime.now(UTC))
 
     @get(
         "/webhook-deliveries",

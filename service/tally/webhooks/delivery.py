@@ -147,7 +147,11 @@ class Deliverer:
         headers = {
             "webhook-id": record.message_id,  # the same on every attempt: receivers dedupe on it
             "webhook-timestamp": str(int(at.timestamp())),
-            "webhook-signature": Webhook(claimed.secret).sign(record.message_id, at, record.payload),
+            # Standard Webhooks: several signatures, space-separated; a receiver accepts the message when any
+            # of them verifies with its secret. After a rotation both secrets sign until the old one expires.
+            "webhook-signature": " ".join(
+                Webhook(secret).sign(record.message_id, at, record.payload) for secret in claimed.secrets(at)
+            ),
             "content-type": "application/json",
             "user-agent": "Tally-Webhooks",
         }

@@ -34,8 +34,8 @@ class AlertOutbox:
 
     async def record(self, tenant_id: UUID, crossings: Sequence[Crossing], at: datetime) -> int:
         """Write an alert for each crossing not recorded before, and a pending delivery of it to every subscribed
-        endpoint, due now; returns how many alerts were new. The caller commits (or rolls back) them with the
-        usage."""
+        endpoint (the platform-wide ones and the tenant's own), due now; returns how many alerts were new. The
+        caller commits (or rolls back) them with the usage."""
         if not crossings:
             return 0
         rows = [
@@ -51,7 +51,7 @@ class AlertOutbox:
             for c in sorted(crossings, key=lambda c: (c.period.feature_key, c.period.start, c.threshold_percent))
         ]
         new = await self.alerts.add_new(rows)
-        endpoints = await self.alerts.subscribed(WebhookEventType.USAGE_THRESHOLD_CROSSED) if new else []
+        endpoints = await self.alerts.subscribed(WebhookEventType.USAGE_THRESHOLD_CROSSED, tenant_id) if new else []
         await self.alerts.add_deliveries(
             [
                 {

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import secrets
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from uuid import UUID
 
 import msgspec
@@ -26,6 +26,8 @@ from tally.domain.webhooks import (
     WebhookEndpointCreated,
     WebhookEndpointIn,
     WebhookEventType,
+    WebhookSecretRotation,
+    WebhookSecretRotationIn,
 )
 from tally.http.cursors import decode_cursor, encode_cursor
 from tally.webhooks.targets import check_url
@@ -53,6 +55,7 @@ class WebhookService:
             events=[e.value for e in spec.events],
             secret=new_secret(),
             created_at=now,
+            tenant_id=spec.tenant_id,
         )
         await self.transaction.begin_write()
         await self.endpoints.add(record)
@@ -68,6 +71,19 @@ class WebhookService:
         await self.transaction.commit()
         if not removed:
             raise NotFound.field("endpoint_id", f"no webhook endpoint '{endpoint_id}'")
+
+    async def rotate_secret(
+        self, endpoint_id: UUID, spec: WebhookSecretRotationIn, now: datetime
+    ) -> WebhookSecretRotation:
+        """Give the endpoint a new secret; the current one keeps signing beside it for the grace period. Pending
+        deliveries stay in the outbox: each attempt is signed with the secrets of the moment it is made."""
+        until = now + timedelta(seconds=spec.grace_period_seconds)
+        await self.transaction.begin_write()
+        record = await self.endpoints.rotate(endpoint_id, new_secret(), until)
+        await self.transaction.commit()
+        if record is None:
+            raise NotFound.field("endpoint_id", f"no webhook endpoint '{endpoint_id}'")
+        return WebhookSecretRotation(endpoint_id=record.id, secret=record.secret, previous_secret_expires_at=until)
 
     async def deliveries_page(
         self, endpoint_id: UUID | None, status: DeliveryStatus | None, cursor: str | None, limit: int
@@ -112,6 +128,8 @@ def _endpoint_out(record: WebhookEndpointRecord) -> WebhookEndpoint:
         url=record.url,
         description=record.description,
         events=[WebhookEventType(e) for e in record.events],
+        tenant_id=record.tenant_id,
+        previous_secret_expires_at=record.previous_secret_expires_at,
         created_at=record.created_at,
     )
 

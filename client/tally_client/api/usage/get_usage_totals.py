@@ -42,6 +42,13 @@ def _get_kwargs(
     if isinstance(period_start, Unset):
         json_period_start = UNSET
     elif isinstance(period_start, datetime.datetime):
+        if period_start.utcoffset() is None:
+            raise ValueError(
+                "period_start: a datetime without a time zone is refused (Tally would have to guess it); "
+                "give it one, e.g. datetime.datetime(2026, 12, 5, 10, 0, tzinfo=datetime.UTC), or .astimezone() "
+                "for the machine's local time"
+            )
+
         json_period_start = period_start.isoformat()
     else:
         json_period_start = period_start
@@ -51,6 +58,13 @@ def _get_kwargs(
     if isinstance(period_end, Unset):
         json_period_end = UNSET
     elif isinstance(period_end, datetime.datetime):
+        if period_end.utcoffset() is None:
+            raise ValueError(
+                "period_end: a datetime without a time zone is refused (Tally would have to guess it); "
+                "give it one, e.g. datetime.datetime(2026, 12, 5, 10, 0, tzinfo=datetime.UTC), or .astimezone() "
+                "for the machine's local time"
+            )
+
         json_period_end = period_end.isoformat()
     else:
         json_period_end = period_end

@@ -99,7 +99,8 @@ def sync_detailed(
 
      Usage alerts (`usage.threshold_crossed`) are posted to `url`, signed per Standard Webhooks with the
     `secret` of the answer, which is shown only here. Loopback, private and link-local targets are a 400
-    unless the server allows them. An endpoint receives the alerts recorded after it was added.
+    unless the server allows them. An endpoint receives the alerts recorded after it was added: every
+    tenant's, or only those of `tenant_id` when it is given.
 
     Args:
         body (WebhookEndpointIn):
@@ -132,7 +133,8 @@ def sync(
 
      Usage alerts (`usage.threshold_crossed`) are posted to `url`, signed per Standard Webhooks with the
     `secret` of the answer, which is shown only here. Loopback, private and link-local targets are a 400
-    unless the server allows them. An endpoint receives the alerts recorded after it was added.
+    unless the server allows them. An endpoint receives the alerts recorded after it was added: every
+    tenant's, or only those of `tenant_id` when it is given.
 
     Args:
         body (WebhookEndpointIn):
@@ -160,7 +162,8 @@ async def asyncio_detailed(
 
      Usage alerts (`usage.threshold_crossed`) are posted to `url`, signed per Standard Webhooks with the
     `secret` of the answer, which is shown only here. Loopback, private and link-local targets are a 400
-    unless the server allows them. An endpoint receives the alerts recorded after it was added.
+    unless the server allows them. An endpoint receives the alerts recorded after it was added: every
+    tenant's, or only those of `tenant_id` when it is given.
 
     Args:
         body (WebhookEndpointIn):
@@ -191,7 +194,8 @@ async def asyncio(
 
      Usage alerts (`usage.threshold_crossed`) are posted to `url`, signed per Standard Webhooks with the
     `secret` of the answer, which is shown only here. Loopback, private and link-local targets are a 400
-    unless the server allows them. An endpoint receives the alerts recorded after it was added.
+    unless the server allows them. An endpoint receives the alerts recorded after it was added: every
+    tenant's, or only those of `tenant_id` when it is given.
 
     Args:
         body (WebhookEndpointIn):

@@ -2,7 +2,7 @@
 
 import type { Client, ClientMeta, Options as Options2, RequestResult, TDataShape } from './client';
 import { client } from './client.gen';
-import type { CreateWebhookEndpointData, CreateWebhookEndpointErrors, CreateWebhookEndpointResponses, DeleteTenantPlanData, DeleteTenantPlanErrors, DeleteTenantPlanResponses, DeleteWebhookEndpointData, DeleteWebhookEndpointErrors, DeleteWebhookEndpointResponses, GetEntitlementData, GetEntitlementErrors, GetEntitlementResponses, GetTenantPlanData, GetTenantPlanErrors, GetTenantPlanResponses, GetUsageTotalsData, GetUsageTotalsErrors, GetUsageTotalsResponses, HealthLiveData, HealthLiveResponses, HealthReadyData, HealthReadyErrors, HealthReadyResponses, ListEntitlementsData, ListEntitlementsErrors, ListEntitlementsResponses, ListFeaturesData, ListFeaturesErrors, ListFeaturesResponses, ListPlansData, ListPlansErrors, ListPlansResponses, ListUsageEventsData, ListUsageEventsErrors, ListUsageEventsResponses, ListWebhookDeliveriesData, ListWebhookDeliveriesErrors, ListWebhookDeliveriesResponses, ListWebhookEndpointsData, ListWebhookEndpointsErrors, ListWebhookEndpointsResponses, PutFeatureData, PutFeatureErrors, PutFeatureResponses, PutPlanData, PutPlanErrors, PutPlanResponses, PutTenantPlanData, PutTenantPlanErrors, PutTenantPlanResponses, RecordUsageEventsData, RecordUsageEventsErrors, RecordUsageEventsResponses, RetryWebhookDeliveryData, RetryWebhookDeliveryErrors, RetryWebhookDeliveryResponses, VoidUsageEventData, VoidUsageEventErrors, VoidUsageEventResponses } from './types.gen';
+import type { CreateWebhookEndpointData, CreateWebhookEndpointErrors, CreateWebhookEndpointResponses, DeleteTenantPlanData, DeleteTenantPlanErrors, DeleteTenantPlanResponses, DeleteWebhookEndpointData, DeleteWebhookEndpointErrors, DeleteWebhookEndpointResponses, GetEntitlementData, GetEntitlementErrors, GetEntitlementResponses, GetTenantPlanData, GetTenantPlanErrors, GetTenantPlanResponses, GetUsageTotalsData, GetUsageTotalsErrors, GetUsageTotalsResponses, HealthLiveData, HealthLiveResponses, HealthReadyData, HealthReadyErrors, HealthReadyResponses, ListEntitlementsData, ListEntitlementsErrors, ListEntitlementsResponses, ListFeaturesData, ListFeaturesErrors, ListFeaturesResponses, ListPlansData, ListPlansErrors, ListPlansResponses, ListUsageEventsData, ListUsageEventsErrors, ListUsageEventsResponses, ListWebhookDeliveriesData, ListWebhookDeliveriesErrors, ListWebhookDeliveriesResponses, ListWebhookEndpointsData, ListWebhookEndpointsErrors, ListWebhookEndpointsResponses, PutFeatureData, PutFeatureErrors, PutFeatureResponses, PutPlanData, PutPlanErrors, PutPlanResponses, PutTenantPlanData, PutTenantPlanErrors, PutTenantPlanResponses, RecordUsageEventsData, RecordUsageEventsErrors, RecordUsageEventsResponses, RetryWebhookDeliveryData, RetryWebhookDeliveryErrors, RetryWebhookDeliveryResponses, RotateWebhookEndpointSecretData, RotateWebhookEndpointSecretErrors, RotateWebhookEndpointSecretResponses, VoidUsageEventData, VoidUsageEventErrors, VoidUsageEventResponses } from './types.gen';
 
 export type Options<TData extends TDataShape = TDataShape, ThrowOnError extends boolean = boolean, TResponse = unknown> = Options2<TData, ThrowOnError, TResponse> & {
     /**
@@ -217,7 +217,7 @@ export const listWebhookEndpoints = <ThrowOnError extends boolean = false>(optio
 /**
  * Add a webhook endpoint
  *
- * Usage alerts (`usage.threshold_crossed`) are posted to `url`, signed per Standard Webhooks with the `secret` of the answer, which is shown only here. Loopback, private and link-local targets are a 400 unless the server allows them. An endpoint receives the alerts recorded after it was added.
+ * Usage alerts (`usage.threshold_crossed`) are posted to `url`, signed per Standard Webhooks with the `secret` of the answer, which is shown only here. Loopback, private and link-local targets are a 400 unless the server allows them. An endpoint receives the alerts recorded after it was added: every tenant's, or only those of `tenant_id` when it is given.
  */
 export const createWebhookEndpoint = <ThrowOnError extends boolean = false>(options: Options<CreateWebhookEndpointData, ThrowOnError>): RequestResult<CreateWebhookEndpointResponses, CreateWebhookEndpointErrors, ThrowOnError> => (options.client ?? client).post<CreateWebhookEndpointResponses, CreateWebhookEndpointErrors, ThrowOnError>({
     security: [{ scheme: 'bearer', type: 'http' }],
@@ -238,6 +238,21 @@ export const deleteWebhookEndpoint = <ThrowOnError extends boolean = false>(opti
     security: [{ scheme: 'bearer', type: 'http' }],
     url: '/api/v1/billing/webhook-endpoints/{endpoint_id}',
     ...options
+});
+
+/**
+ * Rotate a webhook endpoint's secret
+ *
+ * Answers the endpoint's new `secret` (shown only here). Until `previous_secret_expires_at` (the grace period, default 24 hours) every delivery carries two signatures in `webhook-signature`, one per secret, so receivers can switch to the new secret at any time in between. Pending deliveries are kept. A second rotation within the grace period drops the oldest secret. 404: no such endpoint.
+ */
+export const rotateWebhookEndpointSecret = <ThrowOnError extends boolean = false>(options: Options<RotateWebhookEndpointSecretData, ThrowOnError>): RequestResult<RotateWebhookEndpointSecretResponses, RotateWebhookEndpointSecretErrors, ThrowOnError> => (options.client ?? client).post<RotateWebhookEndpointSecretResponses, RotateWebhookEndpointSecretErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/billing/webhook-endpoints/{endpoint_id}/rotate-secret',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
 });
 
 /**

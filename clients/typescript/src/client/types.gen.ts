@@ -318,6 +318,14 @@ export type WebhookEndpoint = {
     description: string | null;
     events: Array<WebhookEventType>;
     id: string;
+    /**
+     * Until then, after a rotation, deliveries are also signed with the previous secret.
+     */
+    previous_secret_expires_at: string | null;
+    /**
+     * The one tenant whose alerts it receives; null: every tenant's.
+     */
+    tenant_id: string | null;
     url: string;
 };
 
@@ -330,9 +338,17 @@ export type WebhookEndpointCreated = {
     events: Array<WebhookEventType>;
     id: string;
     /**
+     * Until then, after a rotation, deliveries are also signed with the previous secret.
+     */
+    previous_secret_expires_at: string | null;
+    /**
      * `whsec_…`: verifies the `webhook-signature` header. Shown only here.
      */
     secret: string;
+    /**
+     * The one tenant whose alerts it receives; null: every tenant's.
+     */
+    tenant_id: string | null;
     url: string;
 };
 
@@ -345,6 +361,10 @@ export type WebhookEndpointIn = {
         WebhookEventType
     ];
     /**
+     * Only this tenant's alerts go to the endpoint; omitted or null: every tenant's.
+     */
+    tenant_id?: string | null;
+    /**
      * An `https` or `http` URL. Loopback, private and link-local targets are refused unless `TALLY_WEBHOOK_ALLOW_PRIVATE=true`.
      */
     url: string;
@@ -354,6 +374,31 @@ export type WebhookEndpointIn = {
  * WebhookEventType
  */
 export type WebhookEventType = 'usage.threshold_crossed';
+
+/**
+ * WebhookSecretRotation
+ */
+export type WebhookSecretRotation = {
+    endpoint_id: string;
+    /**
+     * Until this instant every delivery's `webhook-signature` carries a signature made with the previous secret as well as one with the new secret.
+     */
+    previous_secret_expires_at: string;
+    /**
+     * `whsec_…`: verifies the `webhook-signature` header. Shown only here.
+     */
+    secret: string;
+};
+
+/**
+ * WebhookSecretRotationIn
+ */
+export type WebhookSecretRotationIn = {
+    /**
+     * How long the current secret keeps signing beside the new one (default 24 hours, at most 7 days; 0: it stops at once).
+     */
+    grace_period_seconds?: number;
+};
 
 /**
  * WindowSize
@@ -1312,6 +1357,56 @@ export type DeleteWebhookEndpointResponses = {
 };
 
 export type DeleteWebhookEndpointResponse = DeleteWebhookEndpointResponses[keyof DeleteWebhookEndpointResponses];
+
+export type RotateWebhookEndpointSecretData = {
+    body: WebhookSecretRotationIn;
+    path: {
+        /**
+         * The endpoint whose secret to rotate.
+         */
+        endpoint_id: string;
+    };
+    query?: never;
+    url: '/api/v1/billing/webhook-endpoints/{endpoint_id}/rotate-secret';
+};
+
+export type RotateWebhookEndpointSecretErrors = {
+    /**
+     * Malformed or out-of-range input; `detail` and `errors` name the field.
+     */
+    400: Problem;
+    /**
+     * No bearer token, or an invalid, expired or unsigned one.
+     */
+    401: Problem;
+    /**
+     * The token's role lacks the right, or it belongs to another tenant.
+     */
+    403: Problem;
+    /**
+     * No such event, or no plan, for this tenant.
+     */
+    404: Problem;
+    /**
+     * The tenant's rate limit is used up (only when `TALLY_RATE_LIMIT_*` is set); retry after `Retry-After`.
+     */
+    429: Problem;
+    /**
+     * The database is unreachable; retry after `Retry-After` seconds.
+     */
+    503: Problem;
+};
+
+export type RotateWebhookEndpointSecretError = RotateWebhookEndpointSecretErrors[keyof RotateWebhookEndpointSecretErrors];
+
+export type RotateWebhookEndpointSecretResponses = {
+    /**
+     * Request fulfilled, document follows
+     */
+    200: WebhookSecretRotation;
+};
+
+export type RotateWebhookEndpointSecretResponse = RotateWebhookEndpointSecretResponses[keyof RotateWebhookEndpointSecretResponses];
 
 export type HealthLiveData = {
     body?: never;

@@ -8,7 +8,7 @@ from typing import Any
 from uuid import UUID
 
 from advanced_alchemy.repository import SQLAlchemyAsyncRepository
-from sqlalchemy import case, delete, func, insert, select, tuple_, update
+from sqlalchemy import case, delete, func, insert, or_, select, tuple_, update
 
 from tally.db import dialects
 from tally.db.dialects import Session
@@ -33,6 +33,19 @@ class WebhookEndpointRepository(SQLAlchemyAsyncRepository[WebhookEndpointRecord]
             delete(WebhookEndpointRecord).where(WebhookEndpointRecord.id == endpoint_id)
         )
         return bool(getattr(result, "rowcount", 0))
+
+    async def rotate(self, endpoint_id: UUID, secret: str, previous_until: datetime) -> WebhookEndpointRecord | None:
+        """Make ``secret`` the endpoint's secret and its current one the previous secret, signing until
+        ``previous_until`` (a previous secret of an earlier rotation is dropped); None when there is no such
+        endpoint. One statement: both databases read ``secret`` on the right-hand side as it was before it."""
+        r = WebhookEndpointRecord
+        stmt = (
+            update(r)
+            .where(r.id == endpoint_id)
+            .values(previous_secret=r.secret, previous_secret_expires_at=previous_until, secret=secret)
+            .returning(r)
+        )
+        return (await self.session.scalars(stmt)).one_or_none()
 
 
 class AlertRepository:
@@ -71,17 +84,27 @@ class AlertRepository:
                 statuses[message_id].append(status)
         return [(alert, statuses[alert.message_id]) for alert in alerts]
 
-    async def subscribed(self, event_type: str) -> list[UUID]:
-        """The endpoints that receive ``event_type``."""
-        rows = (await self.session.execute(select(WebhookEndpointRecord.id, WebhookEndpointRecord.events))).all()
+    async def subscribed(self, event_type: str, tenant_id: UUID) -> list[UUID]:
+        """The endpoints that receive ``event_type`` of ``tenant_id``: the platform-wide ones and the tenant's."""
+        e = WebhookEndpointRecord
+        stmt = select(e.id, e.events).where(or_(e.tenant_id.is_(None), e.tenant_id == tenant_id))
+        rows = (await self.session.execute(stmt)).all()
         return [endpoint_id for endpoint_id, events in rows if event_type in events]
 
 
 class Claimed:
-    """A delivery claimed for one attempt, with where it goes and the secret that signs it."""
+    """A delivery claimed for one attempt, with where it goes and the secrets that sign it (the current one and,
+    for a while after a rotation, the previous one)."""
 
-    def __init__(self, record: WebhookDeliveryRecord, url: str, secret: str) -> None:
-        self.record, self.url, self.secret = record, url, secret
+    def __init__(self, record: WebhookDeliveryRecord, endpoint: WebhookEndpointRecord) -> None:
+        self.record, self.url = record, endpoint.url
+        self.secret, self.previous_secret = endpoint.secret, endpoint.previous_secret
+        self.previous_secret_expires_at = endpoint.previous_secret_expires_at
+
+    def secrets(self, at: datetime) -> list[str]:
+        """The secrets that sign an attempt made at ``at``: the current one first."""
+        previous, until = self.previous_secret, self.previous_secret_expires_at
+        return [self.secret] + ([previous] if previous and until is not None and at < until else [])
 
 
 class DeliveryRepository:
@@ -103,14 +126,14 @@ class DeliveryRepository:
         worker takes them meanwhile, and a worker that dies mid-attempt leaves them due again afterwards. On
         PostgreSQL, rows another worker is claiming are skipped (FOR UPDATE SKIP LOCKED) rather than waited for."""
         stmt = (
-            select(WebhookDeliveryRecord, WebhookEndpointRecord.url, WebhookEndpointRecord.secret)
+            select(WebhookDeliveryRecord, WebhookEndpointRecord)
             .join(WebhookEndpointRecord, WebhookEndpointRecord.id == WebhookDeliveryRecord.endpoint_id)
             .where(*_due(now))
             .order_by(WebhookDeliveryRecord.next_attempt_at, WebhookDeliveryRecord.id)
             .limit(limit)
             .with_for_update(skip_locked=True, of=WebhookDeliveryRecord)
         )
-        claimed = [Claimed(record, url, secret) for record, url, secret in (await self.session.execute(stmt)).all()]
+        claimed = [Claimed(record, endpoint) for record, endpoint in (await self.session.execute(stmt)).all()]
         for c in claimed:
             c.record.next_attempt_at = lease_until
         await self.session.flush()

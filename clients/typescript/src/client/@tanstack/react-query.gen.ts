@@ -3,8 +3,8 @@
 import { type DefaultError, type InfiniteData, infiniteQueryOptions, queryOptions, type UseMutationOptions } from '@tanstack/react-query';
 
 import { client } from '../client.gen';
-import { createWebhookEndpoint, deleteTenantPlan, deleteWebhookEndpoint, getEntitlement, getTenantPlan, getUsageTotals, healthLive, healthReady, listEntitlements, listFeatures, listPlans, listUsageEvents, listWebhookDeliveries, listWebhookEndpoints, type Options, putFeature, putPlan, putTenantPlan, recordUsageEvents, retryWebhookDelivery, voidUsageEvent } from '../sdk.gen';
-import type { CreateWebhookEndpointData, CreateWebhookEndpointError, CreateWebhookEndpointResponse, DeleteTenantPlanData, DeleteTenantPlanError, DeleteTenantPlanResponse, DeleteWebhookEndpointData, DeleteWebhookEndpointError, DeleteWebhookEndpointResponse, GetEntitlementData, GetEntitlementError, GetEntitlementResponse, GetTenantPlanData, GetTenantPlanError, GetTenantPlanResponse, GetUsageTotalsData, GetUsageTotalsError, GetUsageTotalsResponse, HealthLiveData, HealthLiveResponse, HealthReadyData, HealthReadyError, HealthReadyResponse, ListEntitlementsData, ListEntitlementsError, ListEntitlementsResponse, ListFeaturesData, ListFeaturesError, ListFeaturesResponse, ListPlansData, ListPlansError, ListPlansResponse, ListUsageEventsData, ListUsageEventsError, ListUsageEventsResponse, ListWebhookDeliveriesData, ListWebhookDeliveriesError, ListWebhookDeliveriesResponse, ListWebhookEndpointsData, ListWebhookEndpointsError, ListWebhookEndpointsResponse, PutFeatureData, PutFeatureError, PutFeatureResponse, PutPlanData, PutPlanError, PutPlanResponse, PutTenantPlanData, PutTenantPlanError, PutTenantPlanResponse, RecordUsageEventsData, RecordUsageEventsError, RecordUsageEventsResponse, RetryWebhookDeliveryData, RetryWebhookDeliveryError, RetryWebhookDeliveryResponse, VoidUsageEventData, VoidUsageEventError, VoidUsageEventResponse } from '../types.gen';
+import { createWebhookEndpoint, deleteTenantPlan, deleteWebhookEndpoint, getEntitlement, getTenantPlan, getUsageTotals, healthLive, healthReady, listEntitlements, listFeatures, listPlans, listUsageEvents, listWebhookDeliveries, listWebhookEndpoints, type Options, putFeature, putPlan, putTenantPlan, recordUsageEvents, retryWebhookDelivery, rotateWebhookEndpointSecret, voidUsageEvent } from '../sdk.gen';
+import type { CreateWebhookEndpointData, CreateWebhookEndpointError, CreateWebhookEndpointResponse, DeleteTenantPlanData, DeleteTenantPlanError, DeleteTenantPlanResponse, DeleteWebhookEndpointData, DeleteWebhookEndpointError, DeleteWebhookEndpointResponse, GetEntitlementData, GetEntitlementError, GetEntitlementResponse, GetTenantPlanData, GetTenantPlanError, GetTenantPlanResponse, GetUsageTotalsData, GetUsageTotalsError, GetUsageTotalsResponse, HealthLiveData, HealthLiveResponse, HealthReadyData, HealthReadyError, HealthReadyResponse, ListEntitlementsData, ListEntitlementsError, ListEntitlementsResponse, ListFeaturesData, ListFeaturesError, ListFeaturesResponse, ListPlansData, ListPlansError, ListPlansResponse, ListUsageEventsData, ListUsageEventsError, ListUsageEventsResponse, ListWebhookDeliveriesData, ListWebhookDeliveriesError, ListWebhookDeliveriesResponse, ListWebhookEndpointsData, ListWebhookEndpointsError, ListWebhookEndpointsResponse, PutFeatureData, PutFeatureError, PutFeatureResponse, PutPlanData, PutPlanError, PutPlanResponse, PutTenantPlanData, PutTenantPlanError, PutTenantPlanResponse, RecordUsageEventsData, RecordUsageEventsError, RecordUsageEventsResponse, RetryWebhookDeliveryData, RetryWebhookDeliveryError, RetryWebhookDeliveryResponse, RotateWebhookEndpointSecretData, RotateWebhookEndpointSecretError, RotateWebhookEndpointSecretResponse, VoidUsageEventData, VoidUsageEventError, VoidUsageEventResponse } from '../types.gen';
 
 export type QueryKey<TOptions extends Options> = [
     Pick<TOptions, 'baseUrl' | 'body' | 'headers' | 'path' | 'query'> & {
@@ -448,7 +448,7 @@ export const listWebhookEndpointsOptions = (options?: Options<ListWebhookEndpoin
 /**
  * Add a webhook endpoint
  *
- * Usage alerts (`usage.threshold_crossed`) are posted to `url`, signed per Standard Webhooks with the `secret` of the answer, which is shown only here. Loopback, private and link-local targets are a 400 unless the server allows them. An endpoint receives the alerts recorded after it was added.
+ * Usage alerts (`usage.threshold_crossed`) are posted to `url`, signed per Standard Webhooks with the `secret` of the answer, which is shown only here. Loopback, private and link-local targets are a 400 unless the server allows them. An endpoint receives the alerts recorded after it was added: every tenant's, or only those of `tenant_id` when it is given.
  */
 export const createWebhookEndpointMutation = (options?: Partial<Options<CreateWebhookEndpointData>>): UseMutationOptions<CreateWebhookEndpointResponse, CreateWebhookEndpointError, Options<CreateWebhookEndpointData>> => {
     const mutationOptions: UseMutationOptions<CreateWebhookEndpointResponse, CreateWebhookEndpointError, Options<CreateWebhookEndpointData>> = {
@@ -473,6 +473,25 @@ export const deleteWebhookEndpointMutation = (options?: Partial<Options<DeleteWe
     const mutationOptions: UseMutationOptions<DeleteWebhookEndpointResponse, DeleteWebhookEndpointError, Options<DeleteWebhookEndpointData>> = {
         mutationFn: async (fnOptions) => {
             const { data } = await deleteWebhookEndpoint({
+                ...options,
+                ...fnOptions,
+                throwOnError: true
+            });
+            return data;
+        }
+    };
+    return mutationOptions;
+};
+
+/**
+ * Rotate a webhook endpoint's secret
+ *
+ * Answers the endpoint's new `secret` (shown only here). Until `previous_secret_expires_at` (the grace period, default 24 hours) every delivery carries two signatures in `webhook-signature`, one per secret, so receivers can switch to the new secret at any time in between. Pending deliveries are kept. A second rotation within the grace period drops the oldest secret. 404: no such endpoint.
+ */
+export const rotateWebhookEndpointSecretMutation = (options?: Partial<Options<RotateWebhookEndpointSecretData>>): UseMutationOptions<RotateWebhookEndpointSecretResponse, RotateWebhookEndpointSecretError, Options<RotateWebhookEndpointSecretData>> => {
+    const mutationOptions: UseMutationOptions<RotateWebhookEndpointSecretResponse, RotateWebhookEndpointSecretError, Options<RotateWebhookEndpointSecretData>> = {
+        mutationFn: async (fnOptions) => {
+            const { data } = await rotateWebhookEndpointSecret({
                 ...options,
                 ...fnOptions,
                 throwOnError: true

@@ -17,7 +17,7 @@ from tally.app import create_app
 from tally.config import Settings
 from tally.http.auth import Role, issue_token
 from tally.metering.periods import month_start
-from tally.ui.pages import COOKIE, REASONS, sign_in_link
+from tally.ui.signin import COOKIE, REASONS, sign_in_link
 from tests.conftest import (
     FEATURES_URL,
     PLATFORM,

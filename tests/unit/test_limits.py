@@ -13,7 +13,7 @@ from tally.domain.plans import Enforcement, Entitlement, Limit, LimitPeriod
 from tally.metering.aggregations import State, latest_key
 from tally.metering.events import NewEvent
 from tally.metering.limits import WatchedPeriod, effective, first_over, period_bounds, reached, watched_periods
-from tally.ui.view import limit_view
+from tally.ui.limits import limit_view
 
 BERLIN = ZoneInfo("Europe/Berlin")
 

@@ -18,19 +18,9 @@ from tally.domain.errors import InvalidInput
 from tally.domain.plans import Enforcement, Entitlement, LimitPeriod
 from tally.domain.usage import UsageTotal
 from tally.domain.webhooks import DeliveryStatus, RecentAlert, ThresholdCrossed
-from tally.ui.view import (
-    Breakdown,
-    PeriodChoice,
-    alert_rows,
-    amount,
-    breakdown_rows,
-    choose_breakdown,
-    choose_period,
-    feature_cards,
-    limit_view,
-    page_link,
-    span_label,
-)
+from tally.ui.limits import limit_view
+from tally.ui.periods import PeriodChoice, amount, choose_period, span_label
+from tally.ui.view import Breakdown, alert_rows, breakdown_rows, choose_breakdown, feature_cards, page_link
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NOW = datetime(2026, 1, 15, 12, tzinfo=UTC)

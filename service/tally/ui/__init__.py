@@ -7,7 +7,8 @@ from pathlib import Path
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.template.config import TemplateConfig
 
-from tally.ui.pages import sign_in_link, usage_pages
+from tally.ui.pages import usage_pages
+from tally.ui.signin import sign_in_link
 
 TEMPLATES = Path(__file__).parent / "templates"
 

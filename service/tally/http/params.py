@@ -37,3 +37,13 @@ TEXT_LIST = {
 TENANT = "$request.path.tenant_id"  # a link's value: the same tenant as the request it follows
 
 TenantId = Annotated[UUID, Parameter(description="The tenant whose usage is recorded or read.")]
+
+Cursor = Annotated[
+    str | None,
+    Parameter(
+        description="`next_cursor` of the previous page; a cursor this API did not return is a 400.",
+        max_length=512,
+        pattern=NO_NUL,
+    ),
+]
+"""A page's position: the ``next_cursor`` of the page before it."""

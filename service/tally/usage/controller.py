@@ -27,7 +27,7 @@ from tally.http.auth import Permission, Principal, requires
 from tally.http.csv import csv_response, wants_csv
 from tally.http.cursors import decode_cursor
 from tally.http.openapi import linked, ok, problems
-from tally.http.params import TENANT, TEXT_LIST, TenantId, iso_datetimes_only
+from tally.http.params import TENANT, TEXT_LIST, Cursor, TenantId, iso_datetimes_only
 from tally.metering.events import EventQuery
 from tally.metering.totals import TotalsQuery
 from tally.metrics import count_ingestion
@@ -262,14 +262,7 @@ class UsageController(Controller):
             datetime | None, Parameter(description="Exclusive end, RFC 3339 with an offset, after `period_start`.")
         ] = None,
         limit: Annotated[int, Parameter(ge=1, le=MAX_EVENTS_PAGE, description="Events per page.")] = 100,
-        cursor: Annotated[
-            str | None,
-            Parameter(
-                description="`next_cursor` of the previous page; a cursor this API did not return is a 400.",
-                max_length=512,
-                pattern=NO_NUL,
-            ),
-        ] = None,
+        cursor: Cursor = None,
     ) -> Response[Any]:
         iso_datetimes_only(request, "period_start", "period_end")
         after = decode_cursor(cursor) if cursor is not None else None

@@ -11,7 +11,6 @@ from litestar import delete as http_delete  # a bare delete( reads as SQL to the
 from litestar.di import NamedDependency
 from litestar.params import JSONBody, Parameter
 
-from tally.domain.keys import NO_NUL
 from tally.domain.webhooks import (
     DeliveryStatus,
     WebhookDelivery,
@@ -24,6 +23,7 @@ from tally.domain.webhooks import (
 )
 from tally.http.auth import Permission, requires
 from tally.http.openapi import problems
+from tally.http.params import Cursor
 from tally.webhooks.service import WebhookService
 
 MAX_DELIVERIES_PAGE = 100
@@ -122,14 +122,7 @@ class WebhookController(Controller):
         webhooks: NamedDependency[WebhookService],
         endpoint_id: Annotated[UUID | None, Parameter(description="Only this endpoint's deliveries.")] = None,
         status: Annotated[DeliveryStatus | None, Parameter(description="Only deliveries in this status.")] = None,
-        cursor: Annotated[
-            str | None,
-            Parameter(
-                description="`next_cursor` of the previous page; a cursor this API did not return is a 400.",
-                max_length=512,
-                pattern=NO_NUL,
-            ),
-        ] = None,
+        cursor: Cursor = None,
         limit: Annotated[int, Parameter(ge=1, le=MAX_DELIVERIES_PAGE, description="Deliveries per page.")] = 50,
     ) -> WebhookDeliveryPage:
         return await webhooks.deliveries_page(endpoint_id, status, cursor, limit)

@@ -13,7 +13,16 @@ from litestar.testing import AsyncTestClient
 
 from tally.app import create_app
 from tally.config import Settings
-from tests.conftest import FEATURES_URL, PLATFORM, TEST_SECRET, assert_problem, events_url, totals_url
+from tests.conftest import (
+    FEATURES_URL,
+    PLATFORM,
+    TEST_SECRET,
+    _admin,
+    assert_problem,
+    events_url,
+    fresh_postgres_database,
+    totals_url,
+)
 
 TENANT = uuid.uuid4()
 ROUTES = [
@@ -50,3 +59,19 @@ async def test_unreachable_database(database_url: str, tmp_path: Path) -> None:
     settings = Settings(database_url=database_url.format(tmp=tmp_path), jwt_secret=TEST_SECRET, db_timeout_seconds=1)
     async with AsyncTestClient(app=create_app(settings)) as client:
         await assert_every_route_unavailable(client)
+
+
+@pytest.mark.anyio
+@pytest.mark.postgres
+async def test_a_database_that_refuses_connections(tmp_path: Path) -> None:
+    """Maintenance: ``ALTER DATABASE … ALLOW_CONNECTIONS false`` makes every new connection fail with SQLSTATE
+    55000 ("not currently accepting connections"). That is "not now" (503), where it used to be a 500."""
+    with fresh_postgres_database("tally_refusing") as url:
+        name = url.rsplit("/", 1)[1]
+        await _admin(f"ALTER DATABASE {name} ALLOW_CONNECTIONS false")
+        try:
+            settings = Settings(database_url=url, jwt_secret=TEST_SECRET, db_timeout_seconds=1)
+            async with AsyncTestClient(app=create_app(settings)) as client:
+                await assert_every_route_unavailable(client)
+        finally:
+            await _admin(f"ALTER DATABASE {name} ALLOW_CONNECTIONS true")

@@ -31,8 +31,9 @@ def wrapped(error: Exception) -> BaseException:
         sa_exc.DBAPIError("SELECT 1", {}, _Orig("53300")),  # too many connections
         sa_exc.DBAPIError("SELECT 1", {}, _Orig("57P01")),  # admin shutdown
         sa_exc.TimeoutError(),  # the pool had no connection in time
+        sa_exc.DBAPIError(None, None, _Orig("55000")),  # refused while connecting: not accepting connections
     ],
-    ids=["operational", "interface", "53300", "57P01", "pool-timeout"],
+    ids=["operational", "interface", "53300", "57P01", "pool-timeout", "not-accepting-connections"],
 )
 def test_transient_errors_plain_and_wrapped(error: Exception) -> None:
     assert transient(error)
@@ -44,9 +45,10 @@ def test_transient_errors_plain_and_wrapped(error: Exception) -> None:
     [
         sa_exc.IntegrityError("INSERT", {}, _Orig("23505")),
         sa_exc.DBAPIError("SELECT", {}, _Orig("22P02")),
+        sa_exc.DBAPIError("SELECT", {}, _Orig("55000")),  # the same state on a statement is a bug
         ValueError(),
     ],
-    ids=["unique-violation", "bad-text", "bug"],
+    ids=["unique-violation", "bad-text", "prerequisite-state-on-a-statement", "bug"],
 )
 def test_other_errors_are_not_transient(error: Exception) -> None:
     assert not transient(error)

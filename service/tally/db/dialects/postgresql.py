@@ -31,6 +31,9 @@ CATALOG_LOCK = 0x74616C6C7964696D  # "tallydim"
 # too many connections), 57 operator intervention (57P01 admin shutdown, which pg_terminate_backend causes; 57P03
 # cannot connect now, while the server starts or stops).
 TRANSIENT_SQLSTATE_CLASSES = frozenset({"08", "53", "57"})
+# 55000 object not in prerequisite state: when connecting, "database … is not currently accepting connections"
+# (ALTER DATABASE … ALLOW_CONNECTIONS false, as during maintenance). On a statement it is a bug, not "not now".
+NOT_ACCEPTING_CONNECTIONS = "55000"
 _NAMED = re.compile(r"(?<![:\w]):(\w+)")  # a ``:name`` parameter of a text() statement (not a ``::`` cast)
 
 
@@ -243,4 +246,6 @@ class PostgreSQLDialect(Dialect):
         if not isinstance(exc, sa_exc.DBAPIError):
             return False
         sqlstate = getattr(exc.orig, "sqlstate", None)
+        if exc.statement is None and sqlstate == NOT_ACCEPTING_CONNECTIONS:  # refused while connecting
+            return True
         return exc.connection_invalidated or (isinstance(sqlstate, str) and sqlstate[:2] in TRANSIENT_SQLSTATE_CLASSES)

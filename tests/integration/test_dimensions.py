@@ -18,6 +18,7 @@ from tally.domain.models import FeatureIn, UsageBatch, UsageEventIn
 from tally.usage.service import UsageService
 from tests.conftest import (
     FEATURES_URL,
+    ONE_DATABASE,
     PLATFORM,
     TEST_SECRET,
     assert_problem,
@@ -85,6 +86,7 @@ async def test_a_feature_declares_dimensions_and_lists_them(client) -> None:
         ("model", "dimensions"),
     ],
 )
+@ONE_DATABASE
 async def test_bad_dimension_declarations_are_400(client, dimensions, named: str) -> None:
     assert_problem(await put(client, "tokens", dimensions), 400, named)
     assert (await client.get(FEATURES_URL, headers=PLATFORM)).json() == []

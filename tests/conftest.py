@@ -7,6 +7,7 @@ reachable server they are skipped locally, but fail under CI (``CI=true``), wher
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import os
 import socket
 import uuid
@@ -117,6 +118,25 @@ def database_url(request: pytest.FixtureRequest) -> str:
 # edge, a probe, the app's own routes): a second database would check nothing more. Anything that checks what is
 # stored, or how a statement behaves, runs on both.
 ONE_DATABASE = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked ``alone`` go last, so that under xdist they wait for the other workers' last tests only."""
+    items.sort(key=lambda item: item.get_closest_marker("alone") is not None)  # a stable sort: nothing else moves
+
+
+@pytest.fixture(autouse=True)
+def alone_under_xdist(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Under xdist, a test marked ``alone`` runs while no other test of the run does: every test holds a shared
+    lock on one file of the run while it runs, an ``alone`` test an exclusive one. xdist has no such
+    scheduling of its own (``xdist_group`` only keeps tests on one worker, beside the others)."""
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        yield
+        return
+    exclusive = request.node.get_closest_marker("alone") is not None
+    with (tmp_path_factory.getbasetemp().parent / "alone.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        yield
 
 
 @pytest.fixture

@@ -15,8 +15,8 @@ from tests.conftest import bearer
 from tests.e2e.conftest import running_server, scraped
 
 # uvicorn's supervisor kills a worker that has not answered its health check within 5 s, which a worker still
-# importing can miss on a busy machine: the tests that start one share an xdist worker, one at a time.
-pytestmark = [pytest.mark.e2e, pytest.mark.anyio, pytest.mark.xdist_group("worker-processes")]
+# importing misses on a busy machine (seen beside the suite's other tests): these run alone.
+pytestmark = [pytest.mark.e2e, pytest.mark.anyio, pytest.mark.alone]
 
 LIMIT = 50
 REQUESTS = 120

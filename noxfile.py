@@ -63,7 +63,10 @@ def breaking(session: nox.Session) -> None:
 
 @nox.session(python=False)
 def tests(session: nox.Session) -> None:
-    session.run("pytest", *session.posargs)
+    """The suite on every core (pytest-xdist): each worker has its own PostgreSQL database and SQLite file (the
+    session fixtures of tests/conftest.py), and tests that share an expensive fixture carry one ``xdist_group``.
+    ``-- -n 0`` runs it in one process."""
+    session.run("pytest", "-n", "auto", "--dist", "loadgroup", *session.posargs)
 
 
 @nox.session(python=False)

@@ -7,6 +7,7 @@ reachable server they are skipped locally, but fail under CI (``CI=true``), wher
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import logging
 import os
 import socket
@@ -18,6 +19,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from advanced_alchemy.extensions.litestar import SQLAlchemyPlugin
 from httpx import Response
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
@@ -109,7 +111,7 @@ def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def database_url(request: pytest.FixtureRequest) -> str:
-    """Every test using this runs once on SQLite and once on PostgreSQL."""
+    """Every test using this runs once on SQLite and once on PostgreSQL (unless marked ``ONE_DATABASE``)."""
     return str(request.getfixturevalue(f"{request.param}_url"))
 
 
@@ -122,6 +124,31 @@ def app_log_lines_stay_with_their_test() -> Iterator[None]:
     yield
     for handler in logging.getLogger("tally.access").handlers:
         handler.flush()
+
+
+# For a test whose answer is decided before any SQL statement runs (a token or role refused, input refused at the
+# edge, a probe, the app's own routes): a second database would check nothing more. Anything that checks what is
+# stored, or how a statement behaves, runs on both.
+ONE_DATABASE = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked ``alone`` go last, so that under xdist they wait for the other workers' last tests only."""
+    items.sort(key=lambda item: item.get_closest_marker("alone") is not None)  # a stable sort: nothing else moves
+
+
+@pytest.fixture(autouse=True)
+def alone_under_xdist(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Under xdist, a test marked ``alone`` runs while no other test of the run does: every test holds a shared
+    lock on one file of the run while it runs, an ``alone`` test an exclusive one. xdist has no such
+    scheduling of its own (``xdist_group`` only keeps tests on one worker, beside the others)."""
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        yield
+        return
+    exclusive = request.node.get_closest_marker("alone") is not None
+    with (tmp_path_factory.getbasetemp().parent / "alone.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        yield
 
 
 @pytest.fixture
@@ -139,10 +166,30 @@ async def clear(database_url: str) -> None:
         await engine.dispose()
 
 
+@pytest.fixture(scope="session")
+def apps() -> dict[str, Litestar]:
+    """The default app of each database, built once per session (per xdist worker) and kept here."""
+    return {}
+
+
 @pytest.fixture
-async def app(database_url: str) -> Litestar:
+async def app(database_url: str, apps: dict[str, Litestar]) -> Litestar:
+    """The app with the default settings on ``database_url``, whose tables are emptied first.
+
+    Built once per database and reused: building a Litestar app (registering every route) costs more than most
+    tests here. Each test's ``client`` runs the app's whole lifespan anew (start-up checks, the webhook delivery
+    task) in an event loop of its own. Tests that need other settings build their own app with ``create_app``.
+    """
     await clear(database_url)
-    return create_app(Settings(database_url=database_url, jwt_secret=TEST_SECRET))
+    if database_url not in apps:
+        app = create_app(Settings(database_url=database_url, jwt_secret=TEST_SECRET))
+        # The pool's connections belong to one test's event loop, so they must be closed when its lifespan ends.
+        # advanced-alchemy 1.12 disposes the engine then only under its default state key, which create_app
+        # renames: dispose it here, after the app's own shutdown hooks (the delivery task stops first).
+        for config in app.plugins.get(SQLAlchemyPlugin).config:
+            app.on_shutdown.append(config.get_engine().dispose)
+        apps[database_url] = app
+    return apps[database_url]
 
 
 @pytest.fixture

@@ -133,10 +133,11 @@ class Standby:
     async def query(self, sql: str, *args: Any) -> Any:
         return await query(self.port, sql, *args)
 
-    async def wait_replayed(self) -> None:
-        """Until the standby has replayed everything the primary has written so far (at most 30 s)."""
+    async def wait_replayed(self, seconds: float = 30.0) -> None:
+        """Until the standby has replayed everything the primary has written so far (at most ``seconds``)."""
         lsn = await query(self.primary_port, "SELECT CAST(pg_current_wal_lsn() AS text)")
-        await eventually(lambda: self.query("SELECT pg_last_wal_replay_lsn() >= CAST(CAST($1 AS text) AS pg_lsn)", lsn))
+        replayed = "SELECT pg_last_wal_replay_lsn() >= CAST(CAST($1 AS text) AS pg_lsn)"
+        await eventually(lambda: self.query(replayed, lsn), seconds)
 
     async def pause_replay(self) -> None:
         """Stop replaying (the standby still receives WAL); returns once replay has stopped."""
@@ -201,7 +202,9 @@ def standby() -> Iterator[Standby]:
         except subprocess.CalledProcessError as exc:
             log = server.log.read_text() if server.log.exists() else ""
             pytest.fail(f"the standby could not be made: {exc.cmd}: {exc.stderr}\n{log}")
-        in_thread(asyncio.run, server.wait_replayed())
+        # A new standby first catches up with all the cluster wrote meanwhile (other tests' databases too, and on a
+        # shared machine other suites'): a bound for a hang, not a timing.
+        in_thread(asyncio.run, server.wait_replayed(seconds=180))
         yield server
     finally:
         server.remove()

@@ -95,6 +95,7 @@ def test_database_outage_is_logged_by_type_without_the_url_password(tmp_path: Pa
     assert_no_secret(log, DB_PASSWORD, platform["Authorization"].removeprefix("Bearer "), TEST_SECRET, BODY_MARKER)
 
 
+@pytest.mark.alone  # see tests/e2e/test_workers.py
 def test_tally_serve_with_two_workers_logs_json_from_every_process(postgres_database: str, tmp_path: Path) -> None:
     """The parent process (which runs no app) and both workers write the same JSON lines; the parent's start-up
     line names the URL, the workers and the database kind, never the database's password."""

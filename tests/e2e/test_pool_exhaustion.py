@@ -21,7 +21,11 @@ from tests.e2e.conftest import running_server
 from tests.integration.test_unavailable import ROUTES
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
-WAITING = text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND state = 'active'")
+# This database's waits only: other tests (other xdist workers, other suites) use the same cluster at the same time.
+WAITING = text(
+    "SELECT count(*) FROM pg_stat_activity "
+    "WHERE datname = current_database() AND wait_event_type = 'Lock' AND state = 'active'"
+)
 
 
 async def _while_locked(database_url: str, base_url: str) -> tuple[list[tuple[str, str, int, str]], list[int]]:

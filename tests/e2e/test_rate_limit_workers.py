@@ -14,7 +14,9 @@ import pytest
 from tests.conftest import bearer
 from tests.e2e.conftest import running_server, scraped
 
-pytestmark = [pytest.mark.e2e, pytest.mark.anyio]
+# uvicorn's supervisor kills a worker that has not answered its health check within 5 s, which a worker still
+# importing misses on a busy machine (seen beside the suite's other tests): these run alone.
+pytestmark = [pytest.mark.e2e, pytest.mark.anyio, pytest.mark.alone]
 
 LIMIT = 50
 REQUESTS = 120
@@ -47,10 +49,15 @@ async def test_two_workers_enforce_one_limit_together(postgres_database: str, tm
                 async with gate:
                     return await http.get(TOTALS.format(tenant), headers=headers)
 
-            answers = await asyncio.gather(*(read() for _ in range(REQUESTS)))
+            answers = list(await asyncio.gather(*(read() for _ in range(REQUESTS))))
+            # The kernel picks the worker of each new connection, and on a busy machine (other tests in parallel)
+            # one worker may take them all: more requests, refused by now, until both have answered.
+            while len(answered_by(log, "usage-totals")) < 2 and len(answers) < 4 * REQUESTS:
+                await asyncio.sleep(0.2)  # the access lines are written out every 0.1 s
+                answers += await asyncio.gather(*(read() for _ in range(CLIENTS)))
             other = await http.get(TOTALS.format(uuid.uuid4()), headers=bearer("platform"))
     statuses = sorted(r.status_code for r in answers)
-    assert statuses == [200] * LIMIT + [429] * (REQUESTS - LIMIT)
+    assert statuses == [200] * LIMIT + [429] * (len(answers) - LIMIT)
     assert other.status_code == 200  # another tenant's quota is its own
     assert other.headers["ratelimit"].startswith(f'"reads";r={LIMIT - 1};')
     by_pid = answered_by(log, "usage-totals")

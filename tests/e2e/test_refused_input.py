@@ -17,7 +17,8 @@ from tally.db.migrate import upgrade
 from tests.conftest import PLATFORM, in_thread
 from tests.e2e.conftest import running_server
 
-pytestmark = pytest.mark.e2e
+# One worker runs the module under xdist, so that its server (a module fixture) starts once.
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("refused-input-server")]
 
 SURROGATE = b"\xed\xaa\xa0"
 TENANT = "3f0c8a4e-0000-4000-8000-000000000001"

@@ -40,7 +40,8 @@ CHROMIUM_ARGS = [
 SCREENSHOT = Path(__file__).parents[2] / "docs" / "usage-page.png"
 OTHER_TENANT = uuid.UUID("00000000-0000-4000-8000-0000000000ff")
 
-pytestmark = [pytest.mark.e2e, pytest.mark.browser]
+# One worker runs the module under xdist, so that its browser and demo server (module fixtures) start once.
+pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.xdist_group("usage-page-browser")]
 
 
 def browser_unavailable(reason: str) -> None:

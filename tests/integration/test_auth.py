@@ -11,9 +11,10 @@ from datetime import UTC, datetime, timedelta
 import jwt
 import pytest
 
-from tests.conftest import FEATURES_URL, TEST_SECRET, assert_problem, put_features, totals_url
+from tests.conftest import FEATURES_URL, ONE_DATABASE, TEST_SECRET, assert_problem, put_features, totals_url
 
-pytestmark = pytest.mark.anyio
+# Every token here is judged before any SQL runs: one database is enough (tests/conftest.py, ONE_DATABASE).
+pytestmark = [pytest.mark.anyio, ONE_DATABASE]
 
 TENANT = uuid.uuid4()
 URLS = [FEATURES_URL, totals_url(TENANT)]

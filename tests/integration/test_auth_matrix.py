@@ -24,7 +24,16 @@ from litestar.testing import AsyncTestClient
 from tally.app import create_app
 from tally.config import Settings
 from tally.http.auth import Role
-from tests.conftest import TEST_SECRET, assert_problem, bearer, events_url, put_features, quantities, record
+from tests.conftest import (
+    ONE_DATABASE,
+    TEST_SECRET,
+    assert_problem,
+    bearer,
+    events_url,
+    put_features,
+    quantities,
+    record,
+)
 from tests.integration.test_auth import BAD_HEADERS, authorization, claims, signed
 
 pytestmark = pytest.mark.anyio
@@ -129,6 +138,7 @@ ALL_BAD_HEADERS = {**BAD_HEADERS, **MORE_BAD_HEADERS}
 
 
 @pytest.mark.parametrize("case", ALL_BAD_HEADERS)
+@ONE_DATABASE
 async def test_bad_token_is_401_on_every_api_route(client, app, case: str) -> None:
     await put_features(client, "api_calls")
     headers = ALL_BAD_HEADERS[case]()
@@ -141,6 +151,7 @@ async def test_bad_token_is_401_on_every_api_route(client, app, case: str) -> No
 
 
 @pytest.mark.parametrize("role", TENANT_ROLES)
+@ONE_DATABASE
 async def test_token_of_tenant_a_is_403_on_every_route_of_tenant_b(client, app, role: Role) -> None:
     """Every route with ``{tenant_id}`` in its path; B's data is neither shown nor changed."""
     await put_features(client, "api_calls")

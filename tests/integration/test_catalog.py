@@ -7,7 +7,7 @@ import uuid
 import pytest
 
 from tally.http.auth import Role
-from tests.conftest import FEATURES_URL, assert_problem, bearer, put_features, record
+from tests.conftest import FEATURES_URL, ONE_DATABASE, assert_problem, bearer, put_features, record
 from tests.factories import FeatureInFactory, event_body
 
 pytestmark = pytest.mark.anyio
@@ -59,6 +59,7 @@ async def test_list_is_sorted_by_key_and_readable_by_every_role(client) -> None:
 
 
 @pytest.mark.parametrize("role", TENANT_ROLES)
+@ONE_DATABASE
 async def test_only_platform_manages_the_catalog(client, role: Role) -> None:
     await put_features(client, "api_calls", unit="requests")
     create = await client.put(f"{FEATURES_URL}/storage", json={"unit": "GB-hours"}, headers=bearer(role, TENANT))
@@ -103,6 +104,7 @@ async def test_description_may_change_after_usage(client) -> None:
         pytest.param("api$calls", id="dollar"),
     ],
 )
+@ONE_DATABASE
 async def test_bad_feature_key_is_400_naming_the_field(client, key: str) -> None:
     response = await put(client, key, {"unit": "requests"})
     assert_problem(response, 400, "feature_key")
@@ -125,6 +127,7 @@ async def test_longest_feature_key_is_accepted(client) -> None:
         pytest.param({"unit": 7}, "unit", id="unit-not-a-string"),
     ],
 )
+@ONE_DATABASE
 async def test_bad_body_is_400_naming_the_field(client, body: dict[str, object], field: str) -> None:
     response = await put(client, "api_calls", body)
     assert_problem(response, 400, field)

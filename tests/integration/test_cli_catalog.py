@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tally.cli import main
-from tests.conftest import PLATFORM, clear, in_thread
+from tests.conftest import ONE_DATABASE, PLATFORM, clear, in_thread
 
 CATALOG_JSON = {
     "features": [
@@ -55,6 +55,7 @@ async def test_features_load_creates_then_updates(database: str, tmp_path: Path,
     ]
 
 
+@ONE_DATABASE
 def test_a_bad_catalog_file_names_the_problem(database: str, tmp_path: Path, capsys) -> None:
     bad = tmp_path / "catalog.json"
     bad.write_text(json.dumps({"features": [{"feature_key": "Bad Key", "unit": "x"}]}))

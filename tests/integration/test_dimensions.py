@@ -18,6 +18,7 @@ from tally.domain.usage import UsageBatch, UsageEventIn
 from tally.usage.recording import UsageRecorder
 from tests.conftest import (
     FEATURES_URL,
+    ONE_DATABASE,
     PLATFORM,
     assert_problem,
     bearer,
@@ -84,6 +85,7 @@ async def test_a_feature_declares_dimensions_and_lists_them(client) -> None:
         ("model", "dimensions"),
     ],
 )
+@ONE_DATABASE
 async def test_bad_dimension_declarations_are_400(client, dimensions, named: str) -> None:
     assert_problem(await put(client, "tokens", dimensions), 400, named)
     assert (await client.get(FEATURES_URL, headers=PLATFORM)).json() == []

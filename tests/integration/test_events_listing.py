@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from tests.conftest import PLATFORM, assert_problem, bearer, events_url, put_features, record
+from tests.conftest import ONE_DATABASE, PLATFORM, assert_problem, bearer, events_url, put_features, record
 
 pytestmark = pytest.mark.anyio
 
@@ -85,6 +85,7 @@ async def test_other_tenants_events_are_not_listed(client) -> None:
         ({"period_end": "9999-12-31T23:59:59-01:00"}, "period_end"),
     ],
 )
+@ONE_DATABASE
 async def test_bad_listing_input_is_400(client, params, field) -> None:
     tenant = uuid.uuid4()
     r = await client.get(events_url(tenant), params=params, headers=bearer("viewer", tenant))

@@ -8,9 +8,10 @@ import pytest
 from litestar.routes import HTTPRoute
 
 from tally.domain.keys import FEATURE_KEY_PATTERN
-from tests.conftest import FEATURES_URL, PLATFORM, assert_problem
+from tests.conftest import FEATURES_URL, ONE_DATABASE, PLATFORM, assert_problem
 
-pytestmark = pytest.mark.anyio
+# Each answer here is decided before any SQL runs: one database is enough (tests/conftest.py, ONE_DATABASE).
+pytestmark = [pytest.mark.anyio, ONE_DATABASE]
 
 
 async def test_options_lists_every_method_of_the_path(client, app) -> None:

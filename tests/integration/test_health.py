@@ -15,6 +15,7 @@ from tally.db.migrate import upgrade
 from tally.http.auth import Role
 from tests.conftest import (
     FEATURES_URL,
+    ONE_DATABASE,
     TEST_SECRET,
     assert_problem,
     bearer,
@@ -43,6 +44,7 @@ async def offline() -> AsyncIterator[AsyncTestClient[Litestar]]:
 
 
 @pytest.mark.parametrize("path", ["/health/live", "/health/ready"])
+@ONE_DATABASE
 async def test_probes_answer_without_a_token(client, path: str) -> None:
     response = await client.get(path)
     assert response.status_code == 200, response.text

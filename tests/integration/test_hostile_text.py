@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
 from tally.http.cursors import encode_cursor
-from tests.conftest import PLATFORM, TABLES, assert_problem, record
+from tests.conftest import ONE_DATABASE, PLATFORM, TABLES, assert_problem, record
 
 pytestmark = pytest.mark.anyio
 
@@ -293,6 +293,7 @@ def with_cursor(call: Call, cursor: str) -> Call:
 
 
 @pytest.mark.parametrize(("operation", "call", "named"), list(cases()))
+@ONE_DATABASE
 async def test_hostile_text_is_400_naming_the_field(client, database_url, cursor, operation, call, named) -> None:
     before = await snapshot(database_url)
     body = assert_problem(await with_cursor(call, cursor).send(client), 400, named)

@@ -12,6 +12,7 @@ from tally.domain.keys import MAX_QUANTITY
 from tally.domain.usage import MAX_BATCH
 from tally.http.auth import Role
 from tests.conftest import (
+    ONE_DATABASE,
     assert_problem,
     bearer,
     events_url,
@@ -203,6 +204,7 @@ async def test_bad_event_refuses_the_whole_batch(client, tenant, bad: dict[str, 
     await assert_nothing_stored(client, tenant, good)
 
 
+@ONE_DATABASE
 async def test_timestamp_beyond_five_minutes_ahead_refuses_the_batch(client, tenant) -> None:
     good = event_body(quantity=3)
     too_late = datetime.now(UTC) + timedelta(minutes=6)
@@ -212,6 +214,7 @@ async def test_timestamp_beyond_five_minutes_ahead_refuses_the_batch(client, ten
 
 
 @pytest.mark.parametrize("missing", ["feature_key", "quantity", "idempotency_key"], ids=lambda name: f"missing-{name}")
+@ONE_DATABASE
 async def test_missing_required_field_is_400_naming_it(client, tenant, missing: str) -> None:
     event = event_body()
     del event[missing]
@@ -236,6 +239,7 @@ async def test_values_at_the_limits_are_accepted(client, tenant, field: dict[str
 
 
 @pytest.mark.parametrize("size", [0, MAX_BATCH + 1], ids=["empty", "1001-events"])
+@ONE_DATABASE
 async def test_batch_size_out_of_range_is_400(client, tenant, size: int) -> None:
     events = [event_body() for _ in range(size)]
     assert_problem(await post_events(client, tenant, events), 400, "events")
@@ -256,6 +260,7 @@ async def test_largest_batch_is_accepted(client, tenant) -> None:
         pytest.param(b'{"events": {}}', id="events-not-a-list"),
     ],
 )
+@ONE_DATABASE
 async def test_malformed_body_is_400(client, tenant, body: bytes) -> None:
     response = await client.post(
         events_url(tenant), content=body, headers={**bearer(Role.PLATFORM), "content-type": "application/json"}
@@ -263,6 +268,7 @@ async def test_malformed_body_is_400(client, tenant, body: bytes) -> None:
     assert_problem(response, 400)
 
 
+@ONE_DATABASE
 async def test_body_over_one_mebibyte_is_413(client, tenant) -> None:
     padding = "x" * (1024 * 1024)
     event = event_body() | {"idempotency_key": "k", "padding": padding}
@@ -275,6 +281,7 @@ async def test_body_over_one_mebibyte_is_413(client, tenant) -> None:
 
 
 @pytest.mark.parametrize("role", [Role.VIEWER, Role.MEMBER])
+@ONE_DATABASE
 async def test_read_only_roles_may_not_record(client, tenant, role: Role) -> None:
     response = await post_events(client, tenant, [event_body()], headers=bearer(role, tenant))
     assert_problem(response, 403)
@@ -291,6 +298,7 @@ async def test_recording_roles_may_record(client, tenant, role: Role) -> None:
     assert (await stored(client, tenant))["api_calls"] == event["quantity"]
 
 
+@ONE_DATABASE
 async def test_admin_of_another_tenant_is_403_and_stores_nothing(client, tenant) -> None:
     other = uuid.uuid4()
     response = await post_events(client, tenant, [event_body()], headers=bearer(Role.ADMIN, other))
@@ -301,6 +309,7 @@ async def test_admin_of_another_tenant_is_403_and_stores_nothing(client, tenant)
 
 
 @pytest.mark.parametrize("path_tenant", ["not-a-uuid", "12345", "0" * 33])
+@ONE_DATABASE
 async def test_non_uuid_tenant_in_path_is_400(client, tenant, path_tenant: str) -> None:
     response = await post_events(client, path_tenant, [event_body()])
     assert_problem(response, 400, "tenant_id")

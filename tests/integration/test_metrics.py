@@ -18,7 +18,7 @@ from tally.app import create_app
 from tally.config import Settings
 from tally.db.engine import create_engine
 from tally.metrics import PoolCollector
-from tests.conftest import TEST_SECRET, bearer, events_url, post_events, put_features, record, totals_url
+from tests.conftest import ONE_DATABASE, TEST_SECRET, bearer, events_url, post_events, put_features, record, totals_url
 from tests.e2e.conftest import free_port
 from tests.factories import UsageEventFactory, event_json
 
@@ -84,6 +84,7 @@ async def test_no_tenant_id_in_any_label(client) -> None:
     assert EVENTS_PATH in paths, paths
 
 
+@ONE_DATABASE
 async def test_metric_names_follow_the_conventions(client) -> None:
     await client.get("/health/live")
     await client.get(totals_url(uuid.uuid4()))  # a 401
@@ -114,6 +115,7 @@ async def test_metric_names_follow_the_conventions(client) -> None:
             assert not name.endswith("_total"), name
 
 
+@ONE_DATABASE
 async def test_unauthorized_requests_are_counted(client) -> None:
     before = value(await scrape(client), "tally_unauthorized_total")
     assert (await client.get(totals_url(uuid.uuid4()))).status_code == 401
@@ -156,6 +158,7 @@ async def test_database_errors_are_counted() -> None:
     assert value(text, "tally_requests_total", path="/health/ready", status_code="503") >= 1
 
 
+@ONE_DATABASE
 async def test_metrics_disabled_means_no_route(database_url: str) -> None:
     app = create_app(Settings(database_url=database_url, jwt_secret=TEST_SECRET, metrics_enabled=False))
     async with AsyncTestClient(app=app) as client:
@@ -171,6 +174,7 @@ async def on_own_port(database_url: str) -> AsyncIterator[tuple[AsyncTestClient[
         yield client, port
 
 
+@ONE_DATABASE
 async def test_metrics_on_their_own_port(on_own_port) -> None:
     client, port = on_own_port
     assert (await client.get("/health/live")).status_code == 200

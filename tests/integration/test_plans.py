@@ -7,7 +7,7 @@ import uuid
 import pytest
 
 from tally.http.auth import Role
-from tests.conftest import PLATFORM, assert_problem, bearer, put_features
+from tests.conftest import ONE_DATABASE, PLATFORM, assert_problem, bearer, put_features
 
 pytestmark = pytest.mark.anyio
 
@@ -55,6 +55,7 @@ async def test_put_creates_then_replaces_and_get_lists_sorted(client) -> None:
 
 
 @pytest.mark.parametrize("role", [Role.VIEWER, Role.MEMBER, Role.ADMIN, Role.OWNER])
+@ONE_DATABASE
 async def test_only_the_platform_role_manages_plans(client, role: Role) -> None:
     await put_features(client, "api_calls")
     tenant = uuid.uuid4()
@@ -94,10 +95,12 @@ async def test_an_unknown_feature_is_the_unknown_feature_problem(client) -> None
 
 
 @pytest.mark.parametrize("plan_key", ["Pro", "0pro", "a" * 65])
+@ONE_DATABASE
 async def test_a_bad_plan_key_is_400(client, plan_key: str) -> None:
     assert_problem(await put_plan(client, plan_key), 400, "plan_key")
 
 
+@ONE_DATABASE
 async def test_a_name_with_nul_is_400(client) -> None:
     assert_problem(await put_plan(client, "pro", name="a\u0000b"), 400, "name")
 

@@ -38,7 +38,9 @@ from tests.standby import Standby, eventually, free_port, standby
 
 __all__ = ["standby"]  # the fixture, imported for the tests of this module
 
-pytestmark = pytest.mark.anyio
+# One worker runs these under xdist: the standby is a session fixture, and a copy of the cluster per worker would
+# cost a base backup each.
+pytestmark = [pytest.mark.anyio, pytest.mark.xdist_group("standby")]
 
 
 def sample(name: str) -> float:

@@ -17,6 +17,7 @@ from tally.domain.errors import MAX_FIELD_ERRORS
 from tally.domain.usage import MAX_BATCH
 from tests.conftest import (
     FEATURES_URL,
+    ONE_DATABASE,
     PLATFORM,
     assert_problem,
     clear,
@@ -28,7 +29,8 @@ from tests.conftest import (
     totals_url,
 )
 
-pytestmark = pytest.mark.anyio
+# Each input here is refused before any SQL runs: one database is enough (tests/conftest.py, ONE_DATABASE).
+pytestmark = [pytest.mark.anyio, ONE_DATABASE]
 
 WINDOW = {"period_start": "2026-11-01T00:00:00Z", "period_end": "2026-12-01T00:00:00Z"}
 

@@ -14,9 +14,10 @@ from litestar.testing import AsyncTestClient
 from tally.app import create_app
 from tally.config import Settings
 from tally.http.auth import Role, issue_token
-from tests.conftest import FEATURES_URL, TEST_SECRET, assert_problem, bearer
+from tests.conftest import FEATURES_URL, ONE_DATABASE, TEST_SECRET, assert_problem, bearer
 
-pytestmark = pytest.mark.anyio
+# Every token here is judged before any SQL runs: one database is enough (tests/conftest.py, ONE_DATABASE).
+pytestmark = [pytest.mark.anyio, ONE_DATABASE]
 
 PREVIOUS = "previous-secret-0123456789abcdef-0123456789"
 UNRELATED = "unrelated-secret-0123456789abcdef-012345678"

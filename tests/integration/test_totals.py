@@ -11,7 +11,7 @@ import pytest
 
 from tally.domain.keys import MAX_FEATURE_KEYS
 from tally.http.auth import Role
-from tests.conftest import assert_problem, bearer, put_features, record, totals_url
+from tests.conftest import ONE_DATABASE, assert_problem, bearer, put_features, record, totals_url
 from tests.factories import event_body, month_bounds
 
 pytestmark = pytest.mark.anyio
@@ -124,6 +124,7 @@ async def test_only_period_end_runs_from_its_month_start(client, tenant, period_
         pytest.param("2025-10-02T00:00:00+02:00", "2025-10-01T22:00:00Z", id="equal-instants-other-offsets"),
     ],
 )
+@ONE_DATABASE
 async def test_start_not_before_end_is_400(client, tenant, period_start: str, period_end: str) -> None:
     response = await client.get(
         totals_url(tenant),
@@ -155,6 +156,7 @@ async def test_offset_sent_as_percent_2b_is_honoured(client, tenant) -> None:
         pytest.param("period_start=2025-10-01T00:00:00+02:00&period_end=2025-10-02T00:00:00+02:00", id="both"),
     ],
 )
+@ONE_DATABASE
 async def test_raw_plus_decoded_to_a_space_is_400_not_500(client, tenant, query: str) -> None:
     field = query.split("=", 1)[0]
     response = await client.get(f"{totals_url(tenant)}?{query}", headers=bearer(Role.VIEWER, tenant))
@@ -169,6 +171,7 @@ async def test_raw_plus_decoded_to_a_space_is_400_not_500(client, tenant, query:
         pytest.param("2025-10-01T25:00:00Z", id="hour-25"),
     ],
 )
+@ONE_DATABASE
 async def test_bad_datetime_is_400_naming_the_parameter(client, tenant, value: str) -> None:
     for name in ("period_start", "period_end"):
         response = await client.get(totals_url(tenant), params={name: value}, headers=bearer(Role.VIEWER, tenant))
@@ -192,6 +195,7 @@ async def test_bad_datetime_is_400_naming_the_parameter(client, tenant, value: s
         ),
     ],
 )
+@ONE_DATABASE
 async def test_out_of_range_datetime_is_400_not_500(client, tenant, params: dict[str, str], field: str) -> None:
     response = await client.get(totals_url(tenant), params=params, headers=bearer(Role.VIEWER, tenant))
     assert_problem(response, 400, field)
@@ -259,6 +263,7 @@ async def test_unknown_feature_key_is_400(client, tenant, catalog: dict[str, int
     assert_problem(response, 400, "feature_keys", "nope")
 
 
+@ONE_DATABASE
 async def test_more_than_100_feature_keys_is_400(client, tenant) -> None:
     keys = ["api_calls", *("".join(pair) for pair in itertools.product(string.ascii_lowercase, repeat=2))]
     response = await client.get(
@@ -298,6 +303,7 @@ async def test_platform_reads_any_tenant(client, tenant) -> None:
         assert row["quantity"] == quantity
 
 
+@ONE_DATABASE
 async def test_non_uuid_tenant_is_400(client, tenant) -> None:
     response = await client.get(totals_url("tenant-a"), headers=bearer(Role.PLATFORM))
     assert_problem(response, 400, "tenant_id")

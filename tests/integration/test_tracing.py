@@ -15,7 +15,7 @@ from opentelemetry.trace import SpanKind
 
 from tally.app import create_app
 from tally.config import Settings
-from tests.conftest import TEST_SECRET, bearer, clear, put_features, record, totals_url
+from tests.conftest import ONE_DATABASE, TEST_SECRET, bearer, clear, put_features, record, totals_url
 
 pytestmark = pytest.mark.anyio
 
@@ -61,6 +61,7 @@ async def test_a_totals_request_makes_a_server_span_with_database_spans(
     assert any("SELECT" in str((s.attributes or {}).get("db.statement", "")) for s in statements)
 
 
+@ONE_DATABASE
 async def test_tracing_is_off_by_default(database_url: str, spans: InMemorySpanExporter) -> None:
     assert Settings().otel_enabled is False
     assert await totals_request(database_url, spans) == []

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.conftest import FEATURES_URL, PLATFORM, assert_problem, quantities, record, totals_url
+from tests.conftest import FEATURES_URL, ONE_DATABASE, PLATFORM, assert_problem, quantities, record, totals_url
 
 pytestmark = pytest.mark.anyio
 NOV = {"period_start": "2026-11-01T00:00:00Z", "period_end": "2026-12-01T00:00:00Z"}
@@ -29,6 +29,7 @@ def event(key: str, at: str, **dimensions: str) -> dict[str, object]:
     ],
     ids=["missing", "no-dimensions", "not-declared", "not-a-distinct-count"],
 )
+@ONE_DATABASE
 async def test_unique_by_must_name_a_declared_dimension_of_a_distinct_count(client, body, field) -> None:
     r = await client.put(f"{FEATURES_URL}/active", json=body, headers=PLATFORM)
     assert_problem(r, 400, field)

@@ -20,6 +20,7 @@ from tally.metering.periods import month_start
 from tally.ui.signin import COOKIE, REASONS, sign_in_link
 from tests.conftest import (
     FEATURES_URL,
+    ONE_DATABASE,
     PLATFORM,
     TEST_SECRET,
     clear,
@@ -152,6 +153,7 @@ async def load_usage(client: AsyncTestClient[Litestar], now: datetime) -> None:
         )
 
 
+@ONE_DATABASE
 async def test_sign_in_sets_a_strict_http_only_cookie_for_the_pages_only(client: AsyncTestClient[Litestar]) -> None:
     response = await sign_in(client, token())
     assert response.status_code == 303
@@ -166,6 +168,7 @@ async def test_sign_in_sets_a_strict_http_only_cookie_for_the_pages_only(client:
     assert (await client.get(f"/usage/{TENANT}")).status_code == 200
 
 
+@ONE_DATABASE
 async def test_the_cookie_is_secure_over_https(app: Litestar) -> None:
     async with AsyncTestClient(app=app, base_url="https://testserver.local") as client:
         response = await sign_in(client, token())
@@ -173,6 +176,7 @@ async def test_the_cookie_is_secure_over_https(app: Litestar) -> None:
     assert "secure" in response.headers["set-cookie"].lower()
 
 
+@ONE_DATABASE
 async def test_a_sign_in_link_carries_the_token_where_no_request_sends_it(client: AsyncTestClient[Litestar]) -> None:
     """The token rides in the fragment; the page's script posts it (the click from another site is in the
     browser test). A token in the query string, which servers and proxies log, signs nobody in."""
@@ -384,6 +388,7 @@ async def test_another_tenants_page_is_refused_and_platform_sees_any(client: Asy
     assert shown_totals(await client.get(f"/usage/{OTHER}")) == await quantities(client, OTHER)
 
 
+@ONE_DATABASE
 async def test_a_platform_token_without_a_tenant_is_asked_for_one(client: AsyncTestClient[Litestar]) -> None:
     response = await sign_in(client, token(Role.PLATFORM, None))
     assert response.headers["location"] == "/usage"
@@ -397,6 +402,7 @@ async def test_a_platform_token_without_a_tenant_is_asked_for_one(client: AsyncT
     assert REASONS["tenant"] in not_a_tenant.text
 
 
+@ONE_DATABASE
 async def test_bad_or_expired_tokens_go_back_to_sign_in_with_a_message(client: AsyncTestClient[Litestar]) -> None:
     expired = token(ttl=timedelta(seconds=-30))
     forged = issue_token("another-secret-0123456789abcdef-012345", Role.VIEWER, TENANT)
@@ -417,6 +423,7 @@ async def test_bad_or_expired_tokens_go_back_to_sign_in_with_a_message(client: A
     assert (await client.get(f"/usage/{TENANT}", follow_redirects=False)).headers["location"].endswith("missing")
 
 
+@ONE_DATABASE
 async def test_the_sign_in_page_sends_a_tenant_to_its_operator_not_to_a_command(
     client: AsyncTestClient[Litestar],
 ) -> None:
@@ -428,6 +435,7 @@ async def test_the_sign_in_page_sends_a_tenant_to_its_operator_not_to_a_command(
         assert "--role" not in page, url
 
 
+@ONE_DATABASE
 async def test_no_redirect_after_sign_in_carries_the_token(client: AsyncTestClient[Litestar]) -> None:
     encoded = token()
     locations = []
@@ -442,6 +450,7 @@ async def test_no_redirect_after_sign_in_carries_the_token(client: AsyncTestClie
     assert all("token" not in location and "eyJ" not in location for location in locations), locations
 
 
+@ONE_DATABASE
 async def test_sign_out_clears_the_cookie(client: AsyncTestClient[Litestar]) -> None:
     await sign_in(client, token())
     assert (await client.get(f"/usage/{TENANT}", follow_redirects=False)).status_code == 200
@@ -454,6 +463,7 @@ async def test_sign_out_clears_the_cookie(client: AsyncTestClient[Litestar]) -> 
     assert REASONS["signed-out"] in signed_out.text
 
 
+@ONE_DATABASE
 async def test_a_bearer_header_does_not_open_the_pages(client: AsyncTestClient[Litestar]) -> None:
     response = await client.get(
         f"/usage/{TENANT}", headers={"Authorization": f"Bearer {token()}"}, follow_redirects=False
@@ -462,6 +472,7 @@ async def test_a_bearer_header_does_not_open_the_pages(client: AsyncTestClient[L
     assert response.headers["location"] == "/usage/sign-in?reason=missing"
 
 
+@ONE_DATABASE
 async def test_bad_form_values_are_explained_on_the_page(client: AsyncTestClient[Litestar]) -> None:
     await sign_in(client, token())
     bad_zone = await client.get(f"/usage/{TENANT}", params={"tz": "Mars/Olympus"})
@@ -478,6 +489,7 @@ async def test_bad_form_values_are_explained_on_the_page(client: AsyncTestClient
     assert "not a tenant id" in not_a_tenant.text
 
 
+@ONE_DATABASE
 async def test_the_pages_stay_out_of_the_openapi_document(client: AsyncTestClient[Litestar]) -> None:
     paths = (await client.get("/schema/openapi.json")).json()["paths"]
     assert not [path for path in paths if path.startswith("/usage")]

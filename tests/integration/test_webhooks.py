@@ -17,7 +17,15 @@ from pytest_httpserver import HTTPServer
 from standardwebhooks.webhooks import Webhook
 from werkzeug import Request, Response
 
-from tests.conftest import PLATFORM, assert_problem, bearer, free_port, post_events, record
+from tests.conftest import (
+    ONE_DATABASE,
+    PLATFORM,
+    assert_problem,
+    bearer,
+    free_port,
+    post_events,
+    record,
+)
 from tests.integration.conftest import app_client
 from tests.integration.test_entitlements import assign
 from tests.integration.test_metrics import scrape, value
@@ -103,6 +111,7 @@ async def test_the_secret_is_shown_only_at_create_and_delete_removes(client) -> 
         "http://100.64.0.1/hook",  # carrier-grade NAT
     ],
 )
+@ONE_DATABASE
 async def test_private_targets_are_refused_by_default(client, url: str) -> None:  # type: ignore[no-untyped-def]
     response = await client.post(ENDPOINTS_URL, json={"url": url}, headers=PLATFORM)
     assert_problem(response, 400, "url", "TALLY_WEBHOOK_ALLOW_PRIVATE")
@@ -112,10 +121,12 @@ async def test_private_targets_are_refused_by_default(client, url: str) -> None:
 @pytest.mark.parametrize(
     "url", ["ftp://example.com/x", "example.com/hook", "http:///nohost", "https://u:p@example.com/"]
 )
+@ONE_DATABASE
 async def test_what_is_not_an_http_url_is_refused(client, url: str) -> None:  # type: ignore[no-untyped-def]
     assert_problem(await client.post(ENDPOINTS_URL, json={"url": url}, headers=PLATFORM), 400, "url")
 
 
+@ONE_DATABASE
 async def test_only_the_platform_manages_webhooks(client) -> None:  # type: ignore[no-untyped-def]
     tenant = uuid.uuid4()
     response = await client.post(ENDPOINTS_URL, json={"url": "https://example.com/"}, headers=bearer("owner", tenant))

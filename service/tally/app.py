@@ -133,6 +133,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         if settings.database_read_url
         else None
     )
+    background = [work for work in (deliverer, replica) if work is not None]  # started and stopped with the app
     services = dependencies(read_replica=replica is not None)
     if replica is not None:
         services["read_session"] = Provide(replica.read_session)
@@ -179,13 +180,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
         request_class=StrictRequest,
         exception_handlers={ValidationException: validation_problem},
         before_send=before_send,
-        on_startup=[
-            check_schema,
-            load_catalog_file,
-            *([deliverer.start] if deliverer else []),
-            *([replica.start] if replica else []),
-        ],
-        on_shutdown=[*([deliverer.stop] if deliverer else []), *([replica.stop] if replica else [])],
+        on_startup=[check_schema, load_catalog_file, *(work.start for work in background)],
+        # Background work stops first, then the pool closes its connections. advanced-alchemy's own dispose looks
+        # the engine up under its default state key, which each app here renames (see above), so it never ran.
+        on_shutdown=[*(work.stop for work in reversed(background)), engine.dispose],
         dependencies={"settings": Provide(lambda: settings, sync_to_thread=False), **services},
         state=State({"settings": settings}),  # for the providers that would otherwise run beside db_session
         request_max_body_size=settings.max_body_bytes,

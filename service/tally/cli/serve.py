@@ -23,6 +23,7 @@ from tally.logs import process_log_config
 from tally.ui import sign_in_link
 
 DEMO_DATABASE_URL = "sqlite+aiosqlite:///./tally-demo.db"
+WORKER_HEALTHCHECK_SECONDS = 30
 
 logger = logging.getLogger("tally")
 
@@ -70,6 +71,10 @@ def serve(args: argparse.Namespace) -> int:
         # Tally's own request line (tally.logs) is the access log: a second line per request from uvicorn would
         # cost as much again, and it carries the raw path (a tenant id) where Tally's names the route template.
         access_log=False,
+        # uvicorn kills a worker that has not answered its supervisor's ping within this many seconds. Its default
+        # (5 s) killed workers still importing the app on a loaded machine (about 4 s of wall time at a load
+        # average of 7), over and over, so a server of several workers never had them all up.
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
     )
     return 0
 

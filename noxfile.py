@@ -87,7 +87,7 @@ def bench(session: nox.Session) -> None:
 
 @nox.session(python=False)
 def bench_distinct(session: nox.Session) -> None:
-    """Distinct-count reads at 10, 1,000 and 100,000 distinct users (figures: docs/benchmarks.md)."""
+    """Distinct-count reads, exact and approximate, at 10 to 1,000,000 distinct users (figures: docs/benchmarks.md)."""
     session.run("python", "scripts/bench_distinct.py", *session.posargs)
 
 

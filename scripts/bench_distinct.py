@@ -1,14 +1,16 @@
 """Benchmark distinct counts (``unique_count``) over HTTP against PostgreSQL: what a read costs at
-1,000,000 events with 10, 1,000 and 100,000 distinct users, beside a plain sum read in the same run.
+1,000,000 events with 10, 1,000, 100,000 and 1,000,000 distinct users, counted exactly and approximately, beside
+a plain sum read in the same run, and the service's peak memory.
 
-    nox -s bench_distinct                      # 3 x 1,000,000 events (several minutes)
-    nox -s bench_distinct -- --events 20000    # a smoke run
+    nox -s bench_distinct                                         # 8 x 1,000,000 events (tens of minutes)
+    nox -s bench_distinct -- --events 20000 --cardinalities 10 1000   # a smoke run
 
-One tenant per cardinality records ``--events`` events of the feature ``active_users`` (aggregation
-``unique_count``, ``unique_by: user_id``) spread over June 2026, user ``i % C`` for event ``i`` shuffled, so
-every user occurs. A fourth, light tenant records 1,000 events of a ``sum`` feature: its totals read is the
-floor every distinct read is compared with. Each read is measured one window for the month (the month bucket
-rows), a ragged month (raw edges, day and hour rows), and 30 day windows (day rows, folded per window).
+For each cardinality C and each mode, a tenant records ``--events`` events spread over June 2026, user ``i % C``
+for event ``i`` shuffled (so every user occurs), of the feature ``active_users`` (``unique_count`` by
+``user_id``, exact) or ``active_approx`` (the same with ``approximate: true``). A light tenant records 1,000
+events of a ``sum`` feature: its totals read is the floor every distinct read is compared with. Each read is
+measured for the month as one window, a ragged month (00:30 on the 1st to 23:30 on the 30th) and 30 day windows.
+An exact month must count C; an approximate one must lie within the documented bound of C.
 """
 
 from __future__ import annotations
@@ -41,8 +43,10 @@ from bench import (  # the benchmark's own helpers: one server, one loader, one 
 )
 
 from tally.http.auth import Role
+from tally.metering.sketches import BOUND
 
-CARDINALITIES = (10, 1_000, 100_000)
+CARDINALITIES = (10, 1_000, 100_000, 1_000_000)
+MODES = {"exact": "active_users", "approximate": "active_approx"}
 MONTH = (datetime(2026, 6, 1, tzinfo=UTC), datetime(2026, 7, 1, tzinfo=UTC))
 READS = {
     "month": [],
@@ -55,12 +59,13 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=1_000_000, help="events per cardinality (default 1,000,000)")
     parser.add_argument("--seconds", type=float, default=6.0, help="duration of each read measurement")
+    parser.add_argument("--cardinalities", type=int, nargs="+", default=list(CARDINALITIES), help="distinct users")
     parser.add_argument("--postgres-url", default="postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--output", type=Path, default=ROOT / "bench-results" / "bench-distinct.json")
     return parser.parse_args()
 
 
-def batches(n: int, users: int, seed: int) -> list[bytes]:
+def batches(n: int, users: int, seed: int, feature_key: str) -> list[bytes]:
     rng = random.Random(seed)
     order = list(range(n))
     rng.shuffle(order)
@@ -70,7 +75,7 @@ def batches(n: int, users: int, seed: int) -> list[bytes]:
     for first in range(0, n, 1000):
         events = [
             {
-                "feature_key": "active_users",
+                "feature_key": feature_key,
                 "quantity": 1,
                 "idempotency_key": f"e-{i}",
                 "timestamp": (MONTH[0] + timedelta(seconds=span * i / n)).isoformat(),
@@ -85,8 +90,10 @@ def batches(n: int, users: int, seed: int) -> list[bytes]:
 async def put_features(base: str) -> None:
     headers = {"Authorization": f"Bearer {token(Role.PLATFORM)}"}
     async with httpx.AsyncClient(timeout=30) as http:
+        distinct = {"unit": "users", "aggregation": "unique_count", "unique_by": "user_id"}
         for key, body in (
-            ("active_users", {"unit": "users", "aggregation": "unique_count", "unique_by": "user_id"}),
+            ("active_users", distinct),
+            ("active_approx", {**distinct, "approximate": True}),
             ("calls", {"unit": "requests"}),
         ):
             r = await http.put(
@@ -140,6 +147,7 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
     try:
         await asyncio.to_thread(upgrade, url)
         log = ROOT / "bench-results" / "bench-distinct-server.log"
+        log.parent.mkdir(exist_ok=True)
         with server(log, kind="uvicorn", TALLY_DATABASE_URL=url) as (base, pid):
             await put_features(base)
             light = uuid.uuid4()
@@ -163,17 +171,23 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
             reads["floor: sum, light tenant, month"] = await measure(
                 base, light, args.seconds, month([("feature_keys", "calls")])
             )
-            for users in CARDINALITIES:
-                tenant = uuid.uuid4()
-                print(f"bench: {args.events:,} events of {users:,} distinct users")
-                await ingest(base, tenant, batches(args.events, users, seed=users), 4, f"{users:,} users")
-                for read, params in READS.items():
-                    measured = await measure(
-                        base, tenant, args.seconds, month([("feature_keys", "active_users"), *params])
-                    )
-                    if read == "month" and measured["total_quantity"] != min(users, args.events):
-                        raise SystemExit(f"bench: {users} users counted as {measured['total_quantity']}")
-                    reads[f"{users:,} users, {read}"] = measured
+            for users in args.cardinalities:
+                for mode, feature_key in MODES.items():
+                    tenant = uuid.uuid4()
+                    print(f"bench: {args.events:,} events of {users:,} distinct users, {mode}")
+                    sent = batches(args.events, users, seed=users, feature_key=feature_key)
+                    await ingest(base, tenant, sent, 4, f"{users:,} users, {mode}")
+                    del sent
+                    for read, params in READS.items():
+                        measured = await measure(
+                            base, tenant, args.seconds, month([("feature_keys", feature_key), *params])
+                        )
+                        expected = min(users, args.events)
+                        if read == "month" and abs(measured["total_quantity"] - expected) > (
+                            BOUND * expected if mode == "approximate" else 0
+                        ):
+                            raise SystemExit(f"bench: {users} users counted as {measured['total_quantity']} ({mode})")
+                        reads[f"{users:,} users, {mode}, {read}"] = measured
             result["reads"] = reads
             result["service_peak_rss_mb"] = peak_rss_mb(pid)
     finally:
@@ -183,13 +197,29 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
 
 def table(result: dict[str, object]) -> str:
     reads: dict[str, dict[str, float]] = result["reads"]  # type: ignore[assignment]
-    floor = reads["floor: sum, light tenant, month"]["p50_ms"]
-    rows = ["| read | p50 | p99 | samples | p50 / floor |", "| --- | --- | --- | --- | --- |"]
-    for name, m in reads.items():
+    floor = reads["floor: sum, light tenant, month"]
+    rows = [
+        "| distinct users | read | exact p50 / p99 | approximate p50 / p99 | approximate p50 / floor | approximate"
+        " count (month: error) |",
+        "| --- | --- | --- | --- | --- | --- |",
+        f"| floor: sum, light tenant | month | {floor['p50_ms']:.2f} / {floor['p99_ms']:.2f} ms | | | |",
+    ]
+    for name, exact in reads.items():
+        if ", exact, " not in name:
+            continue
+        users, read = name.split(", exact, ")
+        approx = reads[f"{users}, approximate, {read}"]
+        count = approx["total_quantity"]
+        error = ""
+        if read == "month":
+            expected = int(users.split()[0].replace(",", ""))
+            error = f" ({(count - expected) / expected:+.2%})"
         rows.append(
-            f"| {name} | {m['p50_ms']:.2f} ms | {m['p99_ms']:.2f} ms | {m['samples']:,} | {m['p50_ms'] / floor:.1f}x |"
+            f"| {users.split()[0]} | {read} | {exact['p50_ms']:.2f} / {exact['p99_ms']:.2f} ms"
+            f" | {approx['p50_ms']:.2f} / {approx['p99_ms']:.2f} ms | {approx['p50_ms'] / floor['p50_ms']:.1f}x"
+            f" | {count:,}{error} |"
         )
-    rows.append(f"| service peak RSS | {result['service_peak_rss_mb']:.0f} MB | | | |")
+    rows.append(f"| service peak RSS | {result['service_peak_rss_mb']:.0f} MB | | | | |")
     return "\n".join(rows)
 
 

@@ -41,6 +41,7 @@ TABLES = (
     "webhook_endpoint",
     "tenant_plan",
     "plan",
+    "usage_sketch",
     "usage_dimension_bucket",
     "usage_bucket",
     "usage_event",

@@ -60,6 +60,7 @@ async def load_catalog(
                 description=f.description,
                 dimensions=f.dimensions,
                 unique_by=f.unique_by,
+                approximate=f.approximate,
             ),
         )
         for f in features

@@ -41,6 +41,7 @@ async def test_put_creates_then_updates(client) -> None:
         "description": spec.description,
         "dimensions": [],
         "unique_by": None,
+        "approximate": False,
     }
 
     updated = await put(client, "llm.tokens", {"unit": "kilotokens", "aggregation": "sum", "description": "new"})

@@ -85,6 +85,7 @@ VALID: dict[str, Call] = {
             "unique_by": "model",
             "description": "new",
             "dimensions": ["model"],
+            "approximate": True,
         },
     ),
     "record_usage_events": Call(

@@ -1,7 +1,9 @@
 """Distinct counts equal a plain Python model, on SQLite and PostgreSQL: random users on random days and
 hours, windows of every size in several time zones (ragged periods too), group-by and filters on another
 dimension, events without the counted dimension, and voids (voiding a user's only event removes the user).
-A sum feature is read in the same request, so mixed answers are checked too."""
+The same events are counted exactly (``active_users``) and approximately (``active_approx``, within the
+documented bound of the model's count), and a sum feature is read in the same request, so mixed answers are
+checked too."""
 
 from __future__ import annotations
 
@@ -13,12 +15,14 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from tally.metering.sketches import BOUND
 from tests.conftest import FEATURES_URL, PLATFORM, bearer, events_url, totals_url
 from tests.integration.test_windows_property import ANCHORS, NOW, ZONES, model_windows
 
 pytestmark = pytest.mark.anyio
 
 USERS = [f"u{i}" for i in range(6)]
+FEATURES = ("active_approx", "active_users", "calls")  # in answer order
 REGIONS = ["eu", "us"]
 
 
@@ -70,13 +74,13 @@ def model(scenario: dict[str, object]) -> list[tuple[object, ...]]:
     live = [e for e in live if not accepted or e["dimensions"].get("region") in accepted]
     by = scenario["group_by"]
     rows = []
-    for feature in ("active_users", "calls"):
+    for feature in FEATURES:
         for start, end in scenario["windows"]:
             inside = [e for e in live if start <= e["at"] < end]
             groups = {tuple(e["dimensions"].get(k) for k in by) for e in inside} or {(None,) * len(by)}
             for group in sorted(groups, key=lambda g: [(v is not None, v or "") for v in g]):
                 members = [e for e in inside if tuple(e["dimensions"].get(k) for k in by) == group]
-                if feature == "active_users":
+                if feature != "calls":
                     quantity = len({e["dimensions"]["user_id"] for e in members if "user_id" in e["dimensions"]})
                 else:
                     quantity = sum(e["quantity"] for e in members)
@@ -91,8 +95,10 @@ def model(scenario: dict[str, object]) -> list[tuple[object, ...]]:
 async def test_distinct_counts_equal_the_model(client, scenario) -> None:
     tenant = uuid.uuid4()
     dimensions = ["user_id", "region"]
+    distinct = {"unit": "users", "aggregation": "unique_count", "unique_by": "user_id"}
     for feature, body in (
-        ("active_users", {"unit": "users", "aggregation": "unique_count", "unique_by": "user_id"}),
+        ("active_approx", {**distinct, "approximate": True}),
+        ("active_users", distinct),
         ("calls", {"unit": "requests"}),
     ):
         r = await client.put(f"{FEATURES_URL}/{feature}", json={**body, "dimensions": dimensions}, headers=PLATFORM)
@@ -106,12 +112,12 @@ async def test_distinct_counts_equal_the_model(client, scenario) -> None:
             "dimensions": e["dimensions"],
         }
         for e in scenario["events"]
-        for feature in ("active_users", "calls")
+        for feature in FEATURES
     ]
     r = await client.post(events_url(tenant), json={"events": events}, headers=PLATFORM)
     assert r.status_code == 200, r.text
     for key in sorted(scenario["voided"]):
-        for feature in ("active_users", "calls"):
+        for feature in FEATURES:
             r = await client.post(f"{events_url(tenant)}/{feature}-{key}/void", json={"reason": "t"}, headers=PLATFORM)
             assert r.status_code == 200, r.text
 
@@ -134,4 +140,10 @@ async def test_distinct_counts_equal_the_model(client, scenario) -> None:
         for row in r.json()
     ]
     expected = [(f, s.isoformat(), e.isoformat(), d, q) for f, s, e, d, q in model(scenario)]
-    assert [(f, d, q) for f, _, _, d, q in got] == [(f, d, q) for f, _, _, d, q in expected]
+    assert [(f, d) for f, _, _, d, _ in got] == [(f, d) for f, _, _, d, _ in expected]
+    for (feature, _, _, _, quantity), (*_, exact) in zip(got, expected, strict=True):
+        if feature == "active_approx":
+            assert abs(quantity - exact) <= BOUND * exact, (quantity, exact)
+        else:
+            assert quantity == exact
+    assert {row["approximate"] for row in r.json()} == {True, False}

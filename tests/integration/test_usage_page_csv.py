@@ -57,7 +57,9 @@ async def test_the_download_is_the_period_and_breakdown_shown(client: AsyncTestC
     assert download.status_code == 200, download.text
     grouped = await api_csv(client, **bounds, feature_keys="llm_tokens", group_by="model")
     assert download.content == grouped
-    assert download.content.startswith(b"feature_key,unit,quantity,window_start,window_end,dimensions.model\r\n")
+    assert download.content.startswith(
+        b"feature_key,unit,quantity,window_start,window_end,approximate,dimensions.model\r\n"
+    )
     assert b"gpt-4o" in download.content
 
 

@@ -165,26 +165,47 @@ async def test_concurrent_batches_record_each_crossing_once(outbox_client) -> No
     assert len(await deliveries(client)) == 2
 
 
-async def test_a_distinct_count_feature_sends_no_alert_as_documented(outbox_client) -> None:  # type: ignore[no-untyped-def]
-    """docs/api.md: features counting distinct values do not send threshold alerts (their crossings would need
-    the distinct count inside the usage's transaction). The counted limit itself is still reported."""
+@pytest.mark.parametrize("approximate", [False, True], ids=["exact", "approximate"])
+async def test_a_distinct_count_crosses_each_threshold_once_after_its_batch(outbox_client, approximate) -> None:  # type: ignore[no-untyped-def]
+    """A distinct count's crossings are found after its batch commits, from the period's count (docs/api.md): a
+    user seen again adds nothing, and concurrent batches that all see a crossing record it once."""
     client = outbox_client
     await add_endpoint(client, "http://127.0.0.1:9/never-sent")
-    active = {"unit": "users", "aggregation": "unique_count", "unique_by": "user_id", "dimensions": ["user_id"]}
+    active = {
+        "unit": "users",
+        "aggregation": "unique_count",
+        "unique_by": "user_id",
+        "dimensions": ["user_id"],
+        "approximate": approximate,
+    }
     response = await client.put("/api/v1/billing/features/active_users", json=active, headers=PLATFORM)
     assert response.status_code in (200, 201), response.text
-    response = await put_plan(client, "distinct", limit("active_users", 2, notify_at_percent=[50, 100]))
+    response = await put_plan(client, "distinct", limit("active_users", 4, notify_at_percent=[50, 100]))
     assert response.status_code in (200, 201), response.text
     tenant = uuid.uuid4()
     await assign(client, tenant, plan_key="distinct")
-    users = [
-        {"feature_key": "active_users", "quantity": 1, "idempotency_key": f"u{i}", "dimensions": {"user_id": f"u{i}"}}
-        for i in range(3)
-    ]
-    await record(client, tenant, *users)
+
+    def user(key: str, user_id: str) -> dict[str, object]:
+        return {
+            "feature_key": "active_users",
+            "quantity": 1,
+            "idempotency_key": key,
+            "dimensions": {"user_id": user_id},
+        }
+
+    await record(client, tenant, user("a1", "ann"), user("a2", "ann"))  # 1 user: 25%
+    assert await deliveries(client) == []
+    await record(client, tenant, user("b1", "bob"))  # 2 users: 50%
+    await record(client, tenant, user("b2", "bob"), user("a1", "ann"))  # still 2 users
+    (first,) = await deliveries(client)
+    # Six new users at once: each batch may be the one that sees 100%.
+    responses = await asyncio.gather(*(post_events(client, tenant, [user(f"c{i}", f"u{i}")]) for i in range(6)))
+    assert [r.status_code for r in responses] == [200] * 6
+    items = await deliveries(client)
+    assert len(items) == 2
+    assert first["id"] in {d["id"] for d in items}
     response = await client.get(f"/api/v1/billing/tenants/{tenant}/entitlements/active_users", headers=PLATFORM)
-    assert response.json()["used"] == 3, response.text  # over 100% of the limit...
-    assert await deliveries(client) == []  # ...and no alert
+    assert response.json()["used"] == 8, response.text
 
 
 # --- delivery ------------------------------------------------------------------------------------

@@ -54,6 +54,7 @@ def test_a_total_row_has_its_grouped_values_last_in_group_by_order() -> None:
         "5",
         "2026-11-01T00:00:00Z",
         "2026-12-01T00:00:00Z",
+        "false",
         "",
         "gpt-4o",
     ]

@@ -41,7 +41,6 @@ def test_each_event_is_judged_in_its_own_period_and_only_rejecting_or_notifying_
     notifying = effective([Limit(feature_key="tokens", limit=5, notify_at_percent=[90, 50])], [])
     (period,) = watched_periods([event(0, 1, today, "tokens")], notifying, UTC)
     assert (period.rejects, period.thresholds) == (False, (50, 90))
-    assert watched_periods([event(0, 1, today, "tokens")], notifying, UTC, distinct_counts={"tokens"}) == {}
 
 
 def test_a_threshold_is_reached_at_its_exact_share_of_the_limit() -> None:

@@ -91,6 +91,33 @@ def test_cards_scale_bars_to_the_busiest_day_and_keep_small_days_visible() -> No
     assert [bar.height for bar in card.bars] == [0.0, 1.0, 100.0]
     assert [day.label for day in card.days] == ["Thu 1 Jan 2026", "Fri 2 Jan 2026", "Sat 3 Jan 2026"]
     assert card.peak_text == "10,000 requests"
+    assert card.approximate_text is None
+
+
+def test_an_approximate_count_says_about_and_its_bound() -> None:
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    total = UsageTotal(
+        feature_key="active",
+        unit="users",
+        quantity=98_765,
+        window_start=at,
+        window_end=at,
+        dimensions={},
+        approximate=True,
+    )
+    active = Feature(
+        feature_key="active",
+        unit="users",
+        aggregation=Aggregation.UNIQUE_COUNT,
+        dimensions=["user_id", "plan"],
+        unique_by="user_id",
+        approximate=True,
+    )
+    [card] = feature_cards([active], [total], [total], UTC)
+    assert card.dimensions == ["plan"]  # not broken down by the users it counts approximately
+    assert card.total_text == "about 98,765 users"
+    assert card.days[0].text == "about 98,765 users"
+    assert card.approximate_text == "Approximate distinct count: within 5% of the exact number (at 99.7% confidence)"
 
 
 TOKENS = Feature(feature_key="llm_tokens", unit="tokens", aggregation=Aggregation.SUM, dimensions=["model", "region"])

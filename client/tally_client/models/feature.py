@@ -23,6 +23,7 @@ class Feature:
         dimensions (list[str]):
         feature_key (str): Lower-case identifier of a metered feature.
         unit (str):
+        approximate (bool | Unset):  Default: False.
         description (None | str | Unset):
         unique_by (None | str | Unset):
     """
@@ -31,6 +32,7 @@ class Feature:
     dimensions: list[str]
     feature_key: str
     unit: str
+    approximate: bool | Unset = False
     description: None | str | Unset = UNSET
     unique_by: None | str | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
@@ -43,6 +45,8 @@ class Feature:
         feature_key = self.feature_key
 
         unit = self.unit
+
+        approximate = self.approximate
 
         description: None | str | Unset
         if isinstance(self.description, Unset):
@@ -66,6 +70,8 @@ class Feature:
                 "unit": unit,
             }
         )
+        if approximate is not UNSET:
+            field_dict["approximate"] = approximate
         if description is not UNSET:
             field_dict["description"] = description
         if unique_by is not UNSET:
@@ -83,6 +89,8 @@ class Feature:
         feature_key = d.pop("feature_key")
 
         unit = d.pop("unit")
+
+        approximate = d.pop("approximate", UNSET)
 
         def _parse_description(data: object) -> None | str | Unset:
             if data is None:
@@ -107,6 +115,7 @@ class Feature:
             dimensions=dimensions,
             feature_key=feature_key,
             unit=unit,
+            approximate=approximate,
             description=description,
             unique_by=unique_by,
         )

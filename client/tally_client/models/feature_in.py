@@ -20,6 +20,10 @@ class FeatureIn:
             of events, ``max`` or
                 ``min`` quantity, the quantity of the ``latest`` event by timestamp (ties: the later-recorded event), or
                 ``unique_count``: the number of distinct values of the dimension ``unique_by`` (e.g. active users).
+        approximate (bool | Unset): With `aggregation: unique_count`: count distinct values with mergeable sketches
+            (HyperLogLog) instead of exactly, at a fixed cost per read whatever the number of values, within the error bound
+            the API documentation states (only with `unique_count`, else 400). Cannot change once usage is recorded (409).
+            Default: False.
         description (None | str | Unset):
         dimensions (list[str] | Unset): Keys events of this feature may carry, to group and filter totals by. Keys can
             be added later; once usage is recorded for the feature, none can be removed (409).
@@ -29,6 +33,7 @@ class FeatureIn:
 
     unit: str
     aggregation: Aggregation | Unset = UNSET
+    approximate: bool | Unset = False
     description: None | str | Unset = UNSET
     dimensions: list[str] | Unset = UNSET
     unique_by: None | str | Unset = UNSET
@@ -39,6 +44,8 @@ class FeatureIn:
         aggregation: str | Unset = UNSET
         if not isinstance(self.aggregation, Unset):
             aggregation = self.aggregation.value
+
+        approximate = self.approximate
 
         description: None | str | Unset
         if isinstance(self.description, Unset):
@@ -65,6 +72,8 @@ class FeatureIn:
         )
         if aggregation is not UNSET:
             field_dict["aggregation"] = aggregation
+        if approximate is not UNSET:
+            field_dict["approximate"] = approximate
         if description is not UNSET:
             field_dict["description"] = description
         if dimensions is not UNSET:
@@ -85,6 +94,8 @@ class FeatureIn:
             aggregation = UNSET
         else:
             aggregation = Aggregation(_aggregation)
+
+        approximate = d.pop("approximate", UNSET)
 
         def _parse_description(data: object) -> None | str | Unset:
             if data is None:
@@ -109,6 +120,7 @@ class FeatureIn:
         feature_in = cls(
             unit=unit,
             aggregation=aggregation,
+            approximate=approximate,
             description=description,
             dimensions=dimensions,
             unique_by=unique_by,

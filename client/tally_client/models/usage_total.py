@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+from ..types import UNSET, Unset
+
 if TYPE_CHECKING:
     from ..models.usage_total_dimensions import UsageTotalDimensions
 
@@ -25,6 +27,8 @@ class UsageTotal:
         unit (str):
         window_end (datetime.datetime):
         window_start (datetime.datetime):
+        approximate (bool | Unset): True when `quantity` is an estimate: a distinct count of a feature declared
+            `approximate` (mergeable sketches, within the documented error bound). Default: False.
     """
 
     dimensions: UsageTotalDimensions
@@ -33,6 +37,7 @@ class UsageTotal:
     unit: str
     window_end: datetime.datetime
     window_start: datetime.datetime
+    approximate: bool | Unset = False
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -62,6 +67,8 @@ class UsageTotal:
 
         window_start = self.window_start.isoformat()
 
+        approximate = self.approximate
+
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
         field_dict.update(
@@ -74,6 +81,8 @@ class UsageTotal:
                 "window_start": window_start,
             }
         )
+        if approximate is not UNSET:
+            field_dict["approximate"] = approximate
 
         return field_dict
 
@@ -94,6 +103,8 @@ class UsageTotal:
 
         window_start = datetime.datetime.fromisoformat(d.pop("window_start"))
 
+        approximate = d.pop("approximate", UNSET)
+
         usage_total = cls(
             dimensions=dimensions,
             feature_key=feature_key,
@@ -101,6 +112,7 @@ class UsageTotal:
             unit=unit,
             window_end=window_end,
             window_start=window_start,
+            approximate=approximate,
         )
 
         usage_total.additional_properties = d

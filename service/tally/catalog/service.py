@@ -50,6 +50,7 @@ class CatalogService:
                 description=spec.description,
                 dimensions=list(spec.dimensions),
                 unique_by=spec.unique_by,
+                approximate=spec.approximate,
                 created_at=now,
                 updated_at=now,
             )
@@ -61,6 +62,7 @@ class CatalogService:
                 ("unit", record.unit, spec.unit),
                 ("aggregation", record.aggregation, spec.aggregation.value),
                 ("unique_by", record.unique_by, spec.unique_by),
+                ("approximate", record.approximate, spec.approximate),
             )
             if old != new
         ]
@@ -78,6 +80,7 @@ class CatalogService:
         record.description = spec.description
         record.dimensions = list(spec.dimensions)
         record.unique_by = spec.unique_by
+        record.approximate = spec.approximate
         record.updated_at = now
         await self.features.update(record)
         return to_feature(record), False
@@ -93,7 +96,10 @@ class CatalogService:
 
 
 def check_unique_by(spec: FeatureIn) -> None:
-    """``unique_by`` goes with ``unique_count`` and names one of the feature's dimensions."""
+    """``unique_by`` (and ``approximate``) go with ``unique_count``, and ``unique_by`` names one of the feature's
+    dimensions."""
+    if spec.approximate and spec.aggregation is not Aggregation.UNIQUE_COUNT:
+        raise InvalidInput.field("approximate", "goes only with aggregation unique_count")
     if spec.aggregation is Aggregation.UNIQUE_COUNT:
         if spec.unique_by is None:
             raise InvalidInput.field("unique_by", "is required with aggregation unique_count")

@@ -8,7 +8,7 @@ from typing import Any
 from uuid import UUID
 
 from advanced_alchemy.types import DateTimeUTC
-from sqlalchemy import JSON, BigInteger, Index, Integer, MetaData, String, Text, Uuid
+from sqlalchemy import JSON, BigInteger, Boolean, Index, Integer, LargeBinary, MetaData, String, Text, Uuid
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from tally.db.types import Dimensions, LatestKey
@@ -36,6 +36,7 @@ class FeatureRecord(Base):
     description: Mapped[str | None] = mapped_column(Text)
     dimensions: Mapped[list[str]] = mapped_column(JSON)  # in declaration order
     unique_by: Mapped[str | None] = mapped_column(String(32))  # the counted dimension of a unique_count
+    approximate: Mapped[bool] = mapped_column(Boolean, default=False)  # a unique_count counted with sketches
     created_at: Mapped[datetime] = mapped_column(DateTimeUTC)
     updated_at: Mapped[datetime] = mapped_column(DateTimeUTC)
 
@@ -97,6 +98,21 @@ class UsageDimensionBucketRecord(Base):
     max_quantity: Mapped[int] = mapped_column(BigInteger)
     min_quantity: Mapped[int] = mapped_column(BigInteger)
     latest_key: Mapped[str] = mapped_column(LatestKey)
+
+
+class UsageSketchRecord(Base):
+    """Distinct values of an ``approximate`` distinct count, as a mergeable sketch (``tally.metering.sketches``)
+    per tenant, feature, UTC bucket (the grains of ``usage_bucket``) and set of the event's other dimension values
+    (the counted one left out): a window's count is the estimate of the union of its sketches."""
+
+    __tablename__ = "usage_sketch"
+
+    tenant_id: Mapped[UUID] = mapped_column(Uuid, primary_key=True)
+    feature_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    grain_seconds: Mapped[int] = mapped_column(Integer, primary_key=True)
+    bucket_start: Mapped[datetime] = mapped_column(DateTimeUTC, primary_key=True)
+    dimension_set: Mapped[dict[str, str]] = mapped_column(Dimensions, primary_key=True)
+    sketch: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class PlanRecord(Base):

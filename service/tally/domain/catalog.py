@@ -55,6 +55,14 @@ class FeatureIn(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields
         ]
         | None
     ) = None
+    approximate: Annotated[
+        bool,
+        Meta(
+            description="With `aggregation: unique_count`: count distinct values with mergeable sketches (HyperLogLog) "
+            "instead of exactly, at a fixed cost per read whatever the number of values, within the error bound the "
+            "API documentation states (only with `unique_count`, else 400). Cannot change once usage is recorded (409)."
+        ),
+    ] = False
 
 
 class Feature(msgspec.Struct, kw_only=True, frozen=True):
@@ -66,6 +74,7 @@ class Feature(msgspec.Struct, kw_only=True, frozen=True):
     description: str | None = None
     dimensions: list[str]
     unique_by: str | None = None
+    approximate: bool = False
 
 
 class FeatureSpec(Feature, kw_only=True, frozen=True, forbid_unknown_fields=True):

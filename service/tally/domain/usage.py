@@ -114,6 +114,13 @@ class UsageTotal(msgspec.Struct, kw_only=True, frozen=True):
             examples=[{"model": "gpt-4o"}],
         ),
     ]
+    approximate: Annotated[
+        bool,
+        Meta(
+            description="True when `quantity` is an estimate: a distinct count of a feature declared `approximate` "
+            "(mergeable sketches, within the documented error bound)."
+        ),
+    ] = False
 
 
 class VoidIn(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):

@@ -105,18 +105,17 @@ class WatchedPeriod(msgspec.Struct, frozen=True):
 
 
 def watched_periods(
-    events: Iterable[NewEvent], limits: Mapping[str, Limit], tz: tzinfo, distinct_counts: Collection[str] = ()
+    events: Iterable[NewEvent], limits: Mapping[str, Limit], tz: tzinfo
 ) -> dict[WatchedPeriod, list[NewEvent]]:
     """The events of a batch that rejecting or notifying limits watch, by the limit's period each falls in (its
-    own period, whether current or not), in batch order. A distinct count's thresholds are not watched: its value
-    cannot be folded event by event (and it cannot reject, see ``check_limits``)."""
+    own period, whether current or not), in batch order."""
     groups: dict[WatchedPeriod, list[NewEvent]] = {}
     for event in sorted(events, key=lambda e: e.index):
         limit = limits.get(event.feature_key)
         if limit is None:
             continue
         rejects = limit.enforcement is Enforcement.REJECT
-        thresholds = () if event.feature_key in distinct_counts else tuple(sorted(limit.notify_at_percent))
+        thresholds = tuple(sorted(limit.notify_at_percent))
         if not rejects and not thresholds:
             continue
         start, end = period_bounds(event.timestamp, limit.period, tz)

@@ -16,6 +16,8 @@ import re
 from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from datetime import datetime, tzinfo
+from itertools import groupby
+from operator import attrgetter
 from typing import Any, Literal, NoReturn
 
 import msgspec
@@ -201,13 +203,30 @@ def counted_features(features: Iterable[Any]) -> list[tuple[str, str]]:
     )
 
 
-def distinct_counts(plan: Plan, values: Iterable[Any]) -> dict[tuple[str, int, GroupValues], int]:
-    """The number of distinct values per (feature, window, grouped values), from ``DistinctRow``s of ``plan``'s
-    ranges: a value seen in several buckets (or ranges) of a window counts once."""
-    seen: dict[tuple[str, int, GroupValues], set[str]] = {}
-    for row in values:
-        seen.setdefault((row.feature_key, plan.window_of(row.part, row.at), row.group), set()).add(row.value)
-    return {key: len(found) for key, found in seen.items()}
+def check_counted_grouping(grouping: Grouping, sketched: Iterable[tuple[str, str]]) -> None:
+    """An approximate distinct count (``sketched``: feature key, counted dimension) is neither grouped nor filtered
+    by its own counted dimension: its sketches keep no values one by one (an exact count can be)."""
+    errors = [
+        FieldError(
+            field=name,
+            message=f"feature '{feature_key}' counts distinct '{key}' approximately: its totals cannot be grouped "
+            f"or filtered by '{key}'",
+        )
+        for feature_key, unique_by in sketched
+        for name, keys in (("group_by", grouping.group_by), ("filter", [key for key, _ in grouping.filters]))
+        for key in keys
+        if key == unique_by
+    ]
+    if errors:
+        raise InvalidInput.fields(errors)
+
+
+def window_ranges(
+    windows: Sequence[tuple[datetime, datetime]], source: TotalsSource, grains: tuple[int, ...]
+) -> list[tuple[Range, int]]:
+    """Every window's ranges, each with its window's index (never merged across windows: an exact distinct count
+    is counted per window by the database)."""
+    return [(r, i) for i, window in enumerate(windows) for r in ranges_of(window, source, grains)]
 
 
 def window_rows(
@@ -223,9 +242,9 @@ def window_rows(
     states: dict[tuple[str, int, GroupValues], State] = {}
     for row in partials:
         fold(states, (row.feature_key, plan.window_of(row.part, row.at), row.group), row.state)
-    groups: dict[tuple[str, int], list[GroupValues]] = {}
-    for feature, window, group in states:
-        groups.setdefault((feature, window), []).append(group)
+    groups: dict[tuple[str, int], set[GroupValues]] = {}
+    for feature, window, group in (*states, *distinct):  # a distinct count's groups: also those of its sketches
+        groups.setdefault((feature, window), set()).add(group)
     by = query.grouping.group_by
     nothing: GroupValues = (None,) * len(by)
     rows = [
@@ -240,10 +259,11 @@ def window_rows(
             window_start=start,
             window_end=end,
             dimensions=dict(zip(by, group, strict=True)),
+            approximate=feature.approximate,
         )
         for feature in features
         for i, (start, end) in enumerate(query.windows)
-        for group in sorted(groups.get((feature.feature_key, i), [nothing]), key=_nulls_first)
+        for group in sorted(groups.get((feature.feature_key, i), {nothing}), key=_nulls_first)
     ]
     if len(rows) > MAX_TOTAL_ROWS:
         too_many_rows(len(rows))
@@ -251,27 +271,43 @@ def window_rows(
 
 
 def one_window_rows(
-    query: TotalsQuery, rows: Sequence[Any], distinct: dict[tuple[str, GroupValues], int]
+    query: TotalsQuery, rows: Sequence[Any], distinct: dict[tuple[str, int, GroupValues], int]
 ) -> list[UsageTotal]:
     """``UsageTotal`` rows of one window from the repository's catalog rows (``CatalogRow``s, in order), and the
-    distinct counts of the features that count distinct values, per (feature, grouped values)."""
+    distinct counts of the features that count distinct values, per (feature, window 0, grouped values). A distinct
+    count's groups are those with usage in either (an approximate one has no dimension buckets, only sketches)."""
     check_known(query.feature_keys, {row.feature_key for row in rows})
     if query.grouping:
         query.grouping.check_declared({row.feature_key: row.dimensions or [] for row in rows}.items())
-    if len(rows) > MAX_TOTAL_ROWS:
-        too_many_rows(len(rows))
     (start, end), by = query.windows[0], query.grouping.group_by
-    return [
-        UsageTotal(
+
+    def total(row: Any, group: GroupValues, quantity: int) -> UsageTotal:
+        return UsageTotal(
             feature_key=row.feature_key,
             unit=row.unit,
-            quantity=value(row.aggregation, row.state, distinct.get((row.feature_key, row.group))),
+            quantity=quantity,
             window_start=start,
             window_end=end,
-            dimensions=dict(zip(by, row.group, strict=True)),
+            dimensions=dict(zip(by, group, strict=True)),
+            approximate=row.approximate,
         )
-        for row in rows
-    ]
+
+    answer = []
+    for key, same_feature in groupby(rows, key=attrgetter("feature_key")):
+        kept = list(same_feature)
+        first = kept[0]
+        if AGGREGATIONS[first.aggregation].summable:
+            answer += [total(row, row.group, value(row.aggregation, row.state)) for row in kept]
+            continue
+        groups = {row.group for row in kept if row.state is not None}
+        groups.update(group for feature, _, group in distinct if feature == key)
+        answer += [
+            total(first, group, distinct.get((key, 0, group), 0))
+            for group in sorted(groups or {(None,) * len(by)}, key=_nulls_first)
+        ]
+    if len(answer) > MAX_TOTAL_ROWS:
+        too_many_rows(len(answer))
+    return answer
 
 
 def _nulls_first(group: GroupValues) -> tuple[tuple[bool, str], ...]:

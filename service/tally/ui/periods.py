@@ -68,9 +68,10 @@ def _day(field: str, raw: str | None) -> date:
         raise InvalidInput.field(field, f"'{raw}' is not a date (YYYY-MM-DD)") from None
 
 
-def amount(quantity: int, unit: str) -> str:
-    """A quantity as people read it: thousands separators and the unit (``1,234,567 requests``)."""
-    return f"{quantity:,} {unit}"
+def amount(quantity: int, unit: str, approximate: bool = False) -> str:
+    """A quantity as people read it: thousands separators and the unit (``1,234,567 requests``), ``about`` first
+    when it is an estimate (an approximate distinct count)."""
+    return f"{'about ' if approximate else ''}{quantity:,} {unit}"
 
 
 def day_label(day: date) -> str:

@@ -15,6 +15,7 @@ from tally.domain.errors import InvalidInput
 from tally.domain.plans import Entitlement
 from tally.domain.usage import UsageTotal
 from tally.domain.webhooks import DeliveryStatus, RecentAlert
+from tally.metering.sketches import BOUND, CONFIDENCE
 from tally.ui.limits import CardLimit, DayValue, LimitView, card_limit
 from tally.ui.periods import Period, PeriodChoice, amount, day_label, span_label
 
@@ -44,6 +45,13 @@ class FeatureCard(msgspec.Struct, frozen=True):
     chart_width: int
     peak_text: str
     limit: LimitView | None = None
+    approximate_text: str | None = None
+    """Set when the totals are estimates: what their error bound is."""
+
+
+APPROXIMATE_TEXT = (
+    f"Approximate distinct count: within {BOUND:.0%} of the exact number (at {CONFIDENCE:.1%} confidence)"
+)
 
 
 def feature_cards(
@@ -65,7 +73,7 @@ def feature_cards(
     for total in totals:
         rows = [r for r in daily if r.feature_key == total.feature_key]
         days = [
-            DayValue(day_label(day), f"{day.day} {day:%b}", r.quantity, amount(r.quantity, r.unit))
+            DayValue(day_label(day), f"{day.day} {day:%b}", r.quantity, amount(r.quantity, r.unit, r.approximate))
             for r in rows
             for day in [r.window_start.astimezone(tz).date()]
         ]
@@ -81,17 +89,26 @@ def feature_cards(
                 feature_key=total.feature_key,
                 unit=total.unit,
                 description=feature.description if feature else None,
-                dimensions=feature.dimensions if feature else [],
+                dimensions=_breakdowns(feature),
                 total=total.quantity,
-                total_text=amount(total.quantity, total.unit),
+                total_text=amount(total.quantity, total.unit, total.approximate),
                 days=days,
                 bars=_bars(days, peak),
                 chart_width=max(len(days), 1) * (BAR_WIDTH + BAR_GAP),
-                peak_text=amount(peak, total.unit),
+                peak_text=amount(peak, total.unit, total.approximate),
                 limit=limit,
+                approximate_text=APPROXIMATE_TEXT if total.approximate else None,
             )
         )
     return cards
+
+
+def _breakdowns(feature: Feature | None) -> list[str]:
+    """The dimensions a card offers to break its feature down by: not the counted one of an approximate distinct
+    count (its totals cannot be grouped by it)."""
+    if feature is None:
+        return []
+    return [key for key in feature.dimensions if not (feature.approximate and key == feature.unique_by)]
 
 
 def _bars(days: Sequence[DayValue], peak: int) -> list[Bar]:

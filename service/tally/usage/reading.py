@@ -7,21 +7,29 @@ number of events (see ``tally.metering.buckets`` and ``tally.db.repositories.tot
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from functools import cached_property
+from typing import Any
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tally.db.models import UsageEventRecord
-from tally.db.repositories import FeatureRepository, TotalsRepository, UsageEventRepository
+from tally.db.repositories import (
+    DistinctRepository,
+    FeatureRepository,
+    SketchRepository,
+    TotalsRepository,
+    UsageEventRepository,
+)
 from tally.domain.errors import UnknownFeature
 from tally.domain.usage import UsageEvent, UsageEventPage, UsageTotal
 from tally.http.cursors import encode_cursor
 from tally.metering import totals
 from tally.metering.buckets import DIMENSION_BUCKETS, USAGE_BUCKETS
 from tally.metering.events import EventQuery
-from tally.metering.totals import Plan, TotalsQuery, TotalsSource
+from tally.metering.sketches import SKETCH_GRAINS, Estimates
+from tally.metering.totals import GroupValues, Plan, TotalsQuery, TotalsSource
 from tally.usage.events import event_out
 
 
@@ -44,6 +52,14 @@ class UsageReader:
     @cached_property
     def totals_repository(self) -> TotalsRepository:
         return TotalsRepository(session=self.session)
+
+    @cached_property
+    def distinct(self) -> DistinctRepository:
+        return DistinctRepository(session=self.session)
+
+    @cached_property
+    def sketches(self) -> SketchRepository:
+        return SketchRepository(session=self.session)
 
     async def list_events(self, tenant_id: UUID, query: EventQuery, limit: int) -> UsageEventPage:
         """Events oldest first (then by key), voided ones included, ``limit`` at a time. An unknown
@@ -99,11 +115,7 @@ class UsageReader:
             rows = await repository.one_window(
                 tenant_id, query.wanted, totals.ranges_of(window, self.totals_source, table.grains), table, by, filters
             )
-            distinct: dict[tuple[str, totals.GroupValues], int] = {}
-            if counted := totals.counted_features(rows):
-                ranges = totals.ranges_of(window, self.totals_source, DIMENSION_BUCKETS.grains)
-                distinct = await repository.distinct_counts(tenant_id, counted, ranges, by, filters)
-            return totals.one_window_rows(query, rows, distinct)
+            return totals.one_window_rows(query, rows, await self._distinct_counts(tenant_id, query, rows))
         features = await self.features.features(query.feature_keys)
         totals.check_known(query.feature_keys, (f.feature_key for f in features))
         grouping.check_declared((f.feature_key, f.dimensions) for f in features)
@@ -113,9 +125,35 @@ class UsageReader:
         plan = Plan(query.windows, self.totals_source, table.grains)
         feature_keys = [f.feature_key for f in features] if grouping else query.wanted
         partials = await repository.partials(tenant_id, feature_keys, plan.ranges, table, by, filters)
-        per_window: dict[tuple[str, int, totals.GroupValues], int] = {}
-        if counted := totals.counted_features(features):
-            distinct_plan = Plan(query.windows, self.totals_source, DIMENSION_BUCKETS.grains)
-            values = await repository.distinct_values(tenant_id, counted, distinct_plan.ranges, by, filters)
-            per_window = totals.distinct_counts(distinct_plan, values)
-        return totals.window_rows(query, features, plan, partials, per_window)
+        distinct = await self._distinct_counts(tenant_id, query, features)
+        return totals.window_rows(query, features, plan, partials, distinct)
+
+    async def _distinct_counts(
+        self, tenant_id: UUID, query: TotalsQuery, features: Sequence[Any]
+    ) -> dict[tuple[str, int, GroupValues], int]:
+        """The distinct counts of ``features`` that count distinct values (``Feature``s or catalog rows), per
+        (feature, window, grouped values): exact ones counted by the database, approximate ones estimated from
+        their sketches and the raw events' values at ragged window edges."""
+        by, filters = query.grouping.group_by, query.grouping.filters
+        approximate = {f.feature_key for f in features if f.approximate}
+        counted = totals.counted_features(features)
+        exact = [(key, unique_by) for key, unique_by in counted if key not in approximate]
+        sketched = [(key, unique_by) for key, unique_by in counted if key in approximate]
+        found: dict[tuple[str, int, GroupValues], int] = {}
+        if exact:
+            ranges = totals.window_ranges(query.windows, self.totals_source, DIMENSION_BUCKETS.grains)
+            found.update(await self.distinct.counts(tenant_id, exact, ranges, by, filters))
+        if sketched:
+            totals.check_counted_grouping(query.grouping, sketched)
+            plan = Plan(query.windows, self.totals_source, SKETCH_GRAINS)
+            estimates = Estimates()
+            buckets = [r for r, _ in plan.ranges if r.grain_seconds]
+            keys = [key for key, _ in sketched]
+            for row in await self.sketches.read(tenant_id, keys, buckets, by, filters):
+                estimates.add_sketch((row.feature_key, plan.window_of(0, row.at), row.group), row.sketch)
+            edges = [(r, window) for r, window in plan.ranges if not r.grain_seconds and window is not None]
+            if edges:
+                for value in await self.distinct.values(tenant_id, sketched, edges, by, filters):
+                    estimates.add_value((value.feature_key, value.window, value.group), value.value)
+            found.update(estimates.counts())
+        return found

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tally.db.repositories import (
     BucketRepository,
     FeatureRepository,
+    SketchRepository,
     TenantPlanRepository,
     TotalsRepository,
     UsageEventRepository,
@@ -34,8 +35,10 @@ from tally.metering.buckets import DIMENSION_BUCKETS, USAGE_BUCKETS, bucket_cell
 from tally.metering.events import NewEvent, dimension_set
 from tally.metering.limits import WatchedPeriod
 from tally.metering.periods import as_utc, rfc3339, zone
-from tally.metering.totals import TotalsSource
+from tally.metering.sketches import sketch_cells
+from tally.metering.totals import TotalsQuery, TotalsSource
 from tally.usage.events import event_out
+from tally.usage.reading import UsageReader
 from tally.webhooks.outbox import AlertOutbox, Crossing
 
 
@@ -78,13 +81,18 @@ class UsageRecorder:
     def totals_repository(self) -> TotalsRepository:
         return TotalsRepository(session=self.session)
 
+    @cached_property
+    def sketches(self) -> SketchRepository:
+        return SketchRepository(session=self.session)
+
     async def record(self, tenant_id: UUID, batch: UsageBatch, received_at: datetime) -> IngestResult:
         """Store a batch atomically; events already known under their key are duplicates, not counted."""
         events = self._prepare(batch, received_at)
         await self.transaction.begin_write()
         await self.transaction.lock_catalog(exclusive=False)
         dimensioned = await self._check_features(events)
-        watched = await self._watched_limits(tenant_id, events)
+        sketched = await self.features.sketched(dimensioned) if dimensioned else {}
+        watched, counted = await self._watched_limits(tenant_id, events)
         # Sorted keys: concurrent batches that share keys take their row locks in the same order.
         events.sort(key=lambda e: e.idempotency_key)
         inserted = await self.events.insert_new(tenant_id, events, received_at)
@@ -98,9 +106,17 @@ class UsageRecorder:
         # locks for the shortest time, until the commit right after.
         new = [e for e in events if e.idempotency_key in inserted]
         await self.buckets.add_cells(tenant_id, USAGE_BUCKETS, bucket_cells(new))
-        dimension_rows = dimension_cells(e for e in new if e.feature_key in dimensioned)
+        # An approximate distinct count keeps sketches instead of a dimension bucket row per counted value.
+        dimension_rows = dimension_cells(
+            e for e in new if e.feature_key in dimensioned and e.feature_key not in sketched
+        )
         await self.buckets.add_cells(tenant_id, DIMENSION_BUCKETS, dimension_rows)
+        # After the usage_bucket upsert: its row locks order the writers of each sketch cell (SketchRepository).
+        await self.sketches.add(tenant_id, sketch_cells(new, sketched))
         await self.transaction.commit()
+        grown = [p for p, added in counted.items() if any(e.idempotency_key in inserted for e in added)]
+        if grown:
+            await self._record_distinct_crossings(tenant_id, grown, received_at)
         return IngestResult(accepted=len(inserted), duplicates=len(batch.events) - len(inserted))
 
     def _prepare(self, batch: UsageBatch, received_at: datetime) -> list[NewEvent]:
@@ -186,21 +202,26 @@ class UsageRecorder:
             raise InvalidInput.fields(undeclared)
         return {key for key, dimensions in declared.items() if dimensions}
 
-    async def _watched_limits(self, tenant_id: UUID, events: Sequence[NewEvent]) -> dict[WatchedPeriod, PeriodCheck]:
+    async def _watched_limits(
+        self, tenant_id: UUID, events: Sequence[NewEvent]
+    ) -> tuple[dict[WatchedPeriod, PeriodCheck], dict[WatchedPeriod, list[NewEvent]]]:
         """The periods of the tenant's rejecting or notifying limits that the batch adds to, locked (PostgreSQL:
         one advisory lock per tenant, feature and period), each with its events and its usage read after the lock:
         a concurrent batch of the same period has committed by then, and the next waits for this one, so each
         sees the usage before it exactly (a rejection is exact, and no crossing goes unseen). Batches without
-        such a limit take no lock."""
+        such a limit take no lock. Apart, unlocked: the notifying periods of distinct counts, whose value cannot be
+        folded event by event; their thresholds are checked after the commit (``_record_distinct_crossings``)."""
         terms = await self.tenant_plans.terms(tenant_id)
         if terms is None:
-            return {}
+            return {}, {}
         tz = zone(terms.timezone)
         effective = limits.effective(terms.plan_limits, terms.overrides)
-        distinct = await self._distinct_counts(effective)
-        periods = limits.watched_periods(events, effective, tz, distinct)
+        periods = limits.watched_periods(events, effective, tz)
         if not periods:
-            return {}
+            return {}, {}
+        distinct = await self._distinct_counts(effective)
+        counted = {p: found for p, found in periods.items() if p.feature_key in distinct}
+        periods = {p: found for p, found in periods.items() if p.feature_key not in distinct}
         await self.transaction.lock_limits([p.lock_key(tenant_id) for p in periods])
         by_window: dict[tuple[datetime, datetime], list[WatchedPeriod]] = {}
         for period in periods:
@@ -210,15 +231,33 @@ class UsageRecorder:
             used = await self._period_states(tenant_id, [p.feature_key for p in group], start, end)
             for period in group:
                 checks[period] = PeriodCheck(periods[period], *used[period.feature_key])
-        return checks
+        return checks, counted
 
     async def _distinct_counts(self, effective: dict[str, Limit]) -> set[str]:
-        """The features with a notifying limit that count distinct values (their thresholds are not watched)."""
+        """The features with a notifying limit that count distinct values."""
         notifying = {key for key, limit in effective.items() if limit.notify_at_percent}
         if not notifying:
             return set()
         features = await self.features.features(notifying)
         return {key for key, _ in totals.counted_features(features)}
+
+    async def _record_distinct_crossings(self, tenant_id: UUID, periods: Sequence[WatchedPeriod], at: datetime) -> None:
+        """After a batch's commit: the thresholds that distinct counts' periods have reached, from each period's
+        count as ``usage-totals`` answers it, into the outbox in a transaction of their own. The outbox keeps one
+        alert per (tenant, feature, period, threshold), so concurrent batches that both see a crossing record it
+        once; the last batch to commit reads after every earlier commit, so no crossing goes unseen (were this step
+        lost, the feature's next batch records it)."""
+        reader = UsageReader(self.session, self.totals_source)
+        crossings = []
+        for period in periods:
+            query = TotalsQuery(feature_keys=(period.feature_key,), windows=((period.start, period.end),))
+            (total,) = await reader.totals(tenant_id, query)
+            crossings += [Crossing(period, p, total.quantity) for p in limits.reached(period, total.quantity)]
+        await self.transaction.rollback()  # ends the reads' transaction (SQLite) before the write's
+        if crossings:
+            await self.transaction.begin_write()
+            await self.outbox.record(tenant_id, crossings, at)
+            await self.transaction.commit()
 
     async def _period_states(
         self, tenant_id: UUID, feature_keys: list[str], start: datetime, end: datetime
@@ -270,9 +309,13 @@ class UsageRecorder:
             raise NotFound.field("idempotency_key", f"no event '{idempotency_key}' was recorded for this tenant")
         if event.voided_at is None:
             await self.events.mark_voided(event, at=now, by=by, reason=reason)
-            await self.buckets.rebuild(tenant_id, event, USAGE_BUCKETS)
+            await self.buckets.rebuild(tenant_id, event, USAGE_BUCKETS)  # locks the rows the sketches need
             if (await self.features.declared_dimensions([event.feature_key])).get(event.feature_key):
-                await self.buckets.rebuild(tenant_id, event, DIMENSION_BUCKETS)
+                sketched = await self.features.sketched([event.feature_key])
+                if event.feature_key in sketched:
+                    await self.sketches.rebuild(tenant_id, event, sketched[event.feature_key])
+                else:
+                    await self.buckets.rebuild(tenant_id, event, DIMENSION_BUCKETS)
         await self.transaction.commit()
         return event_out(event)
 

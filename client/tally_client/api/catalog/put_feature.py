@@ -103,9 +103,10 @@ def sync_detailed(
 ) -> Response[Feature | Problem]:
     """Create or update a feature
 
-     Creates the feature (201) or updates it (200). `unit`, `aggregation` and `unique_by` cannot change
-    once usage has been recorded for the feature (409). `unique_by` goes with `aggregation:
-    unique_count` only and must be one of `dimensions`, else 400. Platform role only.
+     Creates the feature (201) or updates it (200). `unit`, `aggregation`, `unique_by` and `approximate`
+    cannot change once usage has been recorded for the feature (409). `unique_by` and `approximate` go
+    with `aggregation: unique_count` only, and `unique_by` must be one of `dimensions`, else 400.
+    Platform role only.
 
     Args:
         feature_key (str): Key of the feature to create or update.
@@ -139,9 +140,10 @@ def sync(
 ) -> Feature | Problem | None:
     """Create or update a feature
 
-     Creates the feature (201) or updates it (200). `unit`, `aggregation` and `unique_by` cannot change
-    once usage has been recorded for the feature (409). `unique_by` goes with `aggregation:
-    unique_count` only and must be one of `dimensions`, else 400. Platform role only.
+     Creates the feature (201) or updates it (200). `unit`, `aggregation`, `unique_by` and `approximate`
+    cannot change once usage has been recorded for the feature (409). `unique_by` and `approximate` go
+    with `aggregation: unique_count` only, and `unique_by` must be one of `dimensions`, else 400.
+    Platform role only.
 
     Args:
         feature_key (str): Key of the feature to create or update.
@@ -170,9 +172,10 @@ async def asyncio_detailed(
 ) -> Response[Feature | Problem]:
     """Create or update a feature
 
-     Creates the feature (201) or updates it (200). `unit`, `aggregation` and `unique_by` cannot change
-    once usage has been recorded for the feature (409). `unique_by` goes with `aggregation:
-    unique_count` only and must be one of `dimensions`, else 400. Platform role only.
+     Creates the feature (201) or updates it (200). `unit`, `aggregation`, `unique_by` and `approximate`
+    cannot change once usage has been recorded for the feature (409). `unique_by` and `approximate` go
+    with `aggregation: unique_count` only, and `unique_by` must be one of `dimensions`, else 400.
+    Platform role only.
 
     Args:
         feature_key (str): Key of the feature to create or update.
@@ -204,9 +207,10 @@ async def asyncio(
 ) -> Feature | Problem | None:
     """Create or update a feature
 
-     Creates the feature (201) or updates it (200). `unit`, `aggregation` and `unique_by` cannot change
-    once usage has been recorded for the feature (409). `unique_by` goes with `aggregation:
-    unique_count` only and must be one of `dimensions`, else 400. Platform role only.
+     Creates the feature (201) or updates it (200). `unit`, `aggregation`, `unique_by` and `approximate`
+    cannot change once usage has been recorded for the feature (409). `unique_by` and `approximate` go
+    with `aggregation: unique_count` only, and `unique_by` must be one of `dimensions`, else 400.
+    Platform role only.
 
     Args:
         feature_key (str): Key of the feature to create or update.

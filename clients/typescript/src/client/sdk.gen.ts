@@ -32,7 +32,7 @@ export const listFeatures = <ThrowOnError extends boolean = false>(options?: Opt
 /**
  * Create or update a feature
  *
- * Creates the feature (201) or updates it (200). `unit`, `aggregation` and `unique_by` cannot change once usage has been recorded for the feature (409). `unique_by` goes with `aggregation: unique_count` only and must be one of `dimensions`, else 400. Platform role only.
+ * Creates the feature (201) or updates it (200). `unit`, `aggregation`, `unique_by` and `approximate` cannot change once usage has been recorded for the feature (409). `unique_by` and `approximate` go with `aggregation: unique_count` only, and `unique_by` must be one of `dimensions`, else 400. Platform role only.
  */
 export const putFeature = <ThrowOnError extends boolean = false>(options: Options<PutFeatureData, ThrowOnError>): RequestResult<PutFeatureResponses, PutFeatureErrors, ThrowOnError> => (options.client ?? client).put<PutFeatureResponses, PutFeatureErrors, ThrowOnError>({
     security: [{ scheme: 'bearer', type: 'http' }],

@@ -58,6 +58,7 @@ export type Entitlement = {
  */
 export type Feature = {
     aggregation: Aggregation;
+    approximate?: boolean;
     description?: string | null;
     dimensions: Array<string>;
     /**
@@ -73,6 +74,10 @@ export type Feature = {
  */
 export type FeatureIn = {
     aggregation?: Aggregation;
+    /**
+     * With `aggregation: unique_count`: count distinct values with mergeable sketches (HyperLogLog) instead of exactly, at a fixed cost per read whatever the number of values, within the error bound the API documentation states (only with `unique_count`, else 400). Cannot change once usage is recorded (409).
+     */
+    approximate?: boolean;
     description?: string | null;
     /**
      * Keys events of this feature may carry, to group and filter totals by. Keys can be added later; once usage is recorded for the feature, none can be removed (409).
@@ -263,6 +268,10 @@ export type UsageEventPage = {
  * UsageTotal
  */
 export type UsageTotal = {
+    /**
+     * True when `quantity` is an estimate: a distinct count of a feature declared `approximate` (mergeable sketches, within the documented error bound).
+     */
+    approximate?: boolean;
     /**
      * The `group_by` keys and their values in this row (null: events without the key); empty without `group_by`.
      */

@@ -2,10 +2,12 @@
 databases, in ``tally.db.dialects``). Each takes the request's session; services never see SQL."""
 
 from tally.db.repositories.buckets import BucketRepository
+from tally.db.repositories.distinct import DistinctRepository
 from tally.db.repositories.events import UsageEventRepository
 from tally.db.repositories.features import FeatureRepository
 from tally.db.repositories.plans import PlanRepository, TenantPlanRepository
 from tally.db.repositories.rate_limits import RateLimitCounterRepository
+from tally.db.repositories.sketches import SketchRepository
 from tally.db.repositories.totals import TotalsRepository
 from tally.db.repositories.webhooks import AlertRepository, DeliveryRepository, WebhookEndpointRepository
 
@@ -13,9 +15,11 @@ __all__ = [
     "AlertRepository",
     "BucketRepository",
     "DeliveryRepository",
+    "DistinctRepository",
     "FeatureRepository",
     "PlanRepository",
     "RateLimitCounterRepository",
+    "SketchRepository",
     "TenantPlanRepository",
     "TotalsRepository",
     "UsageEventRepository",

@@ -19,6 +19,7 @@ def to_feature(record: FeatureRecord) -> Feature:
         description=record.description,
         dimensions=list(record.dimensions),
         unique_by=record.unique_by,
+        approximate=record.approximate,
     )
 
 
@@ -41,3 +42,9 @@ class FeatureRepository(SQLAlchemyAsyncRepository[FeatureRecord]):
             key: list(keys)
             for key, keys in await self.session.execute(stmt.where(FeatureRecord.feature_key.in_(list(wanted))))
         }
+
+    async def sketched(self, wanted: Iterable[str]) -> dict[str, str]:
+        """The counted dimension of each feature of ``wanted`` that counts distinct values approximately."""
+        f = FeatureRecord
+        stmt = select(f.feature_key, f.unique_by).where(f.feature_key.in_(list(wanted)), f.approximate.is_(True))
+        return {key: unique_by for key, unique_by in await self.session.execute(stmt) if unique_by}

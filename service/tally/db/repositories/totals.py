@@ -71,6 +71,7 @@ class CatalogRow(NamedTuple):
     unit: str
     aggregation: Aggregation
     unique_by: str | None
+    approximate: bool
     dimensions: list[str] | None  # the feature's declared keys, read only for grouped reads
     group: GroupValues
     state: State | None
@@ -85,16 +86,6 @@ class PartialRow(NamedTuple):
     feature_key: str
     group: GroupValues
     state: State
-
-
-class DistinctRow(NamedTuple):
-    """A distinct value of a counted dimension in one range (at ``at``, for a "bucket rows" range)."""
-
-    part: int
-    at: datetime | None
-    feature_key: str
-    group: GroupValues
-    value: str
 
 
 def kind(r: Range, window: int | None) -> Kind:
@@ -132,7 +123,7 @@ class TotalsRepository:
         kinds = tuple(kind(r, 0) for r in ranges)
         statement = _catalog_statement(self.dialect, shape, kinds)
         grouped = bool(group_by or filters)
-        first = 4 + grouped + len(group_by)  # key, unit, aggregation, unique_by, [declared keys], values, state
+        first = 5 + grouped + len(group_by)  # key, unit, aggregation, unique_by, approximate, [declared], values, state
         rows = await self.dialect.fetch_rows(self.session, statement, _params(tenant_id, ranges, wanted, filters))
         return [
             CatalogRow(
@@ -140,8 +131,9 @@ class TotalsRepository:
                 row[1],
                 Aggregation(row[2]),
                 row[3],
-                msgspec.json.decode(row[4]) if grouped else None,
-                tuple(row[4 + grouped : first]),
+                bool(row[4]),
+                msgspec.json.decode(row[5]) if grouped else None,
+                tuple(row[5 + grouped : first]),
                 None if row[first] is None else State.of_row(row[first:]),
             )
             for row in rows
@@ -172,57 +164,6 @@ class TotalsRepository:
                     )
                 )
         return found
-
-    async def distinct_counts(
-        self,
-        tenant_id: UUID,
-        features: Sequence[tuple[str, str]],
-        ranges: Sequence[Range],
-        group_by: tuple[str, ...] = (),
-        filters: tuple[tuple[str, tuple[str, ...]], ...] = (),
-    ) -> dict[tuple[str, GroupValues], int]:
-        """For one window's ``ranges`` of ``usage_dimension_bucket``: the number of distinct values of each
-        feature's counted dimension, per (feature, grouped values). ``features``: (feature key, unique_by)."""
-        counts: dict[tuple[str, GroupValues], int] = {}
-        width = len(group_by)
-        kinds = tuple(kind(r, 0) for r in ranges)
-        for unique_by, keys in _by_unique_key(features).items():
-            shape = Shape("usage_dimension_bucket", group_by, tuple(key for key, _ in filters), True)
-            statement = _distinct_count_statement(self.dialect, shape, unique_by, kinds)
-            for row in await self.session.execute(statement, _params(tenant_id, ranges, keys, filters)):
-                counts[(row[0], tuple(row[1 : 1 + width]))] = int(row[1 + width])
-        return counts
-
-    async def distinct_values(
-        self,
-        tenant_id: UUID,
-        features: Sequence[tuple[str, str]],
-        ranges: Sequence[tuple[Range, int | None]],
-        group_by: tuple[str, ...] = (),
-        filters: tuple[tuple[str, tuple[str, ...]], ...] = (),
-    ) -> list[DistinctRow]:
-        """The distinct values of each feature's counted dimension in ``ranges`` of ``usage_dimension_bucket``
-        (each with its window, None for a range across several), per range (and bucket) and grouped values."""
-        width = len(group_by)
-        found: list[DistinctRow] = []
-        for unique_by, keys in _by_unique_key(features).items():
-            shape = Shape("usage_dimension_bucket", group_by, tuple(key for key, _ in filters), True)
-            for first in range(0, len(ranges), BRANCHES_PER_STATEMENT):
-                chunk = ranges[first : first + BRANCHES_PER_STATEMENT]
-                kinds = tuple(kind(r, window) for r, window in chunk)
-                params = _params(tenant_id, [r for r, _ in chunk], keys, filters)
-                statement = _distinct_values_statement(self.dialect, shape, unique_by, kinds)
-                for row in await self.session.execute(statement, params):
-                    found.append(DistinctRow(first + row[0], row[1], row[2], tuple(row[3 : 3 + width]), row[3 + width]))
-        return found
-
-
-def _by_unique_key(features: Sequence[tuple[str, str]]) -> dict[str, list[str]]:
-    """Feature keys by the dimension they count: one statement per counted dimension (its key is in the text)."""
-    by_key: dict[str, list[str]] = {}
-    for feature_key, unique_by in features:
-        by_key.setdefault(unique_by, []).append(feature_key)
-    return by_key
 
 
 def _params(
@@ -293,23 +234,6 @@ def _branches(dialect: Dialect, shape: Shape, kinds: tuple[Kind, ...]) -> str:
     return " UNION ALL ".join(parts)
 
 
-def _distinct_branches(dialect: Dialect, shape: Shape, unique_by: str, kinds: tuple[Kind, ...]) -> str:
-    """One UNION ALL branch per range, each yielding the distinct (part, at, feature_key, d0..., u) of its rows,
-    ``u`` the value of ``unique_by`` (rows without it left out)."""
-    parts = []
-    for k, branch in enumerate(kinds):
-        raw = branch == "raw"
-        selected, where, _ = _dimension_parts(dialect, shape, raw)
-        assert _DIMENSION_KEY.fullmatch(unique_by)
-        counted = dialect.json_value("dimensions" if raw else "dimension_set", unique_by)
-        at = "bucket_start" if branch == "bucket rows" else NO_AT
-        parts.append(
-            f"SELECT DISTINCT {k} AS part, {at} AS at, feature_key{selected}, {counted} AS u"
-            f"{_source(dialect, shape, k, raw)}{where} AND {counted} IS NOT NULL"
-        )
-    return " UNION ALL ".join(parts)
-
-
 def _bind(dialect: Dialect, sql: str, shape: Shape, kinds: tuple[Kind, ...]) -> TextClause:
     expanding = dialect.expands_lists
     stmt = text(sql).bindparams(
@@ -334,31 +258,6 @@ def _partials_statement(dialect: Dialect, shape: Shape, kinds: tuple[Kind, ...])
 
 
 @lru_cache(maxsize=256)
-def _distinct_count_statement(dialect: Dialect, shape: Shape, unique_by: str, kinds: tuple[Kind, ...]) -> TextClause:
-    """The number of distinct ``unique_by`` values per feature and grouped values over one window's ranges."""
-    values = "".join(f", d{i}" for i in range(len(shape.group_by)))
-    sql = (
-        f"SELECT feature_key{values}, COUNT(DISTINCT u) FROM ({_distinct_branches(dialect, shape, unique_by, kinds)})"  # noqa: S608 - no input in the text
-        f" AS part GROUP BY feature_key{values}"
-    )
-    return _bind(dialect, sql, shape, kinds)
-
-
-@lru_cache(maxsize=256)
-def _distinct_values_statement(
-    dialect: Dialect, shape: Shape, unique_by: str, kinds: tuple[Kind, ...]
-) -> TextualSelect:
-    columns: list[ColumnClause[Any]] = [
-        column("part", Integer()),
-        column("at", DateTimeUTC()),
-        column("feature_key", String()),
-        *(column(f"d{i}", String()) for i in range(len(shape.group_by))),
-        column("u", String()),
-    ]
-    return _bind(dialect, _distinct_branches(dialect, shape, unique_by, kinds), shape, kinds).columns(*columns)
-
-
-@lru_cache(maxsize=256)
 def _catalog_statement(dialect: Dialect, shape: Shape, kinds: tuple[Kind, ...]) -> TextClause:
     """The catalog left-joined to one window's combined states, in answer order: a feature without matching
     events comes out once, its values and state null."""
@@ -371,7 +270,8 @@ def _catalog_statement(dialect: Dialect, shape: Shape, kinds: tuple[Kind, ...]) 
     combined = ", ".join(f"{c.sql_aggregate}({c.name}) AS {c.name}" for c in COLUMNS)
     where = f"WHERE feature.feature_key {dialect.in_list('features')}" if shape.some_features else ""
     sql = f"""
-        SELECT feature.feature_key, feature.unit, feature.aggregation, feature.unique_by{declared}{joined}, {state}
+        SELECT feature.feature_key, feature.unit, feature.aggregation, feature.unique_by, feature.approximate
+            {declared}{joined}, {state}
         FROM feature LEFT OUTER JOIN (
             SELECT feature_key{values}, {combined}
             FROM ({_branches(dialect, shape, kinds)}) AS part

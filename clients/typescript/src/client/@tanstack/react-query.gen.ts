@@ -62,7 +62,7 @@ export const listFeaturesOptions = (options?: Options<ListFeaturesData>) => quer
 /**
  * Create or update a feature
  *
- * Creates the feature (201) or updates it (200). `unit`, `aggregation` and `unique_by` cannot change once usage has been recorded for the feature (409). `unique_by` goes with `aggregation: unique_count` only and must be one of `dimensions`, else 400. Platform role only.
+ * Creates the feature (201) or updates it (200). `unit`, `aggregation`, `unique_by` and `approximate` cannot change once usage has been recorded for the feature (409). `unique_by` and `approximate` go with `aggregation: unique_count` only, and `unique_by` must be one of `dimensions`, else 400. Platform role only.
  */
 export const putFeatureMutation = (options?: Partial<Options<PutFeatureData>>): UseMutationOptions<PutFeatureResponse, PutFeatureError, Options<PutFeatureData>> => {
     const mutationOptions: UseMutationOptions<PutFeatureResponse, PutFeatureError, Options<PutFeatureData>> = {

@@ -8,16 +8,19 @@ number of events (see ``tally.metering.buckets`` and ``tally.db.repositories.tot
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any
 from uuid import UUID
 
+import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tally.db.models import UsageEventRecord
 from tally.db.repositories import (
     DistinctRepository,
     FeatureRepository,
+    PeriodRepository,
     SketchRepository,
     TotalsRepository,
     UsageEventRepository,
@@ -60,6 +63,10 @@ class UsageReader:
     @cached_property
     def sketches(self) -> SketchRepository:
         return SketchRepository(session=self.session)
+
+    @cached_property
+    def periods(self) -> PeriodRepository:
+        return PeriodRepository(self.session)
 
     async def list_events(self, tenant_id: UUID, query: EventQuery, limit: int) -> UsageEventPage:
         """Events oldest first (then by key), voided ones included, ``limit`` at a time. An unknown
@@ -106,7 +113,18 @@ class UsageReader:
     async def totals(self, tenant_id: UUID, query: TotalsQuery) -> list[UsageTotal]:
         """One ``UsageTotal`` per selected feature (all features when none are named) and window, sorted by
         (feature_key, window_start), each computed with its feature's aggregation; with a grouping, one per
-        combination of grouped values too, of the events its filters keep."""
+        combination of grouped values too, of the events its filters keep. A total whose window lies inside
+        closed billing periods says it is ``final``."""
+        found = await self._totals(tenant_id, query)
+        now = datetime.now(UTC)
+        if not found or query.windows[0][1] > now:  # the first window has not ended: none is final
+            return found
+        through = (await self.periods.terms(tenant_id)).closed_through(now)
+        if through is None or query.windows[0][1] > through:
+            return found
+        return [msgspec.structs.replace(t, final=True) if t.window_end <= through else t for t in found]
+
+    async def _totals(self, tenant_id: UUID, query: TotalsQuery) -> list[UsageTotal]:
         grouping = query.grouping
         repository, by, filters = self.totals_repository, grouping.group_by, grouping.filters
         table = DIMENSION_BUCKETS if grouping else USAGE_BUCKETS

@@ -2,7 +2,7 @@
 
 import type { Client, ClientMeta, Options as Options2, RequestResult, TDataShape } from './client';
 import { client } from './client.gen';
-import type { CreateWebhookEndpointData, CreateWebhookEndpointErrors, CreateWebhookEndpointResponses, DeleteTenantPlanData, DeleteTenantPlanErrors, DeleteTenantPlanResponses, DeleteWebhookEndpointData, DeleteWebhookEndpointErrors, DeleteWebhookEndpointResponses, GetEntitlementData, GetEntitlementErrors, GetEntitlementResponses, GetTenantPlanData, GetTenantPlanErrors, GetTenantPlanResponses, GetUsageTotalsData, GetUsageTotalsErrors, GetUsageTotalsResponses, HealthLiveData, HealthLiveResponses, HealthReadyData, HealthReadyErrors, HealthReadyResponses, ListEntitlementsData, ListEntitlementsErrors, ListEntitlementsResponses, ListFeaturesData, ListFeaturesErrors, ListFeaturesResponses, ListPlansData, ListPlansErrors, ListPlansResponses, ListUsageEventsData, ListUsageEventsErrors, ListUsageEventsResponses, ListWebhookDeliveriesData, ListWebhookDeliveriesErrors, ListWebhookDeliveriesResponses, ListWebhookEndpointsData, ListWebhookEndpointsErrors, ListWebhookEndpointsResponses, PutFeatureData, PutFeatureErrors, PutFeatureResponses, PutPlanData, PutPlanErrors, PutPlanResponses, PutTenantPlanData, PutTenantPlanErrors, PutTenantPlanResponses, RecordUsageEventsData, RecordUsageEventsErrors, RecordUsageEventsResponses, RetryWebhookDeliveryData, RetryWebhookDeliveryErrors, RetryWebhookDeliveryResponses, RotateWebhookEndpointSecretData, RotateWebhookEndpointSecretErrors, RotateWebhookEndpointSecretResponses, VoidUsageEventData, VoidUsageEventErrors, VoidUsageEventResponses } from './types.gen';
+import type { CloseBillingPeriodsData, CloseBillingPeriodsErrors, CloseBillingPeriodsResponses, CreateWebhookEndpointData, CreateWebhookEndpointErrors, CreateWebhookEndpointResponses, DeleteTenantPlanData, DeleteTenantPlanErrors, DeleteTenantPlanResponses, DeleteWebhookEndpointData, DeleteWebhookEndpointErrors, DeleteWebhookEndpointResponses, GetEntitlementData, GetEntitlementErrors, GetEntitlementResponses, GetTenantPlanData, GetTenantPlanErrors, GetTenantPlanResponses, GetUsageTotalsData, GetUsageTotalsErrors, GetUsageTotalsResponses, HealthLiveData, HealthLiveResponses, HealthReadyData, HealthReadyErrors, HealthReadyResponses, ListBillingPeriodsData, ListBillingPeriodsErrors, ListBillingPeriodsResponses, ListEntitlementsData, ListEntitlementsErrors, ListEntitlementsResponses, ListFeaturesData, ListFeaturesErrors, ListFeaturesResponses, ListPlansData, ListPlansErrors, ListPlansResponses, ListUsageEventsData, ListUsageEventsErrors, ListUsageEventsResponses, ListWebhookDeliveriesData, ListWebhookDeliveriesErrors, ListWebhookDeliveriesResponses, ListWebhookEndpointsData, ListWebhookEndpointsErrors, ListWebhookEndpointsResponses, PutFeatureData, PutFeatureErrors, PutFeatureResponses, PutPlanData, PutPlanErrors, PutPlanResponses, PutTenantPlanData, PutTenantPlanErrors, PutTenantPlanResponses, RecordUsageEventsData, RecordUsageEventsErrors, RecordUsageEventsResponses, RetryWebhookDeliveryData, RetryWebhookDeliveryErrors, RetryWebhookDeliveryResponses, RotateWebhookEndpointSecretData, RotateWebhookEndpointSecretErrors, RotateWebhookEndpointSecretResponses, VoidUsageEventData, VoidUsageEventErrors, VoidUsageEventResponses } from './types.gen';
 
 export type Options<TData extends TDataShape = TDataShape, ThrowOnError extends boolean = boolean, TResponse = unknown> = Options2<TData, ThrowOnError, TResponse> & {
     /**
@@ -90,6 +90,32 @@ export const getEntitlement = <ThrowOnError extends boolean = false>(options: Op
     security: [{ scheme: 'bearer', type: 'http' }],
     url: '/api/v1/billing/tenants/{tenant_id}/entitlements/{feature_key}',
     ...options
+});
+
+/**
+ * The tenant's billing periods: open, in grace, or closed with final totals
+ *
+ * Calendar months in the tenant's time zone (its plan assignment's; UTC without one), newest first, from the current one back to the month of its first usage. `state` is `open` (usage may arrive), `grace` (ended; late usage may arrive until `grace_ends_at`) or `closed` (final: events dated in it and voids of them are refused with 409 `period-closed`); a closed period carries every feature's `totals` as recorded at the close. Pass `next_cursor` back as `cursor` for the next page. Any role of the tenant, platform.
+ */
+export const listBillingPeriods = <ThrowOnError extends boolean = false>(options: Options<ListBillingPeriodsData, ThrowOnError>): RequestResult<ListBillingPeriodsResponses, ListBillingPeriodsErrors, ThrowOnError> => (options.client ?? client).get<ListBillingPeriodsResponses, ListBillingPeriodsErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/billing/tenants/{tenant_id}/periods',
+    ...options
+});
+
+/**
+ * Close the tenant's billing periods now, before their grace has passed
+ *
+ * Closes every period of the tenant ending at or before `period_end` that is not closed yet: records each one's totals per feature as they are now and queues a `period.closed` webhook message with them, in one transaction. Answers the periods this call closed, oldest first (empty when they were closed already). A `period_end` in the future is a 400. Platform role only.
+ */
+export const closeBillingPeriods = <ThrowOnError extends boolean = false>(options: Options<CloseBillingPeriodsData, ThrowOnError>): RequestResult<CloseBillingPeriodsResponses, CloseBillingPeriodsErrors, ThrowOnError> => (options.client ?? client).post<CloseBillingPeriodsResponses, CloseBillingPeriodsErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/billing/tenants/{tenant_id}/periods/close',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
 });
 
 /**

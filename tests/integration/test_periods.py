@@ -1,0 +1,157 @@
+"""Final numbers: grace periods, closing billing periods, 409 period-closed, final totals, the period listing.
+
+Periods are calendar months counted from the real clock: last month with a 90-day grace is always in its grace,
+a month three months ago with a one-hour grace always past it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from tally.metering.periods import month_start, rfc3339
+from tests.conftest import PLATFORM, assert_problem, bearer, events_url, post_events, put_features, quantities, record
+
+pytestmark = pytest.mark.anyio
+
+NOW = datetime.now(UTC)
+THIS_MONTH = month_start(NOW)
+LAST_MONTH = month_start(THIS_MONTH - timedelta(days=1))
+BEFORE_LAST = month_start(LAST_MONTH - timedelta(days=1))
+
+
+def at(instant: datetime, hours: int = 10) -> str:
+    return rfc3339(instant + timedelta(hours=hours))
+
+
+def event(key: str, quantity: int, timestamp: str) -> dict[str, object]:
+    return {"feature_key": "api_calls", "quantity": quantity, "idempotency_key": key, "timestamp": timestamp}
+
+
+def periods_url(tenant: uuid.UUID) -> str:
+    return f"/api/v1/billing/tenants/{tenant}/periods"
+
+
+async def on_plan(client, tenant: uuid.UUID, plan_grace: str | None, own_grace: str | None = None) -> None:
+    r = await client.put(
+        "/api/v1/billing/plans/pro", json={"name": "Pro", "grace_period": plan_grace}, headers=PLATFORM
+    )
+    assert r.status_code in (200, 201), r.text
+    assignment = {"plan_key": "pro", "grace_period": own_grace}
+    r = await client.put(f"/api/v1/billing/tenants/{tenant}/plan", json=assignment, headers=PLATFORM)
+    assert r.status_code == 200, r.text
+
+
+async def close(client, tenant: uuid.UUID, period_end: datetime, headers=PLATFORM):
+    return await client.post(f"{periods_url(tenant)}/close", json={"period_end": rfc3339(period_end)}, headers=headers)
+
+
+async def periods(client, tenant: uuid.UUID) -> list[dict]:
+    r = await client.get(periods_url(tenant), headers=bearer("viewer", tenant))
+    assert r.status_code == 200, r.text
+    return r.json()["items"]
+
+
+def last_month() -> dict[str, str]:
+    return {"period_start": rfc3339(LAST_MONTH), "period_end": rfc3339(THIS_MONTH)}
+
+
+async def test_a_late_event_in_grace_counts_then_the_close_refuses_it(client) -> None:
+    tenant = uuid.uuid4()
+    await put_features(client, "api_calls")
+    await on_plan(client, tenant, "P90D")
+    assert await record(client, tenant, event("late", 5, at(LAST_MONTH))) == {"accepted": 1, "duplicates": 0}
+    assert (await quantities(client, tenant, **last_month()))["api_calls"] == 5
+    listed = await periods(client, tenant)
+    assert [(p["period_start"], p["state"]) for p in listed] == [
+        (rfc3339(THIS_MONTH), "open"),
+        (rfc3339(LAST_MONTH), "grace"),
+    ]
+    assert listed[1]["grace_ends_at"] == rfc3339(THIS_MONTH + timedelta(days=90))
+    assert listed[1]["totals"] is None
+
+    r = await close(client, tenant, THIS_MONTH)
+    assert r.status_code == 200, r.text
+    (closed,) = r.json()
+    assert (closed["period_start"], closed["state"]) == (rfc3339(LAST_MONTH), "closed")
+    assert [(t["feature_key"], t["quantity"], t["final"]) for t in closed["totals"]] == [("api_calls", 5, True)]
+
+    # The whole batch is refused: the event of this month is not stored either.
+    r = await post_events(client, tenant, [event("now", 1, at(THIS_MONTH, 0)), event("later", 7, at(LAST_MONTH, 20))])
+    body = assert_problem(r, 409, "events[1]", rfc3339(LAST_MONTH), rfc3339(THIS_MONTH))
+    assert body["type"] == "urn:tally:problem:period-closed"
+    assert (await quantities(client, tenant, **last_month()))["api_calls"] == 5
+    assert (await quantities(client, tenant))["api_calls"] == 0
+    # Re-sending the event recorded before the close is a duplicate, never an error.
+    assert await record(client, tenant, event("late", 5, at(LAST_MONTH))) == {"accepted": 0, "duplicates": 1}
+    r = await client.post(f"{events_url(tenant)}/late/void", json={"reason": "wrong"}, headers=PLATFORM)
+    assert_problem(r, 409, "idempotency_key", rfc3339(LAST_MONTH))
+    assert (await quantities(client, tenant, **last_month()))["api_calls"] == 5
+
+
+async def test_final_totals_equal_what_was_recorded(client) -> None:
+    tenant = uuid.uuid4()
+    await put_features(client, "api_calls")
+    await record(client, tenant, event("a", 3, at(BEFORE_LAST)), event("b", 4, at(LAST_MONTH)))
+    await record(client, tenant, event("c", 9, at(THIS_MONTH, 0)))
+    assert [p["period_start"] for p in (await close(client, tenant, THIS_MONTH)).json()] == [
+        rfc3339(BEFORE_LAST),
+        rfc3339(LAST_MONTH),
+    ]
+    r = await client.get(
+        f"/api/v1/billing/tenants/{tenant}/usage-totals",
+        params={
+            "period_start": rfc3339(BEFORE_LAST),
+            "period_end": rfc3339(month_start(NOW + timedelta(days=32))),
+            "window_size": "month",
+        },
+        headers=PLATFORM,
+    )
+    assert r.status_code == 200, r.text
+    read = [(t["window_start"], t["quantity"], t["final"]) for t in r.json()]
+    assert read == [(rfc3339(BEFORE_LAST), 3, True), (rfc3339(LAST_MONTH), 4, True), (rfc3339(THIS_MONTH), 9, False)]
+    recorded = {p["period_start"]: p["totals"] for p in await periods(client, tenant) if p["state"] == "closed"}
+    assert {start: [t["quantity"] for t in totals] for start, totals in recorded.items()} == {
+        rfc3339(BEFORE_LAST): [3],
+        rfc3339(LAST_MONTH): [4],
+    }
+    # Closing again changes nothing.
+    assert (await close(client, tenant, THIS_MONTH)).json() == []
+
+
+async def test_the_tenants_grace_wins_and_a_passed_grace_closes_at_once(client) -> None:
+    tenant = uuid.uuid4()
+    await put_features(client, "api_calls")
+    await on_plan(client, tenant, "P90D")
+    await record(client, tenant, event("old", 2, at(BEFORE_LAST)))
+    # One hour after its end, the month before last is past its grace: closed, recorded or not.
+    await on_plan(client, tenant, "P90D", own_grace="PT1H")
+    r = await post_events(client, tenant, [event("older", 1, at(BEFORE_LAST, 1))])
+    assert_problem(r, 409, "events[0]")
+    listed = {p["period_start"]: p for p in await periods(client, tenant)}
+    assert listed[rfc3339(BEFORE_LAST)]["state"] == "closed"
+    assert [t["quantity"] for t in listed[rfc3339(BEFORE_LAST)]["totals"]] == [2]
+    assert listed[rfc3339(BEFORE_LAST)]["closed_at"] == rfc3339(LAST_MONTH + timedelta(hours=1))
+
+
+async def test_without_a_grace_periods_stay_open(client) -> None:
+    tenant = uuid.uuid4()
+    await put_features(client, "api_calls")
+    await on_plan(client, tenant, None)
+    assert await record(client, tenant, event("old", 2, at(BEFORE_LAST))) == {"accepted": 1, "duplicates": 0}
+    assert {p["state"] for p in await periods(client, tenant)} == {"open"}
+
+
+async def test_close_is_for_the_platform_and_the_past(client) -> None:
+    tenant = uuid.uuid4()
+    assert (await close(client, tenant, THIS_MONTH, headers=bearer("admin", tenant))).status_code == 403
+    assert_problem(await close(client, tenant, NOW + timedelta(days=40)), 400, "period_end")
+
+
+async def test_a_grace_longer_than_90_days_is_refused(client) -> None:
+    r = await client.put("/api/v1/billing/plans/pro", json={"name": "Pro", "grace_period": "P91D"}, headers=PLATFORM)
+    assert_problem(r, 400, "grace_period")
+    r = await client.put("/api/v1/billing/plans/pro", json={"name": "Pro", "grace_period": "3 days"}, headers=PLATFORM)
+    assert r.status_code == 400

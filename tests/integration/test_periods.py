@@ -6,13 +6,18 @@ a month three months ago with a one-hour grace always past it.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from tally.db.engine import create_engine
 from tally.metering.periods import month_start, rfc3339
+from tally.periods.closer import PeriodCloser
 from tests.conftest import PLATFORM, assert_problem, bearer, events_url, post_events, put_features, quantities, record
+from tests.integration.conftest import app_client
+from tests.integration.test_webhooks import DELIVERIES_URL, ENDPOINTS_URL
 
 pytestmark = pytest.mark.anyio
 
@@ -155,3 +160,37 @@ async def test_a_grace_longer_than_90_days_is_refused(client) -> None:
     assert_problem(r, 400, "grace_period")
     r = await client.put("/api/v1/billing/plans/pro", json={"name": "Pro", "grace_period": "3 days"}, headers=PLATFORM)
     assert r.status_code == 400
+
+
+@pytest.fixture
+async def quiet_client(database_url: str):
+    """An app that neither sends webhooks nor closes periods by itself: the test runs the closes."""
+    async for client in app_client(database_url, webhook_delivery_enabled=False, period_close_enabled=False):
+        yield client
+
+
+async def test_two_closers_record_a_passed_grace_once_with_one_message(quiet_client, database_url) -> None:
+    client, tenant = quiet_client, uuid.uuid4()
+    await put_features(client, "api_calls")
+    endpoint = {"url": "http://127.0.0.1:9/hook", "events": ["period.closed"], "tenant_id": str(tenant)}
+    assert (await client.post(ENDPOINTS_URL, json=endpoint, headers=PLATFORM)).status_code == 201
+    await on_plan(client, tenant, "P90D")
+    await record(client, tenant, event("a", 3, at(BEFORE_LAST)), event("b", 4, at(LAST_MONTH)))
+    await on_plan(client, tenant, "P90D", own_grace="PT1H")  # both months are past their grace now
+
+    engines = [create_engine(database_url), create_engine(database_url)]
+    try:
+        closers = [PeriodCloser(engine, poll_seconds=60) for engine in engines]
+        counts = await asyncio.gather(*(closer.close_due(datetime.now(UTC)) for closer in closers))
+        assert sorted(counts) == [0, 2]
+        assert [await closer.close_due(datetime.now(UTC)) for closer in closers] == [0, 0]
+    finally:
+        for engine in engines:
+            await engine.dispose()
+
+    listed = {p["period_start"]: p for p in await periods(client, tenant)}
+    assert [t["quantity"] for t in listed[rfc3339(BEFORE_LAST)]["totals"]] == [3]
+    assert listed[rfc3339(LAST_MONTH)]["closed_at"] == rfc3339(THIS_MONTH + timedelta(hours=1))
+    r = await client.get(DELIVERIES_URL, headers=PLATFORM)
+    assert r.status_code == 200, r.text
+    assert [d["event_type"] for d in r.json()["items"]] == ["period.closed", "period.closed"]

@@ -61,6 +61,7 @@ class PeriodService:
             first = await self.periods.first_usage(tenant_id)
             if first is None or first >= due:
                 return 0
+        await self.transaction.rollback()  # ends the reads' transaction (SQLite) before the write's
         return len(await self._close(tenant_id, due, now))
 
     async def _close(self, tenant_id: UUID, period_end: datetime, now: datetime) -> list[BillingPeriod]:

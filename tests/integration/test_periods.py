@@ -194,3 +194,26 @@ async def test_two_closers_record_a_passed_grace_once_with_one_message(quiet_cli
     r = await client.get(DELIVERIES_URL, headers=PLATFORM)
     assert r.status_code == 200, r.text
     assert [d["event_type"] for d in r.json()["items"]] == ["period.closed", "period.closed"]
+
+
+async def test_as_of_before_and_after_a_void_json_and_csv(client) -> None:
+    tenant = uuid.uuid4()
+    await put_features(client, "api_calls")
+    before = datetime.now(UTC) - timedelta(seconds=1)
+    await record(client, tenant, event("a", 5, at(LAST_MONTH)), event("b", 2, at(LAST_MONTH, 30)))
+    between = datetime.now(UTC)
+    r = await client.post(f"{events_url(tenant)}/a/void", json={"reason": "wrong"}, headers=PLATFORM)
+    assert r.status_code == 200, r.text
+    after = datetime.now(UTC)
+    for known_at, expected in ((before, 0), (between, 7), (after, 2)):
+        params = {**last_month(), "as_of": rfc3339(known_at)}
+        assert (await quantities(client, tenant, **params))["api_calls"] == expected
+        r = await client.get(
+            f"/api/v1/billing/tenants/{tenant}/usage-totals", params=params, headers={**PLATFORM, "Accept": "text/csv"}
+        )
+        assert r.status_code == 200, r.text
+        assert r.text.splitlines()[1].split(",")[2] == str(expected)
+    r = await client.get(
+        f"/api/v1/billing/tenants/{tenant}/usage-totals", params={"as_of": "2026-12-01T00:00:00"}, headers=PLATFORM
+    )
+    assert_problem(r, 400, "as_of")

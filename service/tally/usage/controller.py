@@ -166,10 +166,18 @@ class UsageController(Controller):
                 schema_extra=TEXT_LIST,
             ),
         ] = None,
+        as_of: Annotated[
+            datetime | None,
+            Parameter(
+                description="The totals as Tally knew them at this instant (RFC 3339 with an offset): the events "
+                "recorded at or before it and not voided by then, for any period; the catalog as it is now. Read "
+                "from the raw events, so slower than the live read. Omitted: as they are now.",
+            ),
+        ] = None,
     ) -> Response[Any]:
         # The query parameters are the handler's own, not a dependency's (see tally.providers). ``usage`` may read
         # from a replica (see tally.db.replica).
-        iso_datetimes_only(request, "period_start", "period_end")
+        iso_datetimes_only(request, "period_start", "period_end", "as_of")
         totals_query = TotalsQuery.build(
             now=datetime.now(UTC),
             feature_keys=feature_keys,
@@ -179,6 +187,7 @@ class UsageController(Controller):
             timezone=timezone,
             group_by=group_by,
             filters=filters,
+            as_of=as_of,
         )
         csv = wants_csv(request)
         totals = await usage.totals(tenant_id, totals_query)

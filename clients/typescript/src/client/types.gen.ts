@@ -1255,6 +1255,10 @@ export type GetUsageTotalsData = {
          * Only events with this dimension value, as `key=value` (value 1 to 128 characters; repeat the parameter: different keys must all match, values of the same key are alternatives). Each key must be declared by every selected feature, else 400.
          */
         filter?: Array<string> | null;
+        /**
+         * The totals as Tally knew them at this instant (RFC 3339 with an offset): the events recorded at or before it and not voided by then, for any period; the catalog as it is now. Read from the raw events, so slower than the live read. Omitted: as they are now.
+         */
+        as_of?: string | null;
     };
     url: '/api/v1/billing/tenants/{tenant_id}/usage-totals';
 };

@@ -29,6 +29,7 @@ from tally.domain.errors import UnknownFeature
 from tally.domain.usage import UsageEvent, UsageEventPage, UsageTotal
 from tally.http.cursors import encode_cursor
 from tally.metering import totals
+from tally.metering.billing import PeriodTerms
 from tally.metering.buckets import DIMENSION_BUCKETS, USAGE_BUCKETS
 from tally.metering.events import EventQuery
 from tally.metering.sketches import SKETCH_GRAINS, Estimates
@@ -67,6 +68,10 @@ class UsageReader:
     @cached_property
     def periods(self) -> PeriodRepository:
         return PeriodRepository(self.session)
+
+    async def billing_terms(self, tenant_id: UUID) -> PeriodTerms:
+        """What decides the tenant's closed billing periods (its zone, grace and last recorded close)."""
+        return await self.periods.terms(tenant_id)
 
     async def list_events(self, tenant_id: UUID, query: EventQuery, limit: int) -> UsageEventPage:
         """Events oldest first (then by key), voided ones included, ``limit`` at a time. An unknown

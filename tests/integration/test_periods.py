@@ -15,7 +15,17 @@ import pytest
 from tally.db.engine import create_engine
 from tally.metering.periods import month_start, rfc3339
 from tally.periods.closer import PeriodCloser
-from tests.conftest import PLATFORM, assert_problem, bearer, events_url, post_events, put_features, quantities, record
+from tests.conftest import (
+    PLATFORM,
+    assert_problem,
+    bearer,
+    events_url,
+    post_events,
+    put_features,
+    quantities,
+    record,
+    totals_url,
+)
 from tests.integration.conftest import app_client
 from tests.integration.test_webhooks import DELIVERIES_URL, ENDPOINTS_URL
 
@@ -217,3 +227,25 @@ async def test_as_of_before_and_after_a_void_json_and_csv(client) -> None:
         f"/api/v1/billing/tenants/{tenant}/usage-totals", params={"as_of": "2026-12-01T00:00:00"}, headers=PLATFORM
     )
     assert_problem(r, 400, "as_of")
+
+
+async def test_periods_come_a_page_at_a_time_newest_first(client) -> None:
+    tenant = uuid.uuid4()
+    await put_features(client, "api_calls")
+    await record(client, tenant, event("old", 1, at(BEFORE_LAST)))
+    starts, cursor = [], None
+    while True:
+        params = {"limit": 1, **({"cursor": cursor} if cursor else {})}
+        r = await client.get(periods_url(tenant), params=params, headers=PLATFORM)
+        assert r.status_code == 200, r.text
+        page = r.json()
+        starts += [p["period_start"] for p in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert starts == [rfc3339(THIS_MONTH), rfc3339(LAST_MONTH), rfc3339(BEFORE_LAST)]
+    r = await client.get(periods_url(tenant), params={"cursor": "nonsense"}, headers=PLATFORM)
+    assert_problem(r, 400, "cursor")
+    r = await client.get(totals_url(tenant), params={"as_of": rfc3339(NOW + timedelta(days=1))}, headers=PLATFORM)
+    assert_problem(r, 400, "as_of")
+    assert_problem(await close(client, tenant, datetime(1, 1, 1, tzinfo=UTC)), 400, "period_end")

@@ -88,11 +88,12 @@ def months(start: datetime, end: datetime, tz: tzinfo) -> Iterator[tuple[datetim
         cursor = following
 
 
-def months_back(before: datetime, tz: tzinfo, count: int) -> list[tuple[datetime, datetime]]:
-    """Up to ``count`` calendar months of ``tz``, newest first, the first one ending at ``before``."""
-    found = []
+def months_back(before: datetime, tz: tzinfo, count: int, earliest: datetime) -> list[tuple[datetime, datetime]]:
+    """Up to ``count`` calendar months of ``tz``, newest first, the first one ending at ``before``, none starting
+    before ``earliest``."""
+    found: list[tuple[datetime, datetime]] = []
     end = before
-    for _ in range(count):
+    while len(found) < count and end > earliest:
         start = month_start(end - timedelta(microseconds=1), tz)
         found.append((start, end))
         end = start

@@ -117,6 +117,8 @@ class TotalsQuery(msgspec.Struct, frozen=True):
         """The query of these parameters, checked (each rule's 400 names its parameter)."""
         grouping = Grouping.parse(group_by, filters)
         known_at = utc_bound(as_of, "as_of")
+        if known_at is not None and known_at > now:
+            raise InvalidInput.field("as_of", "lies in the future: Tally can only say what it knew up to now")
         tz = zone(timezone) if isinstance(timezone, str) else timezone
         start, end = resolve_period(period_start, period_end, now=now, tz=tz)
         spans = [(start, end)] if window_size is None else windows(start, end, window_size, tz, MAX_TOTAL_ROWS)

@@ -6,7 +6,7 @@ the tenant is changing, and two processes closing the same period record it once
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from uuid import UUID
 
@@ -28,6 +28,7 @@ from tally.webhooks.outbox import record_period_closed
 
 _TOTALS = msgspec.json.Decoder(list[UsageTotal])
 JUST_BEFORE = timedelta(microseconds=1)
+EARLIEST = datetime(1, 3, 1, tzinfo=UTC)  # a month and a zone's offset after the first instant a datetime holds
 
 
 class PeriodService:
@@ -48,6 +49,8 @@ class PeriodService:
             raise InvalidInput.field(
                 "period_end", f"{rfc3339(period_end)} is in the future: only periods that have ended can close"
             )
+        if period_end < EARLIEST:
+            raise InvalidInput.field("period_end", f"{rfc3339(period_end)} ends no period Tally can hold")
         return await self._close(tenant_id, period_end, now)
 
     async def close_due(self, tenant_id: UUID, now: datetime) -> int:
@@ -72,7 +75,7 @@ class PeriodService:
         first = terms.recorded_through
         if first is None:
             usage = await self.periods.first_usage(tenant_id)
-            first = usage if usage is not None and usage < through else through - JUST_BEFORE
+            first = max(usage, EARLIEST) if usage is not None and usage < through else through - JUST_BEFORE
         closed = []
         for start, end in months(first, through, terms.tz):
             totals = await self.reader.totals(tenant_id, TotalsQuery(None, ((start, end),)))
@@ -102,11 +105,13 @@ class PeriodService:
         recorded close), ``limit`` at a time."""
         terms = await self.periods.terms(tenant_id)
         before = decode_cursor(cursor)[0] if cursor is not None else next_month_start(now, terms.tz)
+        if before < EARLIEST:
+            raise InvalidInput.field("cursor", "is not a cursor this API returned")
         starts = [
             t for t in (await self.periods.first_usage(tenant_id), await self.periods.first_recorded(tenant_id)) if t
         ]
-        earliest = month_start(min([*starts, now]), terms.tz)
-        spans = [(s, e) for s, e in months_back(before, terms.tz, limit + 1) if s >= earliest]
+        earliest = month_start(max(min([*starts, now]), EARLIEST), terms.tz)
+        spans = months_back(before, terms.tz, limit + 1, earliest)
         more = len(spans) > limit
         spans = spans[:limit]
         if not spans:

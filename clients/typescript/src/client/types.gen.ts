@@ -1190,6 +1190,10 @@ export type VoidUsageEventErrors = {
      */
     404: Problem;
     /**
+     * An idempotency key reused with different content, an immutable catalog field changed, or a batch that would take usage over a rejecting limit (`urn:tally:problem:limit-exceeded`, naming `events[i]`).
+     */
+    409: Problem;
+    /**
      * The request body is larger than the configured limit.
      */
     413: Problem;

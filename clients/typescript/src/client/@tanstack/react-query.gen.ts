@@ -370,7 +370,7 @@ export const listUsageEventsInfiniteOptions = (options: Options<ListUsageEventsD
 /**
  * Record usage events, exactly once
  *
- * Stores 1 to 1000 events atomically: all of them or none. An event whose `idempotency_key` is already known with the same `feature_key`, `quantity`, `timestamp` and `dimensions` is a duplicate: accepted, not counted again. The same key with different content is a 409. An event whose `feature_key` is not in the catalog, or whose dimension key its feature does not declare, is a 400 (the catalog is data, not schema). Unknown fields are a 400 naming them. Roles admin, owner, platform.
+ * Stores 1 to 1000 events atomically: all of them or none. An event whose `idempotency_key` is already known with the same `feature_key`, `quantity`, `timestamp` and `dimensions` is a duplicate: accepted, not counted again. The same key with different content is a 409. An event whose `feature_key` is not in the catalog, or whose dimension key its feature does not declare, is a 400 (the catalog is data, not schema). An event dated in a closed billing period is a 409 `period-closed` (a duplicate of one recorded before the close is still a duplicate). Unknown fields are a 400 naming them. Roles admin, owner, platform.
  */
 export const recordUsageEventsMutation = (options?: Partial<Options<RecordUsageEventsData>>): UseMutationOptions<RecordUsageEventsResponse, RecordUsageEventsError, Options<RecordUsageEventsData>> => {
     const mutationOptions: UseMutationOptions<RecordUsageEventsResponse, RecordUsageEventsError, Options<RecordUsageEventsData>> = {
@@ -389,7 +389,7 @@ export const recordUsageEventsMutation = (options?: Partial<Options<RecordUsageE
 /**
  * Void an event: remove it from every total
  *
- * Removes the event from all totals and keeps it, with who voided it, when and why, in the event listing. Voiding a voided event changes nothing (200). Its key stays used: re-sending the event is a duplicate, and the key cannot carry another event (409). Roles admin, owner, platform.
+ * Removes the event from all totals and keeps it, with who voided it, when and why, in the event listing. Voiding a voided event changes nothing (200). Its key stays used: re-sending the event is a duplicate, and the key cannot carry another event (409). An event dated in a closed billing period cannot be voided (409 `period-closed`). Roles admin, owner, platform.
  */
 export const voidUsageEventMutation = (options?: Partial<Options<VoidUsageEventData>>): UseMutationOptions<VoidUsageEventResponse, VoidUsageEventError, Options<VoidUsageEventData>> => {
     const mutationOptions: UseMutationOptions<VoidUsageEventResponse, VoidUsageEventError, Options<VoidUsageEventData>> = {

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tally.db.engine import create_engine
+from tally.http.cursors import encode_cursor
 from tally.metering.periods import month_start, rfc3339
 from tally.periods.closer import PeriodCloser
 from tests.conftest import (
@@ -249,3 +250,22 @@ async def test_periods_come_a_page_at_a_time_newest_first(client) -> None:
     r = await client.get(totals_url(tenant), params={"as_of": rfc3339(NOW + timedelta(days=1))}, headers=PLATFORM)
     assert_problem(r, 400, "as_of")
     assert_problem(await close(client, tenant, datetime(1, 1, 1, tzinfo=UTC)), 400, "period_end")
+
+
+async def test_one_close_records_at_most_ten_years_and_closes_everything_before(client) -> None:
+    tenant = uuid.uuid4()
+    await put_features(client, "api_calls")
+    ancient = datetime(1990, 5, 3, tzinfo=UTC)
+    await record(client, tenant, event("ancient", 4, rfc3339(ancient)), event("recent", 1, at(LAST_MONTH)))
+    closed = (await close(client, tenant, THIS_MONTH)).json()
+    assert len(closed) == 120
+    assert closed[-1]["period_start"] == rfc3339(LAST_MONTH)
+    r = await post_events(client, tenant, [event("older", 1, rfc3339(ancient))])
+    assert_problem(r, 409, "events[0]")
+    r = await client.get(
+        periods_url(tenant), params={"cursor": encode_cursor(datetime(1990, 6, 1, tzinfo=UTC), "")}, headers=PLATFORM
+    )
+    (may,) = r.json()["items"][:1]
+    assert (may["period_start"], may["state"]) == (rfc3339(datetime(1990, 5, 1, tzinfo=UTC)), "closed")
+    assert [t["quantity"] for t in may["totals"]] == [4]
+    assert may["closed_at"] == closed[0]["closed_at"]

@@ -29,6 +29,7 @@ from tally.webhooks.outbox import record_period_closed
 _TOTALS = msgspec.json.Decoder(list[UsageTotal])
 JUST_BEFORE = timedelta(microseconds=1)
 EARLIEST = datetime(1, 3, 1, tzinfo=UTC)  # a month and a zone's offset after the first instant a datetime holds
+MAX_RECORDED = 120  # periods one close records (ten years); older ones are closed without a recorded row
 
 
 class PeriodService:
@@ -77,7 +78,7 @@ class PeriodService:
             usage = await self.periods.first_usage(tenant_id)
             first = max(usage, EARLIEST) if usage is not None and usage < through else through - JUST_BEFORE
         closed = []
-        for start, end in months(first, through, terms.tz):
+        for start, end in list(months(first, through, terms.tz))[-MAX_RECORDED:]:
             totals = await self.reader.totals(tenant_id, TotalsQuery(None, ((start, end),)))
             at = terms.closing_instant(end, now)
             final = [msgspec.structs.replace(t, final=True) for t in totals]
@@ -122,9 +123,13 @@ class PeriodService:
             record = recorded.get(start)
             if record is not None:
                 items.append(_closed_period(start, end, terms, record.closed_at, _TOTALS.decode(record.totals)))
-            elif terms.state(start, end, now) is PeriodState.CLOSED:  # its grace has passed; not recorded yet
+            elif terms.state(start, end, now) is PeriodState.CLOSED:
+                # Not recorded: older than the periods one close records (closed with the next recorded one), or its
+                # grace has passed and the background close has not recorded it yet. Its totals cannot change.
+                later = await self.periods.next_recorded(tenant_id, end)
+                closed_at = later.closed_at if later is not None else terms.closing_instant(end, now)
                 totals = await self.reader.totals(tenant_id, TotalsQuery(None, ((start, end),)))
-                items.append(_closed_period(start, end, terms, terms.closing_instant(end, now), totals))
+                items.append(_closed_period(start, end, terms, closed_at, totals))
             else:
                 state = terms.state(start, end, now)
                 items.append(

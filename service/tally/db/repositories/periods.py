@@ -56,6 +56,12 @@ class PeriodRepository:
         )
         return list((await self.session.scalars(stmt)).all())
 
+    async def next_recorded(self, tenant_id: UUID, start: datetime) -> BillingPeriodRecord | None:
+        """The tenant's first recorded period starting at or after ``start``."""
+        b = BillingPeriodRecord
+        stmt = select(b).where(b.tenant_id == tenant_id, b.period_start >= start).order_by(b.period_start).limit(1)
+        return await self.session.scalar(stmt)
+
     async def add(self, records: Sequence[BillingPeriodRecord]) -> None:
         self.session.add_all(records)
         await self.session.flush()

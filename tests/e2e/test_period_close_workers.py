@@ -16,7 +16,7 @@ from tally.metering.periods import month_start
 from tally_client.api.catalog import put_feature
 from tally_client.api.periods import list_billing_periods
 from tally_client.api.plans import put_plan, put_tenant_plan
-from tally_client.api.usage import record_usage_events
+from tally_client.api.usage import get_usage_totals, record_usage_events
 from tally_client.api.webhooks import create_webhook_endpoint, list_webhook_deliveries
 from tally_client.models import (
     BillingPeriodPage,
@@ -28,6 +28,7 @@ from tally_client.models import (
     WebhookDeliveryPage,
     WebhookEndpointIn,
     WebhookEventType,
+    WindowSize,
 )
 from tests.e2e.conftest import running_server
 from tests.e2e.test_client import client_for, event
@@ -58,6 +59,7 @@ def test_two_processes_close_a_period_once(postgres_database: str, tmp_path: Pat
         assert create_webhook_endpoint.sync_detailed(client=platform, body=hook).status_code == 201
         put_plan.sync("pro", client=platform, body=PlanIn(name="Pro", grace_period="P90D"))
         put_tenant_plan.sync(tenant, client=platform, body=PlanAssignmentIn(plan_key="pro"))
+        before = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
         batch = UsageBatch(events=[event("a", 3, BEFORE_LAST), event("b", 4, LAST_MONTH + dt.timedelta(hours=5))])
         assert record_usage_events.sync_detailed(tenant, client=platform, body=batch).status_code == 200
         # Both months are past a one-hour grace: both processes find them due at once.
@@ -79,3 +81,12 @@ def test_two_processes_close_a_period_once(postgres_database: str, tmp_path: Pat
         assert isinstance(periods, BillingPeriodPage)
         closed = [(p.period_start, p.state, [t.quantity for t in p.totals or []]) for p in periods.items[1:]]
         assert closed == [(LAST_MONTH, PeriodState.CLOSED, [4]), (BEFORE_LAST, PeriodState.CLOSED, [3])]
+
+        # The totals as known before the events were recorded, and the final figures now.
+        window = {"period_start": BEFORE_LAST, "period_end": THIS_MONTH, "window_size": WindowSize.MONTH}
+        then = get_usage_totals.sync(tenant, client=other, as_of=before, **window)
+        assert isinstance(then, list)
+        assert [(t.quantity, t.final) for t in then] == [(0, False), (0, False)]
+        now = get_usage_totals.sync(tenant, client=other, **window)
+        assert isinstance(now, list)
+        assert [(t.quantity, t.final) for t in now] == [(3, True), (4, True)]

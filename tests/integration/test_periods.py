@@ -11,11 +11,16 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from tally.db.engine import create_engine
+from tally.domain.usage import UsageBatch, UsageEventIn
 from tally.http.cursors import encode_cursor
 from tally.metering.periods import month_start, rfc3339
 from tally.periods.closer import PeriodCloser
+from tally.periods.service import PeriodService
+from tally.usage.recording import UsageRecorder
 from tests.conftest import (
     PLATFORM,
     assert_problem,
@@ -269,3 +274,49 @@ async def test_one_close_records_at_most_ten_years_and_closes_everything_before(
     assert (may["period_start"], may["state"]) == (rfc3339(datetime(1990, 5, 1, tzinfo=UTC)), "closed")
     assert [t["quantity"] for t in may["totals"]] == [4]
     assert may["closed_at"] == closed[0]["closed_at"]
+
+
+WAITING = text(
+    "SELECT count(*) FROM pg_locks WHERE NOT granted"
+    " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+)
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+async def test_a_close_waits_for_a_batch_in_flight_and_counts_it(client, database_url) -> None:
+    """A batch has passed its closed-period check and not committed; a close of its period starts. The close must
+    wait for the batch (the period lock) and record its event; without the lock it would record the period
+    without it, and the batch would then commit into a closed period."""
+    tenant = uuid.uuid4()
+    await put_features(client, "api_calls")
+    engine = create_engine(database_url)
+    sessions = async_sessionmaker(engine, expire_on_commit=False)
+    try:
+        async with sessions() as batch_session, sessions() as close_session, sessions() as watcher:
+            recorder = UsageRecorder(batch_session)
+            inside, release = asyncio.Event(), asyncio.Event()
+            commit = recorder.transaction.commit
+
+            async def held_commit() -> None:
+                inside.set()
+                await release.wait()
+                await commit()
+
+            recorder.transaction.commit = held_commit  # type: ignore[method-assign]
+            late = UsageEventIn(feature_key="api_calls", quantity=6, idempotency_key="late", timestamp=LAST_MONTH)
+            batch = asyncio.create_task(recorder.record(tenant, UsageBatch(events=[late]), datetime.now(UTC)))
+            await inside.wait()
+            closing = asyncio.create_task(PeriodService(close_session).close(tenant, THIS_MONTH, datetime.now(UTC)))
+            while not closing.done():  # until the close waits for a lock (or, without one, has finished)
+                waiting = await watcher.scalar(WAITING)
+                await watcher.rollback()
+                if waiting:
+                    break
+                await asyncio.sleep(0.01)
+            release.set()
+            await batch
+            (closed,) = await closing
+    finally:
+        await engine.dispose()
+    assert [t.quantity for t in closed.totals or []] == [6]
+    assert (await quantities(client, tenant, **last_month()))["api_calls"] == 6

@@ -320,3 +320,18 @@ async def test_a_close_waits_for_a_batch_in_flight_and_counts_it(client, databas
         await engine.dispose()
     assert [t.quantity for t in closed.totals or []] == [6]
     assert (await quantities(client, tenant, **last_month()))["api_calls"] == 6
+
+
+async def test_after_a_change_of_zone_the_next_period_starts_where_the_closed_ones_end(client) -> None:
+    tenant = uuid.uuid4()
+    await put_features(client, "api_calls")
+    await on_plan(client, tenant, None)  # in UTC
+    await record(client, tenant, event("a", 1, at(BEFORE_LAST)), event("b", 2, at(LAST_MONTH)))
+    assert len((await close(client, tenant, LAST_MONTH)).json()) == 1  # the month before last
+    tokyo = {"plan_key": "pro", "timezone": "Asia/Tokyo"}
+    r = await client.put(f"/api/v1/billing/tenants/{tenant}/plan", json=tokyo, headers=PLATFORM)
+    assert r.status_code == 200, r.text
+    (closed,) = (await close(client, tenant, NOW)).json()
+    assert closed["period_start"] == rfc3339(LAST_MONTH)  # not Tokyo's month start, 9 hours earlier
+    assert closed["period_end"] == rfc3339(THIS_MONTH - timedelta(hours=9))
+    assert [t["quantity"] for t in closed["totals"]] == [2]

@@ -78,8 +78,10 @@ class PeriodTerms(msgspec.Struct, frozen=True):
 
 
 def months(start: datetime, end: datetime, tz: tzinfo) -> Iterator[tuple[datetime, datetime]]:
-    """The calendar months of ``tz`` from the one holding ``start`` up to those ending at or before ``end``."""
-    cursor = month_start(start, tz)
+    """Consecutive periods from ``start`` up to those ending at or before ``end``, each ending at the start of a
+    calendar month of ``tz`` (the first is shorter when ``start`` is not one: the end of the periods closed in
+    another zone, before the tenant's zone changed)."""
+    cursor = start
     while True:
         following = next_month_start(cursor, tz)
         if following > end:

@@ -73,10 +73,11 @@ class PeriodService:
         await self.transaction.lock_periods(tenant_id, exclusive=True)
         terms = await self.periods.terms(tenant_id)
         through = month_start(period_end, terms.tz)  # the last period ending at or before period_end
-        first = terms.recorded_through
+        first = terms.recorded_through  # the next period starts where the last recorded one ended
         if first is None:
             usage = await self.periods.first_usage(tenant_id)
-            first = max(usage, EARLIEST) if usage is not None and usage < through else through - JUST_BEFORE
+            earliest = max(usage, EARLIEST) if usage is not None and usage < through else through - JUST_BEFORE
+            first = month_start(earliest, terms.tz)
         closed = []
         for start, end in list(months(first, through, terms.tz))[-MAX_RECORDED:]:
             totals = await self.reader.totals(tenant_id, TotalsQuery(None, ((start, end),)))

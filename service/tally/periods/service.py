@@ -121,18 +121,18 @@ class PeriodService:
         recorded = {r.period_start: r for r in await self.periods.closed(tenant_id, spans[-1][0], spans[0][1])}
         items = []
         for start, end in spans:
-            record = recorded.get(start)
+            record, state = recorded.get(start), terms.state(start, end, now)
             if record is not None:
                 items.append(_closed_period(start, end, terms, record.closed_at, _TOTALS.decode(record.totals)))
-            elif terms.state(start, end, now) is PeriodState.CLOSED:
-                # Not recorded: older than the periods one close records (closed with the next recorded one), or its
-                # grace has passed and the background close has not recorded it yet. Its totals cannot change.
+            elif state is PeriodState.CLOSED:
+                # Not recorded: its grace has passed and the background close has not recorded it yet, or it is
+                # older than the periods one close records (closed by the next recorded one). Its totals cannot change.
                 later = await self.periods.next_recorded(tenant_id, end)
-                closed_at = later.closed_at if later is not None else terms.closing_instant(end, now)
+                closed_at = terms.closing_instant(end, now)
+                closed_at = min(closed_at, later.closed_at) if later is not None else closed_at
                 totals = await self.reader.totals(tenant_id, TotalsQuery(None, ((start, end),)))
                 items.append(_closed_period(start, end, terms, closed_at, totals))
             else:
-                state = terms.state(start, end, now)
                 items.append(
                     BillingPeriod(
                         period_start=start,

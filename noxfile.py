@@ -92,6 +92,12 @@ def bench_distinct(session: nox.Session) -> None:
 
 
 @nox.session(python=False)
+def bench_periods(session: nox.Session) -> None:
+    """Closing a period of 1,000,000 events, and totals as_of an instant beside the live read (docs/benchmarks.md)."""
+    session.run("python", "scripts/bench_periods.py", *session.posargs)
+
+
+@nox.session(python=False)
 def bench_rate_limit(session: nox.Session) -> None:
     """A totals read's cost with no limit, a per-process limit and the shared one (figures: docs/scaling.md)."""
     session.run("python", "scripts/bench_rate_limit.py", *session.posargs)

@@ -36,6 +36,8 @@ from tally.http.rate_limit import limiter_from
 from tally.http.strict_input import StrictRequest
 from tally.logs import echo_request_id, logging_config
 from tally.metrics import MetricsPlugin
+from tally.periods.closer import PeriodCloser
+from tally.periods.controller import PeriodController
 from tally.plans.controller import PlanController, TenantPlanController
 from tally.providers import dependencies
 from tally.ui import template_config, usage_pages
@@ -133,7 +135,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
         if settings.database_read_url
         else None
     )
-    background = [work for work in (deliverer, replica) if work is not None]  # started and stopped with the app
+    # Periods whose grace has passed are recorded closed by every serving process (see tally.periods.closer).
+    closer = (
+        PeriodCloser(engine, poll_seconds=settings.period_close_poll_seconds, totals_source=settings.totals_source)
+        if settings.period_close_enabled
+        else None
+    )
+    background = [work for work in (deliverer, replica, closer) if work is not None]  # started and stopped with the app
     services = dependencies(read_replica=replica is not None)
     if replica is not None:
         services["read_session"] = Provide(replica.read_session)
@@ -167,6 +175,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             UsageController,
             PlanController,
             TenantPlanController,
+            PeriodController,
             WebhookController,
             usage_pages(auth),
         ],

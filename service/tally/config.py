@@ -94,6 +94,10 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     """How long a delivery is retried before it is marked failed."""
     webhook_timeout_seconds: Annotated[float, msgspec.Meta(gt=0, le=60)] = 10.0
     """A delivery attempt answered with a 2xx within this time is a success; no answer by then is a failure."""
+    period_close_enabled: bool = True
+    """Run the background close of billing periods whose grace has passed in this serving process."""
+    period_close_poll_seconds: Annotated[float, msgspec.Meta(gt=0, le=3600)] = 60.0
+    """How often the background close looks for periods whose grace has passed."""
     webhook_lease_seconds: Annotated[float, msgspec.Meta(gt=0)] = 60.0
     """How long a claimed delivery belongs to one process (longer than an attempt); a process that dies leaves
     its deliveries due again after this."""

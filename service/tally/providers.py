@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tally.catalog.service import CatalogService
 from tally.config import Settings
+from tally.periods.service import PeriodService
 from tally.plans.entitlements import Entitlements
 from tally.plans.service import PlanService
 from tally.usage.reading import UsageReader
@@ -56,6 +57,10 @@ async def provide_plans(db_session: NamedDependency[AsyncSession]) -> PlanServic
     return PlanService(db_session)
 
 
+async def provide_periods(db_session: NamedDependency[AsyncSession], state: State) -> PeriodService:
+    return PeriodService(db_session, totals_source=state.settings.totals_source)
+
+
 async def provide_catalog(db_session: NamedDependency[AsyncSession]) -> CatalogService:
     return CatalogService(db_session)
 
@@ -72,6 +77,7 @@ def dependencies(*, read_replica: bool) -> dict[str, Provide]:
         "usage": Provide(provide_replica_reader if read_replica else provide_reader),
         "entitlements": Provide(provide_entitlements),
         "plans": Provide(provide_plans),
+        "periods": Provide(provide_periods),
         "catalog": Provide(provide_catalog),
         "webhooks": Provide(provide_webhooks),
     }

@@ -108,6 +108,7 @@ async def test_a_catalog_file_loads_plans_with_the_features(database: str, tmp_p
                     "notify_at_percent": [80],
                 }
             ],
+            "grace_period": None,
         }
     ]
     assert in_thread(main, ["features", "load", str(catalog)]) == 0

@@ -87,10 +87,10 @@ async def test_totals_as_csv_are_the_json_rows_with_a_header(client) -> None:
     params = {**NOV, "window_size": "day"}
     rows = await json_of(client, totals_url(tenant), tenant, params)
     header, *lines = await csv_of(client, totals_url(tenant), tenant, params)
-    assert header == ["feature_key", "unit", "quantity", "window_start", "window_end", "approximate"]
+    assert header == ["feature_key", "unit", "quantity", "window_start", "window_end", "approximate", "final"]
     assert lines == [[as_text(row[name]) for name in header] for row in rows]
     assert len(lines) == 2 * 30
-    assert ["api_calls", "requests", "3", "2026-11-02T00:00:00Z", "2026-11-03T00:00:00Z", "false"] in lines
+    assert ["api_calls", "requests", "3", "2026-11-02T00:00:00Z", "2026-11-03T00:00:00Z", "false", "false"] in lines
 
 
 async def test_group_by_keys_are_extra_columns_in_their_order(client) -> None:
@@ -214,7 +214,9 @@ async def test_rfc_4180_quoting_and_utf_8(client) -> None:
     r = await client.get(totals_url(tenant), params=[*NOV.items(), ("group_by", "region")], headers={**PLATFORM, **CSV})
     assert r.status_code == 200, r.text
     assert '"Zürich, ""CH""\nsecond line"\r\n'.encode() in r.content
-    assert r.content.startswith(b"feature_key,unit,quantity,window_start,window_end,approximate,dimensions.region\r\n")
+    assert r.content.startswith(
+        b"feature_key,unit,quantity,window_start,window_end,approximate,final,dimensions.region\r\n"
+    )
     _, line = list(csv.reader(io.StringIO(r.content.decode("utf-8"), newline="")))
     assert line[-1] == awkward
 
@@ -236,7 +238,7 @@ async def test_accept_is_negotiated_and_a_type_tally_cannot_serve_is_a_406(clien
 async def test_an_empty_export_is_its_header(client) -> None:
     tenant = uuid.uuid4()
     assert await csv_of(client, totals_url(tenant), tenant, NOV) == [
-        ["feature_key", "unit", "quantity", "window_start", "window_end", "approximate"]
+        ["feature_key", "unit", "quantity", "window_start", "window_end", "approximate", "final"]
     ]
     assert len(await csv_of(client, events_url(tenant), tenant, NOV)) == 1
 

@@ -119,6 +119,7 @@ VALID: dict[str, Call] = {
             ("timezone", "Europe/Berlin"),
             ("group_by", "model"),
             ("filter", "model=gpt"),
+            ("as_of", "2026-12-01T00:00:00Z"),
         ],
     ),
     "list_usage_events": Call(
@@ -138,13 +139,13 @@ VALID: dict[str, Call] = {
         "PUT",
         "/api/v1/billing/plans/{plan_key}",
         {"plan_key": "fresh"},
-        body={"name": "Fresh", "limits": [LIMIT]},
+        body={"name": "Fresh", "limits": [LIMIT], "grace_period": "P3D"},
     ),
     "put_tenant_plan": Call(
         "PUT",
         PLAN,
         {"tenant_id": TENANT},
-        body={"plan_key": "pro", "timezone": "Europe/Berlin", "overrides": [LIMIT]},
+        body={"plan_key": "pro", "timezone": "Europe/Berlin", "overrides": [LIMIT], "grace_period": "PT12H"},
     ),
     "get_tenant_plan": Call("GET", PLAN, {"tenant_id": TENANT}),
     "list_entitlements": Call(
@@ -157,6 +158,19 @@ VALID: dict[str, Call] = {
         "GET",
         "/api/v1/billing/tenants/{tenant_id}/entitlements/{feature_key}",
         {"tenant_id": TENANT, "feature_key": "llm"},
+    ),
+    "list_billing_periods": Call(
+        "GET",
+        "/api/v1/billing/tenants/{tenant_id}/periods",
+        {"tenant_id": TENANT},
+        query=[("limit", "2"), ("cursor", encode_cursor(datetime(2026, 11, 1, tzinfo=UTC), ""))],
+    ),
+    # Closes October and before: the events above are dated in November.
+    "close_billing_periods": Call(
+        "POST",
+        "/api/v1/billing/tenants/{tenant_id}/periods/close",
+        {"tenant_id": TENANT},
+        body={"period_end": "2026-11-01T00:00:00Z"},
     ),
     "delete_tenant_plan": Call("DELETE", PLAN, {"tenant_id": TENANT}),  # last: the calls above read the plan
     "create_webhook_endpoint": Call(

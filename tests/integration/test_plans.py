@@ -42,6 +42,7 @@ async def test_put_creates_then_replaces_and_get_lists_sorted(client) -> None:
                 "notify_at_percent": [80, 100],
             }
         ],
+        "grace_period": None,
     }
     replaced = await put_plan(client, "pro", limit("tokens", 5, period="day", enforcement="reject"), name="Pro 2")
     assert replaced.status_code == 200, replaced.text
@@ -119,6 +120,7 @@ async def test_assign_get_override_and_delete(client) -> None:
         "overrides": [
             {"feature_key": "tokens", "limit": 7, "period": "month", "enforcement": "reject", "notify_at_percent": []}
         ],
+        "grace_period": None,
     }
     assert assigned.json() == expected
     for headers in (bearer(Role.VIEWER, tenant), bearer(Role.OWNER, tenant), PLATFORM):
@@ -127,7 +129,13 @@ async def test_assign_get_override_and_delete(client) -> None:
         assert got.json() == expected
     assert_problem(await client.get(plan_url(tenant), headers=bearer(Role.VIEWER, uuid.uuid4())), 403)
     moved = await client.put(plan_url(tenant), json={"plan_key": "pro"}, headers=PLATFORM)
-    assert moved.json() == {"tenant_id": str(tenant), "plan_key": "pro", "timezone": "UTC", "overrides": []}
+    assert moved.json() == {
+        "tenant_id": str(tenant),
+        "plan_key": "pro",
+        "timezone": "UTC",
+        "overrides": [],
+        "grace_period": None,
+    }
     assert (await client.delete(plan_url(tenant), headers=PLATFORM)).status_code == 204
     assert_problem(await client.get(plan_url(tenant), headers=PLATFORM), 404, "plan")
     assert (await client.delete(plan_url(tenant), headers=PLATFORM)).status_code == 204

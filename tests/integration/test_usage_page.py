@@ -16,7 +16,7 @@ from litestar.testing import AsyncTestClient
 from tally.app import create_app
 from tally.config import Settings
 from tally.http.auth import Role, issue_token
-from tally.metering.periods import month_start
+from tally.metering.periods import month_start, next_month_start
 from tally.ui.signin import COOKIE, REASONS, sign_in_link
 from tests.conftest import (
     FEATURES_URL,
@@ -607,3 +607,27 @@ async def test_recent_alerts_show_the_tenants_own_crossings_and_their_delivery(d
         await sign_in(client, token(Role.PLATFORM, None))
         other = shown_alerts(await client.get(f"/usage/{OTHER}"))
         assert [(row[2], row[3]) for row in other] == [("90%", "95 of 100"), ("50%", "95 of 100")]
+
+
+async def test_final_figures_and_the_grace_end_are_marked(client: AsyncTestClient[Litestar]) -> None:
+    now = datetime.now(UTC)
+    await load_usage(client, now)
+    r = await client.put("/api/v1/billing/plans/pro", json={"name": "Pro", "grace_period": "P90D"}, headers=PLATFORM)
+    assert r.status_code == 201, r.text
+    r = await client.put(f"/api/v1/billing/tenants/{TENANT}/plan", json={"plan_key": "pro"}, headers=PLATFORM)
+    assert r.status_code == 200, r.text
+    await sign_in(client, token())
+    this_month = (await client.get(f"/usage/{TENANT}")).text
+    grace_end = next_month_start(now) + timedelta(days=90)
+    assert 'id="grace-note"' in this_month
+    assert f"late usage is accepted until {grace_end:%a} {grace_end.day} {grace_end:%b %Y}, 00:00" in this_month
+    assert "in its grace period until" in this_month  # last month
+    assert 'class="quiet-text final"' not in this_month
+
+    close = {"period_end": month_start(now).isoformat()}
+    r = await client.post(f"/api/v1/billing/tenants/{TENANT}/periods/close", json=close, headers=PLATFORM)
+    assert r.status_code == 200, r.text
+    last_month = (await client.get(f"/usage/{TENANT}", params={"period": "last_month"})).text
+    assert last_month.count('class="quiet-text final"') == 3  # every feature's card
+    assert shown_totals(await client.get(f"/usage/{TENANT}", params={"period": "last_month"}))["api_calls"] == 77
+    assert "in its grace period until" not in last_month

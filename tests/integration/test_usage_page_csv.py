@@ -58,7 +58,7 @@ async def test_the_download_is_the_period_and_breakdown_shown(client: AsyncTestC
     grouped = await api_csv(client, **bounds, feature_keys="llm_tokens", group_by="model")
     assert download.content == grouped
     assert download.content.startswith(
-        b"feature_key,unit,quantity,window_start,window_end,approximate,dimensions.model\r\n"
+        b"feature_key,unit,quantity,window_start,window_end,approximate,final,dimensions.model\r\n"
     )
     assert b"gpt-4o" in download.content
 

@@ -55,6 +55,7 @@ def test_a_total_row_has_its_grouped_values_last_in_group_by_order() -> None:
         "2026-11-01T00:00:00Z",
         "2026-12-01T00:00:00Z",
         "false",
+        "false",
         "",
         "gpt-4o",
     ]

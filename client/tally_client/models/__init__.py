@@ -1,6 +1,8 @@
 """Contains all the data models used in inputs/outputs"""
 
 from .aggregation import Aggregation
+from .billing_period import BillingPeriod
+from .billing_period_page import BillingPeriodPage
 from .delivery_attempt import DeliveryAttempt
 from .delivery_status import DeliveryStatus
 from .enforcement import Enforcement
@@ -12,6 +14,8 @@ from .health import Health
 from .ingest_result import IngestResult
 from .limit import Limit
 from .limit_period import LimitPeriod
+from .period_close_in import PeriodCloseIn
+from .period_state import PeriodState
 from .plan import Plan
 from .plan_assignment import PlanAssignment
 from .plan_assignment_in import PlanAssignmentIn
@@ -38,6 +42,8 @@ from .window_size import WindowSize
 
 __all__ = (
     "Aggregation",
+    "BillingPeriod",
+    "BillingPeriodPage",
     "DeliveryAttempt",
     "DeliveryStatus",
     "Enforcement",
@@ -49,6 +55,8 @@ __all__ = (
     "IngestResult",
     "Limit",
     "LimitPeriod",
+    "PeriodCloseIn",
+    "PeriodState",
     "Plan",
     "PlanAssignment",
     "PlanAssignmentIn",

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from attrs import define as _attrs_define
 
@@ -20,17 +20,26 @@ class Plan:
     Attributes:
         name (str):
         plan_key (str): Lower-case identifier of a plan.
+        grace_period (None | str | Unset): ISO 8601 duration in days and hours (`P3D`, `PT12H`, `P1DT6H`), at most 90
+            days: how long after a billing period ends its usage may still arrive. Then the period closes.
         limits (list[Limit] | Unset): At most one limit per feature.
     """
 
     name: str
     plan_key: str
+    grace_period: None | str | Unset = UNSET
     limits: list[Limit] | Unset = UNSET
 
     def to_dict(self) -> dict[str, Any]:
         name = self.name
 
         plan_key = self.plan_key
+
+        grace_period: None | str | Unset
+        if isinstance(self.grace_period, Unset):
+            grace_period = UNSET
+        else:
+            grace_period = self.grace_period
 
         limits: list[dict[str, Any]] | Unset = UNSET
         if not isinstance(self.limits, Unset):
@@ -47,6 +56,8 @@ class Plan:
                 "plan_key": plan_key,
             }
         )
+        if grace_period is not UNSET:
+            field_dict["grace_period"] = grace_period
         if limits is not UNSET:
             field_dict["limits"] = limits
 
@@ -61,6 +72,15 @@ class Plan:
 
         plan_key = d.pop("plan_key")
 
+        def _parse_grace_period(data: object) -> None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(None | str | Unset, data)
+
+        grace_period = _parse_grace_period(d.pop("grace_period", UNSET))
+
         _limits = d.pop("limits", UNSET)
         limits: list[Limit] | Unset = UNSET
         if _limits is not UNSET:
@@ -73,6 +93,7 @@ class Plan:
         plan = cls(
             name=name,
             plan_key=plan_key,
+            grace_period=grace_period,
             limits=limits,
         )
 

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 from uuid import UUID
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
+
+from ..types import UNSET, Unset
 
 if TYPE_CHECKING:
     from ..models.limit import Limit
@@ -22,12 +24,14 @@ class PlanAssignment:
         plan_key (str):
         tenant_id (UUID):
         timezone (str):
+        grace_period (None | str | Unset):
     """
 
     overrides: list[Limit]
     plan_key: str
     tenant_id: UUID
     timezone: str
+    grace_period: None | str | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -42,6 +46,12 @@ class PlanAssignment:
 
         timezone = self.timezone
 
+        grace_period: None | str | Unset
+        if isinstance(self.grace_period, Unset):
+            grace_period = UNSET
+        else:
+            grace_period = self.grace_period
+
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
         field_dict.update(
@@ -52,6 +62,8 @@ class PlanAssignment:
                 "timezone": timezone,
             }
         )
+        if grace_period is not UNSET:
+            field_dict["grace_period"] = grace_period
 
         return field_dict
 
@@ -73,11 +85,21 @@ class PlanAssignment:
 
         timezone = d.pop("timezone")
 
+        def _parse_grace_period(data: object) -> None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(None | str | Unset, data)
+
+        grace_period = _parse_grace_period(d.pop("grace_period", UNSET))
+
         plan_assignment = cls(
             overrides=overrides,
             plan_key=plan_key,
             tenant_id=tenant_id,
             timezone=timezone,
+            grace_period=grace_period,
         )
 
         plan_assignment.additional_properties = d

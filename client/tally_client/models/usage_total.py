@@ -29,6 +29,8 @@ class UsageTotal:
         window_start (datetime.datetime):
         approximate (bool | Unset): True when `quantity` is an estimate: a distinct count of a feature declared
             `approximate` (mergeable sketches, within the documented error bound). Default: False.
+        final (bool | Unset): True when the window lies wholly inside closed billing periods: `quantity` is what was
+            recorded at the close and never changes. Default: False.
     """
 
     dimensions: UsageTotalDimensions
@@ -38,6 +40,7 @@ class UsageTotal:
     window_end: datetime.datetime
     window_start: datetime.datetime
     approximate: bool | Unset = False
+    final: bool | Unset = False
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -69,6 +72,8 @@ class UsageTotal:
 
         approximate = self.approximate
 
+        final = self.final
+
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
         field_dict.update(
@@ -83,6 +88,8 @@ class UsageTotal:
         )
         if approximate is not UNSET:
             field_dict["approximate"] = approximate
+        if final is not UNSET:
+            field_dict["final"] = final
 
         return field_dict
 
@@ -105,6 +112,8 @@ class UsageTotal:
 
         approximate = d.pop("approximate", UNSET)
 
+        final = d.pop("final", UNSET)
+
         usage_total = cls(
             dimensions=dimensions,
             feature_key=feature_key,
@@ -113,6 +122,7 @@ class UsageTotal:
             window_end=window_end,
             window_start=window_start,
             approximate=approximate,
+            final=final,
         )
 
         usage_total.additional_properties = d

@@ -19,7 +19,8 @@ class WebhookEndpointIn:
         url (str): An `https` or `http` URL. Loopback, private and link-local targets are refused unless
             `TALLY_WEBHOOK_ALLOW_PRIVATE=true`.
         description (None | str | Unset):
-        events (list[WebhookEventType] | Unset):
+        events (list[WebhookEventType] | Unset): The messages it receives: `usage.threshold_crossed` (usage alerts),
+            `period.closed` (a billing period's final totals).
         tenant_id (None | Unset | UUID): Only this tenant's alerts go to the endpoint; omitted or null: every tenant's.
     """
 

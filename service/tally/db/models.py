@@ -123,6 +123,7 @@ class PlanRecord(Base):
     plan_key: Mapped[str] = mapped_column(String(64), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     limits: Mapped[list[dict[str, Any]]] = mapped_column(JSON)  # ``Limit`` structs as JSON, sorted by feature_key
+    grace_period: Mapped[str | None] = mapped_column(String(16))  # ISO 8601 days and hours; None: never closes
     created_at: Mapped[datetime] = mapped_column(DateTimeUTC)
     updated_at: Mapped[datetime] = mapped_column(DateTimeUTC)
 
@@ -137,6 +138,20 @@ class TenantPlanRecord(Base):
     timezone: Mapped[str] = mapped_column(String(64))
     overrides: Mapped[list[dict[str, Any]]] = mapped_column(JSON)  # ``Limit`` structs as JSON
     updated_at: Mapped[datetime] = mapped_column(DateTimeUTC)
+    grace_period: Mapped[str | None] = mapped_column(String(16))  # wins over the plan's
+
+
+class BillingPeriodRecord(Base):
+    """A closed billing period (a calendar month in the tenant's zone) and its totals as recorded at the close. Its
+    primary key is what makes a close exactly once."""
+
+    __tablename__ = "billing_period"
+
+    tenant_id: Mapped[UUID] = mapped_column(Uuid, primary_key=True)
+    period_start: Mapped[datetime] = mapped_column(DateTimeUTC, primary_key=True)
+    period_end: Mapped[datetime] = mapped_column(DateTimeUTC)
+    closed_at: Mapped[datetime] = mapped_column(DateTimeUTC)
+    totals: Mapped[str] = mapped_column(Text)  # ``UsageTotal`` structs as JSON text, by feature_key
 
 
 class RateLimitCounterRecord(Base):

@@ -4,6 +4,7 @@ roll back."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -30,6 +31,9 @@ class Transaction:
         """Take the locks of the hard limits named by ``keys`` (see ``Dialect.lock_limits``)."""
         if keys:
             await self.dialect.lock_limits(self.session, keys)
+
+    async def lock_periods(self, tenant_id: UUID, *, exclusive: bool) -> None:
+        await self.dialect.lock_periods(self.session, tenant_id, exclusive=exclusive)
 
     async def commit(self) -> None:
         await self.session.commit()

@@ -108,3 +108,11 @@ class LimitExceeded(TallyError):
     status = 409
     slug = "limit-exceeded"
     title = "Usage limit exceeded"
+
+
+class PeriodClosed(TallyError):
+    """An event dated inside a closed billing period, or a void of one: its totals are final."""
+
+    status = 409
+    slug = "period-closed"
+    title = "Billing period closed"

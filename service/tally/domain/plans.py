@@ -11,6 +11,7 @@ import msgspec
 from msgspec import Meta
 
 from tally.domain.keys import MAX_QUANTITY, FeatureKey, PlanKey
+from tally.domain.periods import GracePeriod
 
 MAX_LIMITS = 1000
 NotifyPercent = Annotated[int, Meta(ge=1, le=1000)]
@@ -61,6 +62,7 @@ class PlanIn(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=Tr
 
     name: PlanName
     limits: Limits = []
+    grace_period: GracePeriod | None = None
 
 
 class Plan(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
@@ -69,6 +71,7 @@ class Plan(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True
     plan_key: PlanKey
     name: PlanName
     limits: Limits = []
+    grace_period: GracePeriod | None = None
 
 
 class PlanAssignmentIn(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
@@ -84,6 +87,7 @@ class PlanAssignmentIn(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown
         ),
     ] = "UTC"
     overrides: Annotated[Limits, Meta(description="Limits that replace the plan's for their features.")] = []
+    grace_period: Annotated[GracePeriod | None, Meta(description="Replaces the plan's grace period.")] = None
 
 
 class PlanAssignment(msgspec.Struct, kw_only=True, frozen=True):
@@ -93,6 +97,7 @@ class PlanAssignment(msgspec.Struct, kw_only=True, frozen=True):
     plan_key: str
     timezone: str
     overrides: list[Limit]
+    grace_period: str | None = None
 
 
 class Entitlement(msgspec.Struct, kw_only=True, frozen=True):

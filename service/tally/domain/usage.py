@@ -121,6 +121,13 @@ class UsageTotal(msgspec.Struct, kw_only=True, frozen=True):
             "(mergeable sketches, within the documented error bound)."
         ),
     ] = False
+    final: Annotated[
+        bool,
+        Meta(
+            description="True when the window lies wholly inside closed billing periods: `quantity` is what was "
+            "recorded at the close and never changes."
+        ),
+    ] = False
 
 
 class VoidIn(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):

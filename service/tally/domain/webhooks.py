@@ -20,6 +20,7 @@ URL_PATTERN = r"^https?://[^\x00-\x20/?#]+([/?#][^\x00-\x20]*)?$"
 
 class WebhookEventType(StrEnum):
     USAGE_THRESHOLD_CROSSED = "usage.threshold_crossed"
+    PERIOD_CLOSED = "period.closed"
 
 
 class DeliveryStatus(StrEnum):
@@ -42,9 +43,15 @@ class WebhookEndpointIn(msgspec.Struct, kw_only=True, frozen=True, forbid_unknow
         ),
     ]
     description: Annotated[str, Meta(max_length=MAX_WEBHOOK_DESCRIPTION, pattern=NO_NUL)] | None = None
-    events: Annotated[list[WebhookEventType], Meta(min_length=1, max_length=1)] = msgspec.field(
-        default_factory=lambda: [WebhookEventType.USAGE_THRESHOLD_CROSSED]
-    )
+    events: Annotated[
+        list[WebhookEventType],
+        Meta(
+            min_length=1,
+            max_length=len(WebhookEventType),
+            description="The messages it receives: `usage.threshold_crossed` (usage alerts), `period.closed` (a "
+            "billing period's final totals).",
+        ),
+    ] = msgspec.field(default_factory=lambda: [WebhookEventType.USAGE_THRESHOLD_CROSSED])
     tenant_id: (
         Annotated[
             UUID,

@@ -41,6 +41,7 @@ class Permission(StrEnum):
     MANAGE_CATALOG = "manage the feature catalog"
     MANAGE_PLANS = "manage plans and tenants' plans"
     MANAGE_WEBHOOKS = "manage webhook endpoints and deliveries"
+    CLOSE_PERIODS = "close billing periods"
 
 
 ALLOWED: dict[Permission, frozenset[Role]] = {
@@ -49,6 +50,7 @@ ALLOWED: dict[Permission, frozenset[Role]] = {
     Permission.MANAGE_CATALOG: frozenset({Role.PLATFORM}),
     Permission.MANAGE_PLANS: frozenset({Role.PLATFORM}),
     Permission.MANAGE_WEBHOOKS: frozenset({Role.PLATFORM}),
+    Permission.CLOSE_PERIODS: frozenset({Role.PLATFORM}),
 }
 
 

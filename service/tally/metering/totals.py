@@ -29,7 +29,7 @@ from tally.domain.problems import FieldError
 from tally.domain.usage import MAX_GROUP_BY, MAX_TOTAL_ROWS, UsageTotal, WindowSize
 from tally.metering.aggregations import AGGREGATIONS, State, value
 from tally.metering.buckets import Range, decompose, fold
-from tally.metering.periods import resolve_period, windows, zone
+from tally.metering.periods import resolve_period, utc_bound, windows, zone
 
 TotalsSource = Literal["buckets", "events"]
 _DIMENSION_KEY = re.compile(DIMENSION_KEY_PATTERN)
@@ -98,6 +98,7 @@ class TotalsQuery(msgspec.Struct, frozen=True):
     feature_keys: tuple[str, ...] | None
     windows: tuple[tuple[datetime, datetime], ...]
     grouping: Grouping = Grouping()
+    as_of: datetime | None = None  # the totals as known at this instant (UTC); None: as they are now
 
     @classmethod
     def build(
@@ -111,18 +112,22 @@ class TotalsQuery(msgspec.Struct, frozen=True):
         timezone: str | tzinfo = "UTC",
         group_by: Sequence[str] | None = None,
         filters: Sequence[str] | None = None,
+        as_of: datetime | None = None,
     ) -> TotalsQuery:
         """The query of these parameters, checked (each rule's 400 names its parameter)."""
         grouping = Grouping.parse(group_by, filters)
+        known_at = utc_bound(as_of, "as_of")
+        if known_at is not None and known_at > now:
+            raise InvalidInput.field("as_of", "lies in the future: Tally can only say what it knew up to now")
         tz = zone(timezone) if isinstance(timezone, str) else timezone
         start, end = resolve_period(period_start, period_end, now=now, tz=tz)
         spans = [(start, end)] if window_size is None else windows(start, end, window_size, tz, MAX_TOTAL_ROWS)
-        return cls(wanted_keys(feature_keys), tuple(spans), grouping)
+        return cls(wanted_keys(feature_keys), tuple(spans), grouping, known_at)
 
     def one_window(self, grouping: Grouping | None = None) -> TotalsQuery:
         """The same features over the whole period as one window (``grouping`` instead, when given)."""
         whole = ((self.windows[0][0], self.windows[-1][1]),)
-        return TotalsQuery(self.feature_keys, whole, self.grouping if grouping is None else grouping)
+        return TotalsQuery(self.feature_keys, whole, self.grouping if grouping is None else grouping, self.as_of)
 
     @property
     def wanted(self) -> list[str] | None:

@@ -15,6 +15,7 @@ from tally.domain.errors import NotFound, UnknownPlan
 from tally.domain.keys import check_plan_key
 from tally.domain.plans import Limit, Plan, PlanAssignment, PlanAssignmentIn, PlanIn
 from tally.metering import limits
+from tally.metering.billing import grace_period
 from tally.metering.periods import zone
 from tally.metering.totals import counted_features
 
@@ -48,14 +49,22 @@ class PlanService:
         """Create or replace a plan and commit. Returns the plan and whether it was created."""
         check_plan_key(plan_key)
         await self.transaction.begin_write()
-        plan, created = await self.put_in_transaction(Plan(plan_key=plan_key, name=spec.name, limits=spec.limits))
+        plan, created = await self.put_in_transaction(
+            Plan(plan_key=plan_key, name=spec.name, limits=spec.limits, grace_period=spec.grace_period)
+        )
         await self.transaction.commit()
         return plan, created
 
     async def put_in_transaction(self, plan: Plan) -> tuple[Plan, bool]:
         """Create or replace a plan in the caller's write transaction (a catalog file loads several)."""
         await self._check_limits(plan.limits, "limits")
-        plan = Plan(plan_key=plan.plan_key, name=plan.name, limits=limits.sorted_limits(plan.limits))
+        grace_period(plan.grace_period)
+        plan = Plan(
+            plan_key=plan.plan_key,
+            name=plan.name,
+            limits=limits.sorted_limits(plan.limits),
+            grace_period=plan.grace_period,
+        )
         return plan, await self.plans.put(plan, datetime.now(UTC))
 
     async def _check_limits(self, given: Sequence[Limit], field: str) -> None:
@@ -69,6 +78,7 @@ class PlanService:
     async def assign(self, tenant_id: UUID, spec: PlanAssignmentIn) -> PlanAssignment:
         """Put the tenant on a plan (replacing its assignment) and commit."""
         zone(spec.timezone)  # an unknown zone is a 400 naming timezone
+        grace_period(spec.grace_period)
         await self.transaction.begin_write()
         if not await self.plans.exists(plan_key=spec.plan_key):
             raise UnknownPlan.field(
@@ -80,6 +90,7 @@ class PlanService:
             plan_key=spec.plan_key,
             timezone=spec.timezone,
             overrides=limits.sorted_limits(spec.overrides),
+            grace_period=spec.grace_period,
         )
         await self.tenant_plans.assign(assignment, datetime.now(UTC))
         await self.transaction.commit()

@@ -26,7 +26,7 @@ from tally.http.csv import csv_response
 from tally.metering.periods import zone
 from tally.metering.totals import TotalsQuery
 from tally.plans.entitlements import Entitlements
-from tally.ui.periods import MAX_CUSTOM_DAYS, PeriodChoice, choose_period, period_label
+from tally.ui.periods import MAX_CUSTOM_DAYS, PeriodChoice, choose_period, grace_note, period_label
 from tally.ui.signin import HEADERS, SignIn, TokenReader, page, tenant_reader
 from tally.ui.view import RECENT_ALERTS, alert_rows, breakdown_rows, choose_breakdown, feature_cards, page_link
 from tally.usage import exports
@@ -118,6 +118,7 @@ class UsagePages(Controller):
         tenant_zone = await entitlements.timezone(tenant)
         cards = feature_cards(features, totals, daily, zone_info, limits, now, chosen, tenant_zone)
         alerts = alert_rows(await webhooks.recent_alerts(tenant, RECENT_ALERTS), zone_info)
+        notice = grace_note(await usage.billing_terms(tenant), now, zone_info)
         form.update(start=chosen.first_day.isoformat(), end=chosen.last_day.isoformat())
         # A breakdown the catalog does not offer (an old link, a typo) is explained; the page still shows.
         split, rows, breakdown_error = None, [], None
@@ -135,6 +136,7 @@ class UsagePages(Controller):
             cards=cards,
             alerts=alerts,
             any_usage=any(card.total for card in cards),
+            grace_note=notice,
             period_text=period_label(chosen),
             breakdown=split,
             breakdown_rows=rows,

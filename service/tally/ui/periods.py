@@ -9,6 +9,8 @@ from enum import StrEnum
 import msgspec
 
 from tally.domain.errors import InvalidInput
+from tally.domain.periods import PeriodState
+from tally.metering.billing import PeriodTerms
 from tally.metering.periods import day_start, month_start, next_month_start
 
 MAX_CUSTOM_DAYS = 366
@@ -99,3 +101,30 @@ def span_label(start: datetime, end: datetime, tz: tzinfo) -> str:
             return f"{first:%B %Y}"
         return day_label(last) if first.date() == last else f"{day_label(first.date())} to {day_label(last)}"
     return f"{day_label(first.date())}, {first:%H:%M} to {day_label(finish.date())}, {finish:%H:%M}"
+
+
+def grace_note(terms: PeriodTerms, now: datetime, tz: tzinfo) -> str | None:
+    """The billing periods' deadlines as the page says them in ``tz`` (None without a grace period): when the
+    current period's late usage stops being accepted, and the previous period's if it is still in its grace."""
+    current_start, current_end = month_start(now, terms.tz), next_month_start(now, terms.tz)
+    grace_end = terms.grace_ends_at(current_end)
+    if grace_end is None:
+        return None
+    note = (
+        f"Billing period {span_label(current_start, current_end, terms.tz)}: late usage is accepted until "
+        f"{_instant(grace_end, tz)}, then its figures are final."
+    )
+    previous_start = month_start(current_start - timedelta(microseconds=1), terms.tz)
+    if terms.state(previous_start, current_start, now) is PeriodState.GRACE:
+        previous_end = terms.grace_ends_at(current_start)
+        assert previous_end is not None
+        note += (
+            f" {span_label(previous_start, current_start, terms.tz)} is in its grace period until "
+            f"{_instant(previous_end, tz)}."
+        )
+    return note
+
+
+def _instant(instant: datetime, tz: tzinfo) -> str:
+    local = instant.astimezone(tz)
+    return f"{day_label(local.date())}, {local:%H:%M}"

@@ -47,6 +47,8 @@ class FeatureCard(msgspec.Struct, frozen=True):
     limit: LimitView | None = None
     approximate_text: str | None = None
     """Set when the totals are estimates: what their error bound is."""
+    final: bool = False
+    """The period shown lies inside closed billing periods: its total is the one recorded at the close."""
 
 
 APPROXIMATE_TEXT = (
@@ -98,6 +100,7 @@ def feature_cards(
                 peak_text=amount(peak, total.unit, total.approximate),
                 limit=limit,
                 approximate_text=APPROXIMATE_TEXT if total.approximate else None,
+                final=total.final,
             )
         )
     return cards

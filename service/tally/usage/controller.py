@@ -49,7 +49,9 @@ class UsageController(Controller):
             "already known with the same `feature_key`, `quantity`, `timestamp` and `dimensions` is a duplicate: "
             "accepted, not counted again. The same key with different content is a 409. An event whose `feature_key` "
             "is not in the catalog, or whose dimension key its feature does not declare, is a 400 (the catalog is "
-            "data, not schema). Unknown fields are a 400 naming them. Roles admin, owner, platform."
+            "data, not schema). An event dated in a closed billing period is a 409 `period-closed` (a duplicate of "
+            "one recorded before the close is still a duplicate). Unknown fields are a 400 naming them. Roles admin, "
+            "owner, platform."
         ),
         guards=[requires(Permission.RECORD_USAGE)],
         status_code=200,
@@ -166,10 +168,18 @@ class UsageController(Controller):
                 schema_extra=TEXT_LIST,
             ),
         ] = None,
+        as_of: Annotated[
+            datetime | None,
+            Parameter(
+                description="The totals as Tally knew them at this instant (RFC 3339 with an offset): the events "
+                "recorded at or before it and not voided by then, for any period; the catalog as it is now. Read "
+                "from the raw events, so slower than the live read. Omitted: as they are now.",
+            ),
+        ] = None,
     ) -> Response[Any]:
         # The query parameters are the handler's own, not a dependency's (see tally.providers). ``usage`` may read
         # from a replica (see tally.db.replica).
-        iso_datetimes_only(request, "period_start", "period_end")
+        iso_datetimes_only(request, "period_start", "period_end", "as_of")
         totals_query = TotalsQuery.build(
             now=datetime.now(UTC),
             feature_keys=feature_keys,
@@ -179,6 +189,7 @@ class UsageController(Controller):
             timezone=timezone,
             group_by=group_by,
             filters=filters,
+            as_of=as_of,
         )
         csv = wants_csv(request)
         totals = await usage.totals(tenant_id, totals_query)
@@ -193,11 +204,12 @@ class UsageController(Controller):
         description=(
             "Removes the event from all totals and keeps it, with who voided it, when and why, in the event "
             "listing. Voiding a voided event changes nothing (200). Its key stays used: re-sending the event is "
-            "a duplicate, and the key cannot carry another event (409). Roles admin, owner, platform."
+            "a duplicate, and the key cannot carry another event (409). An event dated in a closed billing period "
+            "cannot be voided (409 `period-closed`). Roles admin, owner, platform."
         ),
         guards=[requires(Permission.RECORD_USAGE)],
         status_code=200,
-        responses=problems(400, 401, 403, 404, 429, body=True),
+        responses=problems(400, 401, 403, 404, 409, 429, body=True),
         operation_class=linked(
             events=Link(
                 operation_id="list_usage_events",

@@ -22,7 +22,7 @@ from tally.domain.usage import UsageEvent, UsageTotal
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
-TOTAL_COLUMNS = ("feature_key", "unit", "quantity", "window_start", "window_end", "approximate")
+TOTAL_COLUMNS = ("feature_key", "unit", "quantity", "window_start", "window_end", "approximate", "final")
 EVENT_COLUMNS: tuple[str, ...] = UsageEvent.__struct_fields__
 
 

@@ -8,16 +8,19 @@ number of events (see ``tally.metering.buckets`` and ``tally.db.repositories.tot
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any
 from uuid import UUID
 
+import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tally.db.models import UsageEventRecord
 from tally.db.repositories import (
     DistinctRepository,
     FeatureRepository,
+    PeriodRepository,
     SketchRepository,
     TotalsRepository,
     UsageEventRepository,
@@ -26,6 +29,7 @@ from tally.domain.errors import UnknownFeature
 from tally.domain.usage import UsageEvent, UsageEventPage, UsageTotal
 from tally.http.cursors import encode_cursor
 from tally.metering import totals
+from tally.metering.billing import PeriodTerms
 from tally.metering.buckets import DIMENSION_BUCKETS, USAGE_BUCKETS
 from tally.metering.events import EventQuery
 from tally.metering.sketches import SKETCH_GRAINS, Estimates
@@ -60,6 +64,14 @@ class UsageReader:
     @cached_property
     def sketches(self) -> SketchRepository:
         return SketchRepository(session=self.session)
+
+    @cached_property
+    def periods(self) -> PeriodRepository:
+        return PeriodRepository(self.session)
+
+    async def billing_terms(self, tenant_id: UUID) -> PeriodTerms:
+        """What decides the tenant's closed billing periods (its zone, grace and last recorded close)."""
+        return await self.periods.terms(tenant_id)
 
     async def list_events(self, tenant_id: UUID, query: EventQuery, limit: int) -> UsageEventPage:
         """Events oldest first (then by key), voided ones included, ``limit`` at a time. An unknown
@@ -106,54 +118,67 @@ class UsageReader:
     async def totals(self, tenant_id: UUID, query: TotalsQuery) -> list[UsageTotal]:
         """One ``UsageTotal`` per selected feature (all features when none are named) and window, sorted by
         (feature_key, window_start), each computed with its feature's aggregation; with a grouping, one per
-        combination of grouped values too, of the events its filters keep."""
-        grouping = query.grouping
+        combination of grouped values too, of the events its filters keep. A total whose window lies inside
+        closed billing periods says it is ``final``."""
+        found = await self._totals(tenant_id, query)
+        now = datetime.now(UTC)
+        # As known at an instant, a figure is a view of the past, not a final one. A first window that has not
+        # ended yet: none is final.
+        if not found or query.as_of is not None or query.windows[0][1] > now:
+            return found
+        through = (await self.periods.terms(tenant_id)).closed_through(now)
+        if through is None or query.windows[0][1] > through:
+            return found
+        return [msgspec.structs.replace(t, final=True) if t.window_end <= through else t for t in found]
+
+    async def _totals(self, tenant_id: UUID, query: TotalsQuery) -> list[UsageTotal]:
+        # Totals as known at an instant come from the raw events: buckets hold only the present.
+        source: TotalsSource = "events" if query.as_of is not None else self.totals_source
+        grouping, as_of = query.grouping, query.as_of
         repository, by, filters = self.totals_repository, grouping.group_by, grouping.filters
         table = DIMENSION_BUCKETS if grouping else USAGE_BUCKETS
         if len(query.windows) == 1:
-            window = query.windows[0]
-            rows = await repository.one_window(
-                tenant_id, query.wanted, totals.ranges_of(window, self.totals_source, table.grains), table, by, filters
-            )
-            return totals.one_window_rows(query, rows, await self._distinct_counts(tenant_id, query, rows))
+            ranges = totals.ranges_of(query.windows[0], source, table.grains)
+            rows = await repository.one_window(tenant_id, query.wanted, ranges, table, by, filters, as_of)
+            return totals.one_window_rows(query, rows, await self._distinct_counts(tenant_id, query, rows, source))
         features = await self.features.features(query.feature_keys)
         totals.check_known(query.feature_keys, (f.feature_key for f in features))
         grouping.check_declared((f.feature_key, f.dimensions) for f in features)
         if not features:
             return []
         totals.check_row_count(len(features), len(query.windows))
-        plan = Plan(query.windows, self.totals_source, table.grains)
+        plan = Plan(query.windows, source, table.grains)
         feature_keys = [f.feature_key for f in features] if grouping else query.wanted
-        partials = await repository.partials(tenant_id, feature_keys, plan.ranges, table, by, filters)
-        distinct = await self._distinct_counts(tenant_id, query, features)
+        partials = await repository.partials(tenant_id, feature_keys, plan.ranges, table, by, filters, as_of)
+        distinct = await self._distinct_counts(tenant_id, query, features, source)
         return totals.window_rows(query, features, plan, partials, distinct)
 
     async def _distinct_counts(
-        self, tenant_id: UUID, query: TotalsQuery, features: Sequence[Any]
+        self, tenant_id: UUID, query: TotalsQuery, features: Sequence[Any], source: TotalsSource
     ) -> dict[tuple[str, int, GroupValues], int]:
         """The distinct counts of ``features`` that count distinct values (``Feature``s or catalog rows), per
         (feature, window, grouped values): exact ones counted by the database, approximate ones estimated from
         their sketches and the raw events' values at ragged window edges."""
-        by, filters = query.grouping.group_by, query.grouping.filters
+        by, filters, as_of = query.grouping.group_by, query.grouping.filters, query.as_of
         approximate = {f.feature_key for f in features if f.approximate}
         counted = totals.counted_features(features)
         exact = [(key, unique_by) for key, unique_by in counted if key not in approximate]
         sketched = [(key, unique_by) for key, unique_by in counted if key in approximate]
         found: dict[tuple[str, int, GroupValues], int] = {}
         if exact:
-            ranges = totals.window_ranges(query.windows, self.totals_source, DIMENSION_BUCKETS.grains)
-            found.update(await self.distinct.counts(tenant_id, exact, ranges, by, filters))
+            ranges = totals.window_ranges(query.windows, source, DIMENSION_BUCKETS.grains)
+            found.update(await self.distinct.counts(tenant_id, exact, ranges, by, filters, as_of))
         if sketched:
             totals.check_counted_grouping(query.grouping, sketched)
-            plan = Plan(query.windows, self.totals_source, SKETCH_GRAINS)
+            plan = Plan(query.windows, source, SKETCH_GRAINS)
             estimates = Estimates()
             buckets = [r for r, _ in plan.ranges if r.grain_seconds]
             keys = [key for key, _ in sketched]
-            for row in await self.sketches.read(tenant_id, keys, buckets, by, filters):
+            for row in await self.sketches.read(tenant_id, keys, buckets, by, filters) if buckets else []:
                 estimates.add_sketch((row.feature_key, plan.window_of(0, row.at), row.group), row.sketch)
             edges = [(r, window) for r, window in plan.ranges if not r.grain_seconds and window is not None]
             if edges:
-                for value in await self.distinct.values(tenant_id, sketched, edges, by, filters):
+                for value in await self.distinct.values(tenant_id, sketched, edges, by, filters, as_of):
                     estimates.add_value((value.feature_key, value.window, value.group), value.value)
             found.update(estimates.counts())
         return found

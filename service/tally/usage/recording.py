@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tally.db.repositories import (
     BucketRepository,
     FeatureRepository,
+    PeriodRepository,
     SketchRepository,
     TenantPlanRepository,
     TotalsRepository,
@@ -24,17 +25,25 @@ from tally.db.repositories import (
 )
 from tally.db.transaction import Transaction
 from tally.domain.catalog import Aggregation
-from tally.domain.errors import IdempotencyConflict, InvalidInput, LimitExceeded, NotFound, UnknownFeature
+from tally.domain.errors import (
+    IdempotencyConflict,
+    InvalidInput,
+    LimitExceeded,
+    NotFound,
+    PeriodClosed,
+    UnknownFeature,
+)
 from tally.domain.keys import MAX_DIMENSION_VALUE
 from tally.domain.plans import Limit
 from tally.domain.problems import FieldError
 from tally.domain.usage import IngestResult, UsageBatch, UsageEvent
 from tally.metering import limits, totals
 from tally.metering.aggregations import State, latest_key, value
+from tally.metering.billing import period_label
 from tally.metering.buckets import DIMENSION_BUCKETS, USAGE_BUCKETS, bucket_cells, dimension_cells
 from tally.metering.events import NewEvent, dimension_set
 from tally.metering.limits import WatchedPeriod
-from tally.metering.periods import as_utc, rfc3339, zone
+from tally.metering.periods import as_utc, month_start, next_month_start, rfc3339, zone
 from tally.metering.sketches import sketch_cells
 from tally.metering.totals import TotalsQuery, TotalsSource
 from tally.usage.events import event_out
@@ -67,6 +76,7 @@ class UsageRecorder:
         self.features = FeatureRepository(session=session)
         self.events = UsageEventRepository(session=session)
         self.buckets = BucketRepository(session=session)
+        self.periods = PeriodRepository(session)
 
     # Made on first use: a batch without limits needs neither.
     @cached_property
@@ -91,6 +101,7 @@ class UsageRecorder:
         await self.transaction.begin_write()
         await self.transaction.lock_catalog(exclusive=False)
         dimensioned = await self._check_features(events)
+        await self._check_open_periods(tenant_id, events, received_at)
         sketched = await self.features.sketched(dimensioned) if dimensioned else {}
         watched, counted = await self._watched_limits(tenant_id, events)
         # Sorted keys: concurrent batches that share keys take their row locks in the same order.
@@ -282,6 +293,31 @@ class UsageRecorder:
             await self.transaction.rollback()
             raise LimitExceeded.fields(over)
 
+    async def _check_open_periods(self, tenant_id: UUID, events: Sequence[NewEvent], now: datetime) -> None:
+        """Refuse the whole batch (409) when an event is dated inside a closed period, unless it is a duplicate of
+        one recorded before the close (re-sending it is never an error). The shared lock orders the batch against a
+        close of the tenant's periods: either the close sees this batch's events, or this batch sees the close."""
+        await self.transaction.lock_periods(tenant_id, exclusive=False)
+        terms = await self.periods.terms(tenant_id)
+        through = terms.closed_through(now)
+        late = [e for e in events if through is not None and e.timestamp < through]
+        if not late:
+            return
+        stored = await self.events.stored_content(tenant_id, [e.idempotency_key for e in late])
+        refused = [
+            FieldError(
+                field=f"events[{e.index}]",
+                message=f"{rfc3339(e.timestamp)} lies in the closed billing period "
+                f"{period_label(month_start(e.timestamp, terms.tz), next_month_start(e.timestamp, terms.tz))}: "
+                "its totals are final",
+            )
+            for e in late
+            if e.idempotency_key not in stored or not e.same_content(*stored[e.idempotency_key])
+        ]
+        if refused:
+            await self.transaction.rollback()
+            raise PeriodClosed.fields(refused)
+
     async def _check_duplicates(self, tenant_id: UUID, known: Sequence[NewEvent]) -> None:
         """A key already stored must carry the same content; otherwise the whole batch is refused (409). A
         voided event keeps its key: re-sending it is a duplicate, not a new event."""
@@ -304,10 +340,12 @@ class UsageRecorder:
         a voided event changes nothing and answers it as it is."""
         await self.transaction.begin_write()
         await self.transaction.lock_catalog(exclusive=False)
+        await self.transaction.lock_periods(tenant_id, exclusive=False)
         event = await self.events.get_for_update(tenant_id, idempotency_key)
         if event is None:
             raise NotFound.field("idempotency_key", f"no event '{idempotency_key}' was recorded for this tenant")
         if event.voided_at is None:
+            await self._check_void_open(tenant_id, event.timestamp, now)
             await self.events.mark_voided(event, at=now, by=by, reason=reason)
             await self.buckets.rebuild(tenant_id, event, USAGE_BUCKETS)  # locks the rows the sketches need
             if (await self.features.declared_dimensions([event.feature_key])).get(event.feature_key):
@@ -318,6 +356,16 @@ class UsageRecorder:
                     await self.buckets.rebuild(tenant_id, event, DIMENSION_BUCKETS)
         await self.transaction.commit()
         return event_out(event)
+
+    async def _check_void_open(self, tenant_id: UUID, timestamp: datetime, now: datetime) -> None:
+        """A void of an event dated inside a closed period is refused (409): its period's totals are final."""
+        terms = await self.periods.terms(tenant_id)
+        if terms.closed(timestamp, now):
+            await self.transaction.rollback()
+            period = period_label(month_start(timestamp, terms.tz), next_month_start(timestamp, terms.tz))
+            raise PeriodClosed.field(
+                "idempotency_key", f"the event is dated {rfc3339(timestamp)}, in the closed billing period {period}"
+            )
 
 
 def _crossings(watched: dict[WatchedPeriod, PeriodCheck], inserted: set[str]) -> list[Crossing]:

@@ -1,4 +1,5 @@
-"""Threshold crossings into the outbox, inside the transaction of the usage that crossed them."""
+"""Messages into the outbox, inside the transaction of what they report: threshold crossings with the usage that
+crossed them, a period's final totals with its close."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import msgspec
 
 from tally.db.dialects import Session
 from tally.db.repositories import AlertRepository
+from tally.domain.periods import PeriodClosedData
 from tally.domain.webhooks import AlertMessage, DeliveryStatus, ThresholdCrossed, WebhookEventType
 from tally.metering.limits import WatchedPeriod
 
@@ -86,3 +88,40 @@ def _payload(tenant_id: UUID, crossing: Crossing, at: datetime) -> str:
     )
     message = AlertMessage(type=WebhookEventType.USAGE_THRESHOLD_CROSSED, timestamp=at, data=data)
     return msgspec.json.encode(message).decode()
+
+
+class PeriodClosedMessage(msgspec.Struct, kw_only=True, frozen=True):
+    type: WebhookEventType
+    timestamp: datetime
+    data: PeriodClosedData
+
+
+async def record_period_closed(session: Session, closed: Sequence[PeriodClosedData], at: datetime) -> None:
+    """A ``period.closed`` delivery of each closed period to every subscribed endpoint, due now, in the caller's
+    transaction (the close's: the period's row is what makes the message exactly once)."""
+    if not closed:
+        return
+    alerts = AlertRepository(session)
+    endpoints = await alerts.subscribed(WebhookEventType.PERIOD_CLOSED, closed[0].tenant_id)
+    deliveries = []
+    for data in closed:
+        payload = msgspec.json.encode(
+            PeriodClosedMessage(type=WebhookEventType.PERIOD_CLOSED, timestamp=data.closed_at, data=data)
+        ).decode()
+        message = message_id()
+        deliveries += [
+            {
+                "tenant_id": data.tenant_id,
+                "id": uuid.uuid4(),
+                "endpoint_id": endpoint_id,
+                "message_id": message,
+                "event_type": WebhookEventType.PERIOD_CLOSED.value,
+                "payload": payload,
+                "status": DeliveryStatus.PENDING.value,
+                "attempts": [],
+                "next_attempt_at": at,
+                "created_at": at,
+            }
+            for endpoint_id in endpoints
+        ]
+    await alerts.add_deliveries(deliveries)

@@ -24,6 +24,7 @@ def _get_kwargs(
     timezone: str | Unset = "UTC",
     group_by: list[str] | None | Unset = UNSET,
     filter_: list[str] | None | Unset = UNSET,
+    as_of: datetime.datetime | None | Unset = UNSET,
 ) -> dict[str, Any]:
 
     params: dict[str, Any] = {}
@@ -100,6 +101,22 @@ def _get_kwargs(
     else:
         json_filter_ = filter_
     params["filter"] = json_filter_
+
+    json_as_of: None | str | Unset
+    if isinstance(as_of, Unset):
+        json_as_of = UNSET
+    elif isinstance(as_of, datetime.datetime):
+        if as_of.utcoffset() is None:
+            raise ValueError(
+                "as_of: a datetime without a time zone is refused (Tally would have to guess it); "
+                "give it one, e.g. datetime.datetime(2026, 12, 5, 10, 0, tzinfo=datetime.UTC), or .astimezone() "
+                "for the machine's local time"
+            )
+
+        json_as_of = as_of.isoformat()
+    else:
+        json_as_of = as_of
+    params["as_of"] = json_as_of
 
     params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
 
@@ -185,6 +202,7 @@ def sync_detailed(
     timezone: str | Unset = "UTC",
     group_by: list[str] | None | Unset = UNSET,
     filter_: list[str] | None | Unset = UNSET,
+    as_of: datetime.datetime | None | Unset = UNSET,
 ) -> Response[Problem | list[UsageTotal]]:
     """Usage totals per feature, over a period or per window
 
@@ -222,6 +240,10 @@ def sync_detailed(
             (value 1 to 128 characters; repeat the parameter: different keys must all match, values of
             the same key are alternatives). Each key must be declared by every selected feature, else
             400.
+        as_of (datetime.datetime | None | Unset): The totals as Tally knew them at this instant
+            (RFC 3339 with an offset): the events recorded at or before it and not voided by then, for
+            any period; the catalog as it is now. Read from the raw events, so slower than the live
+            read. Omitted: as they are now.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -240,6 +262,7 @@ def sync_detailed(
         timezone=timezone,
         group_by=group_by,
         filter_=filter_,
+        as_of=as_of,
     )
 
     response = client.get_httpx_client().request(
@@ -260,6 +283,7 @@ def sync(
     timezone: str | Unset = "UTC",
     group_by: list[str] | None | Unset = UNSET,
     filter_: list[str] | None | Unset = UNSET,
+    as_of: datetime.datetime | None | Unset = UNSET,
 ) -> Problem | list[UsageTotal] | None:
     """Usage totals per feature, over a period or per window
 
@@ -297,6 +321,10 @@ def sync(
             (value 1 to 128 characters; repeat the parameter: different keys must all match, values of
             the same key are alternatives). Each key must be declared by every selected feature, else
             400.
+        as_of (datetime.datetime | None | Unset): The totals as Tally knew them at this instant
+            (RFC 3339 with an offset): the events recorded at or before it and not voided by then, for
+            any period; the catalog as it is now. Read from the raw events, so slower than the live
+            read. Omitted: as they are now.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -316,6 +344,7 @@ def sync(
         timezone=timezone,
         group_by=group_by,
         filter_=filter_,
+        as_of=as_of,
     ).parsed
 
 
@@ -330,6 +359,7 @@ async def asyncio_detailed(
     timezone: str | Unset = "UTC",
     group_by: list[str] | None | Unset = UNSET,
     filter_: list[str] | None | Unset = UNSET,
+    as_of: datetime.datetime | None | Unset = UNSET,
 ) -> Response[Problem | list[UsageTotal]]:
     """Usage totals per feature, over a period or per window
 
@@ -367,6 +397,10 @@ async def asyncio_detailed(
             (value 1 to 128 characters; repeat the parameter: different keys must all match, values of
             the same key are alternatives). Each key must be declared by every selected feature, else
             400.
+        as_of (datetime.datetime | None | Unset): The totals as Tally knew them at this instant
+            (RFC 3339 with an offset): the events recorded at or before it and not voided by then, for
+            any period; the catalog as it is now. Read from the raw events, so slower than the live
+            read. Omitted: as they are now.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -385,6 +419,7 @@ async def asyncio_detailed(
         timezone=timezone,
         group_by=group_by,
         filter_=filter_,
+        as_of=as_of,
     )
 
     response = await client.get_async_httpx_client().request(**kwargs)
@@ -403,6 +438,7 @@ async def asyncio(
     timezone: str | Unset = "UTC",
     group_by: list[str] | None | Unset = UNSET,
     filter_: list[str] | None | Unset = UNSET,
+    as_of: datetime.datetime | None | Unset = UNSET,
 ) -> Problem | list[UsageTotal] | None:
     """Usage totals per feature, over a period or per window
 
@@ -440,6 +476,10 @@ async def asyncio(
             (value 1 to 128 characters; repeat the parameter: different keys must all match, values of
             the same key are alternatives). Each key must be declared by every selected feature, else
             400.
+        as_of (datetime.datetime | None | Unset): The totals as Tally knew them at this instant
+            (RFC 3339 with an offset): the events recorded at or before it and not voided by then, for
+            any period; the catalog as it is now. Read from the raw events, so slower than the live
+            read. Omitted: as they are now.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -460,5 +500,6 @@ async def asyncio(
             timezone=timezone,
             group_by=group_by,
             filter_=filter_,
+            as_of=as_of,
         )
     ).parsed

@@ -110,8 +110,9 @@ def sync_detailed(
     known with the same `feature_key`, `quantity`, `timestamp` and `dimensions` is a duplicate:
     accepted, not counted again. The same key with different content is a 409. An event whose
     `feature_key` is not in the catalog, or whose dimension key its feature does not declare, is a 400
-    (the catalog is data, not schema). Unknown fields are a 400 naming them. Roles admin, owner,
-    platform.
+    (the catalog is data, not schema). An event dated in a closed billing period is a 409 `period-
+    closed` (a duplicate of one recorded before the close is still a duplicate). Unknown fields are a
+    400 naming them. Roles admin, owner, platform.
 
     Args:
         tenant_id (UUID): The tenant whose usage is recorded or read.
@@ -149,8 +150,9 @@ def sync(
     known with the same `feature_key`, `quantity`, `timestamp` and `dimensions` is a duplicate:
     accepted, not counted again. The same key with different content is a 409. An event whose
     `feature_key` is not in the catalog, or whose dimension key its feature does not declare, is a 400
-    (the catalog is data, not schema). Unknown fields are a 400 naming them. Roles admin, owner,
-    platform.
+    (the catalog is data, not schema). An event dated in a closed billing period is a 409 `period-
+    closed` (a duplicate of one recorded before the close is still a duplicate). Unknown fields are a
+    400 naming them. Roles admin, owner, platform.
 
     Args:
         tenant_id (UUID): The tenant whose usage is recorded or read.
@@ -183,8 +185,9 @@ async def asyncio_detailed(
     known with the same `feature_key`, `quantity`, `timestamp` and `dimensions` is a duplicate:
     accepted, not counted again. The same key with different content is a 409. An event whose
     `feature_key` is not in the catalog, or whose dimension key its feature does not declare, is a 400
-    (the catalog is data, not schema). Unknown fields are a 400 naming them. Roles admin, owner,
-    platform.
+    (the catalog is data, not schema). An event dated in a closed billing period is a 409 `period-
+    closed` (a duplicate of one recorded before the close is still a duplicate). Unknown fields are a
+    400 naming them. Roles admin, owner, platform.
 
     Args:
         tenant_id (UUID): The tenant whose usage is recorded or read.
@@ -220,8 +223,9 @@ async def asyncio(
     known with the same `feature_key`, `quantity`, `timestamp` and `dimensions` is a duplicate:
     accepted, not counted again. The same key with different content is a 409. An event whose
     `feature_key` is not in the catalog, or whose dimension key its feature does not declare, is a 400
-    (the catalog is data, not schema). Unknown fields are a 400 naming them. Roles admin, owner,
-    platform.
+    (the catalog is data, not schema). An event dated in a closed billing period is a 409 `period-
+    closed` (a duplicate of one recorded before the close is still a duplicate). Unknown fields are a
+    400 naming them. Roles admin, owner, platform.
 
     Args:
         tenant_id (UUID): The tenant whose usage is recorded or read.

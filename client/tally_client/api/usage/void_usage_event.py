@@ -63,6 +63,11 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
 
         return response_404
 
+    if response.status_code == 409:
+        response_409 = Problem.from_dict(response.json())
+
+        return response_409
+
     if response.status_code == 413:
         response_413 = Problem.from_dict(response.json())
 
@@ -111,7 +116,8 @@ def sync_detailed(
 
      Removes the event from all totals and keeps it, with who voided it, when and why, in the event
     listing. Voiding a voided event changes nothing (200). Its key stays used: re-sending the event is a
-    duplicate, and the key cannot carry another event (409). Roles admin, owner, platform.
+    duplicate, and the key cannot carry another event (409). An event dated in a closed billing period
+    cannot be voided (409 `period-closed`). Roles admin, owner, platform.
 
     Args:
         tenant_id (UUID): The tenant whose usage is recorded or read.
@@ -151,7 +157,8 @@ def sync(
 
      Removes the event from all totals and keeps it, with who voided it, when and why, in the event
     listing. Voiding a voided event changes nothing (200). Its key stays used: re-sending the event is a
-    duplicate, and the key cannot carry another event (409). Roles admin, owner, platform.
+    duplicate, and the key cannot carry another event (409). An event dated in a closed billing period
+    cannot be voided (409 `period-closed`). Roles admin, owner, platform.
 
     Args:
         tenant_id (UUID): The tenant whose usage is recorded or read.
@@ -186,7 +193,8 @@ async def asyncio_detailed(
 
      Removes the event from all totals and keeps it, with who voided it, when and why, in the event
     listing. Voiding a voided event changes nothing (200). Its key stays used: re-sending the event is a
-    duplicate, and the key cannot carry another event (409). Roles admin, owner, platform.
+    duplicate, and the key cannot carry another event (409). An event dated in a closed billing period
+    cannot be voided (409 `period-closed`). Roles admin, owner, platform.
 
     Args:
         tenant_id (UUID): The tenant whose usage is recorded or read.
@@ -224,7 +232,8 @@ async def asyncio(
 
      Removes the event from all totals and keeps it, with who voided it, when and why, in the event
     listing. Voiding a voided event changes nothing (200). Its key stays used: re-sending the event is a
-    duplicate, and the key cannot carry another event (409). Roles admin, owner, platform.
+    duplicate, and the key cannot carry another event (409). An event dated in a closed billing period
+    cannot be voided (409 `period-closed`). Roles admin, owner, platform.
 
     Args:
         tenant_id (UUID): The tenant whose usage is recorded or read.

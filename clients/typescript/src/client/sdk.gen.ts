@@ -2,7 +2,7 @@
 
 import type { Client, ClientMeta, Options as Options2, RequestResult, TDataShape } from './client';
 import { client } from './client.gen';
-import type { CreateWebhookEndpointData, CreateWebhookEndpointErrors, CreateWebhookEndpointResponses, DeleteTenantPlanData, DeleteTenantPlanErrors, DeleteTenantPlanResponses, DeleteWebhookEndpointData, DeleteWebhookEndpointErrors, DeleteWebhookEndpointResponses, GetEntitlementData, GetEntitlementErrors, GetEntitlementResponses, GetTenantPlanData, GetTenantPlanErrors, GetTenantPlanResponses, GetUsageTotalsData, GetUsageTotalsErrors, GetUsageTotalsResponses, HealthLiveData, HealthLiveResponses, HealthReadyData, HealthReadyErrors, HealthReadyResponses, ListEntitlementsData, ListEntitlementsErrors, ListEntitlementsResponses, ListFeaturesData, ListFeaturesErrors, ListFeaturesResponses, ListPlansData, ListPlansErrors, ListPlansResponses, ListUsageEventsData, ListUsageEventsErrors, ListUsageEventsResponses, ListWebhookDeliveriesData, ListWebhookDeliveriesErrors, ListWebhookDeliveriesResponses, ListWebhookEndpointsData, ListWebhookEndpointsErrors, ListWebhookEndpointsResponses, PutFeatureData, PutFeatureErrors, PutFeatureResponses, PutPlanData, PutPlanErrors, PutPlanResponses, PutTenantPlanData, PutTenantPlanErrors, PutTenantPlanResponses, RecordUsageEventsData, RecordUsageEventsErrors, RecordUsageEventsResponses, RetryWebhookDeliveryData, RetryWebhookDeliveryErrors, RetryWebhookDeliveryResponses, RotateWebhookEndpointSecretData, RotateWebhookEndpointSecretErrors, RotateWebhookEndpointSecretResponses, VoidUsageEventData, VoidUsageEventErrors, VoidUsageEventResponses } from './types.gen';
+import type { CloseBillingPeriodsData, CloseBillingPeriodsErrors, CloseBillingPeriodsResponses, CreateWebhookEndpointData, CreateWebhookEndpointErrors, CreateWebhookEndpointResponses, DeleteTenantPlanData, DeleteTenantPlanErrors, DeleteTenantPlanResponses, DeleteWebhookEndpointData, DeleteWebhookEndpointErrors, DeleteWebhookEndpointResponses, GetEntitlementData, GetEntitlementErrors, GetEntitlementResponses, GetTenantPlanData, GetTenantPlanErrors, GetTenantPlanResponses, GetUsageTotalsData, GetUsageTotalsErrors, GetUsageTotalsResponses, HealthLiveData, HealthLiveResponses, HealthReadyData, HealthReadyErrors, HealthReadyResponses, ListBillingPeriodsData, ListBillingPeriodsErrors, ListBillingPeriodsResponses, ListEntitlementsData, ListEntitlementsErrors, ListEntitlementsResponses, ListFeaturesData, ListFeaturesErrors, ListFeaturesResponses, ListPlansData, ListPlansErrors, ListPlansResponses, ListUsageEventsData, ListUsageEventsErrors, ListUsageEventsResponses, ListWebhookDeliveriesData, ListWebhookDeliveriesErrors, ListWebhookDeliveriesResponses, ListWebhookEndpointsData, ListWebhookEndpointsErrors, ListWebhookEndpointsResponses, PutFeatureData, PutFeatureErrors, PutFeatureResponses, PutPlanData, PutPlanErrors, PutPlanResponses, PutTenantPlanData, PutTenantPlanErrors, PutTenantPlanResponses, RecordUsageEventsData, RecordUsageEventsErrors, RecordUsageEventsResponses, RetryWebhookDeliveryData, RetryWebhookDeliveryErrors, RetryWebhookDeliveryResponses, RotateWebhookEndpointSecretData, RotateWebhookEndpointSecretErrors, RotateWebhookEndpointSecretResponses, VoidUsageEventData, VoidUsageEventErrors, VoidUsageEventResponses } from './types.gen';
 
 export type Options<TData extends TDataShape = TDataShape, ThrowOnError extends boolean = boolean, TResponse = unknown> = Options2<TData, ThrowOnError, TResponse> & {
     /**
@@ -93,6 +93,32 @@ export const getEntitlement = <ThrowOnError extends boolean = false>(options: Op
 });
 
 /**
+ * The tenant's billing periods: open, in grace, or closed with final totals
+ *
+ * Calendar months in the tenant's time zone (its plan assignment's; UTC without one), newest first, from the current one back to the month of its first usage. `state` is `open` (usage may arrive), `grace` (ended; late usage may arrive until `grace_ends_at`) or `closed` (final: events dated in it and voids of them are refused with 409 `period-closed`); a closed period carries every feature's `totals` as recorded at the close. Pass `next_cursor` back as `cursor` for the next page. Any role of the tenant, platform.
+ */
+export const listBillingPeriods = <ThrowOnError extends boolean = false>(options: Options<ListBillingPeriodsData, ThrowOnError>): RequestResult<ListBillingPeriodsResponses, ListBillingPeriodsErrors, ThrowOnError> => (options.client ?? client).get<ListBillingPeriodsResponses, ListBillingPeriodsErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/billing/tenants/{tenant_id}/periods',
+    ...options
+});
+
+/**
+ * Close the tenant's billing periods now, before their grace has passed
+ *
+ * Closes every period of the tenant ending at or before `period_end` that is not closed yet: records each one's totals per feature as they are now and queues a `period.closed` webhook message with them, in one transaction. Answers the periods this call closed, oldest first (empty when they were closed already). A `period_end` in the future is a 400. Platform role only.
+ */
+export const closeBillingPeriods = <ThrowOnError extends boolean = false>(options: Options<CloseBillingPeriodsData, ThrowOnError>): RequestResult<CloseBillingPeriodsResponses, CloseBillingPeriodsErrors, ThrowOnError> => (options.client ?? client).post<CloseBillingPeriodsResponses, CloseBillingPeriodsErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/billing/tenants/{tenant_id}/periods/close',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
  * Take a tenant off its plan
  *
  * The tenant has no limits afterwards (also 204 when it had no plan). Platform role only.
@@ -143,7 +169,7 @@ export const listUsageEvents = <ThrowOnError extends boolean = false>(options: O
 /**
  * Record usage events, exactly once
  *
- * Stores 1 to 1000 events atomically: all of them or none. An event whose `idempotency_key` is already known with the same `feature_key`, `quantity`, `timestamp` and `dimensions` is a duplicate: accepted, not counted again. The same key with different content is a 409. An event whose `feature_key` is not in the catalog, or whose dimension key its feature does not declare, is a 400 (the catalog is data, not schema). Unknown fields are a 400 naming them. Roles admin, owner, platform.
+ * Stores 1 to 1000 events atomically: all of them or none. An event whose `idempotency_key` is already known with the same `feature_key`, `quantity`, `timestamp` and `dimensions` is a duplicate: accepted, not counted again. The same key with different content is a 409. An event whose `feature_key` is not in the catalog, or whose dimension key its feature does not declare, is a 400 (the catalog is data, not schema). An event dated in a closed billing period is a 409 `period-closed` (a duplicate of one recorded before the close is still a duplicate). Unknown fields are a 400 naming them. Roles admin, owner, platform.
  */
 export const recordUsageEvents = <ThrowOnError extends boolean = false>(options: Options<RecordUsageEventsData, ThrowOnError>): RequestResult<RecordUsageEventsResponses, RecordUsageEventsErrors, ThrowOnError> => (options.client ?? client).post<RecordUsageEventsResponses, RecordUsageEventsErrors, ThrowOnError>({
     security: [{ scheme: 'bearer', type: 'http' }],
@@ -158,7 +184,7 @@ export const recordUsageEvents = <ThrowOnError extends boolean = false>(options:
 /**
  * Void an event: remove it from every total
  *
- * Removes the event from all totals and keeps it, with who voided it, when and why, in the event listing. Voiding a voided event changes nothing (200). Its key stays used: re-sending the event is a duplicate, and the key cannot carry another event (409). Roles admin, owner, platform.
+ * Removes the event from all totals and keeps it, with who voided it, when and why, in the event listing. Voiding a voided event changes nothing (200). Its key stays used: re-sending the event is a duplicate, and the key cannot carry another event (409). An event dated in a closed billing period cannot be voided (409 `period-closed`). Roles admin, owner, platform.
  */
 export const voidUsageEvent = <ThrowOnError extends boolean = false>(options: Options<VoidUsageEventData, ThrowOnError>): RequestResult<VoidUsageEventResponses, VoidUsageEventErrors, ThrowOnError> => (options.client ?? client).post<VoidUsageEventResponses, VoidUsageEventErrors, ThrowOnError>({
     security: [{ scheme: 'bearer', type: 'http' }],

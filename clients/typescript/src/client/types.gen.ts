@@ -14,6 +14,35 @@ export type ClientOptions = {
 export type Aggregation = 'sum' | 'count' | 'max' | 'min' | 'latest' | 'unique_count';
 
 /**
+ * BillingPeriod
+ */
+export type BillingPeriod = {
+    /**
+     * The instant its totals were taken; null until closed.
+     */
+    closed_at: string | null;
+    /**
+     * When the period closes by itself; null without a grace period.
+     */
+    grace_ends_at: string | null;
+    period_end: string;
+    period_start: string;
+    state: PeriodState;
+    /**
+     * Once closed: every feature's total over the period, as recorded at the close.
+     */
+    totals?: Array<UsageTotal> | null;
+};
+
+/**
+ * BillingPeriodPage
+ */
+export type BillingPeriodPage = {
+    items: Array<BillingPeriod>;
+    next_cursor: string | null;
+};
+
+/**
  * DeliveryAttempt
  */
 export type DeliveryAttempt = {
@@ -138,9 +167,31 @@ export type Limit = {
 export type LimitPeriod = 'day' | 'month';
 
 /**
+ * PeriodCloseIn
+ */
+export type PeriodCloseIn = {
+    /**
+     * Every period ending at or before this instant closes (it may not lie in the future).
+     */
+    period_end: string;
+};
+
+/**
+ * PeriodState
+ *
+ * ``open``: usage may arrive (the period has not ended, or it has no grace period); ``grace``: it has ended and
+ * its grace has not passed; ``closed``: its totals are final.
+ */
+export type PeriodState = 'open' | 'grace' | 'closed';
+
+/**
  * Plan
  */
 export type Plan = {
+    /**
+     * ISO 8601 duration in days and hours (`P3D`, `PT12H`, `P1DT6H`), at most 90 days: how long after a billing period ends its usage may still arrive. Then the period closes.
+     */
+    grace_period?: string | null;
     /**
      * At most one limit per feature.
      */
@@ -156,6 +207,7 @@ export type Plan = {
  * PlanAssignment
  */
 export type PlanAssignment = {
+    grace_period?: string | null;
     overrides: Array<Limit>;
     plan_key: string;
     tenant_id: string;
@@ -166,6 +218,10 @@ export type PlanAssignment = {
  * PlanAssignmentIn
  */
 export type PlanAssignmentIn = {
+    /**
+     * Replaces the plan's grace period.
+     */
+    grace_period?: string | null;
     /**
      * Limits that replace the plan's for their features.
      */
@@ -184,6 +240,10 @@ export type PlanAssignmentIn = {
  * PlanIn
  */
 export type PlanIn = {
+    /**
+     * ISO 8601 duration in days and hours (`P3D`, `PT12H`, `P1DT6H`), at most 90 days: how long after a billing period ends its usage may still arrive. Then the period closes.
+     */
+    grace_period?: string | null;
     /**
      * At most one limit per feature.
      */
@@ -282,6 +342,10 @@ export type UsageTotal = {
      * Lower-case identifier of a metered feature.
      */
     feature_key: string;
+    /**
+     * True when the window lies wholly inside closed billing periods: `quantity` is what was recorded at the close and never changes.
+     */
+    final?: boolean;
     quantity: number;
     unit: string;
     window_end: string;
@@ -366,9 +430,10 @@ export type WebhookEndpointCreated = {
  */
 export type WebhookEndpointIn = {
     description?: string | null;
-    events?: [
-        WebhookEventType
-    ];
+    /**
+     * The messages it receives: `usage.threshold_crossed` (usage alerts), `period.closed` (a billing period's final totals).
+     */
+    events?: Array<WebhookEventType>;
     /**
      * Only this tenant's alerts go to the endpoint; omitted or null: every tenant's.
      */
@@ -382,7 +447,7 @@ export type WebhookEndpointIn = {
 /**
  * WebhookEventType
  */
-export type WebhookEventType = 'usage.threshold_crossed';
+export type WebhookEventType = 'usage.threshold_crossed' | 'period.closed';
 
 /**
  * WebhookSecretRotation
@@ -703,6 +768,115 @@ export type GetEntitlementResponses = {
 
 export type GetEntitlementResponse = GetEntitlementResponses[keyof GetEntitlementResponses];
 
+export type ListBillingPeriodsData = {
+    body?: never;
+    path: {
+        /**
+         * The tenant whose usage is recorded or read.
+         */
+        tenant_id: string;
+    };
+    query?: {
+        /**
+         * Periods per page.
+         */
+        limit?: number;
+        /**
+         * `next_cursor` of the previous page; a cursor this API did not return is a 400.
+         */
+        cursor?: string | null;
+    };
+    url: '/api/v1/billing/tenants/{tenant_id}/periods';
+};
+
+export type ListBillingPeriodsErrors = {
+    /**
+     * Malformed or out-of-range input; `detail` and `errors` name the field.
+     */
+    400: Problem;
+    /**
+     * No bearer token, or an invalid, expired or unsigned one.
+     */
+    401: Problem;
+    /**
+     * The token's role lacks the right, or it belongs to another tenant.
+     */
+    403: Problem;
+    /**
+     * The tenant's rate limit is used up (only when `TALLY_RATE_LIMIT_*` is set); retry after `Retry-After`.
+     */
+    429: Problem;
+    /**
+     * The database is unreachable; retry after `Retry-After` seconds.
+     */
+    503: Problem;
+};
+
+export type ListBillingPeriodsError = ListBillingPeriodsErrors[keyof ListBillingPeriodsErrors];
+
+export type ListBillingPeriodsResponses = {
+    /**
+     * Request fulfilled, document follows
+     */
+    200: BillingPeriodPage;
+};
+
+export type ListBillingPeriodsResponse = ListBillingPeriodsResponses[keyof ListBillingPeriodsResponses];
+
+export type CloseBillingPeriodsData = {
+    body: PeriodCloseIn;
+    path: {
+        /**
+         * The tenant whose usage is recorded or read.
+         */
+        tenant_id: string;
+    };
+    query?: never;
+    url: '/api/v1/billing/tenants/{tenant_id}/periods/close';
+};
+
+export type CloseBillingPeriodsErrors = {
+    /**
+     * Malformed or out-of-range input; `detail` and `errors` name the field.
+     */
+    400: Problem;
+    /**
+     * No bearer token, or an invalid, expired or unsigned one.
+     */
+    401: Problem;
+    /**
+     * The token's role lacks the right, or it belongs to another tenant.
+     */
+    403: Problem;
+    /**
+     * The request body is larger than the configured limit.
+     */
+    413: Problem;
+    /**
+     * The body is not sent as `Content-Type: application/json`.
+     */
+    415: Problem;
+    /**
+     * The tenant's rate limit is used up (only when `TALLY_RATE_LIMIT_*` is set); retry after `Retry-After`.
+     */
+    429: Problem;
+    /**
+     * The database is unreachable; retry after `Retry-After` seconds.
+     */
+    503: Problem;
+};
+
+export type CloseBillingPeriodsError = CloseBillingPeriodsErrors[keyof CloseBillingPeriodsErrors];
+
+export type CloseBillingPeriodsResponses = {
+    /**
+     * Request fulfilled, document follows
+     */
+    200: Array<BillingPeriod>;
+};
+
+export type CloseBillingPeriodsResponse = CloseBillingPeriodsResponses[keyof CloseBillingPeriodsResponses];
+
 export type DeleteTenantPlanData = {
     body?: never;
     path: {
@@ -1016,6 +1190,10 @@ export type VoidUsageEventErrors = {
      */
     404: Problem;
     /**
+     * An idempotency key reused with different content, an immutable catalog field changed, or a batch that would take usage over a rejecting limit (`urn:tally:problem:limit-exceeded`, naming `events[i]`).
+     */
+    409: Problem;
+    /**
      * The request body is larger than the configured limit.
      */
     413: Problem;
@@ -1081,6 +1259,10 @@ export type GetUsageTotalsData = {
          * Only events with this dimension value, as `key=value` (value 1 to 128 characters; repeat the parameter: different keys must all match, values of the same key are alternatives). Each key must be declared by every selected feature, else 400.
          */
         filter?: Array<string> | null;
+        /**
+         * The totals as Tally knew them at this instant (RFC 3339 with an offset): the events recorded at or before it and not voided by then, for any period; the catalog as it is now. Read from the raw events, so slower than the live read. Omitted: as they are now.
+         */
+        as_of?: string | null;
     };
     url: '/api/v1/billing/tenants/{tenant_id}/usage-totals';
 };

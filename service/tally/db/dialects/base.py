@@ -63,6 +63,11 @@ class Dialect:
         transaction ends, so that each one reads the period's usage only after the previous one committed."""
         raise NotImplementedError
 
+    async def lock_periods(self, session: Session, tenant_id: UUID, *, exclusive: bool) -> None:
+        """Order a tenant's period close against its writers until the transaction ends: writers (ingestion, voids)
+        take it shared before they read which periods are closed, the close exclusively before it reads totals."""
+        raise NotImplementedError
+
     async def insert_events(
         self, session: Session, table: Table, tenant_id: UUID, events: Sequence[NewEvent], recorded_at: datetime
     ) -> set[str]:

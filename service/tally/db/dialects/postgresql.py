@@ -132,6 +132,11 @@ class PostgreSQLDialect(Dialect):
         numbers = sorted({limit_lock_number(key) for key in keys})
         await session.execute(PG_LOCK_LIMITS, {"numbers": numbers})
 
+    async def lock_periods(self, session: Session, tenant_id: UUID, *, exclusive: bool) -> None:
+        # A statement of its own, as for the catalog: the closed periods are read after the wait.
+        function = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
+        await session.execute(text(f"SELECT {function}(:key)"), {"key": limit_lock_number(f"periods:{tenant_id}")})
+
     async def insert_events(
         self, session: Session, table: Table, tenant_id: UUID, events: Sequence[NewEvent], recorded_at: datetime
     ) -> set[str]:

@@ -99,6 +99,9 @@ class SQLiteDialect(Dialect):
     async def lock_limits(self, session: Session, keys: Sequence[str]) -> None:
         """Nothing to do: SQLite runs one writer at a time (BEGIN IMMEDIATE)."""
 
+    async def lock_periods(self, session: Session, tenant_id: UUID, *, exclusive: bool) -> None:
+        """Nothing to do: SQLite runs one writer at a time (BEGIN IMMEDIATE)."""
+
     async def insert_events(
         self, session: Session, table: Table, tenant_id: UUID, events: Sequence[NewEvent], recorded_at: datetime
     ) -> set[str]:

@@ -10,6 +10,7 @@ not grow with their number. The branches reuse the totals' sources (``tally.db.r
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime
 from functools import lru_cache
 from typing import Any, NamedTuple
 from uuid import UUID
@@ -57,6 +58,7 @@ class DistinctRepository:
         ranges: Sequence[tuple[Range, int]],
         group_by: tuple[str, ...] = (),
         filters: tuple[tuple[str, tuple[str, ...]], ...] = (),
+        as_of: datetime | None = None,
     ) -> dict[tuple[str, int, GroupValues], int]:
         """The number of distinct values of each feature's counted dimension (``features``: (feature key,
         unique_by)) per (feature, window, grouped values), counted by the database over ``ranges`` of
@@ -65,7 +67,7 @@ class DistinctRepository:
         counts: dict[tuple[str, int, GroupValues], int] = {}
         width = len(group_by)
         for statement, params in self._windowed(
-            tenant_id, features, ranges, group_by, filters, _distinct_count_statement
+            tenant_id, features, ranges, group_by, filters, _distinct_count_statement, as_of
         ):
             for row in await self.session.execute(statement, params):
                 counts[(row[1], row[0], tuple(row[2 : 2 + width]))] = int(row[2 + width])
@@ -78,6 +80,7 @@ class DistinctRepository:
         ranges: Sequence[tuple[Range, int]],
         group_by: tuple[str, ...] = (),
         filters: tuple[tuple[str, tuple[str, ...]], ...] = (),
+        as_of: datetime | None = None,
     ) -> list[DistinctRow]:
         """The distinct values of each feature's counted dimension in ``ranges`` (each inside the window of its
         index), per window and grouped values: for the ragged edges of an approximate count, which add the raw
@@ -86,7 +89,7 @@ class DistinctRepository:
         return [
             DistinctRow(row[0], row[1], tuple(row[2 : 2 + width]), row[2 + width])
             for statement, params in self._windowed(
-                tenant_id, features, ranges, group_by, filters, _distinct_values_statement
+                tenant_id, features, ranges, group_by, filters, _distinct_values_statement, as_of
             )
             for row in await self.session.execute(statement, params)
         ]
@@ -99,14 +102,15 @@ class DistinctRepository:
         group_by: tuple[str, ...],
         filters: tuple[tuple[str, tuple[str, ...]], ...],
         statement_of: Callable[[Dialect, Shape, str, tuple[Kind, ...]], TextClause | TextualSelect],
+        as_of: datetime | None = None,
     ) -> Iterator[tuple[TextClause | TextualSelect, dict[str, Any]]]:
         """Per counted dimension and chunk of whole windows: the statement over the chunk's ranges and its
         parameters (``w{k}``: the window of range ``k``)."""
-        shape = Shape("usage_dimension_bucket", group_by, tuple(key for key, _ in filters), True)
+        shape = Shape("usage_dimension_bucket", group_by, tuple(key for key, _ in filters), True, as_of is not None)
         for unique_by, keys in _by_unique_key(features).items():
             for chunk in _whole_windows(ranges):
                 kinds = tuple(kind(r, 0) for r, _ in chunk)
-                params = _params(tenant_id, [r for r, _ in chunk], keys, filters)
+                params = _params(tenant_id, [r for r, _ in chunk], keys, filters, as_of)
                 params.update({f"w{k}": window for k, (_, window) in enumerate(chunk)})
                 yield statement_of(self.dialect, shape, unique_by, kinds), params
 

@@ -20,7 +20,9 @@ def _limits(rows: list[dict[str, Any]]) -> list[Limit]:
 
 
 def to_plan(record: PlanRecord) -> Plan:
-    return Plan(plan_key=record.plan_key, name=record.name, limits=_limits(record.limits))
+    return Plan(
+        plan_key=record.plan_key, name=record.name, limits=_limits(record.limits), grace_period=record.grace_period
+    )
 
 
 def to_assignment(record: TenantPlanRecord) -> PlanAssignment:
@@ -29,6 +31,7 @@ def to_assignment(record: TenantPlanRecord) -> PlanAssignment:
         plan_key=record.plan_key,
         timezone=record.timezone,
         overrides=_limits(record.overrides),
+        grace_period=record.grace_period,
     )
 
 
@@ -55,10 +58,17 @@ class PlanRepository(SQLAlchemyAsyncRepository[PlanRecord]):
         limits = msgspec.to_builtins(plan.limits)
         if record is None:
             await self.add(
-                PlanRecord(plan_key=plan.plan_key, name=plan.name, limits=limits, created_at=now, updated_at=now)
+                PlanRecord(
+                    plan_key=plan.plan_key,
+                    name=plan.name,
+                    limits=limits,
+                    grace_period=plan.grace_period,
+                    created_at=now,
+                    updated_at=now,
+                )
             )
             return True
-        record.name, record.limits, record.updated_at = plan.name, limits, now
+        record.name, record.limits, record.grace_period, record.updated_at = plan.name, limits, plan.grace_period, now
         await self.update(record)
         return False
 
@@ -78,10 +88,11 @@ class TenantPlanRepository(SQLAlchemyAsyncRepository[TenantPlanRecord]):
         if record is None:
             record = TenantPlanRecord(tenant_id=assignment.tenant_id, updated_at=now)
             self.session.add(record)
-        record.plan_key, record.timezone, record.overrides, record.updated_at = (
+        record.plan_key, record.timezone, record.overrides, record.grace_period, record.updated_at = (
             assignment.plan_key,
             assignment.timezone,
             overrides,
+            assignment.grace_period,
             now,
         )
         await self.session.flush()

@@ -57,6 +57,7 @@ class Shape(msgspec.Struct, frozen=True):
     group_by: tuple[str, ...] = ()
     filter_keys: tuple[str, ...] = ()
     some_features: bool = False
+    as_of: bool = False  # raw events as known at ``:as_of``: recorded by then, not voided by then
 
     @property
     def grouped_rows(self) -> bool:
@@ -115,16 +116,18 @@ class TotalsRepository:
         table: BucketTable,
         group_by: tuple[str, ...] = (),
         filters: tuple[tuple[str, tuple[str, ...]], ...] = (),
+        as_of: datetime | None = None,
     ) -> list[CatalogRow]:
         """The catalog's features (``wanted``, or all) left-joined to the states of ``ranges`` (one window),
         per combination of ``group_by`` values among the events passing ``filters``, in answer order: by
         feature, then the grouped values by code point, nulls first."""
-        shape = Shape(table.name, group_by, tuple(key for key, _ in filters), wanted is not None)
+        shape = Shape(table.name, group_by, tuple(key for key, _ in filters), wanted is not None, as_of is not None)
         kinds = tuple(kind(r, 0) for r in ranges)
         statement = _catalog_statement(self.dialect, shape, kinds)
         grouped = bool(group_by or filters)
         first = 5 + grouped + len(group_by)  # key, unit, aggregation, unique_by, approximate, [declared], values, state
-        rows = await self.dialect.fetch_rows(self.session, statement, _params(tenant_id, ranges, wanted, filters))
+        params = _params(tenant_id, ranges, wanted, filters, as_of)
+        rows = await self.dialect.fetch_rows(self.session, statement, params)
         return [
             CatalogRow(
                 row[0],
@@ -147,16 +150,19 @@ class TotalsRepository:
         table: BucketTable,
         group_by: tuple[str, ...] = (),
         filters: tuple[tuple[str, tuple[str, ...]], ...] = (),
+        as_of: datetime | None = None,
     ) -> list[PartialRow]:
         """The partial states of ``ranges`` (each with its window, None for a range across several windows) per
         feature (``feature_keys``, or all) and grouped values."""
-        shape = Shape(table.name, group_by, tuple(key for key, _ in filters), feature_keys is not None)
+        shape = Shape(
+            table.name, group_by, tuple(key for key, _ in filters), feature_keys is not None, as_of is not None
+        )
         width = len(group_by)
         found: list[PartialRow] = []
         for first in range(0, len(ranges), BRANCHES_PER_STATEMENT):
             chunk = ranges[first : first + BRANCHES_PER_STATEMENT]
             kinds = tuple(kind(r, window) for r, window in chunk)
-            params = _params(tenant_id, [r for r, _ in chunk], feature_keys, filters)
+            params = _params(tenant_id, [r for r, _ in chunk], feature_keys, filters, as_of)
             for row in await self.session.execute(_partials_statement(self.dialect, shape, kinds), params):
                 found.append(
                     PartialRow(
@@ -171,8 +177,11 @@ def _params(
     ranges: Sequence[Range],
     wanted: list[str] | None,
     filters: tuple[tuple[str, tuple[str, ...]], ...],
+    as_of: datetime | None = None,
 ) -> dict[str, Any]:
     params: dict[str, Any] = {"tenant_id": tenant_id}
+    if as_of is not None:
+        params["as_of"] = as_of
     for k, r in enumerate(ranges):
         params[f"s{k}"], params[f"e{k}"] = r.start, r.end
         if r.grain_seconds:
@@ -200,9 +209,13 @@ def _source(dialect: Dialect, shape: Shape, k: int, raw: bool) -> str:
     """The FROM and WHERE of range ``k``: raw events or one grain's bucket rows of the tenant."""
     only = f" AND feature_key {dialect.in_list('features')}" if shape.some_features else ""
     if raw:
+        known = (
+            " AND recorded_at <= :as_of AND (voided_at IS NULL OR voided_at > :as_of)"
+            if shape.as_of
+            else " AND voided_at IS NULL"
+        )
         return (
-            f" FROM usage_event WHERE tenant_id = :tenant_id AND timestamp >= :s{k} AND timestamp < :e{k}"
-            f" AND voided_at IS NULL{only}"
+            f" FROM usage_event WHERE tenant_id = :tenant_id AND timestamp >= :s{k} AND timestamp < :e{k}{known}{only}"
         )
     return (
         f" FROM {shape.table} WHERE tenant_id = :tenant_id AND grain_seconds = :g{k}"
@@ -240,6 +253,7 @@ def _bind(dialect: Dialect, sql: str, shape: Shape, kinds: tuple[Kind, ...]) -> 
         bindparam("tenant_id", type_=Uuid()),
         *(bindparam(f"{edge}{k}", type_=DateTimeUTC()) for k in range(len(kinds)) for edge in "se"),
         *(bindparam(f"v{j}", expanding=expanding) for j in range(len(shape.filter_keys))),
+        *([bindparam("as_of", type_=DateTimeUTC())] if shape.as_of else []),
     )
     return stmt.bindparams(bindparam("features", expanding=expanding)) if shape.some_features else stmt
 

@@ -3,8 +3,8 @@
 import { type DefaultError, type InfiniteData, infiniteQueryOptions, queryOptions, type UseMutationOptions } from '@tanstack/react-query';
 
 import { client } from '../client.gen';
-import { createWebhookEndpoint, deleteTenantPlan, deleteWebhookEndpoint, getEntitlement, getTenantPlan, getUsageTotals, healthLive, healthReady, listEntitlements, listFeatures, listPlans, listUsageEvents, listWebhookDeliveries, listWebhookEndpoints, type Options, putFeature, putPlan, putTenantPlan, recordUsageEvents, retryWebhookDelivery, rotateWebhookEndpointSecret, voidUsageEvent } from '../sdk.gen';
-import type { CreateWebhookEndpointData, CreateWebhookEndpointError, CreateWebhookEndpointResponse, DeleteTenantPlanData, DeleteTenantPlanError, DeleteTenantPlanResponse, DeleteWebhookEndpointData, DeleteWebhookEndpointError, DeleteWebhookEndpointResponse, GetEntitlementData, GetEntitlementError, GetEntitlementResponse, GetTenantPlanData, GetTenantPlanError, GetTenantPlanResponse, GetUsageTotalsData, GetUsageTotalsError, GetUsageTotalsResponse, HealthLiveData, HealthLiveResponse, HealthReadyData, HealthReadyError, HealthReadyResponse, ListEntitlementsData, ListEntitlementsError, ListEntitlementsResponse, ListFeaturesData, ListFeaturesError, ListFeaturesResponse, ListPlansData, ListPlansError, ListPlansResponse, ListUsageEventsData, ListUsageEventsError, ListUsageEventsResponse, ListWebhookDeliveriesData, ListWebhookDeliveriesError, ListWebhookDeliveriesResponse, ListWebhookEndpointsData, ListWebhookEndpointsError, ListWebhookEndpointsResponse, PutFeatureData, PutFeatureError, PutFeatureResponse, PutPlanData, PutPlanError, PutPlanResponse, PutTenantPlanData, PutTenantPlanError, PutTenantPlanResponse, RecordUsageEventsData, RecordUsageEventsError, RecordUsageEventsResponse, RetryWebhookDeliveryData, RetryWebhookDeliveryError, RetryWebhookDeliveryResponse, RotateWebhookEndpointSecretData, RotateWebhookEndpointSecretError, RotateWebhookEndpointSecretResponse, VoidUsageEventData, VoidUsageEventError, VoidUsageEventResponse } from '../types.gen';
+import { closeBillingPeriods, createWebhookEndpoint, deleteTenantPlan, deleteWebhookEndpoint, getEntitlement, getTenantPlan, getUsageTotals, healthLive, healthReady, listBillingPeriods, listEntitlements, listFeatures, listPlans, listUsageEvents, listWebhookDeliveries, listWebhookEndpoints, type Options, putFeature, putPlan, putTenantPlan, recordUsageEvents, retryWebhookDelivery, rotateWebhookEndpointSecret, voidUsageEvent } from '../sdk.gen';
+import type { CloseBillingPeriodsData, CloseBillingPeriodsError, CloseBillingPeriodsResponse, CreateWebhookEndpointData, CreateWebhookEndpointError, CreateWebhookEndpointResponse, DeleteTenantPlanData, DeleteTenantPlanError, DeleteTenantPlanResponse, DeleteWebhookEndpointData, DeleteWebhookEndpointError, DeleteWebhookEndpointResponse, GetEntitlementData, GetEntitlementError, GetEntitlementResponse, GetTenantPlanData, GetTenantPlanError, GetTenantPlanResponse, GetUsageTotalsData, GetUsageTotalsError, GetUsageTotalsResponse, HealthLiveData, HealthLiveResponse, HealthReadyData, HealthReadyError, HealthReadyResponse, ListBillingPeriodsData, ListBillingPeriodsError, ListBillingPeriodsResponse, ListEntitlementsData, ListEntitlementsError, ListEntitlementsResponse, ListFeaturesData, ListFeaturesError, ListFeaturesResponse, ListPlansData, ListPlansError, ListPlansResponse, ListUsageEventsData, ListUsageEventsError, ListUsageEventsResponse, ListWebhookDeliveriesData, ListWebhookDeliveriesError, ListWebhookDeliveriesResponse, ListWebhookEndpointsData, ListWebhookEndpointsError, ListWebhookEndpointsResponse, PutFeatureData, PutFeatureError, PutFeatureResponse, PutPlanData, PutPlanError, PutPlanResponse, PutTenantPlanData, PutTenantPlanError, PutTenantPlanResponse, RecordUsageEventsData, RecordUsageEventsError, RecordUsageEventsResponse, RetryWebhookDeliveryData, RetryWebhookDeliveryError, RetryWebhookDeliveryResponse, RotateWebhookEndpointSecretData, RotateWebhookEndpointSecretError, RotateWebhookEndpointSecretResponse, VoidUsageEventData, VoidUsageEventError, VoidUsageEventResponse } from '../types.gen';
 
 export type QueryKey<TOptions extends Options> = [
     Pick<TOptions, 'baseUrl' | 'body' | 'headers' | 'path' | 'query'> & {
@@ -157,6 +157,106 @@ export const getEntitlementOptions = (options: Options<GetEntitlementData>) => q
     queryKey: getEntitlementQueryKey(options)
 });
 
+export const listBillingPeriodsQueryKey = (options: Options<ListBillingPeriodsData>) => createQueryKey('listBillingPeriods', options);
+
+/**
+ * The tenant's billing periods: open, in grace, or closed with final totals
+ *
+ * Calendar months in the tenant's time zone (its plan assignment's; UTC without one), newest first, from the current one back to the month of its first usage. `state` is `open` (usage may arrive), `grace` (ended; late usage may arrive until `grace_ends_at`) or `closed` (final: events dated in it and voids of them are refused with 409 `period-closed`); a closed period carries every feature's `totals` as recorded at the close. Pass `next_cursor` back as `cursor` for the next page. Any role of the tenant, platform.
+ */
+export const listBillingPeriodsOptions = (options: Options<ListBillingPeriodsData>) => queryOptions<ListBillingPeriodsResponse, ListBillingPeriodsError, ListBillingPeriodsResponse, ReturnType<typeof listBillingPeriodsQueryKey>>({
+    queryFn: async ({ queryKey, signal }) => {
+        const { data } = await listBillingPeriods({
+            ...options,
+            ...queryKey[0],
+            signal,
+            throwOnError: true
+        });
+        return data;
+    },
+    queryKey: listBillingPeriodsQueryKey(options)
+});
+
+const createInfiniteParams = <K extends Pick<QueryKey<Options>[0], 'body' | 'headers' | 'path' | 'query'>>(queryKey: QueryKey<Options>, page: K) => {
+    const params = { ...queryKey[0] };
+    if (page.body) {
+        params.body = {
+            ...queryKey[0].body as any,
+            ...page.body as any
+        };
+    }
+    if (page.headers) {
+        params.headers = {
+            ...queryKey[0].headers,
+            ...page.headers
+        };
+    }
+    if (page.path) {
+        params.path = {
+            ...queryKey[0].path as any,
+            ...page.path as any
+        };
+    }
+    if (page.query) {
+        params.query = {
+            ...queryKey[0].query as any,
+            ...page.query as any
+        };
+    }
+    return params as unknown as typeof page;
+};
+
+export const listBillingPeriodsInfiniteQueryKey = (options: Options<ListBillingPeriodsData>): QueryKey<Options<ListBillingPeriodsData>> => createQueryKey('listBillingPeriods', options, true);
+
+/**
+ * The tenant's billing periods: open, in grace, or closed with final totals
+ *
+ * Calendar months in the tenant's time zone (its plan assignment's; UTC without one), newest first, from the current one back to the month of its first usage. `state` is `open` (usage may arrive), `grace` (ended; late usage may arrive until `grace_ends_at`) or `closed` (final: events dated in it and voids of them are refused with 409 `period-closed`); a closed period carries every feature's `totals` as recorded at the close. Pass `next_cursor` back as `cursor` for the next page. Any role of the tenant, platform.
+ */
+export const listBillingPeriodsInfiniteOptions = (options: Options<ListBillingPeriodsData>) => {
+    const opts = infiniteQueryOptions<ListBillingPeriodsResponse, ListBillingPeriodsError, InfiniteData<ListBillingPeriodsResponse>, QueryKey<Options<ListBillingPeriodsData>>, string | null | Pick<QueryKey<Options<ListBillingPeriodsData>>[0], 'body' | 'headers' | 'path' | 'query'>>(
+    // @ts-ignore
+    {
+        queryFn: async ({ pageParam, queryKey, signal }) => {
+            // @ts-ignore
+            const page: Pick<QueryKey<Options<ListBillingPeriodsData>>[0], 'body' | 'headers' | 'path' | 'query'> = typeof pageParam === 'object' ? pageParam : {
+                query: {
+                    cursor: pageParam
+                }
+            };
+            const params = createInfiniteParams(queryKey, page);
+            const { data } = await listBillingPeriods({
+                ...options,
+                ...params,
+                signal,
+                throwOnError: true
+            });
+            return data;
+        },
+        queryKey: listBillingPeriodsInfiniteQueryKey(options)
+    });
+    return opts as Omit<typeof opts, 'initialData'>;
+};
+
+/**
+ * Close the tenant's billing periods now, before their grace has passed
+ *
+ * Closes every period of the tenant ending at or before `period_end` that is not closed yet: records each one's totals per feature as they are now and queues a `period.closed` webhook message with them, in one transaction. Answers the periods this call closed, oldest first (empty when they were closed already). A `period_end` in the future is a 400. Platform role only.
+ */
+export const closeBillingPeriodsMutation = (options?: Partial<Options<CloseBillingPeriodsData>>): UseMutationOptions<CloseBillingPeriodsResponse, CloseBillingPeriodsError, Options<CloseBillingPeriodsData>> => {
+    const mutationOptions: UseMutationOptions<CloseBillingPeriodsResponse, CloseBillingPeriodsError, Options<CloseBillingPeriodsData>> = {
+        mutationFn: async (fnOptions) => {
+            const { data } = await closeBillingPeriods({
+                ...options,
+                ...fnOptions,
+                throwOnError: true
+            });
+            return data;
+        }
+    };
+    return mutationOptions;
+};
+
 /**
  * Take a tenant off its plan
  *
@@ -235,35 +335,6 @@ export const listUsageEventsOptions = (options: Options<ListUsageEventsData>) =>
     queryKey: listUsageEventsQueryKey(options)
 });
 
-const createInfiniteParams = <K extends Pick<QueryKey<Options>[0], 'body' | 'headers' | 'path' | 'query'>>(queryKey: QueryKey<Options>, page: K) => {
-    const params = { ...queryKey[0] };
-    if (page.body) {
-        params.body = {
-            ...queryKey[0].body as any,
-            ...page.body as any
-        };
-    }
-    if (page.headers) {
-        params.headers = {
-            ...queryKey[0].headers,
-            ...page.headers
-        };
-    }
-    if (page.path) {
-        params.path = {
-            ...queryKey[0].path as any,
-            ...page.path as any
-        };
-    }
-    if (page.query) {
-        params.query = {
-            ...queryKey[0].query as any,
-            ...page.query as any
-        };
-    }
-    return params as unknown as typeof page;
-};
-
 export const listUsageEventsInfiniteQueryKey = (options: Options<ListUsageEventsData>): QueryKey<Options<ListUsageEventsData>> => createQueryKey('listUsageEvents', options, true);
 
 /**
@@ -299,7 +370,7 @@ export const listUsageEventsInfiniteOptions = (options: Options<ListUsageEventsD
 /**
  * Record usage events, exactly once
  *
- * Stores 1 to 1000 events atomically: all of them or none. An event whose `idempotency_key` is already known with the same `feature_key`, `quantity`, `timestamp` and `dimensions` is a duplicate: accepted, not counted again. The same key with different content is a 409. An event whose `feature_key` is not in the catalog, or whose dimension key its feature does not declare, is a 400 (the catalog is data, not schema). Unknown fields are a 400 naming them. Roles admin, owner, platform.
+ * Stores 1 to 1000 events atomically: all of them or none. An event whose `idempotency_key` is already known with the same `feature_key`, `quantity`, `timestamp` and `dimensions` is a duplicate: accepted, not counted again. The same key with different content is a 409. An event whose `feature_key` is not in the catalog, or whose dimension key its feature does not declare, is a 400 (the catalog is data, not schema). An event dated in a closed billing period is a 409 `period-closed` (a duplicate of one recorded before the close is still a duplicate). Unknown fields are a 400 naming them. Roles admin, owner, platform.
  */
 export const recordUsageEventsMutation = (options?: Partial<Options<RecordUsageEventsData>>): UseMutationOptions<RecordUsageEventsResponse, RecordUsageEventsError, Options<RecordUsageEventsData>> => {
     const mutationOptions: UseMutationOptions<RecordUsageEventsResponse, RecordUsageEventsError, Options<RecordUsageEventsData>> = {
@@ -318,7 +389,7 @@ export const recordUsageEventsMutation = (options?: Partial<Options<RecordUsageE
 /**
  * Void an event: remove it from every total
  *
- * Removes the event from all totals and keeps it, with who voided it, when and why, in the event listing. Voiding a voided event changes nothing (200). Its key stays used: re-sending the event is a duplicate, and the key cannot carry another event (409). Roles admin, owner, platform.
+ * Removes the event from all totals and keeps it, with who voided it, when and why, in the event listing. Voiding a voided event changes nothing (200). Its key stays used: re-sending the event is a duplicate, and the key cannot carry another event (409). An event dated in a closed billing period cannot be voided (409 `period-closed`). Roles admin, owner, platform.
  */
 export const voidUsageEventMutation = (options?: Partial<Options<VoidUsageEventData>>): UseMutationOptions<VoidUsageEventResponse, VoidUsageEventError, Options<VoidUsageEventData>> => {
     const mutationOptions: UseMutationOptions<VoidUsageEventResponse, VoidUsageEventError, Options<VoidUsageEventData>> = {

@@ -1,12 +1,13 @@
 """The breaking-change check (`nox -s breaking`): openapi.json against the spec of the last release.
 
 The base is openapi.json at the newest release tag (vX.Y.Z) reachable from HEAD or, with no such tag (a fresh clone
-has none), at the first commit that has an openapi.json. Optic (@useoptic/optic, pinned in scripts/breaking/) finds
-the breaking changes: a removed operation, response field or status, a request enum value removed, a type changed,
-a parameter or request field made required, and also a value added to a response enum (an older client that refuses
-unknown values breaks: the generated Python client does). Additive changes pass. A breaking change passes only when
-info.version's major number went up since the base and CHANGELOG.md, in a section newer than the base's version,
-names each changed operation ("GET /api/v1/...").
+has none), at the first commit whose openapi.json carries the newest version CHANGELOG.md dates as released (a
+"## [X.Y.Z] - date" heading): the release itself; failing that, the first commit that has an openapi.json.
+Optic (@useoptic/optic, pinned in scripts/breaking/) finds the breaking changes: a removed operation, response field
+or status, a request enum value removed, a type changed, a parameter or request field made required, and also a
+value added to a response enum (an older client that refuses unknown values breaks: the generated Python client
+does). Additive changes pass. A breaking change passes only when info.version's major number went up since the base
+and CHANGELOG.md, in a section newer than the base's version, names each changed operation ("GET /api/v1/...").
 
 python scripts/breaking.py [--spec PATH] [--base-ref REF]
 """
@@ -29,6 +30,7 @@ RELEASE_TAG = re.compile(r"^v(\d+)\.(\d+)\.(\d+)$")
 OPERATION = re.compile(r"^[x✔] (GET|PUT|POST|PATCH|DELETE|HEAD|OPTIONS) (\S+?):")
 FINDING = re.compile(r"^\s*x \[(.+?)\] (.+)$")
 SECTION = re.compile(r"^## \[?(\d+)\.(\d+)\.(\d+)\]?", re.MULTILINE)
+RELEASED = re.compile(r"^## \[?(\d+)\.(\d+)\.(\d+)\]? - \d{4}-\d{2}-\d{2}", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -49,13 +51,31 @@ def git(*args: str, root: Path = ROOT) -> str:
 
 
 def base_ref(root: Path = ROOT) -> str | None:
-    """The newest release tag reachable from HEAD, else the first commit with an openapi.json; None without either
-    (not a git checkout, or no spec in its history)."""
+    """The newest release tag reachable from HEAD, else the commit that released CHANGELOG.md's newest dated version,
+    else the first commit with an openapi.json; None without any (not a git checkout, or no spec in its history)."""
     tags = [t for t in git("tag", "--merged", "HEAD", "--list", "v*", root=root).splitlines() if RELEASE_TAG.match(t)]
     if tags:
         return max(tags, key=lambda t: tuple(int(n) for n in RELEASE_TAG.match(t).groups()))  # type: ignore[union-attr]
-    first = git("rev-list", "--reverse", "HEAD", "--", "openapi.json", root=root).splitlines()
-    return first[0] if first else None
+    return released_at(root) or next(
+        iter(git("rev-list", "--reverse", "HEAD", "--", "openapi.json", root=root).split()), None
+    )
+
+
+def released_at(root: Path) -> str | None:
+    """The first commit whose openapi.json's info.version is the newest version CHANGELOG.md (at HEAD) dates as
+    released. Tags do not always travel with a clone; the changelog and the history do."""
+    dated = [tuple(int(n) for n in m.groups()) for m in RELEASED.finditer(git("show", "HEAD:CHANGELOG.md", root=root))]
+    if not dated:
+        return None
+    newest = ".".join(map(str, max(dated)))
+    # git's pickaxe narrows the history to the commits that changed how often the version's text occurs.
+    candidates = git("log", "--reverse", "--format=%H", "-S", f'"{newest}"', "HEAD", "--", "openapi.json", root=root)
+    for commit in candidates.split():
+        spec = git("show", f"{commit}:openapi.json", root=root)
+        info = json.loads(spec).get("info", {}) if spec else {}
+        if isinstance(info, dict) and info.get("version") == newest:
+            return commit
+    return None
 
 
 def version(spec: dict[str, object]) -> tuple[int, int, int]:

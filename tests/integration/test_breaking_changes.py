@@ -123,6 +123,19 @@ def test_the_base_is_the_last_release_tag_else_the_first_spec(tmp_path: Path) ->
     assert breaking.base_ref(tmp_path) == "v1.2.0"  # only tags HEAD descends from
 
 
+def test_without_tags_the_base_is_the_commit_that_released_the_changelogs_newest_version(tmp_path: Path) -> None:
+    """A clone may come without tags: the release is the first spec carrying the newest dated version."""
+    git(tmp_path, "init", "-q")
+    first_spec = commit(tmp_path, "first spec", '{"info": {"version": "0.1.0"}}')
+    (tmp_path / "CHANGELOG.md").write_text("## [Unreleased]\n## [1.0.0]\n")  # not dated: not released yet
+    release = commit(tmp_path, "1.0.0 on its way", '{"info": {"version": "1.0.0"}}')
+    assert breaking.base_ref(tmp_path) == first_spec
+    (tmp_path / "CHANGELOG.md").write_text("## [Unreleased]\n## [1.0.0] - 2026-12-06\n## [0.1.0] - 2026-11-01\n")
+    commit(tmp_path, "released", '{"info": {"version": "1.0.0"}, "paths": {}}')
+    commit(tmp_path, "after the release", '{"info": {"version": "1.0.0"}, "paths": {"/a": {}}}')
+    assert breaking.base_ref(tmp_path) == release  # the first spec that says 1.0.0, not a later one
+
+
 @pytest.mark.parametrize("text", ["1.0", "one", ""])
 def test_a_version_that_is_not_semver_stops_the_check(text: str) -> None:
     with pytest.raises(SystemExit, match=r"MAJOR\.MINOR\.PATCH"):

@@ -23,6 +23,7 @@ from tally import __version__
 from tally.catalog.controller import CatalogController
 from tally.catalog_file import load_catalog, read_catalog_file
 from tally.config import Settings
+from tally.credits.controller import GrantController
 from tally.db.engine import create_engine, session_closer
 from tally.db.migrate import missing_database, schema_problem
 from tally.db.replica import ReadReplica
@@ -167,6 +168,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             UsageController,
             PlanController,
             TenantPlanController,
+            GrantController,
             WebhookController,
             usage_pages(auth),
         ],

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tally.catalog.service import CatalogService
 from tally.config import Settings
+from tally.credits.service import GrantService
 from tally.plans.entitlements import Entitlements
 from tally.plans.service import PlanService
 from tally.usage.reading import UsageReader
@@ -60,6 +61,10 @@ async def provide_catalog(db_session: NamedDependency[AsyncSession]) -> CatalogS
     return CatalogService(db_session)
 
 
+async def provide_grants(db_session: NamedDependency[AsyncSession], state: State) -> GrantService:
+    return GrantService(db_session, totals_source=state.settings.totals_source)
+
+
 async def provide_webhooks(db_session: NamedDependency[AsyncSession], state: State) -> WebhookService:
     return WebhookService(db_session, allow_private=state.settings.webhook_allow_private)
 
@@ -74,4 +79,5 @@ def dependencies(*, read_replica: bool) -> dict[str, Provide]:
         "plans": Provide(provide_plans),
         "catalog": Provide(provide_catalog),
         "webhooks": Provide(provide_webhooks),
+        "grants": Provide(provide_grants),
     }

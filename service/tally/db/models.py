@@ -200,3 +200,25 @@ class WebhookDeliveryRecord(Base):
     attempts: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     next_attempt_at: Mapped[datetime | None] = mapped_column(DateTimeUTC)
     created_at: Mapped[datetime] = mapped_column(DateTimeUTC)
+
+
+class CreditGrantRecord(Base):
+    """A credit grant: an amount of one feature, in its unit, on top of the plan's allowance. Never edited; a void
+    keeps it with who, when and why. Its balance is computed from usage (``tally.metering.credits``), never stored."""
+
+    __tablename__ = "credit_grant"
+    __table_args__ = (Index(None, "tenant_id", "feature_key"),)
+
+    tenant_id: Mapped[UUID] = mapped_column(Uuid, primary_key=True)
+    grant_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    feature_key: Mapped[str] = mapped_column(String(64))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    priority: Mapped[int] = mapped_column(Integer)
+    effective_at: Mapped[datetime] = mapped_column(DateTimeUTC)
+    expires_at: Mapped[datetime | None] = mapped_column(DateTimeUTC)
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTimeUTC)
+    created_by: Mapped[str] = mapped_column(String(255))
+    voided_at: Mapped[datetime | None] = mapped_column(DateTimeUTC)
+    voided_by: Mapped[str | None] = mapped_column(String(255))
+    void_reason: Mapped[str | None] = mapped_column(Text)

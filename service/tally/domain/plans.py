@@ -95,6 +95,15 @@ class PlanAssignment(msgspec.Struct, kw_only=True, frozen=True):
     overrides: list[Limit]
 
 
+class Using(StrEnum):
+    """What the feature's next unit of usage draws from: the period's ``allowance`` (or no limit at all), the
+    tenant's ``credits``, or nothing (``exhausted``: allowance and credits are used up)."""
+
+    ALLOWANCE = "allowance"
+    CREDITS = "credits"
+    EXHAUSTED = "exhausted"
+
+
 class Entitlement(msgspec.Struct, kw_only=True, frozen=True):
     """How much of a feature a tenant used in the current period, and how much is left."""
 
@@ -108,3 +117,9 @@ class Entitlement(msgspec.Struct, kw_only=True, frozen=True):
     period: LimitPeriod
     period_start: datetime
     period_end: datetime
+    granted: Annotated[int, Meta(description="The amounts of the grants active now, together.")] = 0
+    credits_remaining: Annotated[int, Meta(description="What the grants active now have left, together.")] = 0
+    using: Using = Using.ALLOWANCE
+    using_grant: Annotated[
+        str | None, Meta(description="The grant usage burns now (`using: credits`), first in burn-down order.")
+    ] = None

@@ -5,6 +5,7 @@ from tally.db.repositories.buckets import BucketRepository
 from tally.db.repositories.distinct import DistinctRepository
 from tally.db.repositories.events import UsageEventRepository
 from tally.db.repositories.features import FeatureRepository
+from tally.db.repositories.grants import GrantRepository
 from tally.db.repositories.plans import PlanRepository, TenantPlanRepository
 from tally.db.repositories.rate_limits import RateLimitCounterRepository
 from tally.db.repositories.sketches import SketchRepository
@@ -17,6 +18,7 @@ __all__ = [
     "DeliveryRepository",
     "DistinctRepository",
     "FeatureRepository",
+    "GrantRepository",
     "PlanRepository",
     "RateLimitCounterRepository",
     "SketchRepository",

@@ -1,0 +1,43 @@
+"""Credits: ``credit_grant``, an amount of one feature granted to a tenant, with its priority, effective and expiry
+times, and the audit of a void. Balances are computed from usage, so nothing else changes.
+
+Revision ID: 0012_credits
+Revises: 0010 (0010_distinct_sketches.py)
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from advanced_alchemy.types import DateTimeUTC
+from alembic import op
+
+revision = "0012_credits"
+down_revision = "0010"  # the revision id of 0010_distinct_sketches.py
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "credit_grant",
+        sa.Column("tenant_id", sa.Uuid(), nullable=False),
+        sa.Column("grant_id", sa.String(128), nullable=False),
+        sa.Column("feature_key", sa.String(64), nullable=False),
+        sa.Column("amount", sa.BigInteger(), nullable=False),
+        sa.Column("priority", sa.Integer(), nullable=False),
+        sa.Column("effective_at", DateTimeUTC(), nullable=False),
+        sa.Column("expires_at", DateTimeUTC(), nullable=True),
+        sa.Column("note", sa.Text(), nullable=True),
+        sa.Column("created_at", DateTimeUTC(), nullable=False),
+        sa.Column("created_by", sa.String(255), nullable=False),
+        sa.Column("voided_at", DateTimeUTC(), nullable=True),
+        sa.Column("voided_by", sa.String(255), nullable=True),
+        sa.Column("void_reason", sa.Text(), nullable=True),
+        sa.PrimaryKeyConstraint("tenant_id", "grant_id", name="pk_credit_grant"),
+    )
+    op.create_index("ix_credit_grant_tenant_id_feature_key", "credit_grant", ["tenant_id", "feature_key"])
+
+
+def downgrade() -> None:
+    op.drop_index("ix_credit_grant_tenant_id_feature_key", table_name="credit_grant")
+    op.drop_table("credit_grant")

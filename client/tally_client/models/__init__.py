@@ -8,6 +8,10 @@ from .entitlement import Entitlement
 from .feature import Feature
 from .feature_in import FeatureIn
 from .field_error import FieldError
+from .grant import Grant
+from .grant_in import GrantIn
+from .grant_state import GrantState
+from .grant_void import GrantVoid
 from .health import Health
 from .ingest_result import IngestResult
 from .limit import Limit
@@ -25,6 +29,7 @@ from .usage_event_in_dimensions import UsageEventInDimensions
 from .usage_event_page import UsageEventPage
 from .usage_total import UsageTotal
 from .usage_total_dimensions import UsageTotalDimensions
+from .using import Using
 from .void_in import VoidIn
 from .webhook_delivery import WebhookDelivery
 from .webhook_delivery_page import WebhookDeliveryPage
@@ -45,6 +50,10 @@ __all__ = (
     "Feature",
     "FeatureIn",
     "FieldError",
+    "Grant",
+    "GrantIn",
+    "GrantState",
+    "GrantVoid",
     "Health",
     "IngestResult",
     "Limit",
@@ -62,6 +71,7 @@ __all__ = (
     "UsageEventPage",
     "UsageTotal",
     "UsageTotalDimensions",
+    "Using",
     "VoidIn",
     "WebhookDelivery",
     "WebhookDeliveryPage",

@@ -24,7 +24,7 @@ GrantIdParameter = Annotated[
 
 class GrantController(Controller):
     path = "/api/v1/billing/tenants/{tenant_id:str}/grants"
-    tags = ["credits"]
+    tags = ["grants"]
 
     @post(
         "/",

@@ -57,7 +57,6 @@ class GrantService:
             )
         stored = await self.grants.grant(tenant_id, spec.grant_id)
         if stored is not None:
-            await self.transaction.rollback()
             same = (stored.feature_key, stored.amount, stored.priority, stored.expires_at, stored.note) == (
                 spec.feature_key,
                 spec.amount,
@@ -65,6 +64,7 @@ class GrantService:
                 expires_at,
                 spec.note,
             ) and (spec.effective_at is None or stored.effective_at == effective_at)
+            await self.transaction.rollback()
             if not same:
                 raise IdempotencyConflict.field(
                     "grant_id", f"'{spec.grant_id}' was already granted with other content (grants are never edited)"

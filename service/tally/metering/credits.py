@@ -84,12 +84,12 @@ def segments(grants: Sequence[GrantTerms], allowance: Allowance | None, start: d
     return list(pairwise(ordered))
 
 
-def span(grants: Iterable[GrantTerms], now: datetime, latest_usage: datetime | None = None) -> Window:
+def span(grants: Iterable[GrantTerms], now: datetime) -> Window:
     """The time the burn-down has to look at: from the earliest grant to the last instant any grant is active, but
-    no further than a day after ``now`` (or after ``latest_usage``, a new event's time): there is no usage beyond."""
+    no further than a day after ``now``: there is no usage beyond."""
     grants = list(grants)
     start = min(g.effective_at for g in grants)
-    horizon = max(now, latest_usage or now) + timedelta(days=1)
+    horizon = now + timedelta(days=1)
     expiries = [g.expires_at for g in grants]
     end = horizon if any(e is None for e in expiries) else min(horizon, max(e for e in expiries if e is not None))
     return start, max(end, start + timedelta(microseconds=1))

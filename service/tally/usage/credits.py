@@ -6,8 +6,9 @@ write's transaction and after the limit's lock, for the hard stop while usage is
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime, tzinfo
+from datetime import datetime, timedelta, tzinfo
 from functools import cached_property
 from uuid import UUID
 
@@ -17,7 +18,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tally.db.models import CreditGrantRecord
 from tally.db.repositories import GrantRepository
 from tally.domain.plans import Entitlement, Limit, Using
+from tally.domain.problems import FieldError
 from tally.metering.credits import Allowance, Burn, GrantTerms, Window, burn, burn_order, segments, span
+from tally.metering.events import NewEvent
+from tally.metering.limits import WatchedPeriod
+from tally.metering.periods import rfc3339
 from tally.metering.totals import TotalsQuery, TotalsSource
 from tally.usage.reading import UsageReader
 
@@ -50,6 +55,29 @@ class FeatureCredits(msgspec.Struct):
         """The burn-down with ``added`` usage (window index -> quantity) on top of what was read."""
         usage = [q + added.get(i, 0) for i, q in enumerate(self.usage)]
         return burn(self.grants, self.allowance, self.windows, usage)
+
+    def first_uncovered(self, added: Sequence[tuple[NewEvent, int]]) -> NewEvent | None:
+        """The first of ``added`` (new events with what each adds, in batch order) after which some period has
+        more overage than the grants cover than it had before; None when allowance and credits cover them all.
+        A late event counts where it belongs in time: it may move later usage onto other grants, or past them."""
+
+        def grows(after: Burn) -> bool:
+            return any(over > self.burn.uncovered.get(period, 0) for period, over in after.uncovered.items())
+
+        starts = [start for start, _ in self.windows]
+        running: dict[int, int] = {}
+        whole: dict[int, int] = {}
+        for event, quantity in added:
+            i = bisect_right(starts, event.timestamp) - 1
+            whole[i] = whole.get(i, 0) + quantity
+        if not grows(self.reburn(whole)):
+            return None
+        for event, quantity in added:
+            i = bisect_right(starts, event.timestamp) - 1
+            running[i] = running.get(i, 0) + quantity
+            if grows(self.reburn(running)):
+                return event
+        return None
 
 
 def with_credits(entitlement: Entitlement, credits: FeatureCredits, now: datetime) -> Entitlement:
@@ -107,13 +135,47 @@ class CreditBalances:
         grants: Sequence[GrantTerms],
         allowance: Allowance | None,
         now: datetime,
-        since: datetime | None = None,
-        latest_usage: datetime | None = None,
+        covering: Sequence[datetime] = (),
     ) -> FeatureCredits:
-        """The burn-down of ``grants`` over the time they cover (from ``since`` too, when earlier), as it stands."""
-        start, end = span(grants, now, latest_usage)
-        windows = segments(grants, allowance, min(start, since) if since else start, end)
+        """The burn-down of ``grants`` as it stands, over the time they cover and the periods of ``covering``."""
+        start, end = span(grants, now)
+        if covering:
+            start, end = min(start, *covering), max(end, max(covering) + timedelta(microseconds=1))
+        windows = segments(grants, allowance, start, end)
         query = TotalsQuery(feature_keys=(feature_key,), windows=tuple(windows))
         totals = await UsageReader(self.session, self.totals_source).totals(tenant_id, query)
         usage = [total.quantity for total in totals]
         return FeatureCredits(list(grants), allowance, windows, usage, burn(grants, allowance, windows, usage))
+
+
+def limit_members(period: WatchedPeriod, used: int, credits_remaining: int, reserved: int = 0) -> dict[str, object]:
+    """The machine-readable members of a ``limit-exceeded`` problem for ``period``."""
+    left = max(period.limit - used, 0) + credits_remaining - reserved
+    return {
+        "limit": period.limit,
+        "used": used,
+        "reserved": reserved,
+        "credits_remaining": credits_remaining,
+        "remaining": max(left, 0),
+        "period_end": rfc3339(period.end),
+    }
+
+
+def credit_exceeded(
+    period: WatchedPeriod, event: NewEvent, credits: FeatureCredits
+) -> tuple[FieldError, dict[str, object]]:
+    """The problem's entry for the event that allowance and credits cannot cover, with its period's members."""
+    assert credits.allowance is not None  # a rejecting limit is an allowance
+    start, end = credits.allowance.period_of(event.timestamp)
+    used = credits.burn.period_usage.get(start, 0)
+    left = credits.credits_remaining(event.timestamp)
+    error = FieldError(
+        field=f"events[{event.index}]",
+        message=(
+            f"feature '{period.feature_key}' would go over its limit of {credits.allowance.limit} per "
+            f"{credits.allowance.period.value} and its credits (used {used} from {rfc3339(start)} to {rfc3339(end)}; "
+            f"credits left then: {left}); nothing of the batch was stored: grant credits, wait for the next period, "
+            "or raise the limit"
+        ),
+    )
+    return error, limit_members(msgspec.structs.replace(period, start=start, end=end), used, left)

@@ -37,6 +37,7 @@ from tally.metering.limits import WatchedPeriod
 from tally.metering.periods import as_utc, rfc3339, zone
 from tally.metering.sketches import sketch_cells
 from tally.metering.totals import TotalsQuery, TotalsSource
+from tally.usage.credits import CreditBalances, FeatureCredits, allowance_of, credit_exceeded, limit_members
 from tally.usage.events import event_out
 from tally.usage.reading import UsageReader
 from tally.webhooks.outbox import AlertOutbox, Crossing
@@ -85,6 +86,10 @@ class UsageRecorder:
     def sketches(self) -> SketchRepository:
         return SketchRepository(session=self.session)
 
+    @cached_property
+    def credit_balances(self) -> CreditBalances:
+        return CreditBalances(self.session, self.totals_source)
+
     async def record(self, tenant_id: UUID, batch: UsageBatch, received_at: datetime) -> IngestResult:
         """Store a batch atomically; events already known under their key are duplicates, not counted."""
         events = self._prepare(batch, received_at)
@@ -92,7 +97,7 @@ class UsageRecorder:
         await self.transaction.lock_catalog(exclusive=False)
         dimensioned = await self._check_features(events)
         sketched = await self.features.sketched(dimensioned) if dimensioned else {}
-        watched, counted = await self._watched_limits(tenant_id, events)
+        watched, counted, credited = await self._watched_limits(tenant_id, events, received_at)
         # Sorted keys: concurrent batches that share keys take their row locks in the same order.
         events.sort(key=lambda e: e.idempotency_key)
         inserted = await self.events.insert_new(tenant_id, events, received_at)
@@ -100,7 +105,7 @@ class UsageRecorder:
         if known:
             await self._check_duplicates(tenant_id, known)
         if watched:
-            await self._check_limits(watched, inserted)
+            await self._check_limits(watched, inserted, credited)
             await self.outbox.record(tenant_id, _crossings(watched, inserted), received_at)
         # Buckets last: their rows are the ones concurrent batches of a tenant contend for, so hold their
         # locks for the shortest time, until the commit right after.
@@ -203,26 +208,37 @@ class UsageRecorder:
         return {key for key, dimensions in declared.items() if dimensions}
 
     async def _watched_limits(
-        self, tenant_id: UUID, events: Sequence[NewEvent]
-    ) -> tuple[dict[WatchedPeriod, PeriodCheck], dict[WatchedPeriod, list[NewEvent]]]:
+        self, tenant_id: UUID, events: Sequence[NewEvent], now: datetime
+    ) -> tuple[dict[WatchedPeriod, PeriodCheck], dict[WatchedPeriod, list[NewEvent]], dict[str, FeatureCredits]]:
         """The periods of the tenant's rejecting or notifying limits that the batch adds to, locked (PostgreSQL:
         one advisory lock per tenant, feature and period), each with its events and its usage read after the lock:
         a concurrent batch of the same period has committed by then, and the next waits for this one, so each
         sees the usage before it exactly (a rejection is exact, and no crossing goes unseen). Batches without
         such a limit take no lock. Apart, unlocked: the notifying periods of distinct counts, whose value cannot be
-        folded event by event; their thresholds are checked after the commit (``_record_distinct_crossings``)."""
+        folded event by event; their thresholds are checked after the commit (``_record_distinct_crossings``).
+
+        A rejecting limit's feature with credit grants also takes its credits' lock (grants span periods) and reads
+        the grants' burn-down (``tally.usage.credits``), which judges its events instead of the period alone."""
         terms = await self.tenant_plans.terms(tenant_id)
         if terms is None:
-            return {}, {}
+            return {}, {}, {}
         tz = zone(terms.timezone)
         effective = limits.effective(terms.plan_limits, terms.overrides)
         periods = limits.watched_periods(events, effective, tz)
         if not periods:
-            return {}, {}
+            return {}, {}, {}
         distinct = await self._distinct_counts(effective)
         counted = {p: found for p, found in periods.items() if p.feature_key in distinct}
         periods = {p: found for p, found in periods.items() if p.feature_key not in distinct}
-        await self.transaction.lock_limits([p.lock_key(tenant_id) for p in periods])
+        rejecting = {p.feature_key for p in periods if p.rejects}
+        grants = await self.credit_balances.grants(tenant_id, rejecting) if rejecting else {}
+        credit_locks = [f"{tenant_id}/{key}/credits" for key in grants]
+        await self.transaction.lock_limits([p.lock_key(tenant_id) for p in periods] + credit_locks)
+        credited = {}
+        for key, found in grants.items():
+            times = [e.timestamp for e in events if e.feature_key == key]
+            allowance = allowance_of(effective[key], tz)
+            credited[key] = await self.credit_balances.burn_down(tenant_id, key, found, allowance, now, times)
         by_window: dict[tuple[datetime, datetime], list[WatchedPeriod]] = {}
         for period in periods:
             by_window.setdefault((period.start, period.end), []).append(period)
@@ -231,7 +247,7 @@ class UsageRecorder:
             used = await self._period_states(tenant_id, [p.feature_key for p in group], start, end)
             for period in group:
                 checks[period] = PeriodCheck(periods[period], *used[period.feature_key])
-        return checks, counted
+        return checks, counted, credited
 
     async def _distinct_counts(self, effective: dict[str, Limit]) -> set[str]:
         """The features with a notifying limit that count distinct values."""
@@ -267,20 +283,50 @@ class UsageRecorder:
         rows = await self.totals_repository.one_window(tenant_id, feature_keys, ranges, USAGE_BUCKETS)
         return {row.feature_key: (row.aggregation, row.state) for row in rows}
 
-    async def _check_limits(self, watched: dict[WatchedPeriod, PeriodCheck], inserted: set[str]) -> None:
-        """Refuse the whole batch (409) when its new events would take a rejecting limit's period over the
-        limit; duplicates add nothing."""
-        over = []
+    async def _check_limits(
+        self, watched: dict[WatchedPeriod, PeriodCheck], inserted: set[str], credited: dict[str, FeatureCredits]
+    ) -> None:
+        """Refuse the whole batch (409) when its new events would take a rejecting limit's period over the limit
+        (with credit grants: over the allowance and what the grants active then have left); duplicates add
+        nothing. The problem's members describe the first refused event's period."""
+        over: list[tuple[FieldError, dict[str, object]]] = []
+        judged: set[str] = set()
         for period, check in sorted(watched.items(), key=lambda item: item[1].events[0].index):
-            if not period.rejects:
+            if not period.rejects or period.feature_key in judged:
                 continue
-            new = [e for e in check.events if e.idempotency_key in inserted]
-            event = limits.first_over(period.limit, check.aggregation, check.used, new)
+            credits = credited.get(period.feature_key)
+            if credits is not None:  # judged once for all its periods: a grant spans them
+                judged.add(period.feature_key)
+                new = [
+                    (e, value(check.aggregation, State.of_event(e.quantity, e.latest_key)))
+                    for e in self._new_of_feature(watched, period.feature_key, inserted)
+                ]
+                event = credits.first_uncovered(new)
+                if event is not None:
+                    over.append(credit_exceeded(period, event, credits))
+                continue
+            new_events = [e for e in check.events if e.idempotency_key in inserted]
+            event = limits.first_over(period.limit, check.aggregation, check.used, new_events)
             if event is not None:
-                over.append(limits.exceeded(period, event, value(check.aggregation, check.used)))
+                used = value(check.aggregation, check.used)
+                over.append((limits.exceeded(period, event, used), limit_members(period, used, 0)))
         if over:
             await self.transaction.rollback()
-            raise LimitExceeded.fields(over)
+            raise LimitExceeded.fields([error for error, _ in over]).with_members(**over[0][1])
+
+    @staticmethod
+    def _new_of_feature(
+        watched: dict[WatchedPeriod, PeriodCheck], feature_key: str, inserted: set[str]
+    ) -> list[NewEvent]:
+        """The new events of a feature, in all its watched periods, in batch order."""
+        found = [
+            e
+            for period, check in watched.items()
+            if period.feature_key == feature_key
+            for e in check.events
+            if e.idempotency_key in inserted
+        ]
+        return sorted(found, key=lambda e: e.index)
 
     async def _check_duplicates(self, tenant_id: UUID, known: Sequence[NewEvent]) -> None:
         """A key already stored must carry the same content; otherwise the whole batch is refused (409). A

@@ -2,7 +2,7 @@
 
 import type { Client, ClientMeta, Options as Options2, RequestResult, TDataShape } from './client';
 import { client } from './client.gen';
-import type { CreateWebhookEndpointData, CreateWebhookEndpointErrors, CreateWebhookEndpointResponses, DeleteTenantPlanData, DeleteTenantPlanErrors, DeleteTenantPlanResponses, DeleteWebhookEndpointData, DeleteWebhookEndpointErrors, DeleteWebhookEndpointResponses, GetEntitlementData, GetEntitlementErrors, GetEntitlementResponses, GetTenantPlanData, GetTenantPlanErrors, GetTenantPlanResponses, GetUsageTotalsData, GetUsageTotalsErrors, GetUsageTotalsResponses, HealthLiveData, HealthLiveResponses, HealthReadyData, HealthReadyErrors, HealthReadyResponses, ListEntitlementsData, ListEntitlementsErrors, ListEntitlementsResponses, ListFeaturesData, ListFeaturesErrors, ListFeaturesResponses, ListPlansData, ListPlansErrors, ListPlansResponses, ListUsageEventsData, ListUsageEventsErrors, ListUsageEventsResponses, ListWebhookDeliveriesData, ListWebhookDeliveriesErrors, ListWebhookDeliveriesResponses, ListWebhookEndpointsData, ListWebhookEndpointsErrors, ListWebhookEndpointsResponses, PutFeatureData, PutFeatureErrors, PutFeatureResponses, PutPlanData, PutPlanErrors, PutPlanResponses, PutTenantPlanData, PutTenantPlanErrors, PutTenantPlanResponses, RecordUsageEventsData, RecordUsageEventsErrors, RecordUsageEventsResponses, RetryWebhookDeliveryData, RetryWebhookDeliveryErrors, RetryWebhookDeliveryResponses, RotateWebhookEndpointSecretData, RotateWebhookEndpointSecretErrors, RotateWebhookEndpointSecretResponses, VoidUsageEventData, VoidUsageEventErrors, VoidUsageEventResponses } from './types.gen';
+import type { CreateGrantData, CreateGrantErrors, CreateGrantResponses, CreateWebhookEndpointData, CreateWebhookEndpointErrors, CreateWebhookEndpointResponses, DeleteTenantPlanData, DeleteTenantPlanErrors, DeleteTenantPlanResponses, DeleteWebhookEndpointData, DeleteWebhookEndpointErrors, DeleteWebhookEndpointResponses, GetEntitlementData, GetEntitlementErrors, GetEntitlementResponses, GetTenantPlanData, GetTenantPlanErrors, GetTenantPlanResponses, GetUsageTotalsData, GetUsageTotalsErrors, GetUsageTotalsResponses, HealthLiveData, HealthLiveResponses, HealthReadyData, HealthReadyErrors, HealthReadyResponses, ListEntitlementsData, ListEntitlementsErrors, ListEntitlementsResponses, ListFeaturesData, ListFeaturesErrors, ListFeaturesResponses, ListGrantsData, ListGrantsErrors, ListGrantsResponses, ListPlansData, ListPlansErrors, ListPlansResponses, ListUsageEventsData, ListUsageEventsErrors, ListUsageEventsResponses, ListWebhookDeliveriesData, ListWebhookDeliveriesErrors, ListWebhookDeliveriesResponses, ListWebhookEndpointsData, ListWebhookEndpointsErrors, ListWebhookEndpointsResponses, PutFeatureData, PutFeatureErrors, PutFeatureResponses, PutPlanData, PutPlanErrors, PutPlanResponses, PutTenantPlanData, PutTenantPlanErrors, PutTenantPlanResponses, RecordUsageEventsData, RecordUsageEventsErrors, RecordUsageEventsResponses, RetryWebhookDeliveryData, RetryWebhookDeliveryErrors, RetryWebhookDeliveryResponses, RotateWebhookEndpointSecretData, RotateWebhookEndpointSecretErrors, RotateWebhookEndpointSecretResponses, VoidGrantData, VoidGrantErrors, VoidGrantResponses, VoidUsageEventData, VoidUsageEventErrors, VoidUsageEventResponses } from './types.gen';
 
 export type Options<TData extends TDataShape = TDataShape, ThrowOnError extends boolean = boolean, TResponse = unknown> = Options2<TData, ThrowOnError, TResponse> & {
     /**
@@ -90,6 +90,47 @@ export const getEntitlement = <ThrowOnError extends boolean = false>(options: Op
     security: [{ scheme: 'bearer', type: 'http' }],
     url: '/api/v1/billing/tenants/{tenant_id}/entitlements/{feature_key}',
     ...options
+});
+
+/**
+ * A tenant's grants with their balances now
+ *
+ * Every grant (or those of `feature_key`, in `state`), by feature in burn-down order, voided ones last: `used` is the usage charged to it so far, `remaining` what is left, computed from the same totals `usage-totals` answers. Any role of the tenant, platform.
+ */
+export const listGrants = <ThrowOnError extends boolean = false>(options: Options<ListGrantsData, ThrowOnError>): RequestResult<ListGrantsResponses, ListGrantsErrors, ThrowOnError> => (options.client ?? client).get<ListGrantsResponses, ListGrantsErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/billing/tenants/{tenant_id}/grants',
+    ...options
+});
+
+/**
+ * Grant credits of a feature to a tenant
+ *
+ * Adds `amount` of the feature (in its unit) on top of the plan's allowance, from `effective_at` (default now) until `expires_at` (none: never). Usage beyond the allowance burns the active grants, lowest `priority` first, then the soonest expiry, then the oldest. The same `grant_id` with the same content again is 200 with the stored grant; with other content 409. A feature whose aggregation does not sum is a 400. Platform role only.
+ */
+export const createGrant = <ThrowOnError extends boolean = false>(options: Options<CreateGrantData, ThrowOnError>): RequestResult<CreateGrantResponses, CreateGrantErrors, ThrowOnError> => (options.client ?? client).post<CreateGrantResponses, CreateGrantErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/billing/tenants/{tenant_id}/grants',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * Void a grant
+ *
+ * The grant stops covering usage, kept with who voided it, when and why; the usage it covered moves to the next grants in order, or becomes overage. Voiding a voided grant changes nothing. Platform role only.
+ */
+export const voidGrant = <ThrowOnError extends boolean = false>(options: Options<VoidGrantData, ThrowOnError>): RequestResult<VoidGrantResponses, VoidGrantErrors, ThrowOnError> => (options.client ?? client).post<VoidGrantResponses, VoidGrantErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/billing/tenants/{tenant_id}/grants/{grant_id}/void',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
 });
 
 /**

@@ -38,11 +38,19 @@ export type Enforcement = 'none' | 'reject';
  * Entitlement
  */
 export type Entitlement = {
+    /**
+     * What the grants active now have left, together.
+     */
+    credits_remaining?: number;
     enforcement: Enforcement;
     /**
      * Lower-case identifier of a metered feature.
      */
     feature_key: string;
+    /**
+     * The amounts of the grants active now, together.
+     */
+    granted?: number;
     limit: number | null;
     over_limit: boolean;
     period: LimitPeriod;
@@ -51,6 +59,11 @@ export type Entitlement = {
     remaining: number | null;
     unit: string;
     used: number;
+    using?: Using;
+    /**
+     * The grant usage burns now (`using: credits`), first in burn-down order.
+     */
+    using_grant?: string | null;
 };
 
 /**
@@ -96,6 +109,67 @@ export type FeatureIn = {
 export type FieldError = {
     field: string;
     message: string;
+};
+
+/**
+ * Grant
+ */
+export type Grant = {
+    amount: number;
+    created_at: string;
+    effective_at: string;
+    expires_at: string | null;
+    feature_key: string;
+    grant_id: string;
+    note: string | null;
+    priority: number;
+    remaining: number;
+    state: GrantState;
+    used: number;
+    void_reason: string | null;
+    voided_at: string | null;
+};
+
+/**
+ * GrantIn
+ */
+export type GrantIn = {
+    amount: number;
+    /**
+     * When it starts to cover usage; default now.
+     */
+    effective_at?: string | null;
+    /**
+     * When it stops covering usage; none: never.
+     */
+    expires_at?: string | null;
+    /**
+     * Lower-case identifier of a metered feature.
+     */
+    feature_key: string;
+    /**
+     * Client-chosen id of a grant: re-sending a create with the same id is the same grant.
+     */
+    grant_id: string;
+    note?: string | null;
+    /**
+     * Burn-down order: 0 burns first.
+     */
+    priority?: number;
+};
+
+/**
+ * GrantState
+ *
+ * Where a grant stands now: not yet effective, burning, used up, past its expiry, or voided.
+ */
+export type GrantState = 'scheduled' | 'active' | 'depleted' | 'expired' | 'voided';
+
+/**
+ * GrantVoid
+ */
+export type GrantVoid = {
+    reason: string;
 };
 
 /**
@@ -287,6 +361,14 @@ export type UsageTotal = {
     window_end: string;
     window_start: string;
 };
+
+/**
+ * Using
+ *
+ * What the feature's next unit of usage draws from: the period's ``allowance`` (or no limit at all), the
+ * tenant's ``credits``, or nothing (``exhausted``: allowance and credits are used up).
+ */
+export type Using = 'allowance' | 'credits' | 'exhausted';
 
 /**
  * VoidIn
@@ -702,6 +784,185 @@ export type GetEntitlementResponses = {
 };
 
 export type GetEntitlementResponse = GetEntitlementResponses[keyof GetEntitlementResponses];
+
+export type ListGrantsData = {
+    body?: never;
+    path: {
+        /**
+         * The tenant whose usage is recorded or read.
+         */
+        tenant_id: string;
+    };
+    query?: {
+        /**
+         * Only this feature's grants.
+         */
+        feature_key?: string | null;
+        /**
+         * Only grants in this state.
+         */
+        state?: GrantState | null;
+    };
+    url: '/api/v1/billing/tenants/{tenant_id}/grants';
+};
+
+export type ListGrantsErrors = {
+    /**
+     * Malformed or out-of-range input; `detail` and `errors` name the field.
+     */
+    400: Problem;
+    /**
+     * No bearer token, or an invalid, expired or unsigned one.
+     */
+    401: Problem;
+    /**
+     * The token's role lacks the right, or it belongs to another tenant.
+     */
+    403: Problem;
+    /**
+     * The tenant's rate limit is used up (only when `TALLY_RATE_LIMIT_*` is set); retry after `Retry-After`.
+     */
+    429: Problem;
+    /**
+     * The database is unreachable; retry after `Retry-After` seconds.
+     */
+    503: Problem;
+};
+
+export type ListGrantsError = ListGrantsErrors[keyof ListGrantsErrors];
+
+export type ListGrantsResponses = {
+    /**
+     * Request fulfilled, document follows
+     */
+    200: Array<Grant>;
+};
+
+export type ListGrantsResponse = ListGrantsResponses[keyof ListGrantsResponses];
+
+export type CreateGrantData = {
+    body: GrantIn;
+    path: {
+        /**
+         * The tenant whose usage is recorded or read.
+         */
+        tenant_id: string;
+    };
+    query?: never;
+    url: '/api/v1/billing/tenants/{tenant_id}/grants';
+};
+
+export type CreateGrantErrors = {
+    /**
+     * Malformed or out-of-range input; `detail` and `errors` name the field.
+     */
+    400: Problem;
+    /**
+     * No bearer token, or an invalid, expired or unsigned one.
+     */
+    401: Problem;
+    /**
+     * The token's role lacks the right, or it belongs to another tenant.
+     */
+    403: Problem;
+    /**
+     * An idempotency key reused with different content, an immutable catalog field changed, or a batch that would take usage over a rejecting limit (`urn:tally:problem:limit-exceeded`, naming `events[i]`).
+     */
+    409: Problem;
+    /**
+     * The request body is larger than the configured limit.
+     */
+    413: Problem;
+    /**
+     * The body is not sent as `Content-Type: application/json`.
+     */
+    415: Problem;
+    /**
+     * The tenant's rate limit is used up (only when `TALLY_RATE_LIMIT_*` is set); retry after `Retry-After`.
+     */
+    429: Problem;
+    /**
+     * The database is unreachable; retry after `Retry-After` seconds.
+     */
+    503: Problem;
+};
+
+export type CreateGrantError = CreateGrantErrors[keyof CreateGrantErrors];
+
+export type CreateGrantResponses = {
+    /**
+     * Request fulfilled, document follows
+     */
+    200: Grant;
+    /**
+     * The grant was created.
+     */
+    201: Grant;
+};
+
+export type CreateGrantResponse = CreateGrantResponses[keyof CreateGrantResponses];
+
+export type VoidGrantData = {
+    body: GrantVoid;
+    path: {
+        /**
+         * The tenant whose usage is recorded or read.
+         */
+        tenant_id: string;
+        /**
+         * The grant's `grant_id`.
+         */
+        grant_id: string;
+    };
+    query?: never;
+    url: '/api/v1/billing/tenants/{tenant_id}/grants/{grant_id}/void';
+};
+
+export type VoidGrantErrors = {
+    /**
+     * Malformed or out-of-range input; `detail` and `errors` name the field.
+     */
+    400: Problem;
+    /**
+     * No bearer token, or an invalid, expired or unsigned one.
+     */
+    401: Problem;
+    /**
+     * The token's role lacks the right, or it belongs to another tenant.
+     */
+    403: Problem;
+    /**
+     * No such event, or no plan, for this tenant.
+     */
+    404: Problem;
+    /**
+     * The request body is larger than the configured limit.
+     */
+    413: Problem;
+    /**
+     * The body is not sent as `Content-Type: application/json`.
+     */
+    415: Problem;
+    /**
+     * The tenant's rate limit is used up (only when `TALLY_RATE_LIMIT_*` is set); retry after `Retry-After`.
+     */
+    429: Problem;
+    /**
+     * The database is unreachable; retry after `Retry-After` seconds.
+     */
+    503: Problem;
+};
+
+export type VoidGrantError = VoidGrantErrors[keyof VoidGrantErrors];
+
+export type VoidGrantResponses = {
+    /**
+     * Request fulfilled, document follows
+     */
+    200: Grant;
+};
+
+export type VoidGrantResponse = VoidGrantResponses[keyof VoidGrantResponses];
 
 export type DeleteTenantPlanData = {
     body?: never;

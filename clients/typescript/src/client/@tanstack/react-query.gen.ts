@@ -3,8 +3,8 @@
 import { type DefaultError, type InfiniteData, infiniteQueryOptions, queryOptions, type UseMutationOptions } from '@tanstack/react-query';
 
 import { client } from '../client.gen';
-import { createWebhookEndpoint, deleteTenantPlan, deleteWebhookEndpoint, getEntitlement, getTenantPlan, getUsageTotals, healthLive, healthReady, listEntitlements, listFeatures, listPlans, listUsageEvents, listWebhookDeliveries, listWebhookEndpoints, type Options, putFeature, putPlan, putTenantPlan, recordUsageEvents, retryWebhookDelivery, rotateWebhookEndpointSecret, voidUsageEvent } from '../sdk.gen';
-import type { CreateWebhookEndpointData, CreateWebhookEndpointError, CreateWebhookEndpointResponse, DeleteTenantPlanData, DeleteTenantPlanError, DeleteTenantPlanResponse, DeleteWebhookEndpointData, DeleteWebhookEndpointError, DeleteWebhookEndpointResponse, GetEntitlementData, GetEntitlementError, GetEntitlementResponse, GetTenantPlanData, GetTenantPlanError, GetTenantPlanResponse, GetUsageTotalsData, GetUsageTotalsError, GetUsageTotalsResponse, HealthLiveData, HealthLiveResponse, HealthReadyData, HealthReadyError, HealthReadyResponse, ListEntitlementsData, ListEntitlementsError, ListEntitlementsResponse, ListFeaturesData, ListFeaturesError, ListFeaturesResponse, ListPlansData, ListPlansError, ListPlansResponse, ListUsageEventsData, ListUsageEventsError, ListUsageEventsResponse, ListWebhookDeliveriesData, ListWebhookDeliveriesError, ListWebhookDeliveriesResponse, ListWebhookEndpointsData, ListWebhookEndpointsError, ListWebhookEndpointsResponse, PutFeatureData, PutFeatureError, PutFeatureResponse, PutPlanData, PutPlanError, PutPlanResponse, PutTenantPlanData, PutTenantPlanError, PutTenantPlanResponse, RecordUsageEventsData, RecordUsageEventsError, RecordUsageEventsResponse, RetryWebhookDeliveryData, RetryWebhookDeliveryError, RetryWebhookDeliveryResponse, RotateWebhookEndpointSecretData, RotateWebhookEndpointSecretError, RotateWebhookEndpointSecretResponse, VoidUsageEventData, VoidUsageEventError, VoidUsageEventResponse } from '../types.gen';
+import { createGrant, createWebhookEndpoint, deleteTenantPlan, deleteWebhookEndpoint, getEntitlement, getTenantPlan, getUsageTotals, healthLive, healthReady, listEntitlements, listFeatures, listGrants, listPlans, listUsageEvents, listWebhookDeliveries, listWebhookEndpoints, type Options, putFeature, putPlan, putTenantPlan, recordUsageEvents, retryWebhookDelivery, rotateWebhookEndpointSecret, voidGrant, voidUsageEvent } from '../sdk.gen';
+import type { CreateGrantData, CreateGrantError, CreateGrantResponse, CreateWebhookEndpointData, CreateWebhookEndpointError, CreateWebhookEndpointResponse, DeleteTenantPlanData, DeleteTenantPlanError, DeleteTenantPlanResponse, DeleteWebhookEndpointData, DeleteWebhookEndpointError, DeleteWebhookEndpointResponse, GetEntitlementData, GetEntitlementError, GetEntitlementResponse, GetTenantPlanData, GetTenantPlanError, GetTenantPlanResponse, GetUsageTotalsData, GetUsageTotalsError, GetUsageTotalsResponse, HealthLiveData, HealthLiveResponse, HealthReadyData, HealthReadyError, HealthReadyResponse, ListEntitlementsData, ListEntitlementsError, ListEntitlementsResponse, ListFeaturesData, ListFeaturesError, ListFeaturesResponse, ListGrantsData, ListGrantsError, ListGrantsResponse, ListPlansData, ListPlansError, ListPlansResponse, ListUsageEventsData, ListUsageEventsError, ListUsageEventsResponse, ListWebhookDeliveriesData, ListWebhookDeliveriesError, ListWebhookDeliveriesResponse, ListWebhookEndpointsData, ListWebhookEndpointsError, ListWebhookEndpointsResponse, PutFeatureData, PutFeatureError, PutFeatureResponse, PutPlanData, PutPlanError, PutPlanResponse, PutTenantPlanData, PutTenantPlanError, PutTenantPlanResponse, RecordUsageEventsData, RecordUsageEventsError, RecordUsageEventsResponse, RetryWebhookDeliveryData, RetryWebhookDeliveryError, RetryWebhookDeliveryResponse, RotateWebhookEndpointSecretData, RotateWebhookEndpointSecretError, RotateWebhookEndpointSecretResponse, VoidGrantData, VoidGrantError, VoidGrantResponse, VoidUsageEventData, VoidUsageEventError, VoidUsageEventResponse } from '../types.gen';
 
 export type QueryKey<TOptions extends Options> = [
     Pick<TOptions, 'baseUrl' | 'body' | 'headers' | 'path' | 'query'> & {
@@ -156,6 +156,64 @@ export const getEntitlementOptions = (options: Options<GetEntitlementData>) => q
     },
     queryKey: getEntitlementQueryKey(options)
 });
+
+export const listGrantsQueryKey = (options: Options<ListGrantsData>) => createQueryKey('listGrants', options);
+
+/**
+ * A tenant's grants with their balances now
+ *
+ * Every grant (or those of `feature_key`, in `state`), by feature in burn-down order, voided ones last: `used` is the usage charged to it so far, `remaining` what is left, computed from the same totals `usage-totals` answers. Any role of the tenant, platform.
+ */
+export const listGrantsOptions = (options: Options<ListGrantsData>) => queryOptions<ListGrantsResponse, ListGrantsError, ListGrantsResponse, ReturnType<typeof listGrantsQueryKey>>({
+    queryFn: async ({ queryKey, signal }) => {
+        const { data } = await listGrants({
+            ...options,
+            ...queryKey[0],
+            signal,
+            throwOnError: true
+        });
+        return data;
+    },
+    queryKey: listGrantsQueryKey(options)
+});
+
+/**
+ * Grant credits of a feature to a tenant
+ *
+ * Adds `amount` of the feature (in its unit) on top of the plan's allowance, from `effective_at` (default now) until `expires_at` (none: never). Usage beyond the allowance burns the active grants, lowest `priority` first, then the soonest expiry, then the oldest. The same `grant_id` with the same content again is 200 with the stored grant; with other content 409. A feature whose aggregation does not sum is a 400. Platform role only.
+ */
+export const createGrantMutation = (options?: Partial<Options<CreateGrantData>>): UseMutationOptions<CreateGrantResponse, CreateGrantError, Options<CreateGrantData>> => {
+    const mutationOptions: UseMutationOptions<CreateGrantResponse, CreateGrantError, Options<CreateGrantData>> = {
+        mutationFn: async (fnOptions) => {
+            const { data } = await createGrant({
+                ...options,
+                ...fnOptions,
+                throwOnError: true
+            });
+            return data;
+        }
+    };
+    return mutationOptions;
+};
+
+/**
+ * Void a grant
+ *
+ * The grant stops covering usage, kept with who voided it, when and why; the usage it covered moves to the next grants in order, or becomes overage. Voiding a voided grant changes nothing. Platform role only.
+ */
+export const voidGrantMutation = (options?: Partial<Options<VoidGrantData>>): UseMutationOptions<VoidGrantResponse, VoidGrantError, Options<VoidGrantData>> => {
+    const mutationOptions: UseMutationOptions<VoidGrantResponse, VoidGrantError, Options<VoidGrantData>> = {
+        mutationFn: async (fnOptions) => {
+            const { data } = await voidGrant({
+                ...options,
+                ...fnOptions,
+                throwOnError: true
+            });
+            return data;
+        }
+    };
+    return mutationOptions;
+};
 
 /**
  * Take a tenant off its plan

@@ -39,6 +39,7 @@ from tally.logs import echo_request_id, logging_config
 from tally.metrics import MetricsPlugin
 from tally.plans.controller import PlanController, TenantPlanController
 from tally.providers import dependencies
+from tally.reservations.controller import ReservationController
 from tally.ui import template_config, usage_pages
 from tally.usage.controller import UsageController
 from tally.webhooks.controller import WebhookController
@@ -169,6 +170,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             PlanController,
             TenantPlanController,
             GrantController,
+            ReservationController,
             WebhookController,
             usage_pages(auth),
         ],

@@ -19,6 +19,7 @@ from tally.config import Settings
 from tally.credits.service import GrantService
 from tally.plans.entitlements import Entitlements
 from tally.plans.service import PlanService
+from tally.reservations.service import ReservationService
 from tally.usage.reading import UsageReader
 from tally.usage.recording import UsageRecorder
 from tally.webhooks.service import WebhookService
@@ -65,6 +66,11 @@ async def provide_grants(db_session: NamedDependency[AsyncSession], state: State
     return GrantService(db_session, totals_source=state.settings.totals_source)
 
 
+async def provide_reservations(recorder: NamedDependency[UsageRecorder]) -> ReservationService:
+    """On the recorder's session: a commit records its usage in the hold's transaction."""
+    return ReservationService(recorder)
+
+
 async def provide_webhooks(db_session: NamedDependency[AsyncSession], state: State) -> WebhookService:
     return WebhookService(db_session, allow_private=state.settings.webhook_allow_private)
 
@@ -80,4 +86,5 @@ def dependencies(*, read_replica: bool) -> dict[str, Provide]:
         "catalog": Provide(provide_catalog),
         "webhooks": Provide(provide_webhooks),
         "grants": Provide(provide_grants),
+        "reservations": Provide(provide_reservations),
     }

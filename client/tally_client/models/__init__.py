@@ -1,6 +1,8 @@
 """Contains all the data models used in inputs/outputs"""
 
 from .aggregation import Aggregation
+from .commit_in import CommitIn
+from .commit_in_dimensions import CommitInDimensions
 from .delivery_attempt import DeliveryAttempt
 from .delivery_status import DeliveryStatus
 from .enforcement import Enforcement
@@ -21,6 +23,10 @@ from .plan_assignment import PlanAssignment
 from .plan_assignment_in import PlanAssignmentIn
 from .plan_in import PlanIn
 from .problem import Problem
+from .reservation import Reservation
+from .reservation_in import ReservationIn
+from .reservation_page import ReservationPage
+from .reservation_state import ReservationState
 from .usage_batch import UsageBatch
 from .usage_event import UsageEvent
 from .usage_event_dimensions import UsageEventDimensions
@@ -43,6 +49,8 @@ from .window_size import WindowSize
 
 __all__ = (
     "Aggregation",
+    "CommitIn",
+    "CommitInDimensions",
     "DeliveryAttempt",
     "DeliveryStatus",
     "Enforcement",
@@ -63,6 +71,10 @@ __all__ = (
     "PlanAssignmentIn",
     "PlanIn",
     "Problem",
+    "Reservation",
+    "ReservationIn",
+    "ReservationPage",
+    "ReservationState",
     "UsageBatch",
     "UsageEvent",
     "UsageEventDimensions",

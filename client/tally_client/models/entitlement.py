@@ -32,6 +32,7 @@ class Entitlement:
         used (int):
         credits_remaining (int | Unset): What the grants active now have left, together. Default: 0.
         granted (int | Unset): The amounts of the grants active now, together. Default: 0.
+        reserved (int | Unset): Held by live reservations; `remaining` subtracts it. Default: 0.
         using (Using | Unset): What the feature's next unit of usage draws from: the period's ``allowance`` (or no limit
             at all), the
                 tenant's ``credits``, or nothing (``exhausted``: allowance and credits are used up).
@@ -50,6 +51,7 @@ class Entitlement:
     used: int
     credits_remaining: int | Unset = 0
     granted: int | Unset = 0
+    reserved: int | Unset = 0
     using: Using | Unset = UNSET
     using_grant: None | str | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
@@ -95,6 +97,8 @@ class Entitlement:
 
         granted = self.granted
 
+        reserved = self.reserved
+
         using: str | Unset = UNSET
         if not isinstance(self.using, Unset):
             using = self.using.value
@@ -125,6 +129,8 @@ class Entitlement:
             field_dict["credits_remaining"] = credits_remaining
         if granted is not UNSET:
             field_dict["granted"] = granted
+        if reserved is not UNSET:
+            field_dict["reserved"] = reserved
         if using is not UNSET:
             field_dict["using"] = using
         if using_grant is not UNSET:
@@ -169,6 +175,8 @@ class Entitlement:
 
         granted = d.pop("granted", UNSET)
 
+        reserved = d.pop("reserved", UNSET)
+
         _using = d.pop("using", UNSET)
         using: Using | Unset
         if isinstance(_using, Unset):
@@ -198,6 +206,7 @@ class Entitlement:
             used=used,
             credits_remaining=credits_remaining,
             granted=granted,
+            reserved=reserved,
             using=using,
             using_grant=using_grant,
         )

@@ -222,3 +222,26 @@ class CreditGrantRecord(Base):
     voided_at: Mapped[datetime | None] = mapped_column(DateTimeUTC)
     voided_by: Mapped[str | None] = mapped_column(String(255))
     void_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class ReservationRecord(Base):
+    """A hold of capacity: counts against limits and credits while ``state`` is ``held`` and it has not expired
+    (expiry is not written: a hold past ``expires_at`` is expired by the clock). A commit records the usage as a
+    usage event (``committed_event``) in the same transaction that ends the hold."""
+
+    __tablename__ = "reservation"
+    # The live holds of a feature: read by every hold and by batches under a rejecting limit.
+    __table_args__ = (Index(None, "tenant_id", "feature_key", "state"),)
+
+    tenant_id: Mapped[UUID] = mapped_column(Uuid, primary_key=True)
+    reservation_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    feature_key: Mapped[str] = mapped_column(String(64))
+    quantity: Mapped[int] = mapped_column(BigInteger)
+    expires_in_seconds: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(16))  # held, committed, released
+    created_at: Mapped[datetime] = mapped_column(DateTimeUTC)
+    expires_at: Mapped[datetime] = mapped_column(DateTimeUTC)
+    ended_at: Mapped[datetime | None] = mapped_column(DateTimeUTC)
+    ended_before_commit: Mapped[str | None] = mapped_column(String(16))  # released or expired
+    committed_event: Mapped[str | None] = mapped_column(String(255))
+    committed_quantity: Mapped[int | None] = mapped_column(BigInteger)

@@ -117,6 +117,7 @@ class Entitlement(msgspec.Struct, kw_only=True, frozen=True):
     period: LimitPeriod
     period_start: datetime
     period_end: datetime
+    reserved: Annotated[int, Meta(description="Held by live reservations; `remaining` subtracts it.")] = 0
     granted: Annotated[int, Meta(description="The amounts of the grants active now, together.")] = 0
     credits_remaining: Annotated[int, Meta(description="What the grants active now have left, together.")] = 0
     using: Using = Using.ALLOWANCE

@@ -12,7 +12,9 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from uuid import UUID
 
-from tally.db.repositories import TenantPlanRepository
+import msgspec
+
+from tally.db.repositories import ReservationRepository, TenantPlanRepository
 from tally.domain.errors import UnknownFeature
 from tally.domain.keys import check_feature_key
 from tally.domain.plans import Entitlement, LimitPeriod
@@ -66,6 +68,13 @@ class Entitlements:
             allowance = allowance_of(applying.get(key), tz)
             credits = await balances.burn_down(tenant_id, key, grants, allowance, now)
             found[key] = with_credits(found[key], credits, now)
+        for key, reserved in (
+            await ReservationRepository(session=self.usage.session).reserved(tenant_id, found, now)
+        ).items():
+            left = found[key].remaining
+            found[key] = msgspec.structs.replace(
+                found[key], reserved=reserved, remaining=None if left is None else max(left - reserved, 0)
+            )
         return [found[key] for key in sorted(found)]
 
     async def entitlement(self, tenant_id: UUID, feature_key: str, now: datetime) -> Entitlement:

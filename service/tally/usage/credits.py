@@ -56,26 +56,43 @@ class FeatureCredits(msgspec.Struct):
         usage = [q + added.get(i, 0) for i, q in enumerate(self.usage)]
         return burn(self.grants, self.allowance, self.windows, usage)
 
-    def first_uncovered(self, added: Sequence[tuple[NewEvent, int]]) -> NewEvent | None:
+    def window_of(self, instant: datetime) -> int:
+        return bisect_right([start for start, _ in self.windows], instant) - 1
+
+    def held(self, reserved: int, now: datetime) -> dict[int, int]:
+        """Live holds as usage: ``reserved`` at ``now``."""
+        return {self.window_of(now): reserved} if reserved else {}
+
+    def covers(self, quantity: int, reserved: int, now: datetime) -> bool:
+        """Whether allowance and credits cover ``quantity`` more at ``now`` on top of the live holds."""
+        before = self.reburn(self.held(reserved, now)).uncovered
+        after = self.reburn(self.held(reserved + quantity, now)).uncovered
+        return all(over <= before.get(period, 0) for period, over in after.items())
+
+    def first_uncovered(self, added: Sequence[tuple[NewEvent, int]], held: Mapping[int, int]) -> NewEvent | None:
         """The first of ``added`` (new events with what each adds, in batch order) after which some period has
-        more overage than the grants cover than it had before; None when allowance and credits cover them all.
-        A late event counts where it belongs in time: it may move later usage onto other grants, or past them."""
+        more overage than the grants cover than it had with ``held`` (live holds, as usage) alone; None when
+        allowance and credits cover them all. A late event counts where it belongs in time: it may move later
+        usage onto other grants, or past them."""
+        before = self.reburn(held).uncovered
 
-        def grows(after: Burn) -> bool:
-            return any(over > self.burn.uncovered.get(period, 0) for period, over in after.uncovered.items())
+        def grows(running: dict[int, int]) -> bool:
+            after = self.reburn(running).uncovered
+            return any(over > before.get(period, 0) for period, over in after.items())
 
-        starts = [start for start, _ in self.windows]
-        running: dict[int, int] = {}
-        whole: dict[int, int] = {}
-        for event, quantity in added:
-            i = bisect_right(starts, event.timestamp) - 1
-            whole[i] = whole.get(i, 0) + quantity
-        if not grows(self.reburn(whole)):
-            return None
-        for event, quantity in added:
-            i = bisect_right(starts, event.timestamp) - 1
+        def add(running: dict[int, int], event: NewEvent, quantity: int) -> None:
+            i = self.window_of(event.timestamp)
             running[i] = running.get(i, 0) + quantity
-            if grows(self.reburn(running)):
+
+        whole = dict(held)
+        for event, quantity in added:
+            add(whole, event, quantity)
+        if not grows(whole):
+            return None
+        running = dict(held)
+        for event, quantity in added:
+            add(running, event, quantity)
+            if grows(running):
                 return event
         return None
 
@@ -148,7 +165,7 @@ class CreditBalances:
         return FeatureCredits(list(grants), allowance, windows, usage, burn(grants, allowance, windows, usage))
 
 
-def limit_members(period: WatchedPeriod, used: int, credits_remaining: int, reserved: int = 0) -> dict[str, object]:
+def limit_members(period: WatchedPeriod, used: int, credits_remaining: int, reserved: int) -> dict[str, object]:
     """The machine-readable members of a ``limit-exceeded`` problem for ``period``."""
     left = max(period.limit - used, 0) + credits_remaining - reserved
     return {
@@ -162,7 +179,7 @@ def limit_members(period: WatchedPeriod, used: int, credits_remaining: int, rese
 
 
 def credit_exceeded(
-    period: WatchedPeriod, event: NewEvent, credits: FeatureCredits
+    period: WatchedPeriod, event: NewEvent, credits: FeatureCredits, reserved: int
 ) -> tuple[FieldError, dict[str, object]]:
     """The problem's entry for the event that allowance and credits cannot cover, with its period's members."""
     assert credits.allowance is not None  # a rejecting limit is an allowance
@@ -174,8 +191,8 @@ def credit_exceeded(
         message=(
             f"feature '{period.feature_key}' would go over its limit of {credits.allowance.limit} per "
             f"{credits.allowance.period.value} and its credits (used {used} from {rfc3339(start)} to {rfc3339(end)}; "
-            f"credits left then: {left}); nothing of the batch was stored: grant credits, wait for the next period, "
-            "or raise the limit"
+            f"credits left then: {left}; held by reservations: {reserved}); nothing of the batch was stored: grant "
+            "credits, wait for the next period, or raise the limit"
         ),
     )
-    return error, limit_members(msgspec.structs.replace(period, start=start, end=end), used, left)
+    return error, limit_members(msgspec.structs.replace(period, start=start, end=end), used, left, reserved)

@@ -11,12 +11,12 @@ from datetime import datetime, timedelta
 from functools import cached_property
 from uuid import UUID
 
-import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tally.db.repositories import (
     BucketRepository,
     FeatureRepository,
+    ReservationRepository,
     SketchRepository,
     TenantPlanRepository,
     TotalsRepository,
@@ -24,7 +24,7 @@ from tally.db.repositories import (
 )
 from tally.db.transaction import Transaction
 from tally.domain.catalog import Aggregation
-from tally.domain.errors import IdempotencyConflict, InvalidInput, LimitExceeded, NotFound, UnknownFeature
+from tally.domain.errors import IdempotencyConflict, InvalidInput, NotFound, UnknownFeature
 from tally.domain.keys import MAX_DIMENSION_VALUE
 from tally.domain.plans import Limit
 from tally.domain.problems import FieldError
@@ -37,19 +37,12 @@ from tally.metering.limits import WatchedPeriod
 from tally.metering.periods import as_utc, rfc3339, zone
 from tally.metering.sketches import sketch_cells
 from tally.metering.totals import TotalsQuery, TotalsSource
-from tally.usage.credits import CreditBalances, FeatureCredits, allowance_of, credit_exceeded, limit_members
+from tally.usage import hard_limits
+from tally.usage.credits import CreditBalances, FeatureCredits, allowance_of
 from tally.usage.events import event_out
+from tally.usage.hard_limits import PeriodCheck
 from tally.usage.reading import UsageReader
 from tally.webhooks.outbox import AlertOutbox, Crossing
-
-
-class PeriodCheck(msgspec.Struct, frozen=True):
-    """A rejecting or notifying limit's period of a batch: the batch's events in it, the feature's aggregation
-    and the period's state before the batch (None: no usage yet)."""
-
-    events: list[NewEvent]
-    aggregation: Aggregation
-    used: State | None
 
 
 class UsageRecorder:
@@ -87,6 +80,10 @@ class UsageRecorder:
         return SketchRepository(session=self.session)
 
     @cached_property
+    def reservations(self) -> ReservationRepository:
+        return ReservationRepository(session=self.session)
+
+    @cached_property
     def credit_balances(self) -> CreditBalances:
         return CreditBalances(self.session, self.totals_source)
 
@@ -94,6 +91,22 @@ class UsageRecorder:
         """Store a batch atomically; events already known under their key are duplicates, not counted."""
         events = self._prepare(batch, received_at)
         await self.transaction.begin_write()
+        result, grown = await self.store(tenant_id, batch, events, received_at)
+        await self.transaction.commit()
+        if grown:
+            await self._record_distinct_crossings(tenant_id, grown, received_at)
+        return result
+
+    async def record_committed(self, tenant_id: UUID, batch: UsageBatch, received_at: datetime) -> IngestResult:
+        """Store a reservation's committed usage in the caller's write transaction, whatever the limits say: work
+        that was done is always recorded (it shows as over the limit)."""
+        result, _ = await self.store(tenant_id, batch, self._prepare(batch, received_at), received_at, enforce=False)
+        return result
+
+    async def store(
+        self, tenant_id: UUID, batch: UsageBatch, events: list[NewEvent], received_at: datetime, *, enforce: bool = True
+    ) -> tuple[IngestResult, list[WatchedPeriod]]:
+        """A batch's statements in the caller's write transaction; the periods of distinct counts it grew."""
         await self.transaction.lock_catalog(exclusive=False)
         dimensioned = await self._check_features(events)
         sketched = await self.features.sketched(dimensioned) if dimensioned else {}
@@ -104,8 +117,9 @@ class UsageRecorder:
         known = [e for e in events if e.idempotency_key not in inserted]
         if known:
             await self._check_duplicates(tenant_id, known)
+        if watched and enforce:
+            await self._check_limits(tenant_id, watched, inserted, credited, received_at)
         if watched:
-            await self._check_limits(watched, inserted, credited)
             await self.outbox.record(tenant_id, _crossings(watched, inserted), received_at)
         # Buckets last: their rows are the ones concurrent batches of a tenant contend for, so hold their
         # locks for the shortest time, until the commit right after.
@@ -118,11 +132,8 @@ class UsageRecorder:
         await self.buckets.add_cells(tenant_id, DIMENSION_BUCKETS, dimension_rows)
         # After the usage_bucket upsert: its row locks order the writers of each sketch cell (SketchRepository).
         await self.sketches.add(tenant_id, sketch_cells(new, sketched))
-        await self.transaction.commit()
         grown = [p for p, added in counted.items() if any(e.idempotency_key in inserted for e in added)]
-        if grown:
-            await self._record_distinct_crossings(tenant_id, grown, received_at)
-        return IngestResult(accepted=len(inserted), duplicates=len(batch.events) - len(inserted))
+        return IngestResult(accepted=len(inserted), duplicates=len(batch.events) - len(inserted)), grown
 
     def _prepare(self, batch: UsageBatch, received_at: datetime) -> list[NewEvent]:
         """Normalise timestamps to UTC, refuse future ones, fold identical repeats inside the batch."""
@@ -284,49 +295,21 @@ class UsageRecorder:
         return {row.feature_key: (row.aggregation, row.state) for row in rows}
 
     async def _check_limits(
-        self, watched: dict[WatchedPeriod, PeriodCheck], inserted: set[str], credited: dict[str, FeatureCredits]
+        self,
+        tenant_id: UUID,
+        watched: dict[WatchedPeriod, PeriodCheck],
+        inserted: set[str],
+        credited: dict[str, FeatureCredits],
+        now: datetime,
     ) -> None:
-        """Refuse the whole batch (409) when its new events would take a rejecting limit's period over the limit
-        (with credit grants: over the allowance and what the grants active then have left); duplicates add
-        nothing. The problem's members describe the first refused event's period."""
-        over: list[tuple[FieldError, dict[str, object]]] = []
-        judged: set[str] = set()
-        for period, check in sorted(watched.items(), key=lambda item: item[1].events[0].index):
-            if not period.rejects or period.feature_key in judged:
-                continue
-            credits = credited.get(period.feature_key)
-            if credits is not None:  # judged once for all its periods: a grant spans them
-                judged.add(period.feature_key)
-                new = [
-                    (e, value(check.aggregation, State.of_event(e.quantity, e.latest_key)))
-                    for e in self._new_of_feature(watched, period.feature_key, inserted)
-                ]
-                event = credits.first_uncovered(new)
-                if event is not None:
-                    over.append(credit_exceeded(period, event, credits))
-                continue
-            new_events = [e for e in check.events if e.idempotency_key in inserted]
-            event = limits.first_over(period.limit, check.aggregation, check.used, new_events)
-            if event is not None:
-                used = value(check.aggregation, check.used)
-                over.append((limits.exceeded(period, event, used), limit_members(period, used, 0)))
-        if over:
+        """Refuse the whole batch (409) when its new events do not fit a rejecting limit (``hard_limits``), live
+        reservations counting as usage now."""
+        rejecting = {p.feature_key for p in watched if p.rejects}
+        reserved = await self.reservations.reserved(tenant_id, rejecting, now) if rejecting else {}
+        refusal = hard_limits.refusal(watched, inserted, credited, reserved, now)
+        if refusal is not None:
             await self.transaction.rollback()
-            raise LimitExceeded.fields([error for error, _ in over]).with_members(**over[0][1])
-
-    @staticmethod
-    def _new_of_feature(
-        watched: dict[WatchedPeriod, PeriodCheck], feature_key: str, inserted: set[str]
-    ) -> list[NewEvent]:
-        """The new events of a feature, in all its watched periods, in batch order."""
-        found = [
-            e
-            for period, check in watched.items()
-            if period.feature_key == feature_key
-            for e in check.events
-            if e.idempotency_key in inserted
-        ]
-        return sorted(found, key=lambda e: e.index)
+            raise refusal
 
     async def _check_duplicates(self, tenant_id: UUID, known: Sequence[NewEvent]) -> None:
         """A key already stored must carry the same content; otherwise the whole batch is refused (409). A

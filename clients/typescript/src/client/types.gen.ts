@@ -14,6 +14,30 @@ export type ClientOptions = {
 export type Aggregation = 'sum' | 'count' | 'max' | 'min' | 'latest' | 'unique_count';
 
 /**
+ * CommitIn
+ */
+export type CommitIn = {
+    /**
+     * Values of dimensions the feature declares, each 1 to 128 characters. Part of the event's content: re-sending its key with other dimensions is a 409.
+     */
+    dimensions?: {
+        [key: string]: string;
+    };
+    /**
+     * Unique per tenant, forever: re-sending the same key never counts twice.
+     */
+    idempotency_key: string;
+    /**
+     * Whole units used.
+     */
+    quantity: number;
+    /**
+     * When the usage happened; default now.
+     */
+    timestamp?: string | null;
+};
+
+/**
  * DeliveryAttempt
  */
 export type DeliveryAttempt = {
@@ -57,6 +81,10 @@ export type Entitlement = {
     period_end: string;
     period_start: string;
     remaining: number | null;
+    /**
+     * Held by live reservations; `remaining` subtracts it.
+     */
+    reserved?: number;
     unit: string;
     used: number;
     using?: Using;
@@ -276,6 +304,65 @@ export type Problem = {
     title: string;
     type: string;
 };
+
+/**
+ * Reservation
+ */
+export type Reservation = {
+    /**
+     * The idempotency key of the committed usage.
+     */
+    committed_event: string | null;
+    committed_quantity: number | null;
+    created_at: string;
+    /**
+     * `released` or `expired` when the hold had ended before its commit recorded the usage.
+     */
+    ended_before_commit?: ReservationState | null;
+    expires_at: string;
+    feature_key: string;
+    quantity: number;
+    reservation_id: string;
+    state: ReservationState;
+};
+
+/**
+ * ReservationIn
+ */
+export type ReservationIn = {
+    /**
+     * Lifetime of the hold: it ends by itself then.
+     */
+    expires_in_seconds?: number;
+    /**
+     * Lower-case identifier of a metered feature.
+     */
+    feature_key: string;
+    /**
+     * The upper bound to hold.
+     */
+    quantity: number;
+    /**
+     * Client-chosen id of a hold: re-sending a hold with the same id is the same hold.
+     */
+    reservation_id: string;
+};
+
+/**
+ * ReservationPage
+ */
+export type ReservationPage = {
+    items: Array<Reservation>;
+    next_cursor: string | null;
+};
+
+/**
+ * ReservationState
+ *
+ * ``held`` while it counts against limits and credits; ``committed`` with its usage recorded; ``released``
+ * without usage; ``expired``: its lifetime ran out before a commit or a release.
+ */
+export type ReservationState = 'held' | 'committed' | 'released' | 'expired';
 
 /**
  * UsageBatch
@@ -1113,6 +1200,247 @@ export type PutTenantPlanResponses = {
 };
 
 export type PutTenantPlanResponse = PutTenantPlanResponses[keyof PutTenantPlanResponses];
+
+export type ListReservationsData = {
+    body?: never;
+    path: {
+        /**
+         * The tenant whose usage is recorded or read.
+         */
+        tenant_id: string;
+    };
+    query?: {
+        /**
+         * Only holds in this state.
+         */
+        state?: ReservationState | null;
+        /**
+         * Reservations per page.
+         */
+        limit?: number;
+        /**
+         * `next_cursor` of the previous page; a cursor this API did not return is a 400.
+         */
+        cursor?: string | null;
+    };
+    url: '/api/v1/billing/tenants/{tenant_id}/reservations';
+};
+
+export type ListReservationsErrors = {
+    /**
+     * Malformed or out-of-range input; `detail` and `errors` name the field.
+     */
+    400: Problem;
+    /**
+     * No bearer token, or an invalid, expired or unsigned one.
+     */
+    401: Problem;
+    /**
+     * The token's role lacks the right, or it belongs to another tenant.
+     */
+    403: Problem;
+    /**
+     * The tenant's rate limit is used up (only when `TALLY_RATE_LIMIT_*` is set); retry after `Retry-After`.
+     */
+    429: Problem;
+    /**
+     * The database is unreachable; retry after `Retry-After` seconds.
+     */
+    503: Problem;
+};
+
+export type ListReservationsError = ListReservationsErrors[keyof ListReservationsErrors];
+
+export type ListReservationsResponses = {
+    /**
+     * Request fulfilled, document follows
+     */
+    200: ReservationPage;
+};
+
+export type ListReservationsResponse = ListReservationsResponses[keyof ListReservationsResponses];
+
+export type CreateReservationData = {
+    body: ReservationIn;
+    path: {
+        /**
+         * The tenant whose usage is recorded or read.
+         */
+        tenant_id: string;
+    };
+    query?: never;
+    url: '/api/v1/billing/tenants/{tenant_id}/reservations';
+};
+
+export type CreateReservationErrors = {
+    /**
+     * Malformed or out-of-range input; `detail` and `errors` name the field.
+     */
+    400: Problem;
+    /**
+     * No bearer token, or an invalid, expired or unsigned one.
+     */
+    401: Problem;
+    /**
+     * The token's role lacks the right, or it belongs to another tenant.
+     */
+    403: Problem;
+    /**
+     * An idempotency key reused with different content, an immutable catalog field changed, or a batch that would take usage over a rejecting limit (`urn:tally:problem:limit-exceeded`, naming `events[i]`).
+     */
+    409: Problem;
+    /**
+     * The request body is larger than the configured limit.
+     */
+    413: Problem;
+    /**
+     * The body is not sent as `Content-Type: application/json`.
+     */
+    415: Problem;
+    /**
+     * The tenant's rate limit is used up (only when `TALLY_RATE_LIMIT_*` is set); retry after `Retry-After`.
+     */
+    429: Problem;
+    /**
+     * The database is unreachable; retry after `Retry-After` seconds.
+     */
+    503: Problem;
+};
+
+export type CreateReservationError = CreateReservationErrors[keyof CreateReservationErrors];
+
+export type CreateReservationResponses = {
+    /**
+     * Request fulfilled, document follows
+     */
+    200: Reservation;
+    /**
+     * The hold was made.
+     */
+    201: Reservation;
+};
+
+export type CreateReservationResponse = CreateReservationResponses[keyof CreateReservationResponses];
+
+export type CommitReservationData = {
+    body: CommitIn;
+    path: {
+        /**
+         * The tenant whose usage is recorded or read.
+         */
+        tenant_id: string;
+        /**
+         * The hold's `reservation_id`.
+         */
+        reservation_id: string;
+    };
+    query?: never;
+    url: '/api/v1/billing/tenants/{tenant_id}/reservations/{reservation_id}/commit';
+};
+
+export type CommitReservationErrors = {
+    /**
+     * Malformed or out-of-range input; `detail` and `errors` name the field.
+     */
+    400: Problem;
+    /**
+     * No bearer token, or an invalid, expired or unsigned one.
+     */
+    401: Problem;
+    /**
+     * The token's role lacks the right, or it belongs to another tenant.
+     */
+    403: Problem;
+    /**
+     * No such event, or no plan, for this tenant.
+     */
+    404: Problem;
+    /**
+     * An idempotency key reused with different content, an immutable catalog field changed, or a batch that would take usage over a rejecting limit (`urn:tally:problem:limit-exceeded`, naming `events[i]`).
+     */
+    409: Problem;
+    /**
+     * The request body is larger than the configured limit.
+     */
+    413: Problem;
+    /**
+     * The body is not sent as `Content-Type: application/json`.
+     */
+    415: Problem;
+    /**
+     * The tenant's rate limit is used up (only when `TALLY_RATE_LIMIT_*` is set); retry after `Retry-After`.
+     */
+    429: Problem;
+    /**
+     * The database is unreachable; retry after `Retry-After` seconds.
+     */
+    503: Problem;
+};
+
+export type CommitReservationError = CommitReservationErrors[keyof CommitReservationErrors];
+
+export type CommitReservationResponses = {
+    /**
+     * Request fulfilled, document follows
+     */
+    200: Reservation;
+};
+
+export type CommitReservationResponse = CommitReservationResponses[keyof CommitReservationResponses];
+
+export type ReleaseReservationData = {
+    body?: never;
+    path: {
+        /**
+         * The tenant whose usage is recorded or read.
+         */
+        tenant_id: string;
+        /**
+         * The hold's `reservation_id`.
+         */
+        reservation_id: string;
+    };
+    query?: never;
+    url: '/api/v1/billing/tenants/{tenant_id}/reservations/{reservation_id}/release';
+};
+
+export type ReleaseReservationErrors = {
+    /**
+     * Malformed or out-of-range input; `detail` and `errors` name the field.
+     */
+    400: Problem;
+    /**
+     * No bearer token, or an invalid, expired or unsigned one.
+     */
+    401: Problem;
+    /**
+     * The token's role lacks the right, or it belongs to another tenant.
+     */
+    403: Problem;
+    /**
+     * No such event, or no plan, for this tenant.
+     */
+    404: Problem;
+    /**
+     * The tenant's rate limit is used up (only when `TALLY_RATE_LIMIT_*` is set); retry after `Retry-After`.
+     */
+    429: Problem;
+    /**
+     * The database is unreachable; retry after `Retry-After` seconds.
+     */
+    503: Problem;
+};
+
+export type ReleaseReservationError = ReleaseReservationErrors[keyof ReleaseReservationErrors];
+
+export type ReleaseReservationResponses = {
+    /**
+     * Request fulfilled, document follows
+     */
+    200: Reservation;
+};
+
+export type ReleaseReservationResponse = ReleaseReservationResponses[keyof ReleaseReservationResponses];
 
 export type ListUsageEventsData = {
     body?: never;

@@ -8,6 +8,7 @@ from tally.db.repositories.features import FeatureRepository
 from tally.db.repositories.grants import GrantRepository
 from tally.db.repositories.plans import PlanRepository, TenantPlanRepository
 from tally.db.repositories.rate_limits import RateLimitCounterRepository
+from tally.db.repositories.reservations import ReservationRepository
 from tally.db.repositories.sketches import SketchRepository
 from tally.db.repositories.totals import TotalsRepository
 from tally.db.repositories.webhooks import AlertRepository, DeliveryRepository, WebhookEndpointRepository
@@ -21,6 +22,7 @@ __all__ = [
     "GrantRepository",
     "PlanRepository",
     "RateLimitCounterRepository",
+    "ReservationRepository",
     "SketchRepository",
     "TenantPlanRepository",
     "TotalsRepository",

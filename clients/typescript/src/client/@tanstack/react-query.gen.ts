@@ -3,8 +3,8 @@
 import { type DefaultError, type InfiniteData, infiniteQueryOptions, queryOptions, type UseMutationOptions } from '@tanstack/react-query';
 
 import { client } from '../client.gen';
-import { createGrant, createWebhookEndpoint, deleteTenantPlan, deleteWebhookEndpoint, getEntitlement, getTenantPlan, getUsageTotals, healthLive, healthReady, listEntitlements, listFeatures, listGrants, listPlans, listUsageEvents, listWebhookDeliveries, listWebhookEndpoints, type Options, putFeature, putPlan, putTenantPlan, recordUsageEvents, retryWebhookDelivery, rotateWebhookEndpointSecret, voidGrant, voidUsageEvent } from '../sdk.gen';
-import type { CreateGrantData, CreateGrantError, CreateGrantResponse, CreateWebhookEndpointData, CreateWebhookEndpointError, CreateWebhookEndpointResponse, DeleteTenantPlanData, DeleteTenantPlanError, DeleteTenantPlanResponse, DeleteWebhookEndpointData, DeleteWebhookEndpointError, DeleteWebhookEndpointResponse, GetEntitlementData, GetEntitlementError, GetEntitlementResponse, GetTenantPlanData, GetTenantPlanError, GetTenantPlanResponse, GetUsageTotalsData, GetUsageTotalsError, GetUsageTotalsResponse, HealthLiveData, HealthLiveResponse, HealthReadyData, HealthReadyError, HealthReadyResponse, ListEntitlementsData, ListEntitlementsError, ListEntitlementsResponse, ListFeaturesData, ListFeaturesError, ListFeaturesResponse, ListGrantsData, ListGrantsError, ListGrantsResponse, ListPlansData, ListPlansError, ListPlansResponse, ListUsageEventsData, ListUsageEventsError, ListUsageEventsResponse, ListWebhookDeliveriesData, ListWebhookDeliveriesError, ListWebhookDeliveriesResponse, ListWebhookEndpointsData, ListWebhookEndpointsError, ListWebhookEndpointsResponse, PutFeatureData, PutFeatureError, PutFeatureResponse, PutPlanData, PutPlanError, PutPlanResponse, PutTenantPlanData, PutTenantPlanError, PutTenantPlanResponse, RecordUsageEventsData, RecordUsageEventsError, RecordUsageEventsResponse, RetryWebhookDeliveryData, RetryWebhookDeliveryError, RetryWebhookDeliveryResponse, RotateWebhookEndpointSecretData, RotateWebhookEndpointSecretError, RotateWebhookEndpointSecretResponse, VoidGrantData, VoidGrantError, VoidGrantResponse, VoidUsageEventData, VoidUsageEventError, VoidUsageEventResponse } from '../types.gen';
+import { commitReservation, createGrant, createReservation, createWebhookEndpoint, deleteTenantPlan, deleteWebhookEndpoint, getEntitlement, getTenantPlan, getUsageTotals, healthLive, healthReady, listEntitlements, listFeatures, listGrants, listPlans, listReservations, listUsageEvents, listWebhookDeliveries, listWebhookEndpoints, type Options, putFeature, putPlan, putTenantPlan, recordUsageEvents, releaseReservation, retryWebhookDelivery, rotateWebhookEndpointSecret, voidGrant, voidUsageEvent } from '../sdk.gen';
+import type { CommitReservationData, CommitReservationError, CommitReservationResponse, CreateGrantData, CreateGrantError, CreateGrantResponse, CreateReservationData, CreateReservationError, CreateReservationResponse, CreateWebhookEndpointData, CreateWebhookEndpointError, CreateWebhookEndpointResponse, DeleteTenantPlanData, DeleteTenantPlanError, DeleteTenantPlanResponse, DeleteWebhookEndpointData, DeleteWebhookEndpointError, DeleteWebhookEndpointResponse, GetEntitlementData, GetEntitlementError, GetEntitlementResponse, GetTenantPlanData, GetTenantPlanError, GetTenantPlanResponse, GetUsageTotalsData, GetUsageTotalsError, GetUsageTotalsResponse, HealthLiveData, HealthLiveResponse, HealthReadyData, HealthReadyError, HealthReadyResponse, ListEntitlementsData, ListEntitlementsError, ListEntitlementsResponse, ListFeaturesData, ListFeaturesError, ListFeaturesResponse, ListGrantsData, ListGrantsError, ListGrantsResponse, ListPlansData, ListPlansError, ListPlansResponse, ListReservationsData, ListReservationsError, ListReservationsResponse, ListUsageEventsData, ListUsageEventsError, ListUsageEventsResponse, ListWebhookDeliveriesData, ListWebhookDeliveriesError, ListWebhookDeliveriesResponse, ListWebhookEndpointsData, ListWebhookEndpointsError, ListWebhookEndpointsResponse, PutFeatureData, PutFeatureError, PutFeatureResponse, PutPlanData, PutPlanError, PutPlanResponse, PutTenantPlanData, PutTenantPlanError, PutTenantPlanResponse, RecordUsageEventsData, RecordUsageEventsError, RecordUsageEventsResponse, ReleaseReservationData, ReleaseReservationError, ReleaseReservationResponse, RetryWebhookDeliveryData, RetryWebhookDeliveryError, RetryWebhookDeliveryResponse, RotateWebhookEndpointSecretData, RotateWebhookEndpointSecretError, RotateWebhookEndpointSecretResponse, VoidGrantData, VoidGrantError, VoidGrantResponse, VoidUsageEventData, VoidUsageEventError, VoidUsageEventResponse } from '../types.gen';
 
 export type QueryKey<TOptions extends Options> = [
     Pick<TOptions, 'baseUrl' | 'body' | 'headers' | 'path' | 'query'> & {
@@ -273,16 +273,16 @@ export const putTenantPlanMutation = (options?: Partial<Options<PutTenantPlanDat
     return mutationOptions;
 };
 
-export const listUsageEventsQueryKey = (options: Options<ListUsageEventsData>) => createQueryKey('listUsageEvents', options);
+export const listReservationsQueryKey = (options: Options<ListReservationsData>) => createQueryKey('listReservations', options);
 
 /**
- * List recorded events, voided ones included
+ * A tenant's reservations, newest first
  *
- * Events oldest first (by timestamp, then key), filtered by feature and by the half-open period `[period_start, period_end)` (either bound may be omitted: no bound). Pass `next_cursor` back as `cursor` for the next page; it is null on the last one. With `Accept: text/csv`: every event of the filters (after `cursor`, if given) as CSV, streamed, not a page (`limit` does not apply).
+ * A page of holds (`state=` filters), newest first. Any role of the tenant, platform.
  */
-export const listUsageEventsOptions = (options: Options<ListUsageEventsData>) => queryOptions<ListUsageEventsResponse, ListUsageEventsError, ListUsageEventsResponse, ReturnType<typeof listUsageEventsQueryKey>>({
+export const listReservationsOptions = (options: Options<ListReservationsData>) => queryOptions<ListReservationsResponse, ListReservationsError, ListReservationsResponse, ReturnType<typeof listReservationsQueryKey>>({
     queryFn: async ({ queryKey, signal }) => {
-        const { data } = await listUsageEvents({
+        const { data } = await listReservations({
             ...options,
             ...queryKey[0],
             signal,
@@ -290,7 +290,7 @@ export const listUsageEventsOptions = (options: Options<ListUsageEventsData>) =>
         });
         return data;
     },
-    queryKey: listUsageEventsQueryKey(options)
+    queryKey: listReservationsQueryKey(options)
 });
 
 const createInfiniteParams = <K extends Pick<QueryKey<Options>[0], 'body' | 'headers' | 'path' | 'query'>>(queryKey: QueryKey<Options>, page: K) => {
@@ -321,6 +321,115 @@ const createInfiniteParams = <K extends Pick<QueryKey<Options>[0], 'body' | 'hea
     }
     return params as unknown as typeof page;
 };
+
+export const listReservationsInfiniteQueryKey = (options: Options<ListReservationsData>): QueryKey<Options<ListReservationsData>> => createQueryKey('listReservations', options, true);
+
+/**
+ * A tenant's reservations, newest first
+ *
+ * A page of holds (`state=` filters), newest first. Any role of the tenant, platform.
+ */
+export const listReservationsInfiniteOptions = (options: Options<ListReservationsData>) => {
+    const opts = infiniteQueryOptions<ListReservationsResponse, ListReservationsError, InfiniteData<ListReservationsResponse>, QueryKey<Options<ListReservationsData>>, string | null | Pick<QueryKey<Options<ListReservationsData>>[0], 'body' | 'headers' | 'path' | 'query'>>(
+    // @ts-ignore
+    {
+        queryFn: async ({ pageParam, queryKey, signal }) => {
+            // @ts-ignore
+            const page: Pick<QueryKey<Options<ListReservationsData>>[0], 'body' | 'headers' | 'path' | 'query'> = typeof pageParam === 'object' ? pageParam : {
+                query: {
+                    cursor: pageParam
+                }
+            };
+            const params = createInfiniteParams(queryKey, page);
+            const { data } = await listReservations({
+                ...options,
+                ...params,
+                signal,
+                throwOnError: true
+            });
+            return data;
+        },
+        queryKey: listReservationsInfiniteQueryKey(options)
+    });
+    return opts as Omit<typeof opts, 'initialData'>;
+};
+
+/**
+ * Hold capacity before the work
+ *
+ * Holds `quantity` of the feature for `expires_in_seconds` (default 300): 201 when, under a rejecting limit, the allowance plus credits minus usage and every other live hold cover it, else 409 `limit-exceeded` (with `limit`, `used`, `reserved`, `credits_remaining`, `remaining`, `period_end`). Without a rejecting limit a hold always succeeds. The same `reservation_id` with the same content again is 200 with the stored hold; other content 409. Roles admin, owner, platform.
+ */
+export const createReservationMutation = (options?: Partial<Options<CreateReservationData>>): UseMutationOptions<CreateReservationResponse, CreateReservationError, Options<CreateReservationData>> => {
+    const mutationOptions: UseMutationOptions<CreateReservationResponse, CreateReservationError, Options<CreateReservationData>> = {
+        mutationFn: async (fnOptions) => {
+            const { data } = await createReservation({
+                ...options,
+                ...fnOptions,
+                throwOnError: true
+            });
+            return data;
+        }
+    };
+    return mutationOptions;
+};
+
+/**
+ * Record the real usage and end the hold
+ *
+ * Records `quantity` as one usage event of the hold's feature under `idempotency_key`, whatever the limits say (work that was done is always recorded), and ends the hold in the same transaction. The same commit again answers the same; another one on a committed hold is a 409. On a released or expired hold the usage is still recorded, and `ended_before_commit` says how the hold had ended. Roles admin, owner, platform.
+ */
+export const commitReservationMutation = (options?: Partial<Options<CommitReservationData>>): UseMutationOptions<CommitReservationResponse, CommitReservationError, Options<CommitReservationData>> => {
+    const mutationOptions: UseMutationOptions<CommitReservationResponse, CommitReservationError, Options<CommitReservationData>> = {
+        mutationFn: async (fnOptions) => {
+            const { data } = await commitReservation({
+                ...options,
+                ...fnOptions,
+                throwOnError: true
+            });
+            return data;
+        }
+    };
+    return mutationOptions;
+};
+
+/**
+ * End a hold without usage
+ *
+ * Frees the held capacity at once; a hold that has ended already is answered as it is. Roles admin, owner, platform.
+ */
+export const releaseReservationMutation = (options?: Partial<Options<ReleaseReservationData>>): UseMutationOptions<ReleaseReservationResponse, ReleaseReservationError, Options<ReleaseReservationData>> => {
+    const mutationOptions: UseMutationOptions<ReleaseReservationResponse, ReleaseReservationError, Options<ReleaseReservationData>> = {
+        mutationFn: async (fnOptions) => {
+            const { data } = await releaseReservation({
+                ...options,
+                ...fnOptions,
+                throwOnError: true
+            });
+            return data;
+        }
+    };
+    return mutationOptions;
+};
+
+export const listUsageEventsQueryKey = (options: Options<ListUsageEventsData>) => createQueryKey('listUsageEvents', options);
+
+/**
+ * List recorded events, voided ones included
+ *
+ * Events oldest first (by timestamp, then key), filtered by feature and by the half-open period `[period_start, period_end)` (either bound may be omitted: no bound). Pass `next_cursor` back as `cursor` for the next page; it is null on the last one. With `Accept: text/csv`: every event of the filters (after `cursor`, if given) as CSV, streamed, not a page (`limit` does not apply).
+ */
+export const listUsageEventsOptions = (options: Options<ListUsageEventsData>) => queryOptions<ListUsageEventsResponse, ListUsageEventsError, ListUsageEventsResponse, ReturnType<typeof listUsageEventsQueryKey>>({
+    queryFn: async ({ queryKey, signal }) => {
+        const { data } = await listUsageEvents({
+            ...options,
+            ...queryKey[0],
+            signal,
+            throwOnError: true
+        });
+        return data;
+    },
+    queryKey: listUsageEventsQueryKey(options)
+});
 
 export const listUsageEventsInfiniteQueryKey = (options: Options<ListUsageEventsData>): QueryKey<Options<ListUsageEventsData>> => createQueryKey('listUsageEvents', options, true);
 

@@ -16,6 +16,7 @@ from tally.domain.plans import Entitlement
 from tally.domain.usage import UsageTotal
 from tally.domain.webhooks import DeliveryStatus, RecentAlert
 from tally.metering.sketches import BOUND, CONFIDENCE
+from tally.ui.credits import CreditsView
 from tally.ui.limits import CardLimit, DayValue, LimitView, card_limit
 from tally.ui.periods import Period, PeriodChoice, amount, day_label, span_label
 
@@ -47,6 +48,8 @@ class FeatureCard(msgspec.Struct, frozen=True):
     limit: LimitView | None = None
     approximate_text: str | None = None
     """Set when the totals are estimates: what their error bound is."""
+    credits: CreditsView | None = None
+    """The feature's active grants and live holds, when it has any."""
 
 
 APPROXIMATE_TEXT = (

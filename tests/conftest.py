@@ -35,6 +35,7 @@ from tally.http.auth import Role, issue_token
 TEST_SECRET = "test-secret-0123456789abcdef-0123456789"
 POSTGRES_ADMIN_URL = os.environ.get("TALLY_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
 TABLES = (
+    "credit_alert",
     "reservation",
     "credit_grant",
     "rate_limit_counter",

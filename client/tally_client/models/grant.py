@@ -23,6 +23,7 @@ class Grant:
         feature_key (str):
         grant_id (str):
         note (None | str):
+        notify_below (int | None):
         priority (int):
         remaining (int):
         state (GrantState): Where a grant stands now: not yet effective, burning, used up, past its expiry, or voided.
@@ -38,6 +39,7 @@ class Grant:
     feature_key: str
     grant_id: str
     note: None | str
+    notify_below: int | None
     priority: int
     remaining: int
     state: GrantState
@@ -87,6 +89,9 @@ class Grant:
         note: None | str
         note = self.note
 
+        notify_below: int | None
+        notify_below = self.notify_below
+
         priority = self.priority
 
         remaining = self.remaining
@@ -122,6 +127,7 @@ class Grant:
                 "feature_key": feature_key,
                 "grant_id": grant_id,
                 "note": note,
+                "notify_below": notify_below,
                 "priority": priority,
                 "remaining": remaining,
                 "state": state,
@@ -168,6 +174,13 @@ class Grant:
 
         note = _parse_note(d.pop("note"))
 
+        def _parse_notify_below(data: object) -> int | None:
+            if data is None:
+                return data
+            return cast(int | None, data)
+
+        notify_below = _parse_notify_below(d.pop("notify_below"))
+
         priority = d.pop("priority")
 
         remaining = d.pop("remaining")
@@ -206,6 +219,7 @@ class Grant:
             feature_key=feature_key,
             grant_id=grant_id,
             note=note,
+            notify_below=notify_below,
             priority=priority,
             remaining=remaining,
             state=state,

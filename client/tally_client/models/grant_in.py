@@ -21,6 +21,8 @@ class GrantIn:
         effective_at (datetime.datetime | None | Unset): When it starts to cover usage; default now.
         expires_at (datetime.datetime | None | Unset): When it stops covering usage; none: never.
         note (None | str | Unset):
+        notify_below (int | None | Unset): A `credits.low` webhook message when the feature's `credits_remaining` falls
+            below this.
         priority (int | Unset): Burn-down order: 0 burns first. Default: 0.
     """
 
@@ -30,6 +32,7 @@ class GrantIn:
     effective_at: datetime.datetime | None | Unset = UNSET
     expires_at: datetime.datetime | None | Unset = UNSET
     note: None | str | Unset = UNSET
+    notify_below: int | None | Unset = UNSET
     priority: int | Unset = 0
 
     def to_dict(self) -> dict[str, Any]:
@@ -75,6 +78,12 @@ class GrantIn:
         else:
             note = self.note
 
+        notify_below: int | None | Unset
+        if isinstance(self.notify_below, Unset):
+            notify_below = UNSET
+        else:
+            notify_below = self.notify_below
+
         priority = self.priority
 
         field_dict: dict[str, Any] = {}
@@ -92,6 +101,8 @@ class GrantIn:
             field_dict["expires_at"] = expires_at
         if note is not UNSET:
             field_dict["note"] = note
+        if notify_below is not UNSET:
+            field_dict["notify_below"] = notify_below
         if priority is not UNSET:
             field_dict["priority"] = priority
 
@@ -149,6 +160,15 @@ class GrantIn:
 
         note = _parse_note(d.pop("note", UNSET))
 
+        def _parse_notify_below(data: object) -> int | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(int | None | Unset, data)
+
+        notify_below = _parse_notify_below(d.pop("notify_below", UNSET))
+
         priority = d.pop("priority", UNSET)
 
         grant_in = cls(
@@ -158,6 +178,7 @@ class GrantIn:
             effective_at=effective_at,
             expires_at=expires_at,
             note=note,
+            notify_below=notify_below,
             priority=priority,
         )
 

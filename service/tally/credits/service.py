@@ -18,6 +18,7 @@ from tally.metering import limits
 from tally.metering.credits import NEVER
 from tally.metering.periods import as_utc, zone
 from tally.metering.totals import TotalsSource
+from tally.usage.credit_alerts import CreditAlerts
 from tally.usage.credits import CreditBalances, allowance_of, terms_of
 
 SUMMING = frozenset({Aggregation.SUM, Aggregation.COUNT})
@@ -57,12 +58,21 @@ class GrantService:
             )
         stored = await self.grants.grant(tenant_id, spec.grant_id)
         if stored is not None:
-            same = (stored.feature_key, stored.amount, stored.priority, stored.expires_at, stored.note) == (
+            stored_content = (
+                stored.feature_key,
+                stored.amount,
+                stored.priority,
+                stored.expires_at,
+                stored.note,
+                stored.notify_below,
+            )
+            same = stored_content == (
                 spec.feature_key,
                 spec.amount,
                 spec.priority,
                 expires_at,
                 spec.note,
+                spec.notify_below,
             ) and (spec.effective_at is None or stored.effective_at == effective_at)
             await self.transaction.rollback()
             if not same:
@@ -79,11 +89,13 @@ class GrantService:
             effective_at=effective_at,
             expires_at=expires_at,
             note=spec.note,
+            notify_below=spec.notify_below,
             created_at=now,
             created_by=by,
         )
         await self.grants.add_grant(record)
         await self.transaction.commit()
+        await CreditAlerts(self.session, self.totals_source).check(tenant_id, [spec.feature_key], now)
         return await self.grant(tenant_id, spec.grant_id, now), True
 
     async def void(self, tenant_id: UUID, grant_id: str, reason: str, by: str, now: datetime) -> Grant:
@@ -93,9 +105,11 @@ class GrantService:
         record = await self.grants.grant(tenant_id, grant_id)
         if record is None:
             raise NotFound.field("grant_id", f"no grant '{grant_id}' for this tenant")
+        feature_key = record.feature_key
         if record.voided_at is None:
             await self.grants.void(record, now, by, reason)
         await self.transaction.commit()
+        await CreditAlerts(self.session, self.totals_source).check(tenant_id, [feature_key], now)
         return await self.grant(tenant_id, grant_id, now)
 
     async def grant(self, tenant_id: UUID, grant_id: str, now: datetime) -> Grant:
@@ -146,6 +160,7 @@ def grant_out(record: CreditGrantRecord, used: int, now: datetime) -> Grant:
         effective_at=record.effective_at,
         expires_at=record.expires_at,
         note=record.note,
+        notify_below=record.notify_below,
         state=state,
         used=used,
         remaining=remaining,

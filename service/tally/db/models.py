@@ -217,6 +217,7 @@ class CreditGrantRecord(Base):
     effective_at: Mapped[datetime] = mapped_column(DateTimeUTC)
     expires_at: Mapped[datetime | None] = mapped_column(DateTimeUTC)
     note: Mapped[str | None] = mapped_column(Text)
+    notify_below: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(DateTimeUTC)
     created_by: Mapped[str] = mapped_column(String(255))
     voided_at: Mapped[datetime | None] = mapped_column(DateTimeUTC)
@@ -245,3 +246,16 @@ class ReservationRecord(Base):
     ended_before_commit: Mapped[str | None] = mapped_column(String(16))  # released or expired
     committed_event: Mapped[str | None] = mapped_column(String(255))
     committed_quantity: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class CreditAlertRecord(Base):
+    """Whether a tenant's remaining credits of a feature were below a threshold (0: depleted) when last looked at:
+    an alert is sent when it goes from not below to below, so exactly once per crossing."""
+
+    __tablename__ = "credit_alert"
+
+    tenant_id: Mapped[UUID] = mapped_column(Uuid, primary_key=True)
+    feature_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    threshold: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    below: Mapped[bool] = mapped_column(Boolean)
+    updated_at: Mapped[datetime] = mapped_column(DateTimeUTC)

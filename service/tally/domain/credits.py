@@ -45,6 +45,17 @@ class GrantIn(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=T
     effective_at: Annotated[Instant, Meta(description="When it starts to cover usage; default now.")] | None = None
     expires_at: Annotated[Instant, Meta(description="When it stops covering usage; none: never.")] | None = None
     note: Note | None = None
+    notify_below: (
+        Annotated[
+            int,
+            Meta(
+                ge=1,
+                le=MAX_QUANTITY,
+                description="A `credits.low` webhook message when the feature's `credits_remaining` falls below this.",
+            ),
+        ]
+        | None
+    ) = None
 
 
 class GrantVoid(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
@@ -63,6 +74,7 @@ class Grant(msgspec.Struct, kw_only=True, frozen=True):
     effective_at: datetime
     expires_at: datetime | None
     note: str | None
+    notify_below: int | None
     state: GrantState
     used: int
     remaining: int

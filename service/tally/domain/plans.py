@@ -51,6 +51,18 @@ class Limit(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=Tru
             },
         ),
     ] = []
+    notify_credits_below: (
+        Annotated[
+            int,
+            Meta(
+                ge=1,
+                le=MAX_QUANTITY,
+                description="A `credits.low` webhook message when the tenant's `credits_remaining` of the feature "
+                "falls below this.",
+            ),
+        ]
+        | None
+    ) = None
 
 
 Limits = Annotated[list[Limit], Meta(max_length=MAX_LIMITS, description="At most one limit per feature.")]

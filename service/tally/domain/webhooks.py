@@ -20,6 +20,8 @@ URL_PATTERN = r"^https?://[^\x00-\x20/?#]+([/?#][^\x00-\x20]*)?$"
 
 class WebhookEventType(StrEnum):
     USAGE_THRESHOLD_CROSSED = "usage.threshold_crossed"
+    CREDITS_LOW = "credits.low"
+    CREDITS_DEPLETED = "credits.depleted"
 
 
 class DeliveryStatus(StrEnum):
@@ -42,7 +44,7 @@ class WebhookEndpointIn(msgspec.Struct, kw_only=True, frozen=True, forbid_unknow
         ),
     ]
     description: Annotated[str, Meta(max_length=MAX_WEBHOOK_DESCRIPTION, pattern=NO_NUL)] | None = None
-    events: Annotated[list[WebhookEventType], Meta(min_length=1, max_length=1)] = msgspec.field(
+    events: Annotated[list[WebhookEventType], Meta(min_length=1, max_length=len(WebhookEventType))] = msgspec.field(
         default_factory=lambda: [WebhookEventType.USAGE_THRESHOLD_CROSSED]
     )
     tenant_id: (
@@ -160,3 +162,20 @@ class AlertMessage(msgspec.Struct, kw_only=True, frozen=True):
     type: WebhookEventType
     timestamp: datetime
     data: ThresholdCrossed
+
+
+class CreditsCrossed(msgspec.Struct, kw_only=True, frozen=True):
+    """The ``data`` of a ``credits.low`` or ``credits.depleted`` message: a tenant's remaining credits of a feature
+    fell below ``threshold`` (0 for ``credits.depleted``: they reached 0)."""
+
+    tenant_id: UUID
+    feature_key: str
+    threshold: int
+    credits_remaining: int
+    granted: int
+
+
+class CreditsMessage(msgspec.Struct, kw_only=True, frozen=True):
+    type: WebhookEventType
+    timestamp: datetime
+    data: CreditsCrossed

@@ -147,8 +147,10 @@ class ReservationService:
         record.committed_event, record.committed_quantity = spec.idempotency_key, spec.quantity
         record.ended_before_commit = None if before is ReservationState.HELD else before.value
         await self.reservations.flush()
+        answer = reservation_out(record, now)
         await self.transaction.commit()
-        return reservation_out(record, now)
+        await self.recorder.credit_alerts.check(tenant_id, [record.feature_key], now)
+        return answer
 
     async def release(self, tenant_id: UUID, reservation_id: str, now: datetime) -> Reservation:
         """End a live hold without usage; a hold that has ended already stays as it is."""

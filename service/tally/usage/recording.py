@@ -38,6 +38,7 @@ from tally.metering.periods import as_utc, rfc3339, zone
 from tally.metering.sketches import sketch_cells
 from tally.metering.totals import TotalsQuery, TotalsSource
 from tally.usage import hard_limits
+from tally.usage.credit_alerts import CreditAlerts
 from tally.usage.credits import CreditBalances, FeatureCredits, allowance_of
 from tally.usage.events import event_out
 from tally.usage.hard_limits import PeriodCheck
@@ -80,6 +81,10 @@ class UsageRecorder:
         return SketchRepository(session=self.session)
 
     @cached_property
+    def credit_alerts(self) -> CreditAlerts:
+        return CreditAlerts(self.session, self.totals_source)
+
+    @cached_property
     def reservations(self) -> ReservationRepository:
         return ReservationRepository(session=self.session)
 
@@ -95,6 +100,8 @@ class UsageRecorder:
         await self.transaction.commit()
         if grown:
             await self._record_distinct_crossings(tenant_id, grown, received_at)
+        # Also for a batch of duplicates: a retry after a failure here records what was missed.
+        await self.credit_alerts.check(tenant_id, {e.feature_key for e in events}, received_at)
         return result
 
     async def record_committed(self, tenant_id: UUID, batch: UsageBatch, received_at: datetime) -> IngestResult:
@@ -345,8 +352,10 @@ class UsageRecorder:
                     await self.sketches.rebuild(tenant_id, event, sketched[event.feature_key])
                 else:
                     await self.buckets.rebuild(tenant_id, event, DIMENSION_BUCKETS)
+        answer = event_out(event)
         await self.transaction.commit()
-        return event_out(event)
+        await self.credit_alerts.check(tenant_id, [answer.feature_key], now)
+        return answer
 
 
 def _crossings(watched: dict[WatchedPeriod, PeriodCheck], inserted: set[str]) -> list[Crossing]:

@@ -150,6 +150,7 @@ export type Grant = {
     feature_key: string;
     grant_id: string;
     note: string | null;
+    notify_below: number | null;
     priority: number;
     remaining: number;
     state: GrantState;
@@ -180,6 +181,10 @@ export type GrantIn = {
      */
     grant_id: string;
     note?: string | null;
+    /**
+     * A `credits.low` webhook message when the feature's `credits_remaining` falls below this.
+     */
+    notify_below?: number | null;
     /**
      * Burn-down order: 0 burns first.
      */
@@ -229,6 +234,10 @@ export type Limit = {
      * Thresholds (percent of the limit, 1 to 1000, unique) for usage alerts.
      */
     notify_at_percent?: Array<number>;
+    /**
+     * A `credits.low` webhook message when the tenant's `credits_remaining` of the feature falls below this.
+     */
+    notify_credits_below?: number | null;
     period?: LimitPeriod;
 };
 
@@ -535,9 +544,7 @@ export type WebhookEndpointCreated = {
  */
 export type WebhookEndpointIn = {
     description?: string | null;
-    events?: [
-        WebhookEventType
-    ];
+    events?: Array<WebhookEventType>;
     /**
      * Only this tenant's alerts go to the endpoint; omitted or null: every tenant's.
      */
@@ -551,7 +558,7 @@ export type WebhookEndpointIn = {
 /**
  * WebhookEventType
  */
-export type WebhookEventType = 'usage.threshold_crossed';
+export type WebhookEventType = 'usage.threshold_crossed' | 'credits.low' | 'credits.depleted';
 
 /**
  * WebhookSecretRotation

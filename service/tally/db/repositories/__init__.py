@@ -2,6 +2,7 @@
 databases, in ``tally.db.dialects``). Each takes the request's session; services never see SQL."""
 
 from tally.db.repositories.buckets import BucketRepository
+from tally.db.repositories.credit_alerts import CreditAlertRepository
 from tally.db.repositories.distinct import DistinctRepository
 from tally.db.repositories.events import UsageEventRepository
 from tally.db.repositories.features import FeatureRepository
@@ -16,6 +17,7 @@ from tally.db.repositories.webhooks import AlertRepository, DeliveryRepository, 
 __all__ = [
     "AlertRepository",
     "BucketRepository",
+    "CreditAlertRepository",
     "DeliveryRepository",
     "DistinctRepository",
     "FeatureRepository",

@@ -31,6 +31,16 @@ class GrantRepository(SQLAlchemyAsyncRepository[CreditGrantRecord]):
             stmt = stmt.where(g.voided_at.is_(None))
         return list((await self.session.scalars(stmt)).all())
 
+    async def granted_features(self, tenant_id: UUID, feature_keys: Iterable[str]) -> set[str]:
+        """Which of ``feature_keys`` have grants that are not voided: one indexed read."""
+        g = CreditGrantRecord
+        stmt = (
+            select(g.feature_key)
+            .where(g.tenant_id == tenant_id, g.feature_key.in_(list(feature_keys)), g.voided_at.is_(None))
+            .distinct()
+        )
+        return set((await self.session.scalars(stmt)).all())
+
     async def add_grant(self, record: CreditGrantRecord) -> None:
         self.session.add(record)
         await self.session.flush()

@@ -1,5 +1,6 @@
 """Credits: ``credit_grant``, an amount of one feature granted to a tenant, with its priority, effective and expiry
-times, and the audit of a void. Balances are computed from usage, so nothing else changes.
+times, its alert threshold and the audit of a void; ``credit_alert``, which side of each alert threshold a tenant's
+remaining credits were on when last looked at. Balances are computed from usage, so nothing else changes.
 
 Revision ID: 0012_credits
 Revises: 0010 (0010_distinct_sketches.py)
@@ -28,6 +29,7 @@ def upgrade() -> None:
         sa.Column("effective_at", DateTimeUTC(), nullable=False),
         sa.Column("expires_at", DateTimeUTC(), nullable=True),
         sa.Column("note", sa.Text(), nullable=True),
+        sa.Column("notify_below", sa.BigInteger(), nullable=True),
         sa.Column("created_at", DateTimeUTC(), nullable=False),
         sa.Column("created_by", sa.String(255), nullable=False),
         sa.Column("voided_at", DateTimeUTC(), nullable=True),
@@ -36,8 +38,18 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("tenant_id", "grant_id", name="pk_credit_grant"),
     )
     op.create_index("ix_credit_grant_tenant_id_feature_key", "credit_grant", ["tenant_id", "feature_key"])
+    op.create_table(
+        "credit_alert",
+        sa.Column("tenant_id", sa.Uuid(), nullable=False),
+        sa.Column("feature_key", sa.String(64), nullable=False),
+        sa.Column("threshold", sa.BigInteger(), nullable=False),
+        sa.Column("below", sa.Boolean(), nullable=False),
+        sa.Column("updated_at", DateTimeUTC(), nullable=False),
+        sa.PrimaryKeyConstraint("tenant_id", "feature_key", "threshold", name="pk_credit_alert"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("credit_alert")
     op.drop_index("ix_credit_grant_tenant_id_feature_key", table_name="credit_grant")
     op.drop_table("credit_grant")

@@ -9,19 +9,16 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tally.db.models import CreditGrantRecord
-from tally.db.repositories import FeatureRepository, GrantRepository, TenantPlanRepository
+from tally.db.repositories import GrantRepository, TenantPlanRepository
 from tally.db.transaction import Transaction
-from tally.domain.catalog import Aggregation
 from tally.domain.credits import Grant, GrantIn, GrantState
-from tally.domain.errors import IdempotencyConflict, InvalidInput, NotFound, UnknownFeature
+from tally.domain.errors import IdempotencyConflict, InvalidInput, NotFound
 from tally.metering import limits
-from tally.metering.credits import NEVER
+from tally.metering.credits import GrantTerms, burn_order
 from tally.metering.periods import as_utc, zone
 from tally.metering.totals import TotalsSource
 from tally.usage.credit_alerts import CreditAlerts
-from tally.usage.credits import CreditBalances, allowance_of, terms_of
-
-SUMMING = frozenset({Aggregation.SUM, Aggregation.COUNT})
+from tally.usage.credits import CreditBalances, allowance_of, check_summing, terms_of
 
 
 class GrantService:
@@ -46,16 +43,7 @@ class GrantService:
             raise InvalidInput.field("expires_at", "must be after effective_at (default: now)")
         await self.transaction.begin_write()
         await self.transaction.lock_limits([f"{tenant_id}/grant/{spec.grant_id}"])
-        found = await FeatureRepository(session=self.session).features([spec.feature_key])
-        if not found:
-            raise UnknownFeature.field("feature_key", f"unknown feature '{spec.feature_key}'")
-        feature = found[0]
-        if feature.aggregation not in SUMMING:
-            raise InvalidInput.field(
-                "feature_key",
-                f"'{spec.feature_key}' aggregates with '{feature.aggregation.value}', which does not sum: credits "
-                "burn down only for features whose aggregation is 'sum' or 'count'",
-            )
+        await check_summing(self.session, spec.feature_key, "credits")
         stored = await self.grants.grant(tenant_id, spec.grant_id)
         if stored is not None:
             stored_content = (
@@ -172,10 +160,6 @@ def grant_out(record: CreditGrantRecord, used: int, now: datetime) -> Grant:
 
 def _burn_order(grant: Grant) -> tuple[int, bool, datetime, datetime, str]:
     """``burn_order`` of an answered grant."""
-    return (
-        grant.priority,
-        grant.expires_at is None,
-        grant.expires_at or NEVER,
-        grant.created_at,
-        grant.grant_id,
+    return burn_order(
+        GrantTerms(grant.grant_id, grant.amount, grant.priority, grant.effective_at, grant.expires_at, grant.created_at)
     )

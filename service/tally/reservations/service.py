@@ -7,10 +7,9 @@ from functools import cached_property
 from uuid import UUID
 
 from tally.db.models import ReservationRecord
-from tally.db.repositories import FeatureRepository, ReservationRepository, TenantPlanRepository
+from tally.db.repositories import ReservationRepository, TenantPlanRepository
 from tally.db.transaction import Transaction
-from tally.domain.catalog import Aggregation
-from tally.domain.errors import IdempotencyConflict, InvalidInput, LimitExceeded, NotFound, UnknownFeature
+from tally.domain.errors import IdempotencyConflict, LimitExceeded, NotFound
 from tally.domain.plans import Enforcement, Limit
 from tally.domain.reservations import CommitIn, Reservation, ReservationIn, ReservationPage, ReservationState
 from tally.domain.usage import UsageBatch, UsageEventIn
@@ -19,11 +18,9 @@ from tally.metering import limits
 from tally.metering.limits import WatchedPeriod
 from tally.metering.periods import rfc3339, zone
 from tally.metering.totals import TotalsQuery
-from tally.usage.credits import CreditBalances, allowance_of, limit_members
+from tally.usage.credits import CreditBalances, allowance_of, check_summing, limit_members
 from tally.usage.reading import UsageReader
 from tally.usage.recording import UsageRecorder
-
-SUMMING = frozenset({Aggregation.SUM, Aggregation.COUNT})
 
 
 class ReservationService:
@@ -46,15 +43,7 @@ class ReservationService:
         cover it under a rejecting limit (else 409 ``limit-exceeded``); without one, always. The same id with the
         same content again is the stored hold (False), with other content a 409."""
         await self.transaction.begin_write()
-        found = await FeatureRepository(session=self.session).features([spec.feature_key])
-        if not found:
-            raise UnknownFeature.field("feature_key", f"unknown feature '{spec.feature_key}'")
-        if found[0].aggregation not in SUMMING:
-            raise InvalidInput.field(
-                "feature_key",
-                f"'{spec.feature_key}' aggregates with '{found[0].aggregation.value}', which does not sum: holds "
-                "are for features whose aggregation is 'sum' or 'count'",
-            )
+        await check_summing(self.session, spec.feature_key, "holds")
         stored = await self.reservations.reservation(tenant_id, spec.reservation_id)
         if stored is not None:
             same = (stored.feature_key, stored.quantity, stored.expires_in_seconds) == (

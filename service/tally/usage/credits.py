@@ -16,7 +16,9 @@ import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tally.db.models import CreditGrantRecord
-from tally.db.repositories import GrantRepository
+from tally.db.repositories import FeatureRepository, GrantRepository
+from tally.domain.catalog import Aggregation
+from tally.domain.errors import InvalidInput, UnknownFeature
 from tally.domain.plans import Entitlement, Limit, Using
 from tally.domain.problems import FieldError
 from tally.metering.credits import Allowance, Burn, GrantTerms, Window, burn, burn_order, segments, span
@@ -117,6 +119,23 @@ def with_credits(entitlement: Entitlement, credits: FeatureCredits, now: datetim
         using=using,
         using_grant=burning if using is Using.CREDITS else None,
     )
+
+
+SUMMING = frozenset({Aggregation.SUM, Aggregation.COUNT})
+
+
+async def check_summing(session: AsyncSession, feature_key: str, what: str) -> None:
+    """The feature exists (else 400 ``unknown-feature``) and its aggregation sums (else 400): credits and holds are
+    amounts of usage, which only ``sum`` and ``count`` add up to. Both name ``feature_key``."""
+    found = await FeatureRepository(session=session).features([feature_key])
+    if not found:
+        raise UnknownFeature.field("feature_key", f"unknown feature '{feature_key}'")
+    if found[0].aggregation not in SUMMING:
+        raise InvalidInput.field(
+            "feature_key",
+            f"'{feature_key}' aggregates with '{found[0].aggregation.value}', which does not sum: {what} are for "
+            "features whose aggregation is 'sum' or 'count'",
+        )
 
 
 def terms_of(record: CreditGrantRecord) -> GrantTerms:

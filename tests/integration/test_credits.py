@@ -83,6 +83,12 @@ async def test_what_a_grant_refuses(client) -> None:
     assert_problem(r, 400, "feature_key")
     r = await grant(client, tenant, "g", 0)
     assert_problem(r, 400, "amount")
+    r = await grant(client, tenant, "g", 10, effective_at=(now - timedelta(days=731)).isoformat())
+    assert_problem(r, 400, "effective_at")
+    r = await grant(client, tenant, "g", 10, effective_at="0001-01-01T00:00:00+01:00")
+    assert_problem(r, 400, "effective_at")
+    r = await grant(client, tenant, "g", 10, expires_at="9999-12-31T23:59:59Z")
+    assert_problem(r, 400, "expires_at")
     r = await client.put(f"{FEATURES_URL}/peak", json={"unit": "gb", "aggregation": "max"}, headers=PLATFORM)
     assert r.status_code == 201, r.text
     r = await client.post(
@@ -196,3 +202,18 @@ async def test_the_hard_stop_is_at_allowance_plus_credits(client) -> None:
     assert (await use(client, tenant, 20)).status_code == 200
     assert_problem(await use(client, tenant, 1), 409, "events[0]")
     assert (await grants_of(client, tenant))["g"]["state"] == "depleted"
+
+
+async def test_periods_before_any_grant_are_judged_by_the_limit_alone(client) -> None:
+    tenant = uuid.uuid4()
+    await setup(client, tenant, 100, "reject")
+    effective = (datetime.now(UTC) - timedelta(minutes=1)).isoformat()
+    assert (await grant(client, tenant, "g", 500, effective_at=effective)).status_code == 201
+    long_ago = datetime.now(UTC) - timedelta(days=100)  # a month before the grant's
+    assert_problem(await use(client, tenant, 101, at=long_ago), 409, "events[0]")  # the grant cannot cover it
+    assert (await use(client, tenant, 100, at=long_ago)).status_code == 200
+    assert (await use(client, tenant, 150)).status_code == 200  # now: allowance, then the grant
+    r = await use(client, tenant, 1, at=long_ago)  # late, in a full period before the grant, with a covered one
+    body = assert_problem(r, 409, "events[0]")
+    assert (body["used"], body["credits_remaining"]) == (100, 0)
+    assert (await grants_of(client, tenant))["g"]["used"] == 50

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from uuid import UUID
 
@@ -19,6 +19,21 @@ from tally.metering.periods import as_utc, zone
 from tally.metering.totals import TotalsSource
 from tally.usage.credit_alerts import CreditAlerts
 from tally.usage.credits import CreditBalances, allowance_of, check_summing, terms_of
+
+MAX_BACKDATING = timedelta(days=730)
+"""How far back a grant may start: its burn-down reads every period since (a daily limit: one window a day)."""
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
+
+
+def _instant(value: datetime, field: str) -> datetime:
+    """``value`` in UTC, before the year 9000 (a 400 naming ``field`` otherwise)."""
+    try:
+        instant = as_utc(value)
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00: no such UTC instant
+        raise InvalidInput.field(field, f"'{value.isoformat()}' is out of range") from None
+    if instant >= LATEST:
+        raise InvalidInput.field(field, f"must be before {LATEST.year}")
+    return instant
 
 
 class GrantService:
@@ -37,8 +52,12 @@ class GrantService:
     async def create(self, tenant_id: UUID, spec: GrantIn, by: str, now: datetime) -> tuple[Grant, bool]:
         """Store a grant and commit; the same ``grant_id`` with the same content again is the stored grant (False),
         with other content a 409."""
-        effective_at = as_utc(spec.effective_at) if spec.effective_at is not None else now
-        expires_at = as_utc(spec.expires_at) if spec.expires_at is not None else None
+        effective_at = _instant(spec.effective_at, "effective_at") if spec.effective_at is not None else now
+        if effective_at < now - MAX_BACKDATING:
+            raise InvalidInput.field(
+                "effective_at", f"may be at most {MAX_BACKDATING.days} days before now (a grant covers usage from then)"
+            )
+        expires_at = _instant(spec.expires_at, "expires_at") if spec.expires_at is not None else None
         if expires_at is not None and expires_at <= effective_at:
             raise InvalidInput.field("expires_at", "must be after effective_at (default: now)")
         await self.transaction.begin_write()

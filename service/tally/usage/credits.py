@@ -61,6 +61,10 @@ class FeatureCredits(msgspec.Struct):
     def window_of(self, instant: datetime) -> int:
         return bisect_right([start for start, _ in self.windows], instant) - 1
 
+    def covers_period(self, end: datetime) -> bool:
+        """Whether the burn-down reaches into a period ending at ``end`` (else its usage concerns no grant)."""
+        return end > self.windows[0][0]
+
     def held(self, reserved: int, now: datetime) -> dict[int, int]:
         """Live holds as usage: ``reserved`` at ``now``."""
         return {self.window_of(now): reserved} if reserved else {}
@@ -173,10 +177,11 @@ class CreditBalances:
         now: datetime,
         covering: Sequence[datetime] = (),
     ) -> FeatureCredits:
-        """The burn-down of ``grants`` as it stands, over the time they cover and the periods of ``covering``."""
+        """The burn-down of ``grants`` as it stands, from the period of the earliest grant to the end of what they
+        cover, or past the latest of ``covering`` (new usage). Usage before it concerns no grant."""
         start, end = span(grants, now)
         if covering:
-            start, end = min(start, *covering), max(end, max(covering) + timedelta(microseconds=1))
+            end = max(end, max(covering) + timedelta(microseconds=1))
         windows = segments(grants, allowance, start, end)
         query = TotalsQuery(feature_keys=(feature_key,), windows=tuple(windows))
         totals = await UsageReader(self.session, self.totals_source).totals(tenant_id, query)

@@ -36,19 +36,22 @@ def refusal(
     now: datetime,
 ) -> LimitExceeded | None:
     """The 409 for a batch whose new events (``inserted``) do not fit; None when they all do. Duplicates add
-    nothing. A feature with credits is judged once for all its periods (a grant spans them); one without, period
-    by period. The problem's members describe the first refused event's period."""
+    nothing. A feature with credits is judged once for all its periods from its earliest grant's on (a grant spans
+    them); one without, and periods before any grant, period by period. The problem's members describe the first
+    refused event's period."""
     over: list[tuple[FieldError, dict[str, object]]] = []
     judged: set[str] = set()
     for period, check in sorted(watched.items(), key=lambda item: item[1].events[0].index):
-        if not period.rejects or period.feature_key in judged:
+        if not period.rejects:
             continue
         credits = credited.get(period.feature_key)
-        if credits is not None:
+        if credits is not None and credits.covers_period(period.end):
+            if period.feature_key in judged:
+                continue
             judged.add(period.feature_key)
             new = [
                 (e, value(check.aggregation, State.of_event(e.quantity, e.latest_key)))
-                for e in _new_of_feature(watched, period.feature_key, inserted)
+                for e in _new_of_feature(watched, period.feature_key, inserted, credits.windows[0][0])
             ]
             held = reserved.get(period.feature_key, 0)
             event = credits.first_uncovered(new, credits.held(held, now))
@@ -67,13 +70,13 @@ def refusal(
 
 
 def _new_of_feature(
-    watched: Mapping[WatchedPeriod, PeriodCheck], feature_key: str, inserted: set[str]
+    watched: Mapping[WatchedPeriod, PeriodCheck], feature_key: str, inserted: set[str], since: datetime
 ) -> list[NewEvent]:
-    """The new events of a feature, in all its watched periods, in batch order."""
+    """The new events of a feature in its watched periods that end after ``since``, in batch order."""
     found = [
         e
         for period, check in watched.items()
-        if period.feature_key == feature_key
+        if period.feature_key == feature_key and period.end > since
         for e in check.events
         if e.idempotency_key in inserted
     ]

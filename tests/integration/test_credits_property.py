@@ -3,7 +3,10 @@ unit, in time order: plan allowances in a non-UTC zone, grants with priorities, 
 period boundaries, late events, voids of events and grants, and re-sent duplicates. On both databases.
 
 The model's burn-down order is a parameter: ``test_the_property_fails_with_another_burn_down_order`` runs the same
-check with the order reversed and expects it to fail, so the property does test the order."""
+check with the order reversed and expects it to fail, so the property does test the order. The other way round was
+tried too (2026-12-06): with the service's ``burn_order`` mutated to burn the highest priority first, both tests
+fail on both databases; and the property found a real bug while it was written (grants without an expiry were
+ordered by ``effective_at`` before ``created_at``; the ``@example`` below keeps that case)."""
 
 from __future__ import annotations
 

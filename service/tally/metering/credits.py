@@ -117,11 +117,3 @@ def burn(
                 over -= taken
         result.uncovered[period] = result.uncovered.get(period, 0) + over
     return result
-
-
-def window_index(windows: Sequence[Window], instant: datetime) -> int | None:
-    """The window holding ``instant`` (None: outside them all)."""
-    for i, (start, end) in enumerate(windows):
-        if start <= instant < end:
-            return i
-    return None

@@ -3,6 +3,7 @@ per crossing (a balance that rises again re-arms them), into the outbox. On both
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -96,3 +97,20 @@ async def test_the_plans_threshold_and_a_voided_grant(
     r = await client.post(f"{API}/tenants/{tenant}/grants/big/void", json={"reason": "refund"}, headers=PLATFORM)
     assert r.status_code == 200, r.text
     assert await messages(database_url, tenant) == [("credits.low", 100, 60)]  # voiding a grant crosses it too
+
+
+async def test_concurrent_batches_send_each_crossing_once(
+    outbox_client: AsyncTestClient[Litestar], database_url: str
+) -> None:
+    client, tenant = outbox_client, uuid.uuid4()
+    endpoint = {"url": "http://127.0.0.1:9/hook", "events": ["credits.low", "credits.depleted"]}
+    assert (await client.post(f"{API}/webhook-endpoints", json=endpoint, headers=PLATFORM)).status_code == 201
+    assert (await client.put(f"{FEATURES_URL}/tokens", json={"unit": "tokens"}, headers=PLATFORM)).status_code == 201
+    effective = (datetime.now(UTC) - timedelta(minutes=5)).isoformat()
+    body = {"grant_id": "g", "feature_key": "tokens", "amount": 20, "notify_below": 10, "effective_at": effective}
+    assert (await client.post(f"{API}/tenants/{tenant}/grants", json=body, headers=PLATFORM)).status_code == 201
+    # 20 batches of 1 at once: any of them could be the one that crosses 10, and the one that reaches 0.
+    batches = [[{"feature_key": "tokens", "quantity": 1, "idempotency_key": f"k{i}"}] for i in range(20)]
+    responses = await asyncio.gather(*(post_events(client, tenant, batch) for batch in batches))
+    assert [r.status_code for r in responses] == [200] * 20
+    assert sorted(kind for kind, _, _ in await messages(database_url, tenant)) == ["credits.depleted", "credits.low"]

@@ -98,6 +98,13 @@ def bench_periods(session: nox.Session) -> None:
 
 
 @nox.session(python=False)
+def bench_credits(session: nox.Session) -> None:
+    """The entitlement check and hard-stop ingestion with 0, 10, 100 grants; hold + commit against a plain record
+    (figures: docs/benchmarks.md)."""
+    session.run("python", "scripts/bench_credits.py", *session.posargs)
+
+
+@nox.session(python=False)
 def bench_rate_limit(session: nox.Session) -> None:
     """A totals read's cost with no limit, a per-process limit and the shared one (figures: docs/scaling.md)."""
     session.run("python", "scripts/bench_rate_limit.py", *session.posargs)

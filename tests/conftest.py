@@ -36,6 +36,9 @@ TEST_SECRET = "test-secret-0123456789abcdef-0123456789"
 POSTGRES_ADMIN_URL = os.environ.get("TALLY_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
 TABLES = (
     "billing_period",
+    "credit_alert",
+    "reservation",
+    "credit_grant",
     "rate_limit_counter",
     "webhook_delivery",
     "usage_alert",

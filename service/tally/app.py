@@ -23,6 +23,7 @@ from tally import __version__
 from tally.catalog.controller import CatalogController
 from tally.catalog_file import load_catalog, read_catalog_file
 from tally.config import Settings
+from tally.credits.controller import GrantController
 from tally.db.engine import create_engine, session_closer
 from tally.db.migrate import missing_database, schema_problem
 from tally.db.replica import ReadReplica
@@ -40,6 +41,7 @@ from tally.periods.closer import PeriodCloser
 from tally.periods.controller import PeriodController
 from tally.plans.controller import PlanController, TenantPlanController
 from tally.providers import dependencies
+from tally.reservations.controller import ReservationController
 from tally.ui import template_config, usage_pages
 from tally.usage.controller import UsageController
 from tally.webhooks.controller import WebhookController
@@ -176,6 +178,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             PlanController,
             TenantPlanController,
             PeriodController,
+            GrantController,
+            ReservationController,
             WebhookController,
             usage_pages(auth),
         ],

@@ -16,9 +16,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tally.catalog.service import CatalogService
 from tally.config import Settings
+from tally.credits.service import GrantService
 from tally.periods.service import PeriodService
 from tally.plans.entitlements import Entitlements
 from tally.plans.service import PlanService
+from tally.reservations.service import ReservationService
 from tally.usage.reading import UsageReader
 from tally.usage.recording import UsageRecorder
 from tally.webhooks.service import WebhookService
@@ -65,6 +67,15 @@ async def provide_catalog(db_session: NamedDependency[AsyncSession]) -> CatalogS
     return CatalogService(db_session)
 
 
+async def provide_grants(db_session: NamedDependency[AsyncSession], state: State) -> GrantService:
+    return GrantService(db_session, totals_source=state.settings.totals_source)
+
+
+async def provide_reservations(recorder: NamedDependency[UsageRecorder]) -> ReservationService:
+    """On the recorder's session: a commit records its usage in the hold's transaction."""
+    return ReservationService(recorder)
+
+
 async def provide_webhooks(db_session: NamedDependency[AsyncSession], state: State) -> WebhookService:
     return WebhookService(db_session, allow_private=state.settings.webhook_allow_private)
 
@@ -80,4 +91,6 @@ def dependencies(*, read_replica: bool) -> dict[str, Provide]:
         "periods": Provide(provide_periods),
         "catalog": Provide(provide_catalog),
         "webhooks": Provide(provide_webhooks),
+        "grants": Provide(provide_grants),
+        "reservations": Provide(provide_reservations),
     }

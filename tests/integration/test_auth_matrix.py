@@ -50,6 +50,10 @@ BODIES: dict[str, object] = {
     "put_plan": {"name": "Pro", "limits": [{"feature_key": "api_calls", "limit": 1}]},
     "put_tenant_plan": {"plan_key": "pro"},
     "create_webhook_endpoint": {"url": "https://hooks.example.com/tally"},
+    "create_grant": {"grant_id": "from-a", "feature_key": "api_calls", "amount": 10},
+    "void_grant": {"reason": "sent by tenant A"},
+    "create_reservation": {"reservation_id": "from-a", "feature_key": "api_calls", "quantity": 1},
+    "commit_reservation": {"quantity": 1, "idempotency_key": "from-a"},
 }
 
 
@@ -73,6 +77,8 @@ def concrete(template: str, tenant: uuid.UUID) -> str:
         "plan_key": "pro",
         "endpoint_id": str(uuid.uuid4()),
         "delivery_id": str(uuid.uuid4()),
+        "grant_id": "grant-of-b",
+        "reservation_id": "hold-of-b",
     }
     return re.sub(r"\{(\w+)(?::\w+)?\}", lambda m: values[m.group(1)], template)
 

@@ -106,6 +106,7 @@ async def test_a_catalog_file_loads_plans_with_the_features(database: str, tmp_p
                     "period": "day",
                     "enforcement": "reject",
                     "notify_at_percent": [80],
+                    "notify_credits_below": None,
                 }
             ],
             "grace_period": None,

@@ -66,6 +66,11 @@ async def test_a_tenant_without_a_plan_gets_unlimited_rows_for_the_month(client)
         "period": "month",
         "period_start": iso(start),
         "period_end": iso(end),
+        "reserved": 0,
+        "granted": 0,
+        "credits_remaining": 0,
+        "using": "allowance",
+        "using_grant": None,
     }
     assert rows["b_feature"]["used"] == 0
 

@@ -68,7 +68,16 @@ def _quoted(value: str) -> str:
 EVENTS = "/api/v1/billing/tenants/{tenant_id}/usage-events"
 CURSOR = "a-cursor"
 PLAN = "/api/v1/billing/tenants/{tenant_id}/plan"
-LIMIT = {"feature_key": "llm", "limit": 10, "period": "month", "enforcement": "none", "notify_at_percent": [80]}
+LIMIT = {
+    "feature_key": "llm",
+    "limit": 10,
+    "period": "month",
+    "enforcement": "none",
+    "notify_at_percent": [80],
+    "notify_credits_below": 5,
+}
+GRANTS = "/api/v1/billing/tenants/{tenant_id}/grants"
+RESERVATIONS = "/api/v1/billing/tenants/{tenant_id}/reservations"
 NOWHERE = uuid.UUID(int=1)
 # Operations whose valid request names an endpoint or delivery that does not exist (creating one would start
 # deliveries to a real host): their valid answer is 404, and their ids' hostile spellings are still 400s.
@@ -172,6 +181,55 @@ VALID: dict[str, Call] = {
         {"tenant_id": TENANT},
         body={"period_end": "2026-11-01T00:00:00Z"},
     ),
+    "create_grant": Call(
+        "POST",
+        GRANTS,
+        {"tenant_id": TENANT},
+        body={
+            "grant_id": "fresh-grant",
+            "feature_key": "llm",
+            "amount": 100,
+            "priority": 1,
+            "effective_at": "2026-11-01T00:00:00Z",
+            "expires_at": "2027-11-01T00:00:00Z",
+            "note": "n",
+            "notify_below": 10,
+        },
+    ),
+    "list_grants": Call("GET", GRANTS, {"tenant_id": TENANT}, query=[("feature_key", "llm"), ("state", "active")]),
+    "void_grant": Call(
+        "POST", GRANTS + "/{grant_id}/void", {"tenant_id": TENANT, "grant_id": "fresh-grant"}, body={"reason": "r"}
+    ),
+    "create_reservation": Call(
+        "POST",
+        RESERVATIONS,
+        {"tenant_id": TENANT},
+        body={"reservation_id": "fresh-hold", "feature_key": "llm", "quantity": 5, "expires_in_seconds": 60},
+    ),
+    "commit_reservation": Call(
+        "POST",
+        RESERVATIONS + "/{reservation_id}/commit",
+        {"tenant_id": TENANT, "reservation_id": "fresh-hold"},
+        body={
+            "quantity": 3,
+            "idempotency_key": "fresh-commit",
+            "timestamp": "2026-11-02T00:00:00Z",
+            "dimensions": {"model": "gpt"},
+        },
+    ),
+    "release_reservation": Call(
+        "POST", RESERVATIONS + "/{reservation_id}/release", {"tenant_id": TENANT, "reservation_id": "fresh-hold"}
+    ),
+    "list_reservations": Call(
+        "GET",
+        RESERVATIONS,
+        {"tenant_id": TENANT},
+        query=[
+            ("state", "committed"),
+            ("limit", "1"),
+            ("cursor", encode_cursor(datetime(2026, 11, 1, tzinfo=UTC), "fresh-hold")),
+        ],
+    ),
     "delete_tenant_plan": Call("DELETE", PLAN, {"tenant_id": TENANT}),  # last: the calls above read the plan
     "create_webhook_endpoint": Call(
         "POST",
@@ -179,7 +237,7 @@ VALID: dict[str, Call] = {
         body={
             "url": "https://hooks.example.com/tally",
             "description": "d",
-            "events": ["usage.threshold_crossed"],
+            "events": ["usage.threshold_crossed", "credits.low"],
             "tenant_id": TENANT,
         },
     ),

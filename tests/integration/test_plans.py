@@ -40,6 +40,7 @@ async def test_put_creates_then_replaces_and_get_lists_sorted(client) -> None:
                 "period": "month",
                 "enforcement": "none",
                 "notify_at_percent": [80, 100],
+                "notify_credits_below": None,
             }
         ],
         "grace_period": None,
@@ -47,7 +48,14 @@ async def test_put_creates_then_replaces_and_get_lists_sorted(client) -> None:
     replaced = await put_plan(client, "pro", limit("tokens", 5, period="day", enforcement="reject"), name="Pro 2")
     assert replaced.status_code == 200, replaced.text
     assert replaced.json()["limits"] == [
-        {"feature_key": "tokens", "limit": 5, "period": "day", "enforcement": "reject", "notify_at_percent": []}
+        {
+            "feature_key": "tokens",
+            "limit": 5,
+            "period": "day",
+            "enforcement": "reject",
+            "notify_at_percent": [],
+            "notify_credits_below": None,
+        }
     ]
     assert (await put_plan(client, "basic")).status_code == 201
     listed = await client.get(PLANS_URL, headers=bearer(Role.VIEWER, uuid.uuid4()))
@@ -118,7 +126,14 @@ async def test_assign_get_override_and_delete(client) -> None:
         "plan_key": "pro",
         "timezone": "Europe/Berlin",
         "overrides": [
-            {"feature_key": "tokens", "limit": 7, "period": "month", "enforcement": "reject", "notify_at_percent": []}
+            {
+                "feature_key": "tokens",
+                "limit": 7,
+                "period": "month",
+                "enforcement": "reject",
+                "notify_at_percent": [],
+                "notify_credits_below": None,
+            }
         ],
         "grace_period": None,
     }

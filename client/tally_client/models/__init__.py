@@ -3,6 +3,8 @@
 from .aggregation import Aggregation
 from .billing_period import BillingPeriod
 from .billing_period_page import BillingPeriodPage
+from .commit_in import CommitIn
+from .commit_in_dimensions import CommitInDimensions
 from .delivery_attempt import DeliveryAttempt
 from .delivery_status import DeliveryStatus
 from .enforcement import Enforcement
@@ -10,6 +12,10 @@ from .entitlement import Entitlement
 from .feature import Feature
 from .feature_in import FeatureIn
 from .field_error import FieldError
+from .grant import Grant
+from .grant_in import GrantIn
+from .grant_state import GrantState
+from .grant_void import GrantVoid
 from .health import Health
 from .ingest_result import IngestResult
 from .limit import Limit
@@ -21,6 +27,10 @@ from .plan_assignment import PlanAssignment
 from .plan_assignment_in import PlanAssignmentIn
 from .plan_in import PlanIn
 from .problem import Problem
+from .reservation import Reservation
+from .reservation_in import ReservationIn
+from .reservation_page import ReservationPage
+from .reservation_state import ReservationState
 from .usage_batch import UsageBatch
 from .usage_event import UsageEvent
 from .usage_event_dimensions import UsageEventDimensions
@@ -29,6 +39,7 @@ from .usage_event_in_dimensions import UsageEventInDimensions
 from .usage_event_page import UsageEventPage
 from .usage_total import UsageTotal
 from .usage_total_dimensions import UsageTotalDimensions
+from .using import Using
 from .void_in import VoidIn
 from .webhook_delivery import WebhookDelivery
 from .webhook_delivery_page import WebhookDeliveryPage
@@ -44,6 +55,8 @@ __all__ = (
     "Aggregation",
     "BillingPeriod",
     "BillingPeriodPage",
+    "CommitIn",
+    "CommitInDimensions",
     "DeliveryAttempt",
     "DeliveryStatus",
     "Enforcement",
@@ -51,6 +64,10 @@ __all__ = (
     "Feature",
     "FeatureIn",
     "FieldError",
+    "Grant",
+    "GrantIn",
+    "GrantState",
+    "GrantVoid",
     "Health",
     "IngestResult",
     "Limit",
@@ -62,6 +79,10 @@ __all__ = (
     "PlanAssignmentIn",
     "PlanIn",
     "Problem",
+    "Reservation",
+    "ReservationIn",
+    "ReservationPage",
+    "ReservationState",
     "UsageBatch",
     "UsageEvent",
     "UsageEventDimensions",
@@ -70,6 +91,7 @@ __all__ = (
     "UsageEventPage",
     "UsageTotal",
     "UsageTotalDimensions",
+    "Using",
     "VoidIn",
     "WebhookDelivery",
     "WebhookDeliveryPage",

@@ -9,6 +9,8 @@ from attrs import field as _attrs_field
 
 from ..models.enforcement import Enforcement
 from ..models.limit_period import LimitPeriod
+from ..models.using import Using
+from ..types import UNSET, Unset
 
 T = TypeVar("T", bound="Entitlement")
 
@@ -28,6 +30,13 @@ class Entitlement:
         remaining (int | None):
         unit (str):
         used (int):
+        credits_remaining (int | Unset): What the grants active now have left, together. Default: 0.
+        granted (int | Unset): The amounts of the grants active now, together. Default: 0.
+        reserved (int | Unset): Held by live reservations; `remaining` subtracts it. Default: 0.
+        using (Using | Unset): What the feature's next unit of usage draws from: the period's ``allowance`` (or no limit
+            at all), the
+                tenant's ``credits``, or nothing (``exhausted``: allowance and credits are used up).
+        using_grant (None | str | Unset): The grant usage burns now (`using: credits`), first in burn-down order.
     """
 
     enforcement: Enforcement
@@ -40,6 +49,11 @@ class Entitlement:
     remaining: int | None
     unit: str
     used: int
+    credits_remaining: int | Unset = 0
+    granted: int | Unset = 0
+    reserved: int | Unset = 0
+    using: Using | Unset = UNSET
+    using_grant: None | str | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -79,6 +93,22 @@ class Entitlement:
 
         used = self.used
 
+        credits_remaining = self.credits_remaining
+
+        granted = self.granted
+
+        reserved = self.reserved
+
+        using: str | Unset = UNSET
+        if not isinstance(self.using, Unset):
+            using = self.using.value
+
+        using_grant: None | str | Unset
+        if isinstance(self.using_grant, Unset):
+            using_grant = UNSET
+        else:
+            using_grant = self.using_grant
+
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
         field_dict.update(
@@ -95,6 +125,16 @@ class Entitlement:
                 "used": used,
             }
         )
+        if credits_remaining is not UNSET:
+            field_dict["credits_remaining"] = credits_remaining
+        if granted is not UNSET:
+            field_dict["granted"] = granted
+        if reserved is not UNSET:
+            field_dict["reserved"] = reserved
+        if using is not UNSET:
+            field_dict["using"] = using
+        if using_grant is not UNSET:
+            field_dict["using_grant"] = using_grant
 
         return field_dict
 
@@ -131,6 +171,28 @@ class Entitlement:
 
         used = d.pop("used")
 
+        credits_remaining = d.pop("credits_remaining", UNSET)
+
+        granted = d.pop("granted", UNSET)
+
+        reserved = d.pop("reserved", UNSET)
+
+        _using = d.pop("using", UNSET)
+        using: Using | Unset
+        if isinstance(_using, Unset):
+            using = UNSET
+        else:
+            using = Using(_using)
+
+        def _parse_using_grant(data: object) -> None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(None | str | Unset, data)
+
+        using_grant = _parse_using_grant(d.pop("using_grant", UNSET))
+
         entitlement = cls(
             enforcement=enforcement,
             feature_key=feature_key,
@@ -142,6 +204,11 @@ class Entitlement:
             remaining=remaining,
             unit=unit,
             used=used,
+            credits_remaining=credits_remaining,
+            granted=granted,
+            reserved=reserved,
+            using=using,
+            using_grant=using_grant,
         )
 
         entitlement.additional_properties = d

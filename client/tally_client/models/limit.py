@@ -21,6 +21,8 @@ class Limit:
         enforcement (Enforcement | Unset): What a limit does: ``none`` only reports, ``reject`` refuses a batch that
             would go over it (409).
         notify_at_percent (list[int] | Unset): Thresholds (percent of the limit, 1 to 1000, unique) for usage alerts.
+        notify_credits_below (int | None | Unset): A `credits.low` webhook message when the tenant's `credits_remaining`
+            of the feature falls below this.
         period (LimitPeriod | Unset): The calendar period a limit applies to, in the tenant's time zone.
     """
 
@@ -28,6 +30,7 @@ class Limit:
     limit: int
     enforcement: Enforcement | Unset = UNSET
     notify_at_percent: list[int] | Unset = UNSET
+    notify_credits_below: int | None | Unset = UNSET
     period: LimitPeriod | Unset = UNSET
 
     def to_dict(self) -> dict[str, Any]:
@@ -42,6 +45,12 @@ class Limit:
         notify_at_percent: list[int] | Unset = UNSET
         if not isinstance(self.notify_at_percent, Unset):
             notify_at_percent = self.notify_at_percent
+
+        notify_credits_below: int | None | Unset
+        if isinstance(self.notify_credits_below, Unset):
+            notify_credits_below = UNSET
+        else:
+            notify_credits_below = self.notify_credits_below
 
         period: str | Unset = UNSET
         if not isinstance(self.period, Unset):
@@ -59,6 +68,8 @@ class Limit:
             field_dict["enforcement"] = enforcement
         if notify_at_percent is not UNSET:
             field_dict["notify_at_percent"] = notify_at_percent
+        if notify_credits_below is not UNSET:
+            field_dict["notify_credits_below"] = notify_credits_below
         if period is not UNSET:
             field_dict["period"] = period
 
@@ -80,6 +91,15 @@ class Limit:
 
         notify_at_percent = cast(list[int], d.pop("notify_at_percent", UNSET))
 
+        def _parse_notify_credits_below(data: object) -> int | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(int | None | Unset, data)
+
+        notify_credits_below = _parse_notify_credits_below(d.pop("notify_credits_below", UNSET))
+
         _period = d.pop("period", UNSET)
         period: LimitPeriod | Unset
         if isinstance(_period, Unset):
@@ -92,6 +112,7 @@ class Limit:
             limit=limit,
             enforcement=enforcement,
             notify_at_percent=notify_at_percent,
+            notify_credits_below=notify_credits_below,
             period=period,
         )
 

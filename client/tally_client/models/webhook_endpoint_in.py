@@ -20,7 +20,8 @@ class WebhookEndpointIn:
             `TALLY_WEBHOOK_ALLOW_PRIVATE=true`.
         description (None | str | Unset):
         events (list[WebhookEventType] | Unset): The messages it receives: `usage.threshold_crossed` (usage alerts),
-            `period.closed` (a billing period's final totals).
+            `period.closed` (a billing period's final totals), `credits.low` and `credits.depleted` (a grant balance's
+            alerts).
         tenant_id (None | Unset | UUID): Only this tenant's alerts go to the endpoint; omitted or null: every tenant's.
     """
 

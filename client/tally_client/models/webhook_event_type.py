@@ -2,6 +2,8 @@ from enum import StrEnum
 
 
 class WebhookEventType(StrEnum):
+    CREDITS_DEPLETED = "credits.depleted"
+    CREDITS_LOW = "credits.low"
     PERIOD_CLOSED = "period.closed"
     USAGE_THRESHOLD_CROSSED = "usage.threshold_crossed"
 

@@ -15,6 +15,7 @@ from uuid import UUID
 
 from tally.cli import admin
 from tally.cli.base import CommandError
+from tally.cli.credits import credits_grant
 from tally.cli.export import usage_export
 from tally.cli.serve import serve as run_serve
 from tally.config import ConfigError
@@ -118,6 +119,22 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--events", action="store_true", help="every event of the period, voided ones included")
     export.add_argument("file", type=Path, help="the CSV file to write (replaced once the export is complete)")
     export.set_defaults(run=usage_export)
+
+    credits = commands.add_parser("credits", help="a tenant's credit grants")
+    credits_commands = credits.add_subparsers(required=True, metavar="ACTION")
+    grant = credits_commands.add_parser(
+        "grant", help="grant credits of a feature to a tenant (same --grant-id and content again: the same grant)"
+    )
+    grant.add_argument("--tenant", type=UUID, required=True, help="tenant UUID")
+    grant.add_argument("--feature", required=True, help="feature key (its aggregation must be sum or count)")
+    grant.add_argument("--amount", type=_positive, required=True, help="in the feature's unit")
+    grant.add_argument("--priority", type=int, default=0, help="0-100, 0 burns first (default 0)")
+    grant.add_argument("--effective-at", type=_instant, metavar="WHEN", help="RFC 3339 with an offset (default now)")
+    grant.add_argument("--expires-at", type=_instant, metavar="WHEN", help="RFC 3339 with an offset (default never)")
+    grant.add_argument("--note", help="why, for whom (shown with the grant)")
+    grant.add_argument("--grant-id", help="the grant's id (default: a new one), to make a retry safe")
+    grant.add_argument("--by", default="tally-cli", help="who grants, kept with the grant (default tally-cli)")
+    grant.set_defaults(run=credits_grant)
 
     config = commands.add_parser("config", help="check the TALLY_* settings and print them, secrets masked")
     config.set_defaults(run=admin.config)

@@ -215,3 +215,62 @@ class WebhookDeliveryRecord(Base):
     attempts: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     next_attempt_at: Mapped[datetime | None] = mapped_column(DateTimeUTC)
     created_at: Mapped[datetime] = mapped_column(DateTimeUTC)
+
+
+class CreditGrantRecord(Base):
+    """A credit grant: an amount of one feature, in its unit, on top of the plan's allowance. Never edited; a void
+    keeps it with who, when and why. Its balance is computed from usage (``tally.metering.credits``), never stored."""
+
+    __tablename__ = "credit_grant"
+    __table_args__ = (Index(None, "tenant_id", "feature_key"),)
+
+    tenant_id: Mapped[UUID] = mapped_column(Uuid, primary_key=True)
+    grant_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    feature_key: Mapped[str] = mapped_column(String(64))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    priority: Mapped[int] = mapped_column(Integer)
+    effective_at: Mapped[datetime] = mapped_column(DateTimeUTC)
+    expires_at: Mapped[datetime | None] = mapped_column(DateTimeUTC)
+    note: Mapped[str | None] = mapped_column(Text)
+    notify_below: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(DateTimeUTC)
+    created_by: Mapped[str] = mapped_column(String(255))
+    voided_at: Mapped[datetime | None] = mapped_column(DateTimeUTC)
+    voided_by: Mapped[str | None] = mapped_column(String(255))
+    void_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class ReservationRecord(Base):
+    """A hold of capacity: counts against limits and credits while ``state`` is ``held`` and it has not expired
+    (expiry is not written: a hold past ``expires_at`` is expired by the clock). A commit records the usage as a
+    usage event (``committed_event``) in the same transaction that ends the hold."""
+
+    __tablename__ = "reservation"
+    # The live holds of a feature: read by every hold and by batches under a rejecting limit.
+    __table_args__ = (Index(None, "tenant_id", "feature_key", "state"),)
+
+    tenant_id: Mapped[UUID] = mapped_column(Uuid, primary_key=True)
+    reservation_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    feature_key: Mapped[str] = mapped_column(String(64))
+    quantity: Mapped[int] = mapped_column(BigInteger)
+    expires_in_seconds: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(16))  # held, committed, released
+    created_at: Mapped[datetime] = mapped_column(DateTimeUTC)
+    expires_at: Mapped[datetime] = mapped_column(DateTimeUTC)
+    ended_at: Mapped[datetime | None] = mapped_column(DateTimeUTC)
+    ended_before_commit: Mapped[str | None] = mapped_column(String(16))  # released or expired
+    committed_event: Mapped[str | None] = mapped_column(String(255))
+    committed_quantity: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class CreditAlertRecord(Base):
+    """Whether a tenant's remaining credits of a feature were below a threshold (0: depleted) when last looked at:
+    an alert is sent when it goes from not below to below, so exactly once per crossing."""
+
+    __tablename__ = "credit_alert"
+
+    tenant_id: Mapped[UUID] = mapped_column(Uuid, primary_key=True)
+    feature_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    threshold: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    below: Mapped[bool] = mapped_column(Boolean)
+    updated_at: Mapped[datetime] = mapped_column(DateTimeUTC)

@@ -16,6 +16,7 @@ class TallyError(Exception):
     status = 400
     slug = "invalid-input"
     title = "Invalid input"
+    members: dict[str, object] = {}
 
     def __init__(self, detail: str, errors: Sequence[FieldError] = ()) -> None:
         super().__init__(detail)
@@ -108,6 +109,12 @@ class LimitExceeded(TallyError):
     status = 409
     slug = "limit-exceeded"
     title = "Usage limit exceeded"
+
+    def with_members(self, **members: object) -> LimitExceeded:
+        """The problem with machine-readable members besides its prose: ``limit``, ``used``, ``reserved``,
+        ``credits_remaining``, ``remaining``, ``period_end`` of the first refused event's period."""
+        self.members = members
+        return self
 
 
 class PeriodClosed(TallyError):

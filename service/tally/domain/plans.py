@@ -52,6 +52,18 @@ class Limit(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=Tru
             },
         ),
     ] = []
+    notify_credits_below: (
+        Annotated[
+            int,
+            Meta(
+                ge=1,
+                le=MAX_QUANTITY,
+                description="A `credits.low` webhook message when the tenant's `credits_remaining` of the feature "
+                "falls below this.",
+            ),
+        ]
+        | None
+    ) = None
 
 
 Limits = Annotated[list[Limit], Meta(max_length=MAX_LIMITS, description="At most one limit per feature.")]
@@ -100,6 +112,15 @@ class PlanAssignment(msgspec.Struct, kw_only=True, frozen=True):
     grace_period: str | None = None
 
 
+class Using(StrEnum):
+    """What the feature's next unit of usage draws from: the period's ``allowance`` (or no limit at all), the
+    tenant's ``credits``, or nothing (``exhausted``: allowance and credits are used up)."""
+
+    ALLOWANCE = "allowance"
+    CREDITS = "credits"
+    EXHAUSTED = "exhausted"
+
+
 class Entitlement(msgspec.Struct, kw_only=True, frozen=True):
     """How much of a feature a tenant used in the current period, and how much is left."""
 
@@ -113,3 +134,10 @@ class Entitlement(msgspec.Struct, kw_only=True, frozen=True):
     period: LimitPeriod
     period_start: datetime
     period_end: datetime
+    reserved: Annotated[int, Meta(description="Held by live reservations; `remaining` subtracts it.")] = 0
+    granted: Annotated[int, Meta(description="The amounts of the grants active now, together.")] = 0
+    credits_remaining: Annotated[int, Meta(description="What the grants active now have left, together.")] = 0
+    using: Using = Using.ALLOWANCE
+    using_grant: Annotated[
+        str | None, Meta(description="The grant usage burns now (`using: credits`), first in burn-down order.")
+    ] = None

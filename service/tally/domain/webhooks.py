@@ -21,6 +21,8 @@ URL_PATTERN = r"^https?://[^\x00-\x20/?#]+([/?#][^\x00-\x20]*)?$"
 class WebhookEventType(StrEnum):
     USAGE_THRESHOLD_CROSSED = "usage.threshold_crossed"
     PERIOD_CLOSED = "period.closed"
+    CREDITS_LOW = "credits.low"
+    CREDITS_DEPLETED = "credits.depleted"
 
 
 class DeliveryStatus(StrEnum):
@@ -49,7 +51,7 @@ class WebhookEndpointIn(msgspec.Struct, kw_only=True, frozen=True, forbid_unknow
             min_length=1,
             max_length=len(WebhookEventType),
             description="The messages it receives: `usage.threshold_crossed` (usage alerts), `period.closed` (a "
-            "billing period's final totals).",
+            "billing period's final totals), `credits.low` and `credits.depleted` (a grant balance's alerts).",
         ),
     ] = msgspec.field(default_factory=lambda: [WebhookEventType.USAGE_THRESHOLD_CROSSED])
     tenant_id: (
@@ -167,3 +169,20 @@ class AlertMessage(msgspec.Struct, kw_only=True, frozen=True):
     type: WebhookEventType
     timestamp: datetime
     data: ThresholdCrossed
+
+
+class CreditsCrossed(msgspec.Struct, kw_only=True, frozen=True):
+    """The ``data`` of a ``credits.low`` or ``credits.depleted`` message: a tenant's remaining credits of a feature
+    fell below ``threshold`` (0 for ``credits.depleted``: they reached 0)."""
+
+    tenant_id: UUID
+    feature_key: str
+    threshold: int
+    credits_remaining: int
+    granted: int
+
+
+class CreditsMessage(msgspec.Struct, kw_only=True, frozen=True):
+    type: WebhookEventType
+    timestamp: datetime
+    data: CreditsCrossed

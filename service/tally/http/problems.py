@@ -60,7 +60,10 @@ def _problem(
 
 
 def _from_domain(exc: TallyError) -> ProblemDetailsException:
-    return _problem(exc.status, exc.slug, exc.detail, title=exc.title, errors=exc.errors or None)
+    problem = _problem(exc.status, exc.slug, exc.detail, title=exc.title, errors=exc.errors or None)
+    if exc.members:
+        problem.extra = {**msgspec.to_builtins(exc.members), **(problem.extra or {})}  # type: ignore[dict-item]
+    return problem
 
 
 def validation_problem(request: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:

@@ -11,7 +11,7 @@ import msgspec
 
 from tally.domain.catalog import Aggregation
 from tally.domain.errors import InvalidInput, UnknownFeature
-from tally.domain.plans import Enforcement, Entitlement, Limit, LimitPeriod
+from tally.domain.plans import Enforcement, Entitlement, Limit, LimitPeriod, Using
 from tally.domain.problems import FieldError
 from tally.domain.usage import UsageTotal
 from tally.metering.aggregations import State, value
@@ -178,6 +178,7 @@ def entitlement(total: UsageTotal, limit: Limit | None) -> Entitlement:
         used=used,
         remaining=None if limit is None else max(limit.limit - used, 0),
         over_limit=limit is not None and used > limit.limit,
+        using=Using.ALLOWANCE if limit is None or used < limit.limit else Using.EXHAUSTED,
         enforcement=Enforcement.NONE if limit is None else limit.enforcement,
         period=NO_LIMIT_PERIOD if limit is None else limit.period,
         period_start=total.window_start,

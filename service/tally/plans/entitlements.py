@@ -1,7 +1,8 @@
 """Entitlements: how much of each feature a tenant used in its limit's current period, and how much is left.
 
 An entitlement's ``used`` is the totals read of ``UsageReader`` over the limit's current period, so it is the
-number ``usage-totals`` answers for that period, for every aggregation, voids included. Read-only: on a read
+number ``usage-totals`` answers for that period, for every aggregation, voids included. A feature with credit
+grants adds their balances, from the burn-down over the time they cover (``tally.usage.credits``). Read-only: on a read
 replica's session where there is one.
 """
 
@@ -11,13 +12,16 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from uuid import UUID
 
-from tally.db.repositories import TenantPlanRepository
+import msgspec
+
+from tally.db.repositories import ReservationRepository, TenantPlanRepository
 from tally.domain.errors import UnknownFeature
 from tally.domain.keys import check_feature_key
 from tally.domain.plans import Entitlement, LimitPeriod
 from tally.metering import limits
 from tally.metering.periods import zone
 from tally.metering.totals import TotalsQuery, wanted_keys
+from tally.usage.credits import CreditBalances, allowance_of, with_credits
 from tally.usage.reading import UsageReader
 
 
@@ -59,6 +63,18 @@ class Entitlements:
             for total in await self.usage.totals(tenant_id, query):
                 if period_of(total.feature_key) is period:
                     found[total.feature_key] = limits.entitlement(total, applying.get(total.feature_key))
+        balances = CreditBalances(self.usage.session, self.usage.totals_source)
+        for key, grants in (await balances.grants(tenant_id, list(found))).items():
+            allowance = allowance_of(applying.get(key), tz)
+            credits = await balances.burn_down(tenant_id, key, grants, allowance, now)
+            found[key] = with_credits(found[key], credits, now)
+        for key, reserved in (
+            await ReservationRepository(session=self.usage.session).reserved(tenant_id, found, now)
+        ).items():
+            left = found[key].remaining
+            found[key] = msgspec.structs.replace(
+                found[key], reserved=reserved, remaining=None if left is None else max(left - reserved, 0)
+            )
         return [found[key] for key in sorted(found)]
 
     async def entitlement(self, tenant_id: UUID, feature_key: str, now: datetime) -> Entitlement:

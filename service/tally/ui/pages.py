@@ -7,9 +7,10 @@ reader, on a read replica where there is one), not over HTTP.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from functools import cache, partial
 from typing import Any
+from uuid import UUID
 from zoneinfo import available_timezones
 
 import msgspec
@@ -19,16 +20,31 @@ from litestar.params import FromPath, FromQuery
 from litestar.security.jwt import JWTAuth
 
 from tally.catalog.service import CatalogService
+from tally.credits.service import GrantService
+from tally.db.repositories import ReservationRepository
+from tally.domain.credits import GrantState
 from tally.domain.errors import InvalidInput
+from tally.domain.plans import Entitlement
+from tally.domain.reservations import MAX_RESERVATIONS_PAGE
 from tally.domain.usage import WindowSize
 from tally.http.auth import Principal
 from tally.http.csv import csv_response
 from tally.metering.periods import zone
 from tally.metering.totals import TotalsQuery
 from tally.plans.entitlements import Entitlements
+from tally.reservations.service import reservation_out
+from tally.ui.credits import credits_view
 from tally.ui.periods import MAX_CUSTOM_DAYS, PeriodChoice, choose_period, grace_note, period_label
 from tally.ui.signin import HEADERS, SignIn, TokenReader, page, tenant_reader
-from tally.ui.view import RECENT_ALERTS, alert_rows, breakdown_rows, choose_breakdown, feature_cards, page_link
+from tally.ui.view import (
+    RECENT_ALERTS,
+    FeatureCard,
+    alert_rows,
+    breakdown_rows,
+    choose_breakdown,
+    feature_cards,
+    page_link,
+)
 from tally.usage import exports
 from tally.usage.reading import UsageReader
 from tally.webhooks.service import WebhookService
@@ -117,6 +133,7 @@ class UsagePages(Controller):
         limits = await entitlements.entitlements(tenant, None, now)
         tenant_zone = await entitlements.timezone(tenant)
         cards = feature_cards(features, totals, daily, zone_info, limits, now, chosen, tenant_zone)
+        cards = await with_credits(cards, limits, tenant, usage, now, zone_info)
         alerts = alert_rows(await webhooks.recent_alerts(tenant, RECENT_ALERTS), zone_info)
         notice = grace_note(await usage.billing_terms(tenant), now, zone_info)
         form.update(start=chosen.first_day.isoformat(), end=chosen.last_day.isoformat())
@@ -180,3 +197,27 @@ class UsagePages(Controller):
         name = f"usage-{tenant}-{chosen.first_day}-{chosen.last_day}"
         name += f"-{split.feature_key}-by-{split.dimension}" if split else ""
         return csv_response(exports.totals_csv(await usage.totals(tenant, query), group_by), f"{name}.csv", HEADERS)
+
+
+async def with_credits(
+    cards: list[FeatureCard], limits: list[Entitlement], tenant: UUID, usage: UsageReader, now: datetime, tz: tzinfo
+) -> list[FeatureCard]:
+    """The cards with their features' active grants and live holds, read on the page's session."""
+    grants = await GrantService(usage.session, usage.totals_source).list_grants(tenant, None, GrantState.ACTIVE, now)
+    held = await ReservationRepository(session=usage.session).page(tenant, "held", now, None, MAX_RESERVATIONS_PAGE)
+    holds = [reservation_out(r, now) for r in held]
+    by_feature = {e.feature_key: e for e in limits}
+    return [
+        msgspec.structs.replace(
+            card,
+            credits=credits_view(
+                by_feature[card.feature_key],
+                [g for g in grants if g.feature_key == card.feature_key],
+                [h for h in holds if h.feature_key == card.feature_key],
+                tz,
+            ),
+        )
+        if card.feature_key in by_feature
+        else card
+        for card in cards
+    ]

@@ -16,6 +16,7 @@ from tally.domain.plans import Entitlement
 from tally.domain.usage import UsageTotal
 from tally.domain.webhooks import DeliveryStatus, RecentAlert
 from tally.metering.sketches import BOUND, CONFIDENCE
+from tally.ui.credits import CreditsView
 from tally.ui.limits import CardLimit, DayValue, LimitView, card_limit
 from tally.ui.periods import Period, PeriodChoice, amount, day_label, span_label
 
@@ -49,6 +50,8 @@ class FeatureCard(msgspec.Struct, frozen=True):
     """Set when the totals are estimates: what their error bound is."""
     final: bool = False
     """The period shown lies inside closed billing periods: its total is the one recorded at the close."""
+    credits: CreditsView | None = None
+    """The feature's active grants and live holds, when it has any."""
 
 
 APPROXIMATE_TEXT = (

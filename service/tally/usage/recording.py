@@ -11,13 +11,13 @@ from datetime import datetime, timedelta
 from functools import cached_property
 from uuid import UUID
 
-import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tally.db.repositories import (
     BucketRepository,
     FeatureRepository,
     PeriodRepository,
+    ReservationRepository,
     SketchRepository,
     TenantPlanRepository,
     TotalsRepository,
@@ -28,7 +28,6 @@ from tally.domain.catalog import Aggregation
 from tally.domain.errors import (
     IdempotencyConflict,
     InvalidInput,
-    LimitExceeded,
     NotFound,
     PeriodClosed,
     UnknownFeature,
@@ -46,18 +45,13 @@ from tally.metering.limits import WatchedPeriod
 from tally.metering.periods import as_utc, month_start, next_month_start, rfc3339, zone
 from tally.metering.sketches import sketch_cells
 from tally.metering.totals import TotalsQuery, TotalsSource
+from tally.usage import hard_limits
+from tally.usage.credit_alerts import CreditAlerts
+from tally.usage.credits import CreditBalances, FeatureCredits, allowance_of
 from tally.usage.events import event_out
+from tally.usage.hard_limits import PeriodCheck
 from tally.usage.reading import UsageReader
 from tally.webhooks.outbox import AlertOutbox, Crossing
-
-
-class PeriodCheck(msgspec.Struct, frozen=True):
-    """A rejecting or notifying limit's period of a batch: the batch's events in it, the feature's aggregation
-    and the period's state before the batch (None: no usage yet)."""
-
-    events: list[NewEvent]
-    aggregation: Aggregation
-    used: State | None
 
 
 class UsageRecorder:
@@ -95,23 +89,54 @@ class UsageRecorder:
     def sketches(self) -> SketchRepository:
         return SketchRepository(session=self.session)
 
+    @cached_property
+    def credit_alerts(self) -> CreditAlerts:
+        return CreditAlerts(self.session, self.totals_source)
+
+    @cached_property
+    def reservations(self) -> ReservationRepository:
+        return ReservationRepository(session=self.session)
+
+    @cached_property
+    def credit_balances(self) -> CreditBalances:
+        return CreditBalances(self.session, self.totals_source)
+
     async def record(self, tenant_id: UUID, batch: UsageBatch, received_at: datetime) -> IngestResult:
         """Store a batch atomically; events already known under their key are duplicates, not counted."""
         events = self._prepare(batch, received_at)
         await self.transaction.begin_write()
+        result, grown = await self.store(tenant_id, batch, events, received_at)
+        await self.transaction.commit()
+        if grown:
+            await self._record_distinct_crossings(tenant_id, grown, received_at)
+        # Also for a batch of duplicates: a retry after a failure here records what was missed.
+        await self.credit_alerts.check(tenant_id, {e.feature_key for e in events}, received_at)
+        return result
+
+    async def record_committed(self, tenant_id: UUID, batch: UsageBatch, received_at: datetime) -> IngestResult:
+        """Store a reservation's committed usage in the caller's write transaction, whatever the limits say: work
+        that was done is always recorded (it shows as over the limit)."""
+        result, _ = await self.store(tenant_id, batch, self._prepare(batch, received_at), received_at, enforce=False)
+        return result
+
+    async def store(
+        self, tenant_id: UUID, batch: UsageBatch, events: list[NewEvent], received_at: datetime, *, enforce: bool = True
+    ) -> tuple[IngestResult, list[WatchedPeriod]]:
+        """A batch's statements in the caller's write transaction; the periods of distinct counts it grew."""
         await self.transaction.lock_catalog(exclusive=False)
         dimensioned = await self._check_features(events)
         await self._check_open_periods(tenant_id, events, received_at)
         sketched = await self.features.sketched(dimensioned) if dimensioned else {}
-        watched, counted = await self._watched_limits(tenant_id, events)
+        watched, counted, credited = await self._watched_limits(tenant_id, events, received_at)
         # Sorted keys: concurrent batches that share keys take their row locks in the same order.
         events.sort(key=lambda e: e.idempotency_key)
         inserted = await self.events.insert_new(tenant_id, events, received_at)
         known = [e for e in events if e.idempotency_key not in inserted]
         if known:
             await self._check_duplicates(tenant_id, known)
+        if watched and enforce:
+            await self._check_limits(tenant_id, watched, inserted, credited, received_at)
         if watched:
-            await self._check_limits(watched, inserted)
             await self.outbox.record(tenant_id, _crossings(watched, inserted), received_at)
         # Buckets last: their rows are the ones concurrent batches of a tenant contend for, so hold their
         # locks for the shortest time, until the commit right after.
@@ -124,11 +149,8 @@ class UsageRecorder:
         await self.buckets.add_cells(tenant_id, DIMENSION_BUCKETS, dimension_rows)
         # After the usage_bucket upsert: its row locks order the writers of each sketch cell (SketchRepository).
         await self.sketches.add(tenant_id, sketch_cells(new, sketched))
-        await self.transaction.commit()
         grown = [p for p, added in counted.items() if any(e.idempotency_key in inserted for e in added)]
-        if grown:
-            await self._record_distinct_crossings(tenant_id, grown, received_at)
-        return IngestResult(accepted=len(inserted), duplicates=len(batch.events) - len(inserted))
+        return IngestResult(accepted=len(inserted), duplicates=len(batch.events) - len(inserted)), grown
 
     def _prepare(self, batch: UsageBatch, received_at: datetime) -> list[NewEvent]:
         """Normalise timestamps to UTC, refuse future ones, fold identical repeats inside the batch."""
@@ -214,26 +236,37 @@ class UsageRecorder:
         return {key for key, dimensions in declared.items() if dimensions}
 
     async def _watched_limits(
-        self, tenant_id: UUID, events: Sequence[NewEvent]
-    ) -> tuple[dict[WatchedPeriod, PeriodCheck], dict[WatchedPeriod, list[NewEvent]]]:
+        self, tenant_id: UUID, events: Sequence[NewEvent], now: datetime
+    ) -> tuple[dict[WatchedPeriod, PeriodCheck], dict[WatchedPeriod, list[NewEvent]], dict[str, FeatureCredits]]:
         """The periods of the tenant's rejecting or notifying limits that the batch adds to, locked (PostgreSQL:
         one advisory lock per tenant, feature and period), each with its events and its usage read after the lock:
         a concurrent batch of the same period has committed by then, and the next waits for this one, so each
         sees the usage before it exactly (a rejection is exact, and no crossing goes unseen). Batches without
         such a limit take no lock. Apart, unlocked: the notifying periods of distinct counts, whose value cannot be
-        folded event by event; their thresholds are checked after the commit (``_record_distinct_crossings``)."""
+        folded event by event; their thresholds are checked after the commit (``_record_distinct_crossings``).
+
+        A rejecting limit's feature with credit grants also takes its credits' lock (grants span periods) and reads
+        the grants' burn-down (``tally.usage.credits``), which judges its events instead of the period alone."""
         terms = await self.tenant_plans.terms(tenant_id)
         if terms is None:
-            return {}, {}
+            return {}, {}, {}
         tz = zone(terms.timezone)
         effective = limits.effective(terms.plan_limits, terms.overrides)
         periods = limits.watched_periods(events, effective, tz)
         if not periods:
-            return {}, {}
+            return {}, {}, {}
         distinct = await self._distinct_counts(effective)
         counted = {p: found for p, found in periods.items() if p.feature_key in distinct}
         periods = {p: found for p, found in periods.items() if p.feature_key not in distinct}
-        await self.transaction.lock_limits([p.lock_key(tenant_id) for p in periods])
+        rejecting = {p.feature_key for p in periods if p.rejects}
+        grants = await self.credit_balances.grants(tenant_id, rejecting) if rejecting else {}
+        credit_locks = [f"{tenant_id}/{key}/credits" for key in grants]
+        await self.transaction.lock_limits([p.lock_key(tenant_id) for p in periods] + credit_locks)
+        credited = {}
+        for key, found in grants.items():
+            times = [e.timestamp for e in events if e.feature_key == key]
+            allowance = allowance_of(effective[key], tz)
+            credited[key] = await self.credit_balances.burn_down(tenant_id, key, found, allowance, now, times)
         by_window: dict[tuple[datetime, datetime], list[WatchedPeriod]] = {}
         for period in periods:
             by_window.setdefault((period.start, period.end), []).append(period)
@@ -242,7 +275,7 @@ class UsageRecorder:
             used = await self._period_states(tenant_id, [p.feature_key for p in group], start, end)
             for period in group:
                 checks[period] = PeriodCheck(periods[period], *used[period.feature_key])
-        return checks, counted
+        return checks, counted, credited
 
     async def _distinct_counts(self, effective: dict[str, Limit]) -> set[str]:
         """The features with a notifying limit that count distinct values."""
@@ -278,20 +311,22 @@ class UsageRecorder:
         rows = await self.totals_repository.one_window(tenant_id, feature_keys, ranges, USAGE_BUCKETS)
         return {row.feature_key: (row.aggregation, row.state) for row in rows}
 
-    async def _check_limits(self, watched: dict[WatchedPeriod, PeriodCheck], inserted: set[str]) -> None:
-        """Refuse the whole batch (409) when its new events would take a rejecting limit's period over the
-        limit; duplicates add nothing."""
-        over = []
-        for period, check in sorted(watched.items(), key=lambda item: item[1].events[0].index):
-            if not period.rejects:
-                continue
-            new = [e for e in check.events if e.idempotency_key in inserted]
-            event = limits.first_over(period.limit, check.aggregation, check.used, new)
-            if event is not None:
-                over.append(limits.exceeded(period, event, value(check.aggregation, check.used)))
-        if over:
+    async def _check_limits(
+        self,
+        tenant_id: UUID,
+        watched: dict[WatchedPeriod, PeriodCheck],
+        inserted: set[str],
+        credited: dict[str, FeatureCredits],
+        now: datetime,
+    ) -> None:
+        """Refuse the whole batch (409) when its new events do not fit a rejecting limit (``hard_limits``), live
+        reservations counting as usage now."""
+        rejecting = {p.feature_key for p in watched if p.rejects}
+        reserved = await self.reservations.reserved(tenant_id, rejecting, now) if rejecting else {}
+        refusal = hard_limits.refusal(watched, inserted, credited, reserved, now)
+        if refusal is not None:
             await self.transaction.rollback()
-            raise LimitExceeded.fields(over)
+            raise refusal
 
     async def _check_open_periods(self, tenant_id: UUID, events: Sequence[NewEvent], now: datetime) -> None:
         """Refuse the whole batch (409) when an event is dated inside a closed period, unless it is a duplicate of
@@ -354,8 +389,10 @@ class UsageRecorder:
                     await self.sketches.rebuild(tenant_id, event, sketched[event.feature_key])
                 else:
                     await self.buckets.rebuild(tenant_id, event, DIMENSION_BUCKETS)
+        answer = event_out(event)
         await self.transaction.commit()
-        return event_out(event)
+        await self.credit_alerts.check(tenant_id, [answer.feature_key], now)
+        return answer
 
     async def _check_void_open(self, tenant_id: UUID, timestamp: datetime, now: datetime) -> None:
         """A void of an event dated inside a closed period is refused (409): its period's totals are final."""

@@ -2,7 +2,7 @@
 
 import type { Client, ClientMeta, Options as Options2, RequestResult, TDataShape } from './client';
 import { client } from './client.gen';
-import type { CloseBillingPeriodsData, CloseBillingPeriodsErrors, CloseBillingPeriodsResponses, CreateWebhookEndpointData, CreateWebhookEndpointErrors, CreateWebhookEndpointResponses, DeleteTenantPlanData, DeleteTenantPlanErrors, DeleteTenantPlanResponses, DeleteWebhookEndpointData, DeleteWebhookEndpointErrors, DeleteWebhookEndpointResponses, GetEntitlementData, GetEntitlementErrors, GetEntitlementResponses, GetTenantPlanData, GetTenantPlanErrors, GetTenantPlanResponses, GetUsageTotalsData, GetUsageTotalsErrors, GetUsageTotalsResponses, HealthLiveData, HealthLiveResponses, HealthReadyData, HealthReadyErrors, HealthReadyResponses, ListBillingPeriodsData, ListBillingPeriodsErrors, ListBillingPeriodsResponses, ListEntitlementsData, ListEntitlementsErrors, ListEntitlementsResponses, ListFeaturesData, ListFeaturesErrors, ListFeaturesResponses, ListPlansData, ListPlansErrors, ListPlansResponses, ListUsageEventsData, ListUsageEventsErrors, ListUsageEventsResponses, ListWebhookDeliveriesData, ListWebhookDeliveriesErrors, ListWebhookDeliveriesResponses, ListWebhookEndpointsData, ListWebhookEndpointsErrors, ListWebhookEndpointsResponses, PutFeatureData, PutFeatureErrors, PutFeatureResponses, PutPlanData, PutPlanErrors, PutPlanResponses, PutTenantPlanData, PutTenantPlanErrors, PutTenantPlanResponses, RecordUsageEventsData, RecordUsageEventsErrors, RecordUsageEventsResponses, RetryWebhookDeliveryData, RetryWebhookDeliveryErrors, RetryWebhookDeliveryResponses, RotateWebhookEndpointSecretData, RotateWebhookEndpointSecretErrors, RotateWebhookEndpointSecretResponses, VoidUsageEventData, VoidUsageEventErrors, VoidUsageEventResponses } from './types.gen';
+import type { CloseBillingPeriodsData, CloseBillingPeriodsErrors, CloseBillingPeriodsResponses, CommitReservationData, CommitReservationErrors, CommitReservationResponses, CreateGrantData, CreateGrantErrors, CreateGrantResponses, CreateReservationData, CreateReservationErrors, CreateReservationResponses, CreateWebhookEndpointData, CreateWebhookEndpointErrors, CreateWebhookEndpointResponses, DeleteTenantPlanData, DeleteTenantPlanErrors, DeleteTenantPlanResponses, DeleteWebhookEndpointData, DeleteWebhookEndpointErrors, DeleteWebhookEndpointResponses, GetEntitlementData, GetEntitlementErrors, GetEntitlementResponses, GetTenantPlanData, GetTenantPlanErrors, GetTenantPlanResponses, GetUsageTotalsData, GetUsageTotalsErrors, GetUsageTotalsResponses, HealthLiveData, HealthLiveResponses, HealthReadyData, HealthReadyErrors, HealthReadyResponses, ListBillingPeriodsData, ListBillingPeriodsErrors, ListBillingPeriodsResponses, ListEntitlementsData, ListEntitlementsErrors, ListEntitlementsResponses, ListFeaturesData, ListFeaturesErrors, ListFeaturesResponses, ListGrantsData, ListGrantsErrors, ListGrantsResponses, ListPlansData, ListPlansErrors, ListPlansResponses, ListReservationsData, ListReservationsErrors, ListReservationsResponses, ListUsageEventsData, ListUsageEventsErrors, ListUsageEventsResponses, ListWebhookDeliveriesData, ListWebhookDeliveriesErrors, ListWebhookDeliveriesResponses, ListWebhookEndpointsData, ListWebhookEndpointsErrors, ListWebhookEndpointsResponses, PutFeatureData, PutFeatureErrors, PutFeatureResponses, PutPlanData, PutPlanErrors, PutPlanResponses, PutTenantPlanData, PutTenantPlanErrors, PutTenantPlanResponses, RecordUsageEventsData, RecordUsageEventsErrors, RecordUsageEventsResponses, ReleaseReservationData, ReleaseReservationErrors, ReleaseReservationResponses, RetryWebhookDeliveryData, RetryWebhookDeliveryErrors, RetryWebhookDeliveryResponses, RotateWebhookEndpointSecretData, RotateWebhookEndpointSecretErrors, RotateWebhookEndpointSecretResponses, VoidGrantData, VoidGrantErrors, VoidGrantResponses, VoidUsageEventData, VoidUsageEventErrors, VoidUsageEventResponses } from './types.gen';
 
 export type Options<TData extends TDataShape = TDataShape, ThrowOnError extends boolean = boolean, TResponse = unknown> = Options2<TData, ThrowOnError, TResponse> & {
     /**
@@ -93,6 +93,47 @@ export const getEntitlement = <ThrowOnError extends boolean = false>(options: Op
 });
 
 /**
+ * A tenant's grants with their balances now
+ *
+ * Every grant (or those of `feature_key`, in `state`), by feature in burn-down order, voided ones last: `used` is the usage charged to it so far, `remaining` what is left, computed from the same totals `usage-totals` answers. Any role of the tenant, platform.
+ */
+export const listGrants = <ThrowOnError extends boolean = false>(options: Options<ListGrantsData, ThrowOnError>): RequestResult<ListGrantsResponses, ListGrantsErrors, ThrowOnError> => (options.client ?? client).get<ListGrantsResponses, ListGrantsErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/billing/tenants/{tenant_id}/grants',
+    ...options
+});
+
+/**
+ * Grant credits of a feature to a tenant
+ *
+ * Adds `amount` of the feature (in its unit) on top of the plan's allowance, from `effective_at` (default now) until `expires_at` (none: never). Usage beyond the allowance burns the active grants, lowest `priority` first, then the soonest expiry, then the oldest. The same `grant_id` with the same content again is 200 with the stored grant; with other content 409. A feature whose aggregation does not sum is a 400. Platform role only.
+ */
+export const createGrant = <ThrowOnError extends boolean = false>(options: Options<CreateGrantData, ThrowOnError>): RequestResult<CreateGrantResponses, CreateGrantErrors, ThrowOnError> => (options.client ?? client).post<CreateGrantResponses, CreateGrantErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/billing/tenants/{tenant_id}/grants',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * Void a grant
+ *
+ * The grant stops covering usage, kept with who voided it, when and why; the usage it covered moves to the next grants in order, or becomes overage. Voiding a voided grant changes nothing. Platform role only.
+ */
+export const voidGrant = <ThrowOnError extends boolean = false>(options: Options<VoidGrantData, ThrowOnError>): RequestResult<VoidGrantResponses, VoidGrantErrors, ThrowOnError> => (options.client ?? client).post<VoidGrantResponses, VoidGrantErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/billing/tenants/{tenant_id}/grants/{grant_id}/void',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
  * The tenant's billing periods: open, in grace, or closed with final totals
  *
  * Calendar months in the tenant's time zone (its plan assignment's; UTC without one), newest first, from the current one back to the month of its first usage. `state` is `open` (usage may arrive), `grace` (ended; late usage may arrive until `grace_ends_at`) or `closed` (final: events dated in it and voids of them are refused with 409 `period-closed`); a closed period carries every feature's `totals` as recorded at the close. Pass `next_cursor` back as `cursor` for the next page. Any role of the tenant, platform.
@@ -153,6 +194,58 @@ export const putTenantPlan = <ThrowOnError extends boolean = false>(options: Opt
         'Content-Type': 'application/json',
         ...options.headers
     }
+});
+
+/**
+ * A tenant's reservations, newest first
+ *
+ * A page of holds (`state=` filters), newest first. Any role of the tenant, platform.
+ */
+export const listReservations = <ThrowOnError extends boolean = false>(options: Options<ListReservationsData, ThrowOnError>): RequestResult<ListReservationsResponses, ListReservationsErrors, ThrowOnError> => (options.client ?? client).get<ListReservationsResponses, ListReservationsErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/billing/tenants/{tenant_id}/reservations',
+    ...options
+});
+
+/**
+ * Hold capacity before the work
+ *
+ * Holds `quantity` of the feature for `expires_in_seconds` (default 300): 201 when, under a rejecting limit, the allowance plus credits minus usage and every other live hold cover it, else 409 `limit-exceeded` (with `limit`, `used`, `reserved`, `credits_remaining`, `remaining`, `period_end`). Without a rejecting limit a hold always succeeds. The same `reservation_id` with the same content again is 200 with the stored hold; other content 409. Roles admin, owner, platform.
+ */
+export const createReservation = <ThrowOnError extends boolean = false>(options: Options<CreateReservationData, ThrowOnError>): RequestResult<CreateReservationResponses, CreateReservationErrors, ThrowOnError> => (options.client ?? client).post<CreateReservationResponses, CreateReservationErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/billing/tenants/{tenant_id}/reservations',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * Record the real usage and end the hold
+ *
+ * Records `quantity` as one usage event of the hold's feature under `idempotency_key`, whatever the limits say (work that was done is always recorded), and ends the hold in the same transaction. The same commit again answers the same; another one on a committed hold is a 409. On a released or expired hold the usage is still recorded, and `ended_before_commit` says how the hold had ended. Roles admin, owner, platform.
+ */
+export const commitReservation = <ThrowOnError extends boolean = false>(options: Options<CommitReservationData, ThrowOnError>): RequestResult<CommitReservationResponses, CommitReservationErrors, ThrowOnError> => (options.client ?? client).post<CommitReservationResponses, CommitReservationErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/billing/tenants/{tenant_id}/reservations/{reservation_id}/commit',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * End a hold without usage
+ *
+ * Frees the held capacity at once; a hold that has ended already is answered as it is. Roles admin, owner, platform.
+ */
+export const releaseReservation = <ThrowOnError extends boolean = false>(options: Options<ReleaseReservationData, ThrowOnError>): RequestResult<ReleaseReservationResponses, ReleaseReservationErrors, ThrowOnError> => (options.client ?? client).post<ReleaseReservationResponses, ReleaseReservationErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/billing/tenants/{tenant_id}/reservations/{reservation_id}/release',
+    ...options
 });
 
 /**

@@ -43,6 +43,30 @@ export type BillingPeriodPage = {
 };
 
 /**
+ * CommitIn
+ */
+export type CommitIn = {
+    /**
+     * Values of dimensions the feature declares, each 1 to 128 characters. Part of the event's content: re-sending its key with other dimensions is a 409.
+     */
+    dimensions?: {
+        [key: string]: string;
+    };
+    /**
+     * Unique per tenant, forever: re-sending the same key never counts twice.
+     */
+    idempotency_key: string;
+    /**
+     * Whole units used.
+     */
+    quantity: number;
+    /**
+     * When the usage happened; default now.
+     */
+    timestamp?: string | null;
+};
+
+/**
  * DeliveryAttempt
  */
 export type DeliveryAttempt = {
@@ -67,19 +91,36 @@ export type Enforcement = 'none' | 'reject';
  * Entitlement
  */
 export type Entitlement = {
+    /**
+     * What the grants active now have left, together.
+     */
+    credits_remaining?: number;
     enforcement: Enforcement;
     /**
      * Lower-case identifier of a metered feature.
      */
     feature_key: string;
+    /**
+     * The amounts of the grants active now, together.
+     */
+    granted?: number;
     limit: number | null;
     over_limit: boolean;
     period: LimitPeriod;
     period_end: string;
     period_start: string;
     remaining: number | null;
+    /**
+     * Held by live reservations; `remaining` subtracts it.
+     */
+    reserved?: number;
     unit: string;
     used: number;
+    using?: Using;
+    /**
+     * The grant usage burns now (`using: credits`), first in burn-down order.
+     */
+    using_grant?: string | null;
 };
 
 /**
@@ -128,6 +169,72 @@ export type FieldError = {
 };
 
 /**
+ * Grant
+ */
+export type Grant = {
+    amount: number;
+    created_at: string;
+    effective_at: string;
+    expires_at: string | null;
+    feature_key: string;
+    grant_id: string;
+    note: string | null;
+    notify_below: number | null;
+    priority: number;
+    remaining: number;
+    state: GrantState;
+    used: number;
+    void_reason: string | null;
+    voided_at: string | null;
+};
+
+/**
+ * GrantIn
+ */
+export type GrantIn = {
+    amount: number;
+    /**
+     * When it starts to cover usage; default now.
+     */
+    effective_at?: string | null;
+    /**
+     * When it stops covering usage; none: never.
+     */
+    expires_at?: string | null;
+    /**
+     * Lower-case identifier of a metered feature.
+     */
+    feature_key: string;
+    /**
+     * Client-chosen id of a grant: re-sending a create with the same id is the same grant.
+     */
+    grant_id: string;
+    note?: string | null;
+    /**
+     * A `credits.low` webhook message when the feature's `credits_remaining` falls below this.
+     */
+    notify_below?: number | null;
+    /**
+     * Burn-down order: 0 burns first.
+     */
+    priority?: number;
+};
+
+/**
+ * GrantState
+ *
+ * Where a grant stands now: not yet effective, burning, used up, past its expiry, or voided.
+ */
+export type GrantState = 'scheduled' | 'active' | 'depleted' | 'expired' | 'voided';
+
+/**
+ * GrantVoid
+ */
+export type GrantVoid = {
+    reason: string;
+};
+
+/**
  * Health
  */
 export type Health = {
@@ -156,6 +263,10 @@ export type Limit = {
      * Thresholds (percent of the limit, 1 to 1000, unique) for usage alerts.
      */
     notify_at_percent?: Array<number>;
+    /**
+     * A `credits.low` webhook message when the tenant's `credits_remaining` of the feature falls below this.
+     */
+    notify_credits_below?: number | null;
     period?: LimitPeriod;
 };
 
@@ -264,6 +375,65 @@ export type Problem = {
 };
 
 /**
+ * Reservation
+ */
+export type Reservation = {
+    /**
+     * The idempotency key of the committed usage.
+     */
+    committed_event: string | null;
+    committed_quantity: number | null;
+    created_at: string;
+    /**
+     * `released` or `expired` when the hold had ended before its commit recorded the usage.
+     */
+    ended_before_commit?: ReservationState | null;
+    expires_at: string;
+    feature_key: string;
+    quantity: number;
+    reservation_id: string;
+    state: ReservationState;
+};
+
+/**
+ * ReservationIn
+ */
+export type ReservationIn = {
+    /**
+     * Lifetime of the hold: it ends by itself then.
+     */
+    expires_in_seconds?: number;
+    /**
+     * Lower-case identifier of a metered feature.
+     */
+    feature_key: string;
+    /**
+     * The upper bound to hold.
+     */
+    quantity: number;
+    /**
+     * Client-chosen id of a hold: re-sending a hold with the same id is the same hold.
+     */
+    reservation_id: string;
+};
+
+/**
+ * ReservationPage
+ */
+export type ReservationPage = {
+    items: Array<Reservation>;
+    next_cursor: string | null;
+};
+
+/**
+ * ReservationState
+ *
+ * ``held`` while it counts against limits and credits; ``committed`` with its usage recorded; ``released``
+ * without usage; ``expired``: its lifetime ran out before a commit or a release.
+ */
+export type ReservationState = 'held' | 'committed' | 'released' | 'expired';
+
+/**
  * UsageBatch
  */
 export type UsageBatch = {
@@ -353,6 +523,14 @@ export type UsageTotal = {
 };
 
 /**
+ * Using
+ *
+ * What the feature's next unit of usage draws from: the period's ``allowance`` (or no limit at all), the
+ * tenant's ``credits``, or nothing (``exhausted``: allowance and credits are used up).
+ */
+export type Using = 'allowance' | 'credits' | 'exhausted';
+
+/**
  * VoidIn
  */
 export type VoidIn = {
@@ -431,7 +609,7 @@ export type WebhookEndpointCreated = {
 export type WebhookEndpointIn = {
     description?: string | null;
     /**
-     * The messages it receives: `usage.threshold_crossed` (usage alerts), `period.closed` (a billing period's final totals).
+     * The messages it receives: `usage.threshold_crossed` (usage alerts), `period.closed` (a billing period's final totals), `credits.low` and `credits.depleted` (a grant balance's alerts).
      */
     events?: Array<WebhookEventType>;
     /**
@@ -447,7 +625,7 @@ export type WebhookEndpointIn = {
 /**
  * WebhookEventType
  */
-export type WebhookEventType = 'usage.threshold_crossed' | 'period.closed';
+export type WebhookEventType = 'usage.threshold_crossed' | 'period.closed' | 'credits.low' | 'credits.depleted';
 
 /**
  * WebhookSecretRotation
@@ -768,6 +946,185 @@ export type GetEntitlementResponses = {
 
 export type GetEntitlementResponse = GetEntitlementResponses[keyof GetEntitlementResponses];
 
+export type ListGrantsData = {
+    body?: never;
+    path: {
+        /**
+         * The tenant whose usage is recorded or read.
+         */
+        tenant_id: string;
+    };
+    query?: {
+        /**
+         * Only this feature's grants.
+         */
+        feature_key?: string | null;
+        /**
+         * Only grants in this state.
+         */
+        state?: GrantState | null;
+    };
+    url: '/api/v1/billing/tenants/{tenant_id}/grants';
+};
+
+export type ListGrantsErrors = {
+    /**
+     * Malformed or out-of-range input; `detail` and `errors` name the field.
+     */
+    400: Problem;
+    /**
+     * No bearer token, or an invalid, expired or unsigned one.
+     */
+    401: Problem;
+    /**
+     * The token's role lacks the right, or it belongs to another tenant.
+     */
+    403: Problem;
+    /**
+     * The tenant's rate limit is used up (only when `TALLY_RATE_LIMIT_*` is set); retry after `Retry-After`.
+     */
+    429: Problem;
+    /**
+     * The database is unreachable; retry after `Retry-After` seconds.
+     */
+    503: Problem;
+};
+
+export type ListGrantsError = ListGrantsErrors[keyof ListGrantsErrors];
+
+export type ListGrantsResponses = {
+    /**
+     * Request fulfilled, document follows
+     */
+    200: Array<Grant>;
+};
+
+export type ListGrantsResponse = ListGrantsResponses[keyof ListGrantsResponses];
+
+export type CreateGrantData = {
+    body: GrantIn;
+    path: {
+        /**
+         * The tenant whose usage is recorded or read.
+         */
+        tenant_id: string;
+    };
+    query?: never;
+    url: '/api/v1/billing/tenants/{tenant_id}/grants';
+};
+
+export type CreateGrantErrors = {
+    /**
+     * Malformed or out-of-range input; `detail` and `errors` name the field.
+     */
+    400: Problem;
+    /**
+     * No bearer token, or an invalid, expired or unsigned one.
+     */
+    401: Problem;
+    /**
+     * The token's role lacks the right, or it belongs to another tenant.
+     */
+    403: Problem;
+    /**
+     * An idempotency key reused with different content, an immutable catalog field changed, or a batch that would take usage over a rejecting limit (`urn:tally:problem:limit-exceeded`, naming `events[i]`).
+     */
+    409: Problem;
+    /**
+     * The request body is larger than the configured limit.
+     */
+    413: Problem;
+    /**
+     * The body is not sent as `Content-Type: application/json`.
+     */
+    415: Problem;
+    /**
+     * The tenant's rate limit is used up (only when `TALLY_RATE_LIMIT_*` is set); retry after `Retry-After`.
+     */
+    429: Problem;
+    /**
+     * The database is unreachable; retry after `Retry-After` seconds.
+     */
+    503: Problem;
+};
+
+export type CreateGrantError = CreateGrantErrors[keyof CreateGrantErrors];
+
+export type CreateGrantResponses = {
+    /**
+     * Request fulfilled, document follows
+     */
+    200: Grant;
+    /**
+     * The grant was created.
+     */
+    201: Grant;
+};
+
+export type CreateGrantResponse = CreateGrantResponses[keyof CreateGrantResponses];
+
+export type VoidGrantData = {
+    body: GrantVoid;
+    path: {
+        /**
+         * The tenant whose usage is recorded or read.
+         */
+        tenant_id: string;
+        /**
+         * The grant's `grant_id`.
+         */
+        grant_id: string;
+    };
+    query?: never;
+    url: '/api/v1/billing/tenants/{tenant_id}/grants/{grant_id}/void';
+};
+
+export type VoidGrantErrors = {
+    /**
+     * Malformed or out-of-range input; `detail` and `errors` name the field.
+     */
+    400: Problem;
+    /**
+     * No bearer token, or an invalid, expired or unsigned one.
+     */
+    401: Problem;
+    /**
+     * The token's role lacks the right, or it belongs to another tenant.
+     */
+    403: Problem;
+    /**
+     * No such event, or no plan, for this tenant.
+     */
+    404: Problem;
+    /**
+     * The request body is larger than the configured limit.
+     */
+    413: Problem;
+    /**
+     * The body is not sent as `Content-Type: application/json`.
+     */
+    415: Problem;
+    /**
+     * The tenant's rate limit is used up (only when `TALLY_RATE_LIMIT_*` is set); retry after `Retry-After`.
+     */
+    429: Problem;
+    /**
+     * The database is unreachable; retry after `Retry-After` seconds.
+     */
+    503: Problem;
+};
+
+export type VoidGrantError = VoidGrantErrors[keyof VoidGrantErrors];
+
+export type VoidGrantResponses = {
+    /**
+     * Request fulfilled, document follows
+     */
+    200: Grant;
+};
+
+export type VoidGrantResponse = VoidGrantResponses[keyof VoidGrantResponses];
+
 export type ListBillingPeriodsData = {
     body?: never;
     path: {
@@ -1026,6 +1383,247 @@ export type PutTenantPlanResponses = {
 };
 
 export type PutTenantPlanResponse = PutTenantPlanResponses[keyof PutTenantPlanResponses];
+
+export type ListReservationsData = {
+    body?: never;
+    path: {
+        /**
+         * The tenant whose usage is recorded or read.
+         */
+        tenant_id: string;
+    };
+    query?: {
+        /**
+         * Only holds in this state.
+         */
+        state?: ReservationState | null;
+        /**
+         * Reservations per page.
+         */
+        limit?: number;
+        /**
+         * `next_cursor` of the previous page; a cursor this API did not return is a 400.
+         */
+        cursor?: string | null;
+    };
+    url: '/api/v1/billing/tenants/{tenant_id}/reservations';
+};
+
+export type ListReservationsErrors = {
+    /**
+     * Malformed or out-of-range input; `detail` and `errors` name the field.
+     */
+    400: Problem;
+    /**
+     * No bearer token, or an invalid, expired or unsigned one.
+     */
+    401: Problem;
+    /**
+     * The token's role lacks the right, or it belongs to another tenant.
+     */
+    403: Problem;
+    /**
+     * The tenant's rate limit is used up (only when `TALLY_RATE_LIMIT_*` is set); retry after `Retry-After`.
+     */
+    429: Problem;
+    /**
+     * The database is unreachable; retry after `Retry-After` seconds.
+     */
+    503: Problem;
+};
+
+export type ListReservationsError = ListReservationsErrors[keyof ListReservationsErrors];
+
+export type ListReservationsResponses = {
+    /**
+     * Request fulfilled, document follows
+     */
+    200: ReservationPage;
+};
+
+export type ListReservationsResponse = ListReservationsResponses[keyof ListReservationsResponses];
+
+export type CreateReservationData = {
+    body: ReservationIn;
+    path: {
+        /**
+         * The tenant whose usage is recorded or read.
+         */
+        tenant_id: string;
+    };
+    query?: never;
+    url: '/api/v1/billing/tenants/{tenant_id}/reservations';
+};
+
+export type CreateReservationErrors = {
+    /**
+     * Malformed or out-of-range input; `detail` and `errors` name the field.
+     */
+    400: Problem;
+    /**
+     * No bearer token, or an invalid, expired or unsigned one.
+     */
+    401: Problem;
+    /**
+     * The token's role lacks the right, or it belongs to another tenant.
+     */
+    403: Problem;
+    /**
+     * An idempotency key reused with different content, an immutable catalog field changed, or a batch that would take usage over a rejecting limit (`urn:tally:problem:limit-exceeded`, naming `events[i]`).
+     */
+    409: Problem;
+    /**
+     * The request body is larger than the configured limit.
+     */
+    413: Problem;
+    /**
+     * The body is not sent as `Content-Type: application/json`.
+     */
+    415: Problem;
+    /**
+     * The tenant's rate limit is used up (only when `TALLY_RATE_LIMIT_*` is set); retry after `Retry-After`.
+     */
+    429: Problem;
+    /**
+     * The database is unreachable; retry after `Retry-After` seconds.
+     */
+    503: Problem;
+};
+
+export type CreateReservationError = CreateReservationErrors[keyof CreateReservationErrors];
+
+export type CreateReservationResponses = {
+    /**
+     * Request fulfilled, document follows
+     */
+    200: Reservation;
+    /**
+     * The hold was made.
+     */
+    201: Reservation;
+};
+
+export type CreateReservationResponse = CreateReservationResponses[keyof CreateReservationResponses];
+
+export type CommitReservationData = {
+    body: CommitIn;
+    path: {
+        /**
+         * The tenant whose usage is recorded or read.
+         */
+        tenant_id: string;
+        /**
+         * The hold's `reservation_id`.
+         */
+        reservation_id: string;
+    };
+    query?: never;
+    url: '/api/v1/billing/tenants/{tenant_id}/reservations/{reservation_id}/commit';
+};
+
+export type CommitReservationErrors = {
+    /**
+     * Malformed or out-of-range input; `detail` and `errors` name the field.
+     */
+    400: Problem;
+    /**
+     * No bearer token, or an invalid, expired or unsigned one.
+     */
+    401: Problem;
+    /**
+     * The token's role lacks the right, or it belongs to another tenant.
+     */
+    403: Problem;
+    /**
+     * No such event, or no plan, for this tenant.
+     */
+    404: Problem;
+    /**
+     * An idempotency key reused with different content, an immutable catalog field changed, or a batch that would take usage over a rejecting limit (`urn:tally:problem:limit-exceeded`, naming `events[i]`).
+     */
+    409: Problem;
+    /**
+     * The request body is larger than the configured limit.
+     */
+    413: Problem;
+    /**
+     * The body is not sent as `Content-Type: application/json`.
+     */
+    415: Problem;
+    /**
+     * The tenant's rate limit is used up (only when `TALLY_RATE_LIMIT_*` is set); retry after `Retry-After`.
+     */
+    429: Problem;
+    /**
+     * The database is unreachable; retry after `Retry-After` seconds.
+     */
+    503: Problem;
+};
+
+export type CommitReservationError = CommitReservationErrors[keyof CommitReservationErrors];
+
+export type CommitReservationResponses = {
+    /**
+     * Request fulfilled, document follows
+     */
+    200: Reservation;
+};
+
+export type CommitReservationResponse = CommitReservationResponses[keyof CommitReservationResponses];
+
+export type ReleaseReservationData = {
+    body?: never;
+    path: {
+        /**
+         * The tenant whose usage is recorded or read.
+         */
+        tenant_id: string;
+        /**
+         * The hold's `reservation_id`.
+         */
+        reservation_id: string;
+    };
+    query?: never;
+    url: '/api/v1/billing/tenants/{tenant_id}/reservations/{reservation_id}/release';
+};
+
+export type ReleaseReservationErrors = {
+    /**
+     * Malformed or out-of-range input; `detail` and `errors` name the field.
+     */
+    400: Problem;
+    /**
+     * No bearer token, or an invalid, expired or unsigned one.
+     */
+    401: Problem;
+    /**
+     * The token's role lacks the right, or it belongs to another tenant.
+     */
+    403: Problem;
+    /**
+     * No such event, or no plan, for this tenant.
+     */
+    404: Problem;
+    /**
+     * The tenant's rate limit is used up (only when `TALLY_RATE_LIMIT_*` is set); retry after `Retry-After`.
+     */
+    429: Problem;
+    /**
+     * The database is unreachable; retry after `Retry-After` seconds.
+     */
+    503: Problem;
+};
+
+export type ReleaseReservationError = ReleaseReservationErrors[keyof ReleaseReservationErrors];
+
+export type ReleaseReservationResponses = {
+    /**
+     * Request fulfilled, document follows
+     */
+    200: Reservation;
+};
+
+export type ReleaseReservationResponse = ReleaseReservationResponses[keyof ReleaseReservationResponses];
 
 export type ListUsageEventsData = {
     body?: never;

@@ -2,12 +2,15 @@
 databases, in ``tally.db.dialects``). Each takes the request's session; services never see SQL."""
 
 from tally.db.repositories.buckets import BucketRepository
+from tally.db.repositories.credit_alerts import CreditAlertRepository
 from tally.db.repositories.distinct import DistinctRepository
 from tally.db.repositories.events import UsageEventRepository
 from tally.db.repositories.features import FeatureRepository
+from tally.db.repositories.grants import GrantRepository
 from tally.db.repositories.periods import PeriodRepository
 from tally.db.repositories.plans import PlanRepository, TenantPlanRepository
 from tally.db.repositories.rate_limits import RateLimitCounterRepository
+from tally.db.repositories.reservations import ReservationRepository
 from tally.db.repositories.sketches import SketchRepository
 from tally.db.repositories.totals import TotalsRepository
 from tally.db.repositories.webhooks import AlertRepository, DeliveryRepository, WebhookEndpointRepository
@@ -15,12 +18,15 @@ from tally.db.repositories.webhooks import AlertRepository, DeliveryRepository, 
 __all__ = [
     "AlertRepository",
     "BucketRepository",
+    "CreditAlertRepository",
     "DeliveryRepository",
     "DistinctRepository",
     "FeatureRepository",
+    "GrantRepository",
     "PeriodRepository",
     "PlanRepository",
     "RateLimitCounterRepository",
+    "ReservationRepository",
     "SketchRepository",
     "TenantPlanRepository",
     "TotalsRepository",

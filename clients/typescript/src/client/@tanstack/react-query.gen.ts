@@ -3,8 +3,8 @@
 import { type DefaultError, type InfiniteData, infiniteQueryOptions, queryOptions, type UseMutationOptions } from '@tanstack/react-query';
 
 import { client } from '../client.gen';
-import { closeBillingPeriods, createWebhookEndpoint, deleteTenantPlan, deleteWebhookEndpoint, getEntitlement, getTenantPlan, getUsageTotals, healthLive, healthReady, listBillingPeriods, listEntitlements, listFeatures, listPlans, listUsageEvents, listWebhookDeliveries, listWebhookEndpoints, type Options, putFeature, putPlan, putTenantPlan, recordUsageEvents, retryWebhookDelivery, rotateWebhookEndpointSecret, voidUsageEvent } from '../sdk.gen';
-import type { CloseBillingPeriodsData, CloseBillingPeriodsError, CloseBillingPeriodsResponse, CreateWebhookEndpointData, CreateWebhookEndpointError, CreateWebhookEndpointResponse, DeleteTenantPlanData, DeleteTenantPlanError, DeleteTenantPlanResponse, DeleteWebhookEndpointData, DeleteWebhookEndpointError, DeleteWebhookEndpointResponse, GetEntitlementData, GetEntitlementError, GetEntitlementResponse, GetTenantPlanData, GetTenantPlanError, GetTenantPlanResponse, GetUsageTotalsData, GetUsageTotalsError, GetUsageTotalsResponse, HealthLiveData, HealthLiveResponse, HealthReadyData, HealthReadyError, HealthReadyResponse, ListBillingPeriodsData, ListBillingPeriodsError, ListBillingPeriodsResponse, ListEntitlementsData, ListEntitlementsError, ListEntitlementsResponse, ListFeaturesData, ListFeaturesError, ListFeaturesResponse, ListPlansData, ListPlansError, ListPlansResponse, ListUsageEventsData, ListUsageEventsError, ListUsageEventsResponse, ListWebhookDeliveriesData, ListWebhookDeliveriesError, ListWebhookDeliveriesResponse, ListWebhookEndpointsData, ListWebhookEndpointsError, ListWebhookEndpointsResponse, PutFeatureData, PutFeatureError, PutFeatureResponse, PutPlanData, PutPlanError, PutPlanResponse, PutTenantPlanData, PutTenantPlanError, PutTenantPlanResponse, RecordUsageEventsData, RecordUsageEventsError, RecordUsageEventsResponse, RetryWebhookDeliveryData, RetryWebhookDeliveryError, RetryWebhookDeliveryResponse, RotateWebhookEndpointSecretData, RotateWebhookEndpointSecretError, RotateWebhookEndpointSecretResponse, VoidUsageEventData, VoidUsageEventError, VoidUsageEventResponse } from '../types.gen';
+import { closeBillingPeriods, commitReservation, createGrant, createReservation, createWebhookEndpoint, deleteTenantPlan, deleteWebhookEndpoint, getEntitlement, getTenantPlan, getUsageTotals, healthLive, healthReady, listBillingPeriods, listEntitlements, listFeatures, listGrants, listPlans, listReservations, listUsageEvents, listWebhookDeliveries, listWebhookEndpoints, type Options, putFeature, putPlan, putTenantPlan, recordUsageEvents, releaseReservation, retryWebhookDelivery, rotateWebhookEndpointSecret, voidGrant, voidUsageEvent } from '../sdk.gen';
+import type { CloseBillingPeriodsData, CloseBillingPeriodsError, CloseBillingPeriodsResponse, CommitReservationData, CommitReservationError, CommitReservationResponse, CreateGrantData, CreateGrantError, CreateGrantResponse, CreateReservationData, CreateReservationError, CreateReservationResponse, CreateWebhookEndpointData, CreateWebhookEndpointError, CreateWebhookEndpointResponse, DeleteTenantPlanData, DeleteTenantPlanError, DeleteTenantPlanResponse, DeleteWebhookEndpointData, DeleteWebhookEndpointError, DeleteWebhookEndpointResponse, GetEntitlementData, GetEntitlementError, GetEntitlementResponse, GetTenantPlanData, GetTenantPlanError, GetTenantPlanResponse, GetUsageTotalsData, GetUsageTotalsError, GetUsageTotalsResponse, HealthLiveData, HealthLiveResponse, HealthReadyData, HealthReadyError, HealthReadyResponse, ListBillingPeriodsData, ListBillingPeriodsError, ListBillingPeriodsResponse, ListEntitlementsData, ListEntitlementsError, ListEntitlementsResponse, ListFeaturesData, ListFeaturesError, ListFeaturesResponse, ListGrantsData, ListGrantsError, ListGrantsResponse, ListPlansData, ListPlansError, ListPlansResponse, ListReservationsData, ListReservationsError, ListReservationsResponse, ListUsageEventsData, ListUsageEventsError, ListUsageEventsResponse, ListWebhookDeliveriesData, ListWebhookDeliveriesError, ListWebhookDeliveriesResponse, ListWebhookEndpointsData, ListWebhookEndpointsError, ListWebhookEndpointsResponse, PutFeatureData, PutFeatureError, PutFeatureResponse, PutPlanData, PutPlanError, PutPlanResponse, PutTenantPlanData, PutTenantPlanError, PutTenantPlanResponse, RecordUsageEventsData, RecordUsageEventsError, RecordUsageEventsResponse, ReleaseReservationData, ReleaseReservationError, ReleaseReservationResponse, RetryWebhookDeliveryData, RetryWebhookDeliveryError, RetryWebhookDeliveryResponse, RotateWebhookEndpointSecretData, RotateWebhookEndpointSecretError, RotateWebhookEndpointSecretResponse, VoidGrantData, VoidGrantError, VoidGrantResponse, VoidUsageEventData, VoidUsageEventError, VoidUsageEventResponse } from '../types.gen';
 
 export type QueryKey<TOptions extends Options> = [
     Pick<TOptions, 'baseUrl' | 'body' | 'headers' | 'path' | 'query'> & {
@@ -157,6 +157,64 @@ export const getEntitlementOptions = (options: Options<GetEntitlementData>) => q
     queryKey: getEntitlementQueryKey(options)
 });
 
+export const listGrantsQueryKey = (options: Options<ListGrantsData>) => createQueryKey('listGrants', options);
+
+/**
+ * A tenant's grants with their balances now
+ *
+ * Every grant (or those of `feature_key`, in `state`), by feature in burn-down order, voided ones last: `used` is the usage charged to it so far, `remaining` what is left, computed from the same totals `usage-totals` answers. Any role of the tenant, platform.
+ */
+export const listGrantsOptions = (options: Options<ListGrantsData>) => queryOptions<ListGrantsResponse, ListGrantsError, ListGrantsResponse, ReturnType<typeof listGrantsQueryKey>>({
+    queryFn: async ({ queryKey, signal }) => {
+        const { data } = await listGrants({
+            ...options,
+            ...queryKey[0],
+            signal,
+            throwOnError: true
+        });
+        return data;
+    },
+    queryKey: listGrantsQueryKey(options)
+});
+
+/**
+ * Grant credits of a feature to a tenant
+ *
+ * Adds `amount` of the feature (in its unit) on top of the plan's allowance, from `effective_at` (default now) until `expires_at` (none: never). Usage beyond the allowance burns the active grants, lowest `priority` first, then the soonest expiry, then the oldest. The same `grant_id` with the same content again is 200 with the stored grant; with other content 409. A feature whose aggregation does not sum is a 400. Platform role only.
+ */
+export const createGrantMutation = (options?: Partial<Options<CreateGrantData>>): UseMutationOptions<CreateGrantResponse, CreateGrantError, Options<CreateGrantData>> => {
+    const mutationOptions: UseMutationOptions<CreateGrantResponse, CreateGrantError, Options<CreateGrantData>> = {
+        mutationFn: async (fnOptions) => {
+            const { data } = await createGrant({
+                ...options,
+                ...fnOptions,
+                throwOnError: true
+            });
+            return data;
+        }
+    };
+    return mutationOptions;
+};
+
+/**
+ * Void a grant
+ *
+ * The grant stops covering usage, kept with who voided it, when and why; the usage it covered moves to the next grants in order, or becomes overage. Voiding a voided grant changes nothing. Platform role only.
+ */
+export const voidGrantMutation = (options?: Partial<Options<VoidGrantData>>): UseMutationOptions<VoidGrantResponse, VoidGrantError, Options<VoidGrantData>> => {
+    const mutationOptions: UseMutationOptions<VoidGrantResponse, VoidGrantError, Options<VoidGrantData>> = {
+        mutationFn: async (fnOptions) => {
+            const { data } = await voidGrant({
+                ...options,
+                ...fnOptions,
+                throwOnError: true
+            });
+            return data;
+        }
+    };
+    return mutationOptions;
+};
+
 export const listBillingPeriodsQueryKey = (options: Options<ListBillingPeriodsData>) => createQueryKey('listBillingPeriods', options);
 
 /**
@@ -305,6 +363,115 @@ export const putTenantPlanMutation = (options?: Partial<Options<PutTenantPlanDat
     const mutationOptions: UseMutationOptions<PutTenantPlanResponse, PutTenantPlanError, Options<PutTenantPlanData>> = {
         mutationFn: async (fnOptions) => {
             const { data } = await putTenantPlan({
+                ...options,
+                ...fnOptions,
+                throwOnError: true
+            });
+            return data;
+        }
+    };
+    return mutationOptions;
+};
+
+export const listReservationsQueryKey = (options: Options<ListReservationsData>) => createQueryKey('listReservations', options);
+
+/**
+ * A tenant's reservations, newest first
+ *
+ * A page of holds (`state=` filters), newest first. Any role of the tenant, platform.
+ */
+export const listReservationsOptions = (options: Options<ListReservationsData>) => queryOptions<ListReservationsResponse, ListReservationsError, ListReservationsResponse, ReturnType<typeof listReservationsQueryKey>>({
+    queryFn: async ({ queryKey, signal }) => {
+        const { data } = await listReservations({
+            ...options,
+            ...queryKey[0],
+            signal,
+            throwOnError: true
+        });
+        return data;
+    },
+    queryKey: listReservationsQueryKey(options)
+});
+
+export const listReservationsInfiniteQueryKey = (options: Options<ListReservationsData>): QueryKey<Options<ListReservationsData>> => createQueryKey('listReservations', options, true);
+
+/**
+ * A tenant's reservations, newest first
+ *
+ * A page of holds (`state=` filters), newest first. Any role of the tenant, platform.
+ */
+export const listReservationsInfiniteOptions = (options: Options<ListReservationsData>) => {
+    const opts = infiniteQueryOptions<ListReservationsResponse, ListReservationsError, InfiniteData<ListReservationsResponse>, QueryKey<Options<ListReservationsData>>, string | null | Pick<QueryKey<Options<ListReservationsData>>[0], 'body' | 'headers' | 'path' | 'query'>>(
+    // @ts-ignore
+    {
+        queryFn: async ({ pageParam, queryKey, signal }) => {
+            // @ts-ignore
+            const page: Pick<QueryKey<Options<ListReservationsData>>[0], 'body' | 'headers' | 'path' | 'query'> = typeof pageParam === 'object' ? pageParam : {
+                query: {
+                    cursor: pageParam
+                }
+            };
+            const params = createInfiniteParams(queryKey, page);
+            const { data } = await listReservations({
+                ...options,
+                ...params,
+                signal,
+                throwOnError: true
+            });
+            return data;
+        },
+        queryKey: listReservationsInfiniteQueryKey(options)
+    });
+    return opts as Omit<typeof opts, 'initialData'>;
+};
+
+/**
+ * Hold capacity before the work
+ *
+ * Holds `quantity` of the feature for `expires_in_seconds` (default 300): 201 when, under a rejecting limit, the allowance plus credits minus usage and every other live hold cover it, else 409 `limit-exceeded` (with `limit`, `used`, `reserved`, `credits_remaining`, `remaining`, `period_end`). Without a rejecting limit a hold always succeeds. The same `reservation_id` with the same content again is 200 with the stored hold; other content 409. Roles admin, owner, platform.
+ */
+export const createReservationMutation = (options?: Partial<Options<CreateReservationData>>): UseMutationOptions<CreateReservationResponse, CreateReservationError, Options<CreateReservationData>> => {
+    const mutationOptions: UseMutationOptions<CreateReservationResponse, CreateReservationError, Options<CreateReservationData>> = {
+        mutationFn: async (fnOptions) => {
+            const { data } = await createReservation({
+                ...options,
+                ...fnOptions,
+                throwOnError: true
+            });
+            return data;
+        }
+    };
+    return mutationOptions;
+};
+
+/**
+ * Record the real usage and end the hold
+ *
+ * Records `quantity` as one usage event of the hold's feature under `idempotency_key`, whatever the limits say (work that was done is always recorded), and ends the hold in the same transaction. The same commit again answers the same; another one on a committed hold is a 409. On a released or expired hold the usage is still recorded, and `ended_before_commit` says how the hold had ended. Roles admin, owner, platform.
+ */
+export const commitReservationMutation = (options?: Partial<Options<CommitReservationData>>): UseMutationOptions<CommitReservationResponse, CommitReservationError, Options<CommitReservationData>> => {
+    const mutationOptions: UseMutationOptions<CommitReservationResponse, CommitReservationError, Options<CommitReservationData>> = {
+        mutationFn: async (fnOptions) => {
+            const { data } = await commitReservation({
+                ...options,
+                ...fnOptions,
+                throwOnError: true
+            });
+            return data;
+        }
+    };
+    return mutationOptions;
+};
+
+/**
+ * End a hold without usage
+ *
+ * Frees the held capacity at once; a hold that has ended already is answered as it is. Roles admin, owner, platform.
+ */
+export const releaseReservationMutation = (options?: Partial<Options<ReleaseReservationData>>): UseMutationOptions<ReleaseReservationResponse, ReleaseReservationError, Options<ReleaseReservationData>> => {
+    const mutationOptions: UseMutationOptions<ReleaseReservationResponse, ReleaseReservationError, Options<ReleaseReservationData>> = {
+        mutationFn: async (fnOptions) => {
+            const { data } = await releaseReservation({
                 ...options,
                 ...fnOptions,
                 throwOnError: true

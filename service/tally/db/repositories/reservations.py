@@ -1,0 +1,64 @@
+"""Reservations: holds, their live sums, their ends."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from uuid import UUID
+
+from advanced_alchemy.repository import SQLAlchemyAsyncRepository
+from sqlalchemy import and_, func, or_, select
+
+from tally.db.models import ReservationRecord
+
+HELD = "held"
+
+
+class ReservationRepository(SQLAlchemyAsyncRepository[ReservationRecord]):
+    model_type = ReservationRecord
+    id_attribute = "reservation_id"
+
+    async def reservation(
+        self, tenant_id: UUID, reservation_id: str, *, for_update: bool = False
+    ) -> ReservationRecord | None:
+        r = ReservationRecord
+        stmt = select(r).where(r.tenant_id == tenant_id, r.reservation_id == reservation_id)
+        if for_update:
+            stmt = stmt.with_for_update()
+        return (await self.session.scalars(stmt)).one_or_none()
+
+    async def add_reservation(self, record: ReservationRecord) -> None:
+        self.session.add(record)
+        await self.session.flush()
+
+    async def flush(self) -> None:
+        await self.session.flush()
+
+    async def reserved(self, tenant_id: UUID, feature_keys: Iterable[str], now: datetime) -> dict[str, int]:
+        """The live holds' quantities by feature (features without any are left out)."""
+        r = ReservationRecord
+        stmt = (
+            select(r.feature_key, func.sum(r.quantity))
+            .where(r.tenant_id == tenant_id, r.feature_key.in_(list(feature_keys)), r.state == HELD, r.expires_at > now)
+            .group_by(r.feature_key)
+        )
+        return {key: int(total) for key, total in await self.session.execute(stmt)}
+
+    async def page(
+        self, tenant_id: UUID, state: str | None, now: datetime, after: tuple[datetime, str] | None, limit: int
+    ) -> list[ReservationRecord]:
+        """Newest first (then by id, descending), ``limit`` rows after the cursor's row; ``state`` as answered
+        (``held`` means live, ``expired`` held past its lifetime)."""
+        r = ReservationRecord
+        stmt = select(r).where(r.tenant_id == tenant_id)
+        if state == HELD:
+            stmt = stmt.where(r.state == HELD, r.expires_at > now)
+        elif state == "expired":
+            stmt = stmt.where(r.state == HELD, r.expires_at <= now)
+        elif state is not None:
+            stmt = stmt.where(r.state == state)
+        if after is not None:
+            created, key = after
+            stmt = stmt.where(or_(r.created_at < created, and_(r.created_at == created, r.reservation_id < key)))
+        stmt = stmt.order_by(r.created_at.desc(), r.reservation_id.desc()).limit(limit)
+        return list((await self.session.scalars(stmt)).all())

@@ -161,3 +161,12 @@ def _alignment(size: WindowSize, tz: tzinfo, instant: datetime) -> str:
         WindowSize.MONTH: "local midnight on the first day of a month",
     }[size]
     return f"{shown} is not {need} {where}; with window_size={size.value} both bounds must be window boundaries"
+
+
+def in_words(span: timedelta) -> str:
+    """``span`` in words: "5 minutes", "90 seconds"."""
+    seconds = int(span.total_seconds())
+    minutes, rest = divmod(seconds, 60)
+    if rest or not minutes:
+        return f"{seconds} second{'' if seconds == 1 else 's'}"
+    return f"{minutes} minute{'' if minutes == 1 else 's'}"

@@ -25,27 +25,20 @@ from tally.db.repositories import (
 )
 from tally.db.transaction import Transaction
 from tally.domain.catalog import Aggregation
-from tally.domain.errors import (
-    IdempotencyConflict,
-    InvalidInput,
-    NotFound,
-    PeriodClosed,
-    UnknownFeature,
-)
+from tally.domain.errors import IdempotencyConflict, InvalidInput, NotFound, UnknownFeature
 from tally.domain.keys import MAX_DIMENSION_VALUE
 from tally.domain.plans import Limit
 from tally.domain.problems import FieldError
 from tally.domain.usage import IngestResult, UsageBatch, UsageEvent
 from tally.metering import limits, totals
 from tally.metering.aggregations import State, latest_key, value
-from tally.metering.billing import period_label
 from tally.metering.buckets import DIMENSION_BUCKETS, USAGE_BUCKETS, bucket_cells, dimension_cells
 from tally.metering.events import NewEvent, dimension_set
 from tally.metering.limits import WatchedPeriod
-from tally.metering.periods import as_utc, month_start, next_month_start, rfc3339, zone
+from tally.metering.periods import as_utc, in_words, rfc3339, zone
 from tally.metering.sketches import sketch_cells
 from tally.metering.totals import TotalsQuery, TotalsSource
-from tally.usage import hard_limits
+from tally.usage import closed_periods, hard_limits
 from tally.usage.credit_alerts import CreditAlerts
 from tally.usage.credits import CreditBalances, FeatureCredits, allowance_of
 from tally.usage.events import event_out
@@ -167,7 +160,7 @@ class UsageRecorder:
                 errors.append(
                     FieldError(
                         field=f"events[{i}].timestamp",
-                        message=f"{rfc3339(timestamp)} is more than {_duration(self.future_skew)} ahead of the "
+                        message=f"{rfc3339(timestamp)} is more than {in_words(self.future_skew)} ahead of the "
                         f"server's clock ({rfc3339(received_at)}): send the time the usage happened, or leave "
                         "timestamp out to mean now",
                     )
@@ -329,29 +322,12 @@ class UsageRecorder:
             raise refusal
 
     async def _check_open_periods(self, tenant_id: UUID, events: Sequence[NewEvent], now: datetime) -> None:
-        """Refuse the whole batch (409) when an event is dated inside a closed period, unless it is a duplicate of
-        one recorded before the close (re-sending it is never an error). The shared lock orders the batch against a
-        close of the tenant's periods: either the close sees this batch's events, or this batch sees the close."""
+        """Refuse the whole batch (409) when an event is dated inside a closed period (``closed_periods``)."""
         await self.transaction.lock_periods(tenant_id, exclusive=False)
-        terms = await self.periods.terms(tenant_id)
-        through = terms.closed_through(now)
-        late = [e for e in events if through is not None and e.timestamp < through]
-        if not late:
-            return
-        stored = await self.events.stored_content(tenant_id, [e.idempotency_key for e in late])
-        refused = [
-            FieldError(
-                field=f"events[{e.index}]",
-                message=f"{rfc3339(e.timestamp)} lies in the closed billing period "
-                f"{period_label(month_start(e.timestamp, terms.tz), next_month_start(e.timestamp, terms.tz))}: "
-                "its totals are final",
-            )
-            for e in late
-            if e.idempotency_key not in stored or not e.same_content(*stored[e.idempotency_key])
-        ]
-        if refused:
+        refusal = await closed_periods.late_events(self.periods, self.events, tenant_id, events, now)
+        if refusal is not None:
             await self.transaction.rollback()
-            raise PeriodClosed.fields(refused)
+            raise refusal
 
     async def _check_duplicates(self, tenant_id: UUID, known: Sequence[NewEvent]) -> None:
         """A key already stored must carry the same content; otherwise the whole batch is refused (409). A
@@ -396,13 +372,10 @@ class UsageRecorder:
 
     async def _check_void_open(self, tenant_id: UUID, timestamp: datetime, now: datetime) -> None:
         """A void of an event dated inside a closed period is refused (409): its period's totals are final."""
-        terms = await self.periods.terms(tenant_id)
-        if terms.closed(timestamp, now):
+        refusal = await closed_periods.closed_void(self.periods, tenant_id, timestamp, now)
+        if refusal is not None:
             await self.transaction.rollback()
-            period = period_label(month_start(timestamp, terms.tz), next_month_start(timestamp, terms.tz))
-            raise PeriodClosed.field(
-                "idempotency_key", f"the event is dated {rfc3339(timestamp)}, in the closed billing period {period}"
-            )
+            raise refusal
 
 
 def _crossings(watched: dict[WatchedPeriod, PeriodCheck], inserted: set[str]) -> list[Crossing]:
@@ -417,12 +390,3 @@ def _crossings(watched: dict[WatchedPeriod, PeriodCheck], inserted: set[str]) ->
         used = value(check.aggregation, state) if state is not None else 0
         crossings += [Crossing(period, p, used) for p in limits.reached(period, used)]
     return crossings
-
-
-def _duration(span: timedelta) -> str:
-    """``span`` in words: "5 minutes", "90 seconds"."""
-    seconds = int(span.total_seconds())
-    minutes, rest = divmod(seconds, 60)
-    if rest or not minutes:
-        return f"{seconds} second{'' if seconds == 1 else 's'}"
-    return f"{minutes} minute{'' if minutes == 1 else 's'}"

@@ -1,3 +1,3 @@
 """Tally: records metered usage exactly once and answers usage totals."""
 
-__version__ = "1.0.0"
+__version__ = "2.0.0"

@@ -2,7 +2,8 @@
 
 The base is openapi.json at the newest release tag (vX.Y.Z) reachable from HEAD or, with no such tag (a fresh clone
 has none), at the first commit whose openapi.json carries the newest version CHANGELOG.md dates as released (a
-"## [X.Y.Z] - date" heading): the release itself; failing that, the first commit that has an openapi.json.
+"## [X.Y.Z] - date" heading) below the checked spec's version: the release before this one; failing that, the first
+commit that has an openapi.json.
 Optic (@useoptic/optic, pinned in scripts/breaking/) finds the breaking changes: a removed operation, response field
 or status, a request enum value removed, a type changed, a parameter or request field made required, and also a
 value added to a response enum (an older client that refuses unknown values breaks: the generated Python client
@@ -50,21 +51,25 @@ def git(*args: str, root: Path = ROOT) -> str:
     return result.stdout.strip() if result.returncode == 0 else ""
 
 
-def base_ref(root: Path = ROOT) -> str | None:
-    """The newest release tag reachable from HEAD, else the commit that released CHANGELOG.md's newest dated version,
-    else the first commit with an openapi.json; None without any (not a git checkout, or no spec in its history)."""
+def base_ref(root: Path = ROOT, current: tuple[int, int, int] | None = None) -> str | None:
+    """The newest release tag reachable from HEAD, else the commit that released the newest version CHANGELOG.md
+    dates before ``current`` (the checked spec's version), else the first commit with an openapi.json; None without
+    any (not a git checkout, or no spec in its history)."""
     tags = [t for t in git("tag", "--merged", "HEAD", "--list", "v*", root=root).splitlines() if RELEASE_TAG.match(t)]
     if tags:
         return max(tags, key=lambda t: tuple(int(n) for n in RELEASE_TAG.match(t).groups()))  # type: ignore[union-attr]
-    return released_at(root) or next(
+    return released_at(root, current) or next(
         iter(git("rev-list", "--reverse", "HEAD", "--", "openapi.json", root=root).split()), None
     )
 
 
-def released_at(root: Path) -> str | None:
-    """The first commit whose openapi.json's info.version is the newest version CHANGELOG.md (at HEAD) dates as
-    released. Tags do not always travel with a clone; the changelog and the history do."""
-    dated = [tuple(int(n) for n in m.groups()) for m in RELEASED.finditer(git("show", "HEAD:CHANGELOG.md", root=root))]
+def released_at(root: Path, current: tuple[int, int, int] | None = None) -> str | None:
+    """The first commit whose openapi.json's info.version is the newest version that CHANGELOG.md (at HEAD) dates as
+    released, before ``current``: a release is checked against the one before it, its own changes named in its own
+    section. Tags do not always travel with a clone; the changelog and the history do."""
+    changelog = git("show", "HEAD:CHANGELOG.md", root=root)
+    dated = [tuple(int(n) for n in m.groups()) for m in RELEASED.finditer(changelog)]
+    dated = [v for v in dated if current is None or v < current]
     if not dated:
         return None
     newest = ".".join(map(str, max(dated)))
@@ -158,7 +163,8 @@ def main() -> int:
     parser.add_argument("--base-ref", help="compare with openapi.json at this git ref instead")
     parser.add_argument("--changelog", type=Path, default=ROOT / "CHANGELOG.md")
     args = parser.parse_args()
-    ref = args.base_ref or base_ref()
+    current_spec = json.loads(args.spec.read_text(encoding="utf-8"))
+    ref = args.base_ref or base_ref(current=version(current_spec))
     base_text = git("show", f"{ref}:openapi.json") if ref else ""
     if not base_text:
         print(
@@ -170,7 +176,6 @@ def main() -> int:
         base = Path(tmp) / "base-openapi.json"
         base.write_text(base_text, encoding="utf-8")
         changes = breaking_changes(base, args.spec.absolute())
-    current_spec = json.loads(args.spec.read_text(encoding="utf-8"))
     changelog = args.changelog.read_text(encoding="utf-8") if args.changelog.is_file() else ""
     problems = verdict(changes, version(json.loads(base_text)), version(current_spec), changelog)
     label = git("describe", "--tags", "--always", ref) or ref

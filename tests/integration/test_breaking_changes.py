@@ -134,6 +134,9 @@ def test_without_tags_the_base_is_the_commit_that_released_the_changelogs_newest
     commit(tmp_path, "released", '{"info": {"version": "1.0.0"}, "paths": {}}')
     commit(tmp_path, "after the release", '{"info": {"version": "1.0.0"}, "paths": {"/a": {}}}')
     assert breaking.base_ref(tmp_path) == release  # the first spec that says 1.0.0, not a later one
+    assert breaking.base_ref(tmp_path, current=(1, 1, 0)) == release
+    # A release is checked against the one before it: 1.0.0 itself, against 0.1.0's.
+    assert breaking.base_ref(tmp_path, current=(1, 0, 0)) == first_spec
 
 
 @pytest.mark.parametrize("text", ["1.0", "one", ""])

@@ -31,7 +31,7 @@ from tally.domain.problems import FieldError
 from tally.domain.usage import IngestResult, UsageBatch, UsageEvent
 from tally.metering import limits, totals
 from tally.metering.aggregations import State, latest_key, value
-from tally.metering.buckets import DIMENSION_BUCKETS, USAGE_BUCKETS, bucket_cells, dimension_cells
+from tally.metering.buckets import DIMENSION_BUCKETS, USAGE_BUCKETS
 from tally.metering.events import NewEvent, dimension_set
 from tally.metering.limits import WatchedPeriod
 from tally.metering.periods import as_utc, rfc3339, zone
@@ -95,22 +95,16 @@ class UsageRecorder:
         watched, counted = await self._watched_limits(tenant_id, events)
         # Sorted keys: concurrent batches that share keys take their row locks in the same order.
         events.sort(key=lambda e: e.idempotency_key)
-        inserted = await self.events.insert_new(tenant_id, events, received_at)
+        # The new events and their buckets at once (one statement on PostgreSQL). An approximate distinct count keeps
+        # sketches instead of a dimension bucket row per counted value. A refusal below rolls it all back.
+        inserted = await self.events.record_new(tenant_id, events, received_at, dimensioned - sketched.keys())
         known = [e for e in events if e.idempotency_key not in inserted]
         if known:
             await self._check_duplicates(tenant_id, known)
         if watched:
             await self._check_limits(watched, inserted)
             await self.outbox.record(tenant_id, _crossings(watched, inserted), received_at)
-        # Buckets last: their rows are the ones concurrent batches of a tenant contend for, so hold their
-        # locks for the shortest time, until the commit right after.
         new = [e for e in events if e.idempotency_key in inserted]
-        await self.buckets.add_cells(tenant_id, USAGE_BUCKETS, bucket_cells(new))
-        # An approximate distinct count keeps sketches instead of a dimension bucket row per counted value.
-        dimension_rows = dimension_cells(
-            e for e in new if e.feature_key in dimensioned and e.feature_key not in sketched
-        )
-        await self.buckets.add_cells(tenant_id, DIMENSION_BUCKETS, dimension_rows)
         # After the usage_bucket upsert: its row locks order the writers of each sketch cell (SketchRepository).
         await self.sketches.add(tenant_id, sketch_cells(new, sketched))
         await self.transaction.commit()

@@ -6,12 +6,15 @@
 It creates a fresh PostgreSQL database, starts one service worker (uvicorn, or granian with ``--server``) and
 loads events through the real ingestion route with several concurrent clients, three ways: time-ordered
 batches of features without dimensions, backfill batches (each spread at random over one month) of the same
-features, and the heavy tenant's events with a model and a region each (50 x 5 values). It then measures
+features, and the heavy tenant's events with a model and a region each (50 x 5 values), each load sent first to
+the ingestion floor of ``bench_floor.py`` (one asyncpg statement per batch), so each is a share of it. It then measures
 ``/health/live`` and usage-totals (five features, one window) for a light tenant (100 events in the window)
 and the heavy one (N/10 events in the window), one dimensioned feature grouped by model, by model and region,
 and filtered to a region; the same totals with two workers; and both floors of ``bench_floor.py`` (a bare
 Litestar app answering the same five structs from memory, and the same app running one prepared asyncpg
-query), started the same way, so every read is also a share of its floor. Last, a worker configured to sum
+query), started the same way, so every read is also a share of its floor. A concurrency section sends single-event
+batches from 64 clients at once to one worker with the default pool, and from 16 to one with a pool of 2: every
+answer's status, the slowest, and the events counted against those acknowledged. Last, a worker configured to sum
 raw events (the naive way) must give the same totals. It prints each figure and a table of the targets
 (met or missed) and writes the figures as JSON.
 """
@@ -562,6 +565,53 @@ async def events_in_window(url: str, tenant: uuid.UUID) -> int:
         await engine.dispose()
 
 
+CONCURRENCY_TENANTS = 8
+CONCURRENCY_ROUNDS = 8  # single-event batches per client
+
+
+async def measure_concurrency(base: str, db_url: str, clients: int) -> dict[str, Any]:
+    """``clients`` clients at once, each sending CONCURRENCY_ROUNDS single-event batches (one after the other) to
+    one of CONCURRENCY_TENANTS new tenants: every answer's status, the slowest answer, and the events counted in the
+    database against those acknowledged."""
+    tenants = [uuid.uuid4() for _ in range(CONCURRENCY_TENANTS)]
+    headers = {"Authorization": f"Bearer {token(Role.PLATFORM)}", "Content-Type": "application/json"}
+    statuses: dict[int, int] = {}
+    acknowledged = 0
+    slowest = 0.0
+
+    async def client(http: httpx.AsyncClient, n: int) -> None:
+        nonlocal acknowledged, slowest
+        url = f"{base}/api/v1/billing/tenants/{tenants[n % len(tenants)]}/usage-events"
+        for i in range(CONCURRENCY_ROUNDS):
+            event = {"feature_key": PLAIN_FEATURES[0], "quantity": 1, "idempotency_key": f"c-{n}-{i}"}
+            t0 = time.perf_counter()
+            r = await http.post(url, content=msgspec.json.encode({"events": [event]}), headers=headers)
+            slowest = max(slowest, time.perf_counter() - t0)
+            statuses[r.status_code] = statuses.get(r.status_code, 0) + 1
+            if r.status_code == 200:
+                acknowledged += r.json()["accepted"]
+
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(timeout=120, limits=limits) as http:
+        await asyncio.gather(*(client(http, n) for n in range(clients)))
+    engine = create_async_engine(db_url, poolclass=NullPool)
+    try:
+        async with engine.connect() as connection:
+            counted = await connection.scalar(
+                text("SELECT count(*) FROM usage_event WHERE tenant_id = ANY(:tenants)"), {"tenants": tenants}
+            )
+    finally:
+        await engine.dispose()
+    return {
+        "clients": clients,
+        "requests": clients * CONCURRENCY_ROUNDS,
+        "statuses": {str(code): count for code, count in sorted(statuses.items())},
+        "slowest_s": slowest,
+        "acknowledged": acknowledged,
+        "counted": counted,
+    }
+
+
 def plain_events(args: argparse.Namespace) -> int:
     """Events of each of the time-ordered and backfill loads."""
     return args.plain_events if args.plain_events is not None else args.events // 4
@@ -668,6 +718,13 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 base, uuid.uuid4(), batches, args.clients, f"time-ordered, {args.scale_workers} workers"
             )
             scaled_rss = peak_rss_mb(pid)
+        concurrency_section = {}
+        for clients, pool in ((64, None), (16, 2)):
+            print(f"  {clients} clients of single-event batches, one worker, pool {pool or 'default'}")
+            env = {"TALLY_DATABASE_URL": db_url, **({"TALLY_DB_POOL_SIZE": str(pool)} if pool else {})}
+            with server(logs / "server-concurrency.log", kind=kind, **env) as (base, _):
+                measured = await measure_concurrency(base, db_url, clients)
+            concurrency_section[f"{clients} clients, pool {pool or 'default'}"] = measured
         print("  measuring totals from raw events (naive)")
         with server(logs / "server-naive.log", kind=kind, TALLY_DATABASE_URL=db_url, TALLY_TOTALS_SOURCE="events") as (
             base,
@@ -712,6 +769,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "grouped_target": GROUPED_TARGET,
         "service_peak_rss_mb": max(rss, scaled_rss),
         "entitlement_check": entitled,
+        "concurrency": concurrency_section,
         "csv_export": export,
         "machine": {
             "cpus": os.cpu_count(),
@@ -771,6 +829,12 @@ def figures(result: dict[str, Any]) -> str:
         f"{export['rows_per_s']:,.0f} rows/s, {export['megabytes']:.1f} MB; service RSS {export['rss_before_mb']:.0f} "
         f"MB before, peak {export['rss_peak_mb']:.0f} MB (+{export['rss_growth_mb']:.1f} MB) |"
     )
+    for name, m in result["concurrency"].items():
+        answers = ", ".join(f"{count} x {code}" for code, count in m["statuses"].items())
+        rows.append(
+            f"| {name}, one worker, {m['requests']} single-event batches | {answers}; slowest {m['slowest_s']:.2f} s; "
+            f"acknowledged {m['acknowledged']}, counted {m['counted']} |"
+        )
     rows += [
         f"| naive p50 / buckets p50 (heavy) | {result['naive_over_buckets_heavy_p50']:.1f}x |",
         f"| service peak RSS per worker | {result['service_peak_rss_mb']:.0f} MB |",
@@ -838,6 +902,16 @@ def targets(result: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
     feature = result["grouped"]["feature"]
     for name, ratio in result["grouped_over_ungrouped_p50"].items():
         rows.append((f"{feature} {name} p50 <= {target:.1f}x ungrouped", f"{ratio:.2f}x", ratio <= target))
+    for name, m in result["concurrency"].items():
+        all_200 = m["statuses"] == {"200": m["requests"]}
+        rows.append(
+            (
+                f"{name}: every answer 200, acknowledged = counted",
+                f"{', '.join(f'{c} x {code}' for code, c in m['statuses'].items())}; slowest {m['slowest_s']:.2f} s; "
+                f"{m['acknowledged']} acknowledged, {m['counted']} counted",
+                all_200 and m["acknowledged"] == m["counted"],
+            )
+        )
     rss = result["service_peak_rss_mb"]
     rows.append(("service RSS < 200 MB per worker", f"{rss:.0f} MB", rss < 200))
     growth = result["csv_export"]["rss_growth_mb"]

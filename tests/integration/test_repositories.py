@@ -16,7 +16,7 @@ from tally.db.models import FeatureRecord, UsageBucketRecord, UsageDimensionBuck
 from tally.db.repositories import BucketRepository, FeatureRepository, TotalsRepository, UsageEventRepository
 from tally.db.transaction import Transaction
 from tally.domain.catalog import Aggregation
-from tally.metering.aggregations import COLUMN_NAMES, latest_key, value
+from tally.metering.aggregations import COLUMN_NAMES, value
 from tally.metering.buckets import DIMENSION_BUCKETS, USAGE_BUCKETS, bucket_cells, decompose, dimension_cells
 from tally.metering.events import NewEvent, dimension_set
 from tally.metering.periods import as_utc
@@ -38,7 +38,7 @@ async def session(database_url: str) -> AsyncIterator[AsyncSession]:
 
 
 def new_event(index: int, key: str, quantity: int, at: datetime, feature_key: str = "f") -> NewEvent:
-    return NewEvent(index, key, feature_key, quantity, at, True, latest_key(at, T0, index, quantity), {}, "{}")
+    return NewEvent(index, key, feature_key, quantity, at, True, T0, {}, "{}")
 
 
 async def add_feature(session: AsyncSession, key: str, aggregation: Aggregation = Aggregation.SUM) -> None:
@@ -111,19 +111,20 @@ async def test_features_sort_by_code_point(session: AsyncSession) -> None:
 
 
 async def test_recorded_buckets_are_the_cells_folded_in_python(session: AsyncSession) -> None:
-    """record_new (on PostgreSQL one statement that aggregates in SQL) writes exactly the rows that folding the new
-    events' cells in Python gives, at every grain of both tables, month and day edges included; duplicates add
-    nothing, and a second batch adds to the rows."""
+    """record_new (on PostgreSQL one statement that aggregates in SQL and makes the latest keys) writes exactly the
+    rows that folding the new events' cells in Python gives, at every grain of both tables, month and day edges
+    included; duplicates add nothing, and a second batch adds to the rows."""
     tenant = uuid.uuid4()
     edges = [datetime(2026, 1, 31, 23, 59, 59, 999999, tzinfo=UTC), datetime(2026, 2, 1, tzinfo=UTC)]
     at = [*edges, T0, T0 + timedelta(minutes=14, seconds=59), T0 + timedelta(minutes=15), T0 + timedelta(days=40)]
+    at.append(datetime(5, 3, 4, 5, 6, 7, tzinfo=UTC))  # a year of one digit: the latest key still has four
     sets = [{}, {"model": "a"}, {"model": "b", "region": "eu"}]
     stored = [
-        NewEvent(i, f"k{i}", feature, q, t, True, latest_key(t, T0, i, q), dims, dimension_set(dims))
+        NewEvent(i, f"k{i}", feature, q, t, True, T0, dims, dimension_set(dims))
         for i, (feature, q, t, dims) in enumerate(
             (feature, q, t, dims)
             for feature in ("f", "g")
-            for q, t in zip([7, 0, 5, 3, 9, 2], at, strict=True)
+            for q, t in zip([7, 0, 5, 3, 9, 2, 12345], at, strict=True)
             for dims in sets
         )
     ]

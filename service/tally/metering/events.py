@@ -7,6 +7,7 @@ from datetime import datetime
 
 import msgspec
 
+from tally.metering.aggregations import latest_key
 from tally.metering.periods import open_period
 
 
@@ -17,7 +18,7 @@ def dimension_set(dimensions: dict[str, str]) -> str:
 
 class NewEvent(msgspec.Struct, frozen=True):
     """An event of a batch as it will be stored; ``explicit_time`` is False when the server supplied the
-    timestamp."""
+    timestamp, ``recorded_at`` is the batch's receipt time."""
 
     index: int
     idempotency_key: str
@@ -25,9 +26,15 @@ class NewEvent(msgspec.Struct, frozen=True):
     quantity: int
     timestamp: datetime
     explicit_time: bool
-    latest_key: str
+    recorded_at: datetime
     dimensions: dict[str, str]  # keys sorted
     dimension_set: str  # their canonical text, "{}" for none
+
+    @property
+    def latest_key(self) -> str:
+        """What the ``latest`` aggregation keeps of it (see ``latest_key``): made only where it is used, since
+        PostgreSQL's ingestion makes it in SQL (``PG_LATEST_KEY``) and formatting it took a tenth of a batch's CPU."""
+        return latest_key(self.timestamp, self.recorded_at, self.index, self.quantity)
 
     def same_content(self, feature_key: str, quantity: int, timestamp: datetime, dimensions: dict[str, str]) -> bool:
         # A retried event without a timestamp gets a new receipt time: its key, feature, quantity and

@@ -30,7 +30,7 @@ from tally.domain.plans import Limit
 from tally.domain.problems import FieldError
 from tally.domain.usage import IngestResult, UsageBatch, UsageEvent
 from tally.metering import limits, totals
-from tally.metering.aggregations import State, latest_key, value
+from tally.metering.aggregations import State, value
 from tally.metering.buckets import DIMENSION_BUCKETS, USAGE_BUCKETS
 from tally.metering.events import NewEvent, dimension_set
 from tally.metering.limits import WatchedPeriod
@@ -155,7 +155,7 @@ class UsageRecorder:
                 e.quantity,
                 timestamp,
                 e.timestamp is not None,
-                latest_key(timestamp, received_at, i, e.quantity),
+                received_at,
                 dimensions,
                 dimension_set(dimensions),
             )

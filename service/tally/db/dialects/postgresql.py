@@ -21,7 +21,7 @@ from sqlalchemy.sql.dml import Insert
 from sqlalchemy.sql.schema import Table
 
 from tally.db.dialects.base import Dialect, LostConnection, RecordTables, Session
-from tally.metering.aggregations import COLUMN_NAMES, COLUMNS, Combine
+from tally.metering.aggregations import COLUMN_NAMES, COLUMNS, Combine, recorded_digits
 from tally.metering.buckets import DIMENSION_BUCKETS, MONTH, USAGE_BUCKETS, BucketTable, Cell
 from tally.metering.events import NewEvent
 
@@ -46,17 +46,23 @@ def limit_lock_number(key: str) -> int:
 # inserting the same key waits for ours and then skips the row; RETURNING says which rows are new. On PostgreSQL
 # the statements are written by hand over unnest() of one array per column: asyncpg encodes each array in C,
 # where SQLAlchemy would bind 8,000 parameters one by one (a batch took about 3x longer that way).
-PG_INSERT_EVENTS = """
+# Each event's latest_key is made here, as ``tally.metering.aggregations.latest_key`` makes it in Python (UTC digits of
+# the timestamp, the batch's receipt digits, the index in 4 digits, the quantity): formatting it in Python took a
+# tenth of a batch's CPU. A test holds the two to the same text.
+PG_LATEST_KEY = (
+    "to_char(t AT TIME ZONE 'UTC', 'YYYYMMDDHH24MISSUS') || :recorded_digits || lpad(CAST(i AS text), 4, '0') "
+    "|| CAST(q AS text)"
+)
+PG_INSERT_EVENTS = f"""
     INSERT INTO usage_event
         (tenant_id, idempotency_key, feature_key, quantity, timestamp, recorded_at, batch_index, latest_key,
          dimensions)
-    SELECT :tenant_id, k, f, q, t, :recorded_at, i, l, CAST(d AS jsonb)
+    SELECT :tenant_id, k, f, q, t, :recorded_at, i, {PG_LATEST_KEY}, CAST(d AS jsonb)
     FROM unnest(CAST(:keys AS text[]), CAST(:features AS text[]), CAST(:quantities AS bigint[]),
-                CAST(:timestamps AS timestamptz[]), CAST(:indexes AS integer[]), CAST(:latest AS text[]),
-                CAST(:dimensions AS text[]))
-         AS batch(k, f, q, t, i, l, d)
+                CAST(:timestamps AS timestamptz[]), CAST(:indexes AS integer[]), CAST(:dimensions AS text[]))
+         AS batch(k, f, q, t, i, d)
     ON CONFLICT (tenant_id, idempotency_key) DO NOTHING
-"""
+"""  # noqa: S608 - no input in the text
 # The volatile lock function runs after the ORDER BY (PostgreSQL evaluates a SELECT list after sorting).
 PG_LOCK_LIMITS = text("""
     SELECT pg_advisory_xact_lock(n) FROM unnest(CAST(:numbers AS bigint[])) AS locks(n) ORDER BY n
@@ -204,12 +210,12 @@ class PostgreSQLDialect(Dialect):
         return {
             "tenant_id": tenant_id,
             "recorded_at": recorded_at,
+            "recorded_digits": recorded_digits(recorded_at),
             "keys": [e.idempotency_key for e in events],
             "features": [e.feature_key for e in events],
             "quantities": [e.quantity for e in events],
             "timestamps": [e.timestamp for e in events],
             "indexes": [e.index for e in events],
-            "latest": [e.latest_key for e in events],
             "dimensions": [e.dimension_set if e.dimensions else None for e in events],
         }
 

@@ -579,21 +579,22 @@ async def measure_concurrency(base: str, db_url: str, clients: int) -> dict[str,
     acknowledged = 0
     slowest = 0.0
 
-    async def client(http: httpx.AsyncClient, n: int) -> None:
+    async def client(n: int) -> None:
         nonlocal acknowledged, slowest
         url = f"{base}/api/v1/billing/tenants/{tenants[n % len(tenants)]}/usage-events"
-        for i in range(CONCURRENCY_ROUNDS):
-            event = {"feature_key": PLAIN_FEATURES[0], "quantity": 1, "idempotency_key": f"c-{n}-{i}"}
-            t0 = time.perf_counter()
-            r = await http.post(url, content=msgspec.json.encode({"events": [event]}), headers=headers)
-            slowest = max(slowest, time.perf_counter() - t0)
-            statuses[r.status_code] = statuses.get(r.status_code, 0) + 1
-            if r.status_code == 200:
-                acknowledged += r.json()["accepted"]
+        # A connection of its own, busy from one request to the next: a shared pool's idle connection can be closed
+        # by the server's keep-alive timeout just as it is reused.
+        async with httpx.AsyncClient(timeout=120) as http:
+            for i in range(CONCURRENCY_ROUNDS):
+                event = {"feature_key": PLAIN_FEATURES[0], "quantity": 1, "idempotency_key": f"c-{n}-{i}"}
+                t0 = time.perf_counter()
+                r = await http.post(url, content=msgspec.json.encode({"events": [event]}), headers=headers)
+                slowest = max(slowest, time.perf_counter() - t0)
+                statuses[r.status_code] = statuses.get(r.status_code, 0) + 1
+                if r.status_code == 200:
+                    acknowledged += r.json()["accepted"]
 
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(timeout=120, limits=limits) as http:
-        await asyncio.gather(*(client(http, n) for n in range(clients)))
+    await asyncio.gather(*(client(n) for n in range(clients)))
     engine = create_async_engine(db_url, poolclass=NullPool)
     try:
         async with engine.connect() as connection:

@@ -23,9 +23,11 @@ from tally import __version__
 from tally.catalog.controller import CatalogController
 from tally.catalog_file import load_catalog, read_catalog_file
 from tally.config import Settings
+from tally.db import dialects
 from tally.db.engine import create_engine, session_closer
 from tally.db.migrate import missing_database, schema_problem
 from tally.db.replica import ReadReplica
+from tally.db.terms import TermsListener
 from tally.health import HealthController
 from tally.http.allow_header import allow_header_fix
 from tally.http.auth import ALGORITHM, Principal, TallyToken, generate_secret, principal_from_token
@@ -133,7 +135,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
         if settings.database_read_url
         else None
     )
-    background = [work for work in (deliverer, replica) if work is not None]  # started and stopped with the app
+    # Plan terms cached in the process while it hears of every change (PostgreSQL's LISTEN; see tally.db.terms).
+    notifies = dialects.for_url(settings.database_url).notifies
+    terms = TermsListener(engine, timeout=settings.db_timeout_seconds) if notifies else None
+    background = [work for work in (deliverer, replica, terms) if work is not None]  # started and stopped with the app
     services = dependencies(read_replica=replica is not None)
     if replica is not None:
         services["read_session"] = Provide(replica.read_session)

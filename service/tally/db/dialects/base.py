@@ -51,10 +51,16 @@ class Dialect:
     """Where rate limits are counted unless ``TALLY_RATE_LIMIT_STORE`` says: shared in the database, or per process."""
     has_standbys: ClassVar[bool] = False
     """It can stream to a standby that serves reads (``TALLY_DATABASE_READ_URL``, see ``tally.db.replica``)."""
+    notifies: ClassVar[bool] = False
+    """Other processes can hear of a change (LISTEN/NOTIFY): plan terms are cached per process (``tally.db.terms``)."""
 
     def create_engine(self, url: str, *, pool_size: int, timeout: float) -> AsyncEngine:
         """The engine of ``url``: ``pool_size`` connections kept (where pooling applies), ``timeout`` seconds to
         connect, to wait for a pooled connection, or (SQLite) for another process's write lock."""
+        raise NotImplementedError
+
+    async def connect_alone(self, url: URL, *, connect_seconds: float) -> Any:
+        """A driver connection of its own, outside the pool, for as long as the process listens (``notifies``)."""
         raise NotImplementedError
 
     async def begin_write(self, session: Session) -> None:

@@ -14,6 +14,7 @@ import asyncpg
 from sqlalchemy import TextClause, event, text
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.engine import URL
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
@@ -139,6 +140,7 @@ class PostgreSQLDialect(Dialect):
     byte_order = ' COLLATE "C"'
     expands_lists = False  # one array parameter: the statement's text, and its prepared plan, fit every list
     has_standbys = True
+    notifies = True
 
     def __init__(self) -> None:
         self._upserts: dict[str, TextClause] = {}
@@ -166,6 +168,11 @@ class PostgreSQLDialect(Dialect):
                 raise sa_exc.DisconnectionError("the pooled connection was closed")
 
         return engine
+
+    async def connect_alone(self, url: URL, *, connect_seconds: float) -> asyncpg.Connection:
+        # asyncpg takes the URL without SQLAlchemy's driver name.
+        dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
+        return await asyncpg.connect(dsn, timeout=connect_seconds)
 
     async def begin_write(self, session: Session) -> None:
         await session.connection(execution_options={"isolation_level": "READ COMMITTED"})

@@ -19,7 +19,7 @@ from sqlalchemy.pool import NullPool
 
 from tally.db.engine import create_engine
 from tally.db.repositories import TenantPlanRepository
-from tally.db.terms import MISSING, TermsCache
+from tally.db.terms import CACHED_TENANTS, MISSING, TermsCache
 from tally.db.transaction import Transaction
 from tally.http.auth import Role
 from tests.conftest import bearer, put_features
@@ -153,3 +153,13 @@ async def test_a_writer_forgets_the_terms_when_it_commits(postgres_url: str) -> 
         assert cache.get(tenant) is MISSING
     finally:
         await engine.dispose()
+
+
+def test_the_cache_is_bounded() -> None:
+    cache = TermsCache()
+    cache.set_listening(True)
+    tenants = [uuid.uuid4() for _ in range(CACHED_TENANTS + 1)]
+    for tenant in tenants:
+        cache.put(tenant, None, cache.generation)
+    assert cache.get(tenants[-1]) is None
+    assert cache.get(tenants[0]) is MISSING

@@ -30,6 +30,7 @@ from tally.db.dialects import Session
 logger = logging.getLogger("tally")
 
 CHANNEL = "tally_terms"
+CACHED_TENANTS = 10_000
 MISSING: Final = object()
 """What ``TermsCache.get`` answers when it has nothing to say (a tenant without a plan is cached as None)."""
 
@@ -66,6 +67,8 @@ class TermsCache:
         """Keep ``terms``, read since ``generation`` (``self.generation`` before the read), unless a change was
         heard since: then they may be the old ones."""
         if self.listening and generation == self.generation:
+            if len(self._terms) >= CACHED_TENANTS:  # bounded: emptied when full, like the verified tokens
+                self._terms.clear()
             self._terms[tenant_id] = terms
 
     def forget(self) -> None:

@@ -134,8 +134,14 @@ ONE_DATABASE = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tests marked ``alone`` go last, so that under xdist they wait for the other workers' last tests only."""
-    items.sort(key=lambda item: item.get_closest_marker("alone") is not None)  # a stable sort: nothing else moves
+    """Tests marked ``long`` go first, so that under xdist the other workers run the short ones beside them instead
+    of waiting for one at the end; tests marked ``alone`` go last, so that they wait for the other workers' last
+    tests only."""
+
+    def place(item: pytest.Item) -> int:
+        return 2 if item.get_closest_marker("alone") else 0 if item.get_closest_marker("long") else 1
+
+    items.sort(key=place)  # a stable sort: nothing else moves
 
 
 @pytest.fixture(autouse=True)

@@ -32,7 +32,7 @@ from tally.http.auth import Role, issue_token
 from tests.conftest import TEST_SECRET, fresh_postgres_database
 from tests.e2e.conftest import running_server
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.long]
 
 ROOT = Path(__file__).resolve().parents[2]
 MAX_EXAMPLES = int(os.environ.get("TALLY_FUZZ_MAX_EXAMPLES", "150"))  # per operation and phase

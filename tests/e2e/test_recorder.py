@@ -89,6 +89,7 @@ class Errors:
 
 
 @pytest.mark.postgres
+@pytest.mark.long
 def test_a_restart_and_a_database_outage_lose_nothing_and_count_nothing_twice(
     postgres_database: str, tmp_path: Path
 ) -> None:

@@ -40,6 +40,7 @@ def check(tmp_path: Path, spec: dict[str, Any]) -> subprocess.CompletedProcess[s
     return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
 
 
+@pytest.mark.long
 def test_a_deliberate_break_fails_and_names_the_change(tmp_path: Path) -> None:
     spec = copy.deepcopy(SPEC)
     del spec["paths"]["/api/v1/billing/plans"]["get"]
@@ -55,6 +56,7 @@ def test_a_deliberate_break_fails_and_names_the_change(tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.long
 def test_an_additive_change_passes(tmp_path: Path) -> None:
     spec = copy.deepcopy(SPEC)
     spec["components"]["schemas"]["UsageTotal"]["properties"]["note"] = {"type": "string"}  # a new optional field

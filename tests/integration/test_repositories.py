@@ -118,13 +118,14 @@ async def test_recorded_buckets_are_the_cells_folded_in_python(session: AsyncSes
     edges = [datetime(2026, 1, 31, 23, 59, 59, 999999, tzinfo=UTC), datetime(2026, 2, 1, tzinfo=UTC)]
     at = [*edges, T0, T0 + timedelta(minutes=14, seconds=59), T0 + timedelta(minutes=15), T0 + timedelta(days=40)]
     at.append(datetime(5, 3, 4, 5, 6, 7, tzinfo=UTC))  # a year of one digit: the latest key still has four
+    at.append(datetime(1, 1, 1, tzinfo=UTC))  # the first instant, which asyncpg binds as -infinity
     sets = [{}, {"model": "a"}, {"model": "b", "region": "eu"}]
     stored = [
         NewEvent(i, f"k{i}", feature, q, t, True, T0, dims, dimension_set(dims))
         for i, (feature, q, t, dims) in enumerate(
             (feature, q, t, dims)
             for feature in ("f", "g")
-            for q, t in zip([7, 0, 5, 3, 9, 2, 12345], at, strict=True)
+            for q, t in zip([7, 0, 5, 3, 9, 2, 12345, 4], at, strict=True)
             for dims in sets
         )
     ]

@@ -203,7 +203,7 @@ class PostgreSQLDialect(Dialect):
         # One round trip on the session's own connection (its transaction), however many buckets the batch adds to.
         params = self._event_arrays(tenant_id, events, recorded_at)
         params["dimension_features"] = list(dimension_features)
-        rows = await self._fetch(await session.connection(), PG_RECORD_EVENTS, params)
+        rows = await self.fetch_rows(session, PG_RECORD_EVENTS, params)  # seen by tracing, when it is on
         return {row[0] for row in rows}
 
     async def insert_events(

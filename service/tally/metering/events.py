@@ -16,9 +16,10 @@ def dimension_set(dimensions: dict[str, str]) -> str:
     return msgspec.json.encode(dict(sorted(dimensions.items()))).decode() if dimensions else "{}"
 
 
-class NewEvent(msgspec.Struct, frozen=True):
+class NewEvent(msgspec.Struct, frozen=True, gc=False):
     """An event of a batch as it will be stored; ``explicit_time`` is False when the server supplied the
-    timestamp, ``recorded_at`` is the batch's receipt time."""
+    timestamp, ``recorded_at`` is the batch's receipt time. Not tracked by the garbage collector (``gc=False``: it
+    holds no cycle): a batch makes a thousand, and their collections were a fifth of ingestion's CPU."""
 
     index: int
     idempotency_key: str

@@ -18,9 +18,9 @@ from tally.db.repositories import (
     BucketRepository,
     FeatureRepository,
     SketchRepository,
-    TenantPlanRepository,
     TotalsRepository,
     UsageEventRepository,
+    tenant_terms,
 )
 from tally.db.transaction import Transaction
 from tally.domain.catalog import Aggregation
@@ -68,11 +68,7 @@ class UsageRecorder:
         self.events = UsageEventRepository(session=session)
         self.buckets = BucketRepository(session=session)
 
-    # Made on first use: a batch without limits needs neither.
-    @cached_property
-    def tenant_plans(self) -> TenantPlanRepository:
-        return TenantPlanRepository(session=self.session)
-
+    # Made on first use: a batch without limits needs none of these.
     @cached_property
     def outbox(self) -> AlertOutbox:
         return AlertOutbox(self.session)
@@ -205,7 +201,7 @@ class UsageRecorder:
         sees the usage before it exactly (a rejection is exact, and no crossing goes unseen). Batches without
         such a limit take no lock. Apart, unlocked: the notifying periods of distinct counts, whose value cannot be
         folded event by event; their thresholds are checked after the commit (``_record_distinct_crossings``)."""
-        terms = await self.tenant_plans.terms(tenant_id)
+        terms = await tenant_terms(self.session, tenant_id)
         if terms is None:
             return {}, {}
         tz = zone(terms.timezone)

@@ -5,7 +5,7 @@ from tally.db.repositories.buckets import BucketRepository
 from tally.db.repositories.distinct import DistinctRepository
 from tally.db.repositories.events import UsageEventRepository
 from tally.db.repositories.features import FeatureRepository
-from tally.db.repositories.plans import PlanRepository, TenantPlanRepository
+from tally.db.repositories.plans import PlanRepository, TenantPlanRepository, tenant_terms
 from tally.db.repositories.rate_limits import RateLimitCounterRepository
 from tally.db.repositories.sketches import SketchRepository
 from tally.db.repositories.totals import TotalsRepository
@@ -24,4 +24,5 @@ __all__ = [
     "TotalsRepository",
     "UsageEventRepository",
     "WebhookEndpointRepository",
+    "tenant_terms",
 ]

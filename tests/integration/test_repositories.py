@@ -8,16 +8,18 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tally.db.engine import create_engine
-from tally.db.models import FeatureRecord
+from tally.db.models import FeatureRecord, UsageBucketRecord, UsageDimensionBucketRecord
 from tally.db.repositories import BucketRepository, FeatureRepository, TotalsRepository, UsageEventRepository
 from tally.db.transaction import Transaction
 from tally.domain.catalog import Aggregation
-from tally.metering.aggregations import latest_key, value
-from tally.metering.buckets import USAGE_BUCKETS, bucket_cells, decompose
+from tally.metering.aggregations import COLUMN_NAMES, value
+from tally.metering.buckets import DIMENSION_BUCKETS, USAGE_BUCKETS, bucket_cells, decompose, dimension_cells
 from tally.metering.events import NewEvent, dimension_set
+from tally.metering.periods import as_utc
 from tests.conftest import clear
 
 pytestmark = pytest.mark.anyio
@@ -36,7 +38,7 @@ async def session(database_url: str) -> AsyncIterator[AsyncSession]:
 
 
 def new_event(index: int, key: str, quantity: int, at: datetime, feature_key: str = "f") -> NewEvent:
-    return NewEvent(index, key, feature_key, quantity, at, True, latest_key(at, T0, index, quantity), {}, "{}")
+    return NewEvent(index, key, feature_key, quantity, at, True, T0, {}, "{}")
 
 
 async def add_feature(session: AsyncSession, key: str, aggregation: Aggregation = Aggregation.SUM) -> None:
@@ -106,3 +108,47 @@ async def test_features_sort_by_code_point(session: AsyncSession) -> None:
     keys = [f.feature_key for f in await FeatureRepository(session=session).features()]
     assert keys == sorted(keys) == ["a-b", "a.b", "a_b", "ab"]
     assert dimension_set({"b": "2", "a": "1"}) == '{"a":"1","b":"2"}'
+
+
+async def test_recorded_buckets_are_the_cells_folded_in_python(session: AsyncSession) -> None:
+    """record_new (on PostgreSQL one statement that aggregates in SQL and makes the latest keys) writes exactly the
+    rows that folding the new events' cells in Python gives, at every grain of both tables, month and day edges
+    included; duplicates add nothing, and a second batch adds to the rows."""
+    tenant = uuid.uuid4()
+    edges = [datetime(2026, 1, 31, 23, 59, 59, 999999, tzinfo=UTC), datetime(2026, 2, 1, tzinfo=UTC)]
+    at = [*edges, T0, T0 + timedelta(minutes=14, seconds=59), T0 + timedelta(minutes=15), T0 + timedelta(days=40)]
+    at.append(datetime(5, 3, 4, 5, 6, 7, tzinfo=UTC))  # a year of one digit: the latest key still has four
+    at.append(datetime(1, 1, 1, tzinfo=UTC))  # the first instant, which asyncpg binds as -infinity
+    sets = [{}, {"model": "a"}, {"model": "b", "region": "eu"}]
+    stored = [
+        NewEvent(i, f"k{i}", feature, q, t, True, T0, dims, dimension_set(dims))
+        for i, (feature, q, t, dims) in enumerate(
+            (feature, q, t, dims)
+            for feature in ("f", "g")
+            for q, t in zip([7, 0, 5, 3, 9, 2, 12345, 4], at, strict=True)
+            for dims in sets
+        )
+    ]
+    transaction = Transaction(session)
+    events = UsageEventRepository(session=session)
+    await transaction.begin_write()
+    assert await events.record_new(tenant, stored[:20], T0, {"g"}) == {f"k{i}" for i in range(20)}
+    later = [*stored[10:20], *stored[20:]]  # ten duplicates, the rest new
+    assert await events.record_new(tenant, later, T0, {"g"}) == {e.idempotency_key for e in stored[20:]}
+    await transaction.commit()
+
+    def cells(table: str) -> list[tuple[object, ...]]:
+        new = stored if table == "usage_bucket" else [e for e in stored if e.feature_key == "g"]
+        folded = bucket_cells(new) if table == "usage_bucket" else dimension_cells(new)
+        return sorted((*key, *state) for key, state in folded)
+
+    for record in (UsageBucketRecord, UsageDimensionBucketRecord):
+        table = record.__tablename__
+        keys = USAGE_BUCKETS.keys if record is UsageBucketRecord else DIMENSION_BUCKETS.keys
+        columns = [getattr(record, name) for name in (*keys, *COLUMN_NAMES)]
+        rows = await session.execute(select(*columns).where(record.tenant_id == tenant))
+        found = sorted(
+            tuple(dimension_set(v) if isinstance(v, dict) else as_utc(v) if isinstance(v, datetime) else v for v in row)
+            for row in rows
+        )
+        assert found == cells(table), table

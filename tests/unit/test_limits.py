@@ -10,7 +10,7 @@ import pytest
 
 from tally.domain.catalog import Aggregation
 from tally.domain.plans import Enforcement, Entitlement, Limit, LimitPeriod
-from tally.metering.aggregations import State, latest_key
+from tally.metering.aggregations import State
 from tally.metering.events import NewEvent
 from tally.metering.limits import WatchedPeriod, effective, first_over, period_bounds, reached, watched_periods
 from tally.ui.limits import limit_view
@@ -27,7 +27,7 @@ def test_periods_follow_the_local_calendar() -> None:
 
 
 def event(index: int, quantity: int, at: datetime, feature_key: str = "api_calls") -> NewEvent:
-    return NewEvent(index, f"k{index}", feature_key, quantity, at, True, latest_key(at, at, index, quantity), {}, "{}")
+    return NewEvent(index, f"k{index}", feature_key, quantity, at, True, at, {}, "{}")
 
 
 def test_each_event_is_judged_in_its_own_period_and_only_rejecting_or_notifying_limits_watch() -> None:

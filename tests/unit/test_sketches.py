@@ -58,7 +58,7 @@ def test_a_cell_takes_new_values_on_top_of_its_stored_sketch() -> None:
 
 
 def event(key: str, at: datetime, **dimensions: str) -> NewEvent:
-    return NewEvent(0, key, "active", 1, at, True, "", dict(sorted(dimensions.items())), "")
+    return NewEvent(0, key, "active", 1, at, True, at, dict(sorted(dimensions.items())), "")
 
 
 def test_cells_are_per_grain_and_other_dimensions_without_the_counted_one() -> None:
@@ -68,7 +68,7 @@ def test_cells_are_per_grain_and_other_dimensions_without_the_counted_one() -> N
             event("a", at, user_id="ann", region="eu"),
             event("b", at, user_id="bob", region="eu"),
             event("c", at, region="us"),  # no user: its cell exists, empty
-            NewEvent(0, "d", "calls", 1, at, True, "", {"user_id": "x"}, ""),  # not a sketched feature
+            NewEvent(0, "d", "calls", 1, at, True, at, {"user_id": "x"}, ""),  # not a sketched feature
         ],
         {"active": "user_id"},
     )

@@ -141,12 +141,12 @@ def _digits(at: datetime) -> str:
 def latest_key(timestamp: datetime, recorded_at: datetime, batch_index: int, quantity: int) -> str:
     """What the ``latest`` aggregation keeps: a string that sorts like (timestamp, recorded_at, batch_index) and
     ends in the quantity, so the greatest key of any set of events is the latest one's (ties go to the
-    later-recorded event)."""
-    return f"{_digits(timestamp)}{_recorded_digits(recorded_at)}{batch_index:04d}{quantity}"
+    later-recorded event). PostgreSQL's ingestion makes the same text in SQL (``tally.db.dialects.postgresql``)."""
+    return f"{_digits(timestamp)}{recorded_digits(recorded_at)}{batch_index:04d}{quantity}"
 
 
 @lru_cache(maxsize=16)
-def _recorded_digits(at: datetime) -> str:
+def recorded_digits(at: datetime) -> str:
     """``_digits`` of a receipt time, which every event of a batch shares."""
     return _digits(at)
 

@@ -7,6 +7,7 @@ from datetime import datetime
 
 import msgspec
 
+from tally.metering.aggregations import latest_key
 from tally.metering.periods import open_period
 
 
@@ -15,9 +16,10 @@ def dimension_set(dimensions: dict[str, str]) -> str:
     return msgspec.json.encode(dict(sorted(dimensions.items()))).decode() if dimensions else "{}"
 
 
-class NewEvent(msgspec.Struct, frozen=True):
+class NewEvent(msgspec.Struct, frozen=True, gc=False):
     """An event of a batch as it will be stored; ``explicit_time`` is False when the server supplied the
-    timestamp."""
+    timestamp, ``recorded_at`` is the batch's receipt time. Not tracked by the garbage collector (``gc=False``: it
+    holds no cycle): a batch makes a thousand, and their collections were a fifth of ingestion's CPU."""
 
     index: int
     idempotency_key: str
@@ -25,9 +27,15 @@ class NewEvent(msgspec.Struct, frozen=True):
     quantity: int
     timestamp: datetime
     explicit_time: bool
-    latest_key: str
+    recorded_at: datetime
     dimensions: dict[str, str]  # keys sorted
     dimension_set: str  # their canonical text, "{}" for none
+
+    @property
+    def latest_key(self) -> str:
+        """What the ``latest`` aggregation keeps of it (see ``latest_key``): made only where it is used, since
+        PostgreSQL's ingestion makes it in SQL (``PG_LATEST_KEY``) and formatting it took a tenth of a batch's CPU."""
+        return latest_key(self.timestamp, self.recorded_at, self.index, self.quantity)
 
     def same_content(self, feature_key: str, quantity: int, timestamp: datetime, dimensions: dict[str, str]) -> bool:
         # A retried event without a timestamp gets a new receipt time: its key, feature, quantity and

@@ -14,7 +14,7 @@ from uuid import UUID
 
 import msgspec
 
-from tally.db.repositories import ReservationRepository, TenantPlanRepository
+from tally.db.repositories import ReservationRepository, tenant_terms
 from tally.domain.errors import UnknownFeature
 from tally.domain.keys import check_feature_key
 from tally.domain.plans import Entitlement, LimitPeriod
@@ -28,7 +28,6 @@ from tally.usage.reading import UsageReader
 class Entitlements:
     def __init__(self, usage: UsageReader) -> None:
         self.usage = usage
-        self.tenant_plans = TenantPlanRepository(session=usage.session)
 
     async def entitlements(
         self, tenant_id: UUID, feature_keys: Sequence[str] | None, now: datetime
@@ -37,7 +36,7 @@ class Entitlements:
         without one) and its usage in the limit's current period (the calendar month without a limit), in
         the tenant's time zone. One totals read per kind of period asked about."""
         wanted = wanted_keys(feature_keys)
-        terms = await self.tenant_plans.terms(tenant_id)
+        terms = await tenant_terms(self.usage.session, tenant_id)
         tz = zone(terms.timezone) if terms else UTC
         applying = limits.effective(terms.plan_limits, terms.overrides) if terms else {}
 
@@ -88,5 +87,5 @@ class Entitlements:
 
     async def timezone(self, tenant_id: UUID) -> str:
         """The time zone the tenant's limits count their periods in: its plan assignment's, UTC without one."""
-        terms = await self.tenant_plans.terms(tenant_id)
+        terms = await tenant_terms(self.usage.session, tenant_id)
         return terms.timezone if terms else "UTC"

@@ -19,9 +19,9 @@ from tally.db.repositories import (
     PeriodRepository,
     ReservationRepository,
     SketchRepository,
-    TenantPlanRepository,
     TotalsRepository,
     UsageEventRepository,
+    tenant_terms,
 )
 from tally.db.transaction import Transaction
 from tally.domain.catalog import Aggregation
@@ -31,8 +31,8 @@ from tally.domain.plans import Limit
 from tally.domain.problems import FieldError
 from tally.domain.usage import IngestResult, UsageBatch, UsageEvent
 from tally.metering import limits, totals
-from tally.metering.aggregations import State, latest_key, value
-from tally.metering.buckets import DIMENSION_BUCKETS, USAGE_BUCKETS, bucket_cells, dimension_cells
+from tally.metering.aggregations import State, value
+from tally.metering.buckets import DIMENSION_BUCKETS, USAGE_BUCKETS
 from tally.metering.events import NewEvent, dimension_set
 from tally.metering.limits import WatchedPeriod
 from tally.metering.periods import as_utc, in_words, rfc3339, zone
@@ -65,11 +65,7 @@ class UsageRecorder:
         self.buckets = BucketRepository(session=session)
         self.periods = PeriodRepository(session)
 
-    # Made on first use: a batch without limits needs neither.
-    @cached_property
-    def tenant_plans(self) -> TenantPlanRepository:
-        return TenantPlanRepository(session=self.session)
-
+    # Made on first use: a batch without limits needs none of these.
     @cached_property
     def outbox(self) -> AlertOutbox:
         return AlertOutbox(self.session)
@@ -123,7 +119,9 @@ class UsageRecorder:
         watched, counted, credited = await self._watched_limits(tenant_id, events, received_at)
         # Sorted keys: concurrent batches that share keys take their row locks in the same order.
         events.sort(key=lambda e: e.idempotency_key)
-        inserted = await self.events.insert_new(tenant_id, events, received_at)
+        # The new events and their buckets at once (one statement on PostgreSQL). An approximate distinct count keeps
+        # sketches instead of a dimension bucket row per counted value. A refusal below rolls it all back.
+        inserted = await self.events.record_new(tenant_id, events, received_at, dimensioned - sketched.keys())
         known = [e for e in events if e.idempotency_key not in inserted]
         if known:
             await self._check_duplicates(tenant_id, known)
@@ -131,15 +129,7 @@ class UsageRecorder:
             await self._check_limits(tenant_id, watched, inserted, credited, received_at)
         if watched:
             await self.outbox.record(tenant_id, _crossings(watched, inserted), received_at)
-        # Buckets last: their rows are the ones concurrent batches of a tenant contend for, so hold their
-        # locks for the shortest time, until the commit right after.
         new = [e for e in events if e.idempotency_key in inserted]
-        await self.buckets.add_cells(tenant_id, USAGE_BUCKETS, bucket_cells(new))
-        # An approximate distinct count keeps sketches instead of a dimension bucket row per counted value.
-        dimension_rows = dimension_cells(
-            e for e in new if e.feature_key in dimensioned and e.feature_key not in sketched
-        )
-        await self.buckets.add_cells(tenant_id, DIMENSION_BUCKETS, dimension_rows)
         # After the usage_bucket upsert: its row locks order the writers of each sketch cell (SketchRepository).
         await self.sketches.add(tenant_id, sketch_cells(new, sketched))
         grown = [p for p, added in counted.items() if any(e.idempotency_key in inserted for e in added)]
@@ -166,20 +156,20 @@ class UsageRecorder:
                     )
                 )
                 continue
-            dimensions: dict[str, str] = {}
-            if e.dimensions:
+            dimensions = e.dimensions  # none: the decoded empty dict, not one more per event (each feeds the GC)
+            if dimensions:
                 bad_values = [
                     FieldError(
                         field=f"events[{i}].dimensions.{key}",
                         message=f"must be 1 to {MAX_DIMENSION_VALUE} characters, got {len(value)}",
                     )
-                    for key, value in e.dimensions.items()
+                    for key, value in dimensions.items()
                     if not 1 <= len(value) <= MAX_DIMENSION_VALUE
                 ]
                 if bad_values:
                     errors += bad_values
                     continue
-                dimensions = dict(sorted(e.dimensions.items()))
+                dimensions = dict(sorted(dimensions.items()))
             event = NewEvent(
                 i,
                 e.idempotency_key,
@@ -187,7 +177,7 @@ class UsageRecorder:
                 e.quantity,
                 timestamp,
                 e.timestamp is not None,
-                latest_key(timestamp, received_at, i, e.quantity),
+                received_at,
                 dimensions,
                 dimension_set(dimensions),
             )
@@ -240,7 +230,7 @@ class UsageRecorder:
 
         A rejecting limit's feature with credit grants also takes its credits' lock (grants span periods) and reads
         the grants' burn-down (``tally.usage.credits``), which judges its events instead of the period alone."""
-        terms = await self.tenant_plans.terms(tenant_id)
+        terms = await tenant_terms(self.session, tenant_id)
         if terms is None:
             return {}, {}, {}
         tz = zone(terms.timezone)

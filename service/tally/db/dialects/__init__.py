@@ -15,7 +15,7 @@ from __future__ import annotations
 from sqlalchemy import Dialect as SQLAlchemyDialect
 
 from tally.db import urls
-from tally.db.dialects.base import Dialect, LostConnection, Session
+from tally.db.dialects.base import Dialect, LostConnection, RecordTables, Session
 from tally.db.dialects.postgresql import PostgreSQLDialect
 from tally.db.dialects.sqlite import SQLiteDialect
 
@@ -52,6 +52,7 @@ __all__ = [
     "Dialect",
     "LostConnection",
     "PostgreSQLDialect",
+    "RecordTables",
     "SQLiteDialect",
     "Session",
     "for_url",

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 from uuid import UUID
 
 from sqlalchemy import TextClause
@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.sql.dml import Insert
 from sqlalchemy.sql.schema import Table
 
-from tally.metering.buckets import BucketTable, Cell
+from tally.metering.buckets import DIMENSION_BUCKETS, USAGE_BUCKETS, BucketTable, Cell, bucket_cells, dimension_cells
 from tally.metering.events import NewEvent
 
 
@@ -29,6 +29,14 @@ class LostConnection(ConnectionError):
 
 Session = AsyncSession | async_scoped_session[AsyncSession]
 """A session as repositories hold it (advanced-alchemy accepts a scoped one too)."""
+
+
+class RecordTables(NamedTuple):
+    """The tables a batch of events is recorded in."""
+
+    events: Table
+    usage_buckets: Table
+    dimension_buckets: Table
 
 
 class Dialect:
@@ -43,10 +51,16 @@ class Dialect:
     """Where rate limits are counted unless ``TALLY_RATE_LIMIT_STORE`` says: shared in the database, or per process."""
     has_standbys: ClassVar[bool] = False
     """It can stream to a standby that serves reads (``TALLY_DATABASE_READ_URL``, see ``tally.db.replica``)."""
+    notifies: ClassVar[bool] = False
+    """Other processes can hear of a change (LISTEN/NOTIFY): plan terms are cached per process (``tally.db.terms``)."""
 
     def create_engine(self, url: str, *, pool_size: int, timeout: float) -> AsyncEngine:
         """The engine of ``url``: ``pool_size`` connections kept (where pooling applies), ``timeout`` seconds to
         connect, to wait for a pooled connection, or (SQLite) for another process's write lock."""
+        raise NotImplementedError
+
+    async def connect_alone(self, url: URL, *, connect_seconds: float) -> Any:
+        """A driver connection of its own, outside the pool, for as long as the process listens (``notifies``)."""
         raise NotImplementedError
 
     async def begin_write(self, session: Session) -> None:
@@ -73,6 +87,32 @@ class Dialect:
     ) -> set[str]:
         """Insert the events whose keys are new (ON CONFLICT DO NOTHING) and return those keys."""
         raise NotImplementedError
+
+    async def record_events(
+        self,
+        session: Session,
+        tables: RecordTables,
+        tenant_id: UUID,
+        events: Sequence[NewEvent],
+        recorded_at: datetime,
+        dimension_features: Collection[str],
+    ) -> set[str]:
+        """Insert the events whose keys are new and add those to ``usage_bucket`` at every grain, and those of
+        ``dimension_features`` to ``usage_dimension_bucket``; return the new keys. Here: the insert, then the cells
+        folded in Python, one upsert per table (in key order, so concurrent batches lock rows alike)."""
+        inserted = await self.insert_events(session, tables.events, tenant_id, events, recorded_at)
+        new = [e for e in events if e.idempotency_key in inserted]
+        for target, table, cells in (
+            (tables.usage_buckets, USAGE_BUCKETS, bucket_cells(new)),
+            (
+                tables.dimension_buckets,
+                DIMENSION_BUCKETS,
+                dimension_cells(e for e in new if e.feature_key in dimension_features),
+            ),
+        ):
+            if cells:
+                await self.upsert_cells(session, target, table, tenant_id, cells)
+        return inserted
 
     def insert_new(self, table: Table, keys: Sequence[str]) -> Insert:
         """INSERT … ON CONFLICT (``keys``) DO NOTHING: rows whose key exists (or is being inserted by a concurrent

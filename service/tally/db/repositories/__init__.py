@@ -8,7 +8,7 @@ from tally.db.repositories.events import UsageEventRepository
 from tally.db.repositories.features import FeatureRepository
 from tally.db.repositories.grants import GrantRepository
 from tally.db.repositories.periods import PeriodRepository
-from tally.db.repositories.plans import PlanRepository, TenantPlanRepository
+from tally.db.repositories.plans import PlanRepository, TenantPlanRepository, tenant_terms
 from tally.db.repositories.rate_limits import RateLimitCounterRepository
 from tally.db.repositories.reservations import ReservationRepository
 from tally.db.repositories.sketches import SketchRepository
@@ -32,4 +32,5 @@ __all__ = [
     "TotalsRepository",
     "UsageEventRepository",
     "WebhookEndpointRepository",
+    "tenant_terms",
 ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -11,7 +11,8 @@ from advanced_alchemy.repository import SQLAlchemyAsyncRepository
 from sqlalchemy import ColumnElement, exists, func, literal, select, tuple_
 
 from tally.db import dialects
-from tally.db.models import UsageEventRecord
+from tally.db.dialects import RecordTables
+from tally.db.models import UsageBucketRecord, UsageDimensionBucketRecord, UsageEventRecord
 from tally.metering.aggregations import COLUMNS, State
 from tally.metering.events import EventQuery, NewEvent
 
@@ -40,6 +41,20 @@ class UsageEventRepository(SQLAlchemyAsyncRepository[UsageEventRecord]):
         transaction inserting the same key waits for ours, then skips it: exactly once without retries."""
         table = UsageEventRecord.__table__
         return await self.dialect.insert_events(self.session, table, tenant_id, events, recorded_at)  # type: ignore[arg-type]
+
+    async def record_new(
+        self, tenant_id: UUID, events: Sequence[NewEvent], recorded_at: datetime, dimension_features: Collection[str]
+    ) -> set[str]:
+        """``insert_new``, and the new events added to ``usage_bucket``, and those of ``dimension_features`` to
+        ``usage_dimension_bucket`` (``Dialect.record_events``: one statement on PostgreSQL)."""
+        tables = RecordTables(
+            UsageEventRecord.__table__,  # type: ignore[arg-type]
+            UsageBucketRecord.__table__,  # type: ignore[arg-type]
+            UsageDimensionBucketRecord.__table__,  # type: ignore[arg-type]
+        )
+        return await self.dialect.record_events(
+            self.session, tables, tenant_id, events, recorded_at, dimension_features
+        )
 
     async def stored_content(self, tenant_id: UUID, keys: Sequence[str]) -> dict[str, StoredContent]:
         """The stored content of the tenant's events under ``keys``."""

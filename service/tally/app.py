@@ -166,9 +166,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     terms = TermsListener(engine, timeout=settings.db_timeout_seconds) if notifies else None
     # Started and stopped with the app.
     background = [work for work in (deliverer, replica, closer, terms) if work is not None]
-    services = dependencies(read_replica=replica is not None)
-    if replica is not None:
-        services["read_session"] = Provide(replica.read_session)
+    services = dependencies(read_connection=replica.connect if replica is not None else engine.connect)
 
     plugins: list[PluginProtocol] = [
         SQLAlchemyPlugin(config=db),

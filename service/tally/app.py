@@ -33,7 +33,7 @@ from tally.db.terms import TermsListener
 from tally.health import HealthController
 from tally.http.allow_header import allow_header_fix
 from tally.http.auth import ALGORITHM, Principal, TallyToken, generate_secret, principal_from_token
-from tally.http.middleware import chain
+from tally.http.middleware import middleware
 from tally.http.openapi import ClosedStructSchemaPlugin
 from tally.http.problems import problem_details_plugin, validation_problem
 from tally.http.rate_limit import limiter_from
@@ -166,9 +166,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     terms = TermsListener(engine, timeout=settings.db_timeout_seconds) if notifies else None
     # Started and stopped with the app.
     background = [work for work in (deliverer, replica, closer, terms) if work is not None]
-    services = dependencies(read_replica=replica is not None)
-    if replica is not None:
-        services["read_session"] = Provide(replica.read_session)
+    services = dependencies(read_connection=replica.connect if replica is not None else engine.connect)
 
     plugins: list[PluginProtocol] = [
         SQLAlchemyPlugin(config=db),
@@ -205,11 +203,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             WebhookController,
             usage_pages(auth),
         ],
-        middleware=chain(
-            authentication=auth.middleware,
-            rate_limit=limiter.middleware() if limiter else None,
-            metrics=settings.metrics_enabled,
-        ),
+        middleware=middleware(authentication=auth.middleware, limiter=limiter, metrics=settings.metrics_enabled),
         template_config=template_config(),
         plugins=plugins,
         request_class=StrictRequest,
@@ -232,7 +226,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                     "BearerToken": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT"),
                 }
             ),
-            # JWTAuth's middleware is in the chain; its on_app_init, which would add it first, is not used.
+            # JWTAuth's middleware is a step of Tally's; its on_app_init, which would add it first, is not used.
             security=[auth.security_requirement],
             use_handler_docstrings=False,
         ),

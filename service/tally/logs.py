@@ -8,7 +8,7 @@ never blocks the event loop); this module adds only what it lacks without struct
 - ``RequestIdFilter``, which copies the current request id onto each record in the thread that logs it
   (the queue handler may format records later, in its listener thread, where the request is not known).
 - the request id itself: ``X-Request-ID`` from the caller when it is a short safe token, else a fresh one,
-  echoed in the response header. Litestar has no request-id feature, so a middleware sets it (it must run
+  echoed in the response header. Litestar has no request-id feature, so the middleware sets it (it must come
   before the token check, so that a 401 has one too) and a ``before_send`` hook echoes it: a 401 or a 404 is
   sent by Litestar's exception handler outside every middleware, which only ``before_send`` sees.
 
@@ -36,7 +36,7 @@ import msgspec
 from litestar.datastructures import MutableScopeHeaders
 from litestar.enums import ScopeType
 from litestar.logging import LoggingConfig
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import Message, Scope
 
 REQUEST_ID_HEADER = "X-Request-ID"
 SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
@@ -179,7 +179,7 @@ def process_log_config(level: str) -> dict[str, Any]:
     }
 
 
-def _request_state(scope: Scope) -> dict[str, Any]:
+def request_state(scope: Scope) -> dict[str, Any]:
     """The request's id and start time, made on first use."""
     state: dict[str, Any] = scope.setdefault("state", {})
     if STATE_KEY not in state:
@@ -189,23 +189,17 @@ def _request_state(scope: Scope) -> dict[str, Any]:
     return state[STATE_KEY]  # type: ignore[no-any-return]
 
 
-def request_id_middleware(app: ASGIApp) -> ASGIApp:
-    """Set the request id before anything else of the request runs (add as the outermost middleware)."""
-
-    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == ScopeType.HTTP:
-            # Not reset afterwards: an error answer is sent after this returns, and each request is its own task.
-            REQUEST_ID.set(_request_state(scope)["id"])
-        await app(scope, receive, send)
-
-    return middleware
+def start_request(scope: Scope) -> None:
+    """Set the request id before anything else of the request runs (the first step of ``tally.http.middleware``).
+    Not reset afterwards: an error answer is sent after the middleware returns, and each request is its own task."""
+    REQUEST_ID.set(request_state(scope)["id"])
 
 
 async def echo_request_id(message: Message, scope: Scope) -> None:
     """``before_send`` hook: the request id header on every answer, and one ``request`` log line."""
     if message["type"] != "http.response.start" or scope["type"] != ScopeType.HTTP:
         return
-    state = _request_state(scope)
+    state = request_state(scope)
     REQUEST_ID.set(state["id"])
     MutableScopeHeaders.from_message(message)[REQUEST_ID_HEADER] = state["id"]
     fields = {

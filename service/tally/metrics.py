@@ -1,6 +1,6 @@
 """Prometheus metrics: what the app counts, and how they are served (``/metrics`` or a port of their own).
 
-Requests are counted by Litestar's Prometheus middleware, labelled with the route *template*
+Requests are counted by Tally's middleware (``request_started``), labelled with the route *template*
 (``/api/v1/billing/tenants/{tenant_id}/usage-totals``), never the raw path, which holds a tenant id. No
 metric here has a tenant label. Counters live in this module, shared by every app of the process; the
 database pool is read when scraped.
@@ -14,15 +14,13 @@ from __future__ import annotations
 import errno
 import logging
 import os
-import time
 from collections.abc import Iterator
 from wsgiref.simple_server import WSGIServer
 
 from litestar.config.app import AppConfig
-from litestar.enums import ScopeType
 from litestar.plugins import InitPluginProtocol
 from litestar.plugins.prometheus import PrometheusController
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import HTTPScope
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, multiprocess, start_http_server
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
@@ -85,7 +83,7 @@ def count_webhook_attempt(outcome: str, seconds: float) -> None:
     WEBHOOK_ATTEMPT_SECONDS.observe(seconds)
 
 
-# The request metrics, with the names, labels and meaning of Litestar's PrometheusMiddleware (see RequestMetrics).
+# The request metrics, with the names, labels and meaning of Litestar's PrometheusMiddleware (see request_started).
 LABELS = ("method", "path", "status_code", "app_name")
 METRICS_PATH = "/metrics"  # the scrape itself is not counted
 REQUESTS = Counter(f"{PREFIX}_requests_total", "Total requests", LABELS)
@@ -98,48 +96,31 @@ IN_PROGRESS = Gauge(
 ERRORS = Counter(f"{PREFIX}_requests_error_total", "Total errors in requests", LABELS)
 
 
-class RequestMetrics:
-    """Counts each request a route answers: ``tally_requests_total``, ``tally_request_duration_seconds`` (until
-    the last body message is sent), ``tally_requests_in_progress`` and ``tally_requests_error_total`` (status >=
-    500), labelled by method, route template, status and app name.
+def request_started(scope: HTTPScope) -> tuple[str, str] | None:
+    """Count a request a route answers as in progress; its (method, route template), or None for the scrape
+    itself (not counted). ``request_answered`` ends it. Called by ``tally.http.middleware``, after the token check
+    and the rate limit: a request refused with 401 or 429 is counted by those refusals' own metrics.
 
-    Hand-written instead of Litestar's ``PrometheusMiddleware`` (same metrics and labels) because that one cost
-    a totals read about 5% of its CPU in a py-spy profile: per request it builds a ``Request``, two label
-    dictionaries and four label lookups under prometheus_client's lock. This keeps each label combination's
-    children in a dictionary, so a request costs two dictionary lookups and the observations.
-    """
+    The metrics are ``tally_requests_total``, ``tally_request_duration_seconds`` (until the last body message is
+    sent), ``tally_requests_in_progress`` and ``tally_requests_error_total`` (status >= 500), labelled by method,
+    route template, status and app name: those of Litestar's ``PrometheusMiddleware``, counted by hand because
+    that one cost a totals read about 5% of its CPU in a py-spy profile (per request it builds a ``Request``, two
+    label dictionaries and four label lookups under prometheus_client's lock). Here each label combination's
+    children are kept in a dictionary, so a request costs two dictionary lookups and the observations."""
+    if scope["path_template"] == METRICS_PATH:
+        return None
+    route = (scope["method"], scope["path_template"])
+    _in_progress(route).inc()
+    return route
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != ScopeType.HTTP or scope["path_template"] == METRICS_PATH:
-            await self.app(scope, receive, send)
-            return
-        route = (scope["method"], scope["path_template"])
-        in_progress = _in_progress(route)
-        status = 500  # until a response starts: an exception escaping the route is answered 500
-        started = time.perf_counter()
-        duration = 0.0
-
-        async def counted_send(message: Message) -> None:
-            nonlocal status, duration
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            elif message["type"] == "http.response.body" and not message.get("more_body", False):
-                duration = time.perf_counter() - started
-            await send(message)
-
-        in_progress.inc()
-        try:
-            await self.app(scope, receive, counted_send)
-        finally:
-            in_progress.dec()
-            requests, request_time, errors = _answered(route, status)
-            requests.inc()
-            request_time.observe(duration or time.perf_counter() - started)
-            if errors is not None:
-                errors.inc()
+def request_answered(route: tuple[str, str], status: int, seconds: float) -> None:
+    _in_progress(route).dec()
+    requests, request_time, errors = _answered(route, status)
+    requests.inc()
+    request_time.observe(seconds)
+    if errors is not None:
+        errors.inc()
 
 
 _IN_PROGRESS: dict[tuple[str, str], Gauge] = {}
@@ -223,7 +204,7 @@ def scraped_registry() -> CollectorRegistry:
 
 
 class MetricsPlugin(InitPluginProtocol):
-    """Adds ``/metrics`` or the metrics port (``TALLY_METRICS_PORT``); ``RequestMetrics`` is in the middleware chain
+    """Adds ``/metrics`` or the metrics port (``TALLY_METRICS_PORT``); requests are counted by the middleware
     (``tally.http.middleware``)."""
 
     def __init__(self, engine: AsyncEngine, port: int | None = None) -> None:

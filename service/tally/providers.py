@@ -1,18 +1,20 @@
-"""Every service as a route or page receives it, built in one place: which session each one stands on has one
-answer here. ``create_app`` registers them once, for the whole app.
+"""Every service as a route or page receives it, built in one place: which session (or, for the readers, which
+connection) each one stands on has one answer here. ``create_app`` registers them once, for the whole app.
 
-Each provider takes one dependency (a session, or the reader): Litestar resolves two dependencies of one level
+Each provider takes at most one dependency (a session, or the reader): Litestar resolves two dependencies of one level
 concurrently in an anyio task group, which cost a totals read about 5% of its CPU; the settings come from the
 app's state, which is no dependency.
 """
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
 from datetime import timedelta
 
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from tally.catalog.service import CatalogService
 from tally.config import Settings
@@ -31,7 +33,7 @@ def recorder(session: AsyncSession, settings: Settings) -> UsageRecorder:
     return UsageRecorder(session, future_skew=skew, totals_source=settings.totals_source)
 
 
-def reader(session: AsyncSession, settings: Settings) -> UsageReader:
+def reader(session: AsyncSession | AsyncConnection, settings: Settings) -> UsageReader:
     """A reader as every read path builds it (routes, the usage page, ``tally usage export``)."""
     return UsageReader(session, totals_source=settings.totals_source)
 
@@ -40,17 +42,29 @@ async def provide_recorder(db_session: NamedDependency[AsyncSession], state: Sta
     return recorder(db_session, state.settings)
 
 
-async def provide_reader(db_session: NamedDependency[AsyncSession], state: State) -> UsageReader:
-    return reader(db_session, state.settings)
+Connect = Callable[[], AbstractAsyncContextManager[AsyncConnection]]
 
 
-async def provide_replica_reader(read_session: NamedDependency[AsyncSession], state: State) -> UsageReader:
-    """``usage`` with a read replica: a reader on the replica's session (the primary's while it lags)."""
-    return reader(read_session, state.settings)
+def reader_provider(connect: Connect) -> Callable[[State], AsyncIterator[UsageReader]]:
+    """``usage``: a reader on one pooled connection, taken by ``connect`` (the primary's engine, or the read
+    replica's choice) and given back when the handler returns. No session: the totals and the entitlement check
+    (the reads made before each of a customer's requests) run their statements on the connection itself, which
+    cost less CPU than a session's checkout, ORM execution and close; a read that needs the ORM makes a session on
+    that connection (see ``UsageReader``)."""
+
+    async def provide_reader(state: State) -> AsyncIterator[UsageReader]:
+        async with connect() as connection:
+            usage = reader(connection, state.settings)
+            try:
+                yield usage
+            finally:
+                await usage.close()
+
+    return provide_reader
 
 
 async def provide_entitlements(usage: NamedDependency[UsageReader]) -> Entitlements:
-    """On the reader's session: a replica's, if any. The hard limits' check while usage is recorded reads on the
+    """On the reader's connection: a replica's, if any. The hard limits' check while usage is recorded reads on the
     primary, inside the write's transaction."""
     return Entitlements(usage)
 
@@ -80,12 +94,12 @@ async def provide_webhooks(db_session: NamedDependency[AsyncSession], state: Sta
     return WebhookService(db_session, allow_private=state.settings.webhook_allow_private)
 
 
-def dependencies(*, read_replica: bool) -> dict[str, Provide]:
+def dependencies(*, read_connection: Connect) -> dict[str, Provide]:
     """The app's services by the names handlers ask for. ``usage`` (every read route, the usage page) is a reader
-    on a read replica's session when there is one, else on the primary's ``db_session`` at no extra level."""
+    on a connection of ``read_connection``: a read replica's when there is one, else the primary's."""
     return {
         "recorder": Provide(provide_recorder),
-        "usage": Provide(provide_replica_reader if read_replica else provide_reader),
+        "usage": Provide(reader_provider(read_connection)),
         "entitlements": Provide(provide_entitlements),
         "plans": Provide(provide_plans),
         "periods": Provide(provide_periods),

@@ -195,7 +195,7 @@ async def test_a_server_that_is_not_a_standby_is_not_read_from_and_its_password_
         await primary.dispose()
 
 
-async def test_a_read_session_is_bound_by_the_last_check_and_a_failed_read_leaves_the_replica(
+async def test_a_read_connection_is_taken_by_the_last_check_and_a_failed_read_leaves_the_replica(
     postgres_url: str,
 ) -> None:
     # A "replica" on a port nobody listens on: a read on it fails as a stopped standby's would.
@@ -204,26 +204,41 @@ async def test_a_read_session_is_bound_by_the_last_check_and_a_failed_read_leave
     replica = ReadReplica(read_url, primary, max_lag=5.0, pool_size=2, timeout=5.0)
     try:
         before = fallbacks()
-        sessions = replica.read_session()
-        session = await anext(sessions)  # not checked yet: the primary
-        assert session.bind is primary
-        await sessions.aclose()
+        async with replica.connect() as connection:  # not checked yet: the primary
+            assert connection.sync_engine is primary.sync_engine
         assert fallbacks() == before + 1
 
         replica.healthy = True  # as a check would have found it
-        sessions = replica.read_session()
-        session = await anext(sessions)
-        assert session.bind is replica.engine
-        with pytest.raises(ConnectionRefusedError) as refused:
-            await session.connection()
-        # Litestar throws a handler's exception into its generator providers.
-        with pytest.raises(ConnectionRefusedError) as rethrown:
-            await sessions.athrow(refused.value)
-        assert rethrown.value is refused.value
+        with pytest.raises(ConnectionRefusedError):
+            async with replica.connect():
+                pass
         assert replica.healthy is False  # the next read goes to the primary, before the next check
         assert fallbacks() == before + 1
-        session = await anext(replica.read_session())
-        assert session.bind is primary
+        async with replica.connect() as connection:
+            assert connection.sync_engine is primary.sync_engine
+    finally:
+        await replica.stop()
+        await primary.dispose()
+
+
+async def test_a_read_that_fails_on_the_replicas_connection_leaves_the_replica(postgres_url: str) -> None:
+    # The standby answers the connect, then goes away under a read: Litestar throws the handler's exception into
+    # the reader's provider, whose connection is the replica's.
+    primary = create_engine(postgres_url)
+    replica = ReadReplica(postgres_url, primary, max_lag=5.0, pool_size=2, timeout=5.0)
+    try:
+        replica.healthy = True
+        lost = ConnectionResetError("the standby went away")
+
+        async def read() -> None:
+            async with replica.connect() as connection:
+                assert connection.sync_engine is replica.engine.sync_engine
+                raise lost
+
+        with pytest.raises(ConnectionResetError) as rethrown:
+            await read()
+        assert rethrown.value is lost
+        assert replica.healthy is False
     finally:
         await replica.stop()
         await primary.dispose()

@@ -1,35 +1,41 @@
-"""Which session the read routes get, decided when the app is built (no database is reached here)."""
+"""Which connections the read routes get, decided when the app is built (no database is reached here)."""
 
 from __future__ import annotations
 
 import inspect
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tally.app import create_app
 from tally.config import Settings
+from tally.db.replica import ReadReplica
 from tests.conftest import TEST_SECRET
 
 PRIMARY = "postgresql+asyncpg://tally@db.internal/tally"
 
 
-def provider_parameters(settings: Settings) -> tuple[set[str], set[str]]:
-    """The app-level dependencies, and what the read routes' ``usage`` provider asks for."""
-    app = create_app(settings)
-    return set(app.dependencies), set(inspect.signature(app.dependencies["usage"].dependency).parameters)
+def reads_connect(settings: Settings) -> tuple[set[str], Any]:
+    """What the read routes' ``usage`` provider asks for, and where it takes its one connection from."""
+    provider = create_app(settings).dependencies["usage"].dependency
+    return set(inspect.signature(provider).parameters), inspect.getclosurevars(provider).nonlocals["connect"]
 
 
-def test_without_a_read_url_the_reads_take_the_primarys_session_directly() -> None:
-    # No dependency level of its own: the reader stands on db_session, as the recorder does.
-    dependencies, asks = provider_parameters(Settings(database_url=PRIMARY, jwt_secret=TEST_SECRET))
-    assert "read_session" not in dependencies
-    assert asks == {"db_session", "state"}
+def test_without_a_read_url_the_reads_take_a_connection_of_the_primary() -> None:
+    # No session and no dependency level beneath the reader: it takes its connection from the primary's pool.
+    asks, connect = reads_connect(Settings(database_url=PRIMARY, jwt_secret=TEST_SECRET))
+    assert asks == {"state"}
+    assert isinstance(connect.__self__, AsyncEngine)
+    assert connect.__self__.url.host == "db.internal"
 
 
-def test_with_a_read_url_the_reads_take_the_read_session() -> None:
+def test_with_a_read_url_the_reads_take_a_connection_of_the_read_replica() -> None:
     settings = Settings(
         database_url=PRIMARY,
         database_read_url="postgresql+asyncpg://tally@standby.internal/tally",
         jwt_secret=TEST_SECRET,
     )
-    dependencies, asks = provider_parameters(settings)
-    assert "read_session" in dependencies
-    assert asks == {"read_session", "state"}
+    asks, connect = reads_connect(settings)
+    assert asks == {"state"}
+    assert isinstance(connect.__self__, ReadReplica)
+    assert connect.__self__.engine.url.host == "standby.internal"

@@ -2,9 +2,9 @@
 
 A task checks every second how far the standby's replay is behind the primary: caught up (its replay LSN at
 or past the primary's current WAL LSN) is a lag of 0, otherwise the lag is the time since the last transaction
-it replayed committed. While the lag is at most ``TALLY_READ_MAX_LAG_SECONDS`` the read routes' sessions are
-bound to the standby; when it is more, or the standby does not answer within the database timeout, or a read on
-it fails for a reason that means "not now", they are bound to the primary until a later check is healthy.
+it replayed committed. While the lag is at most ``TALLY_READ_MAX_LAG_SECONDS`` the read routes' connections are
+taken from the standby; when it is more, or the standby does not answer within the database timeout, or a read on
+it fails for a reason that means "not now", they are taken from the primary until a later check is healthy.
 Writes, and reads that must see their own writes, never come here: they use the primary's ``db_session``.
 """
 
@@ -13,11 +13,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import asyncpg
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from tally.background import Periodic
 from tally.db.dialects import transient
@@ -38,7 +39,7 @@ NOT_ANSWERING: tuple[type[BaseException], ...] = (sa_exc.SQLAlchemyError, asyncp
 
 
 class ReadReplica:
-    """The read replica's engine, its health as last checked, and the read sessions bound accordingly."""
+    """The read replica's engine, its health as last checked, and the read routes' connections taken accordingly."""
 
     def __init__(self, url: str, primary: AsyncEngine, *, max_lag: float, pool_size: int, timeout: float) -> None:
         self.engine = create_engine(url, pool_size=pool_size, timeout=timeout)
@@ -48,24 +49,23 @@ class ReadReplica:
         self.healthy: bool | None = None  # not checked yet: reads go to the primary
         self.checks = Periodic("tally-read-replica-check", self.check, CHECK_SECONDS)
 
-    # --- the read session ----------------------------------------------------------------------------
+    # --- the read connection -------------------------------------------------------------------------
 
-    async def read_session(self) -> AsyncIterator[AsyncSession]:
-        """A Litestar generator dependency: a session on the replica while it is healthy, else on the primary."""
+    @asynccontextmanager
+    async def connect(self) -> AsyncIterator[AsyncConnection]:
+        """One pooled connection for a read route: the replica's while it is healthy, else the primary's."""
         on_replica = self.healthy is True
         if not on_replica:
             READ_FALLBACKS.inc()
-        session = AsyncSession(bind=self.engine if on_replica else self.primary, expire_on_commit=False)
         try:
-            yield session
+            async with (self.engine if on_replica else self.primary).connect() as connection:
+                yield connection
         except Exception as exc:
             # The replica went away since the last check: the next reads go to the primary until a check finds it
             # healthy again (this one is answered as any database failure is, a 503).
             if on_replica and transient(exc):
                 self._switch(healthy=False, reason=f"a read failed ({type(exc).__name__})")
             raise
-        finally:
-            await session.close()
 
     # --- the lag check -------------------------------------------------------------------------------
 

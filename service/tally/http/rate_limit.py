@@ -30,11 +30,8 @@ from dataclasses import dataclass, field
 from typing import Protocol
 from uuid import UUID
 
-from litestar.datastructures import MutableScopeHeaders
-from litestar.enums import ScopeType
 from litestar.exceptions import PermissionDeniedException, TooManyRequestsException
-from litestar.middleware import DefineMiddleware
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import Scope
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tally.db import dialects
@@ -124,8 +121,25 @@ class TenantRateLimiter:
     def quota_for(self, method: str) -> Quota | None:
         return self.reads if method in READ_METHODS else self.writes
 
-    def middleware(self) -> DefineMiddleware:
-        return DefineMiddleware(TenantRateLimitMiddleware, limiter=self)
+    async def admit(self, scope: Scope) -> dict[str, str] | None:
+        """Count a request against its tenant's quota (called by ``tally.http.middleware`` after the token check):
+        the ``RateLimit`` headers for its answer, None when it spends no quota; 429 when the quota is used up."""
+        tenant = _tenant_of(scope)
+        quota = self.quota_for(str(scope.get("method"))) if tenant is not None else None
+        if tenant is None or quota is None:
+            return None
+        allowed, remaining, reset = await self.hit(quota, tenant, time.time())
+        headers = {
+            "RateLimit-Policy": f'"{quota.name}";q={quota.limit};w={quota.window}',
+            "RateLimit": f'"{quota.name}";r={remaining};t={reset}',
+        }
+        if not allowed:
+            raise TooManyRequestsException(
+                detail=f"this tenant's {quota.name} limit of {quota.limit} requests per {quota.window} s is "
+                f"used up; retry after {reset} s",
+                headers={**headers, "Retry-After": str(reset)},
+            )
+        return headers
 
 
 def _tenant_of(scope: Scope) -> UUID | None:
@@ -141,39 +155,6 @@ def _tenant_of(scope: Scope) -> UUID | None:
     except (ValueError, PermissionDeniedException):
         return None
     return tenant
-
-
-class TenantRateLimitMiddleware:
-    def __init__(self, app: ASGIApp, limiter: TenantRateLimiter) -> None:
-        self.app = app
-        self.limiter = limiter
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        tenant = _tenant_of(scope) if scope["type"] == ScopeType.HTTP else None
-        quota = self.limiter.quota_for(str(scope.get("method"))) if tenant is not None else None
-        if tenant is None or quota is None:
-            await self.app(scope, receive, send)
-            return
-        allowed, remaining, reset = await self.limiter.hit(quota, tenant, time.time())
-        headers = {
-            "RateLimit-Policy": f'"{quota.name}";q={quota.limit};w={quota.window}',
-            "RateLimit": f'"{quota.name}";r={remaining};t={reset}',
-        }
-        if not allowed:
-            raise TooManyRequestsException(
-                detail=f"this tenant's {quota.name} limit of {quota.limit} requests per {quota.window} s is "
-                f"used up; retry after {reset} s",
-                headers={**headers, "Retry-After": str(reset)},
-            )
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                mutable = MutableScopeHeaders.from_message(message)
-                for name, value in headers.items():
-                    mutable[name] = value
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
 
 
 def limiter_from(

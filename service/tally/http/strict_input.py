@@ -6,7 +6,7 @@ Two doors, one rule (``text_problem``: no NUL, no lone surrogate, no bytes that 
   datetime), with every string checked and *every* bad field reported (``InvalidInput.fields`` bounds how many), where
   msgspec stops at the first. ``StrictRequest`` makes it the decoder of every request body; the catalog
   file goes through it too.
-- ``refuse_bad_text``: an ASGI middleware for what is decoded before a handler runs: path parameters, the
+- ``refuse_bad_text``: the middleware's check of what is decoded before a handler runs: path parameters, the
   query string and the headers Tally reads.
 
 Why by hand: PostgreSQL ``text`` cannot hold NUL (asyncpg refuses it on bind: a 500) while SQLite stores it,
@@ -27,8 +27,7 @@ from urllib.parse import unquote_to_bytes
 
 import msgspec
 from litestar import Request
-from litestar.enums import ScopeType
-from litestar.types import ASGIApp, Empty, Receive, Scope, Send
+from litestar.types import Empty, Scope
 
 from tally.domain.errors import InvalidInput, MalformedBody, UnsupportedMediaType
 from tally.domain.problems import FieldError
@@ -267,13 +266,9 @@ def request_text_errors(scope: Scope) -> Iterator[FieldError]:
                 yield FieldError(field=f"{header.decode('latin-1')} header", message=problem)
 
 
-def refuse_bad_text(app: ASGIApp) -> ASGIApp:
+def refuse_bad_text(scope: Scope) -> None:
     """Refuse (400, naming the parameter or header) a request whose path, query or read headers hold text that
-    ``text_problem`` refuses. Runs after routing (path parameters are known) and before the token check."""
-
-    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == ScopeType.HTTP and (errors := list(request_text_errors(scope))):
-            raise InvalidInput.fields(errors)
-        await app(scope, receive, send)
-
-    return middleware
+    ``text_problem`` refuses. Called by ``tally.http.middleware`` after routing (path parameters are known) and
+    before the token check."""
+    if errors := list(request_text_errors(scope)):
+        raise InvalidInput.fields(errors)

@@ -2,8 +2,8 @@
 
 An entitlement's ``used`` is the totals read of ``UsageReader`` over the limit's current period, so it is the
 number ``usage-totals`` answers for that period, for every aggregation, voids included. A feature with credit
-grants adds their balances, from the burn-down over the time they cover (``tally.usage.credits``). Read-only: on a read
-replica's session where there is one.
+grants adds their balances, from the burn-down over the time they cover (``tally.usage.credits``). Read-only: on the
+reader's connection (a read replica's where there is one), every statement plain, with no session.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from uuid import UUID
 
 import msgspec
 
-from tally.db.repositories import ReservationRepository, tenant_terms
+from tally.db.repositories import reserved_quantities, tenant_terms
 from tally.domain.errors import UnknownFeature
 from tally.domain.keys import check_feature_key
 from tally.domain.plans import Entitlement, LimitPeriod
@@ -36,7 +36,7 @@ class Entitlements:
         without one) and its usage in the limit's current period (the calendar month without a limit), in
         the tenant's time zone. One totals read per kind of period asked about."""
         wanted = wanted_keys(feature_keys)
-        terms = await tenant_terms(self.usage.session, tenant_id)
+        terms = await tenant_terms(self.usage.reads, tenant_id)
         tz = zone(terms.timezone) if terms else UTC
         applying = limits.effective(terms.plan_limits, terms.overrides) if terms else {}
 
@@ -62,14 +62,12 @@ class Entitlements:
             for total in await self.usage.totals(tenant_id, query):
                 if period_of(total.feature_key) is period:
                     found[total.feature_key] = limits.entitlement(total, applying.get(total.feature_key))
-        balances = CreditBalances(self.usage.session, self.usage.totals_source)
+        balances = CreditBalances(self.usage.reads, self.usage.totals_source)
         for key, grants in (await balances.grants(tenant_id, list(found))).items():
             allowance = allowance_of(applying.get(key), tz)
             credits = await balances.burn_down(tenant_id, key, grants, allowance, now)
             found[key] = with_credits(found[key], credits, now)
-        for key, reserved in (
-            await ReservationRepository(session=self.usage.session).reserved(tenant_id, found, now)
-        ).items():
+        for key, reserved in (await reserved_quantities(self.usage.reads, tenant_id, found, now)).items():
             left = found[key].remaining
             found[key] = msgspec.structs.replace(
                 found[key], reserved=reserved, remaining=None if left is None else max(left - reserved, 0)
@@ -87,5 +85,5 @@ class Entitlements:
 
     async def timezone(self, tenant_id: UUID) -> str:
         """The time zone the tenant's limits count their periods in: its plan assignment's, UTC without one."""
-        terms = await tenant_terms(self.usage.session, tenant_id)
+        terms = await tenant_terms(self.usage.reads, tenant_id)
         return terms.timezone if terms else "UTC"

@@ -9,14 +9,13 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta, tzinfo
-from functools import cached_property
 from uuid import UUID
 
 import msgspec
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from tally.db.models import CreditGrantRecord
-from tally.db.repositories import FeatureRepository, GrantRepository
+from tally.db.repositories import FeatureRepository, live_grants
 from tally.domain.catalog import Aggregation
 from tally.domain.errors import InvalidInput, UnknownFeature
 from tally.domain.plans import Entitlement, Limit, Using
@@ -153,19 +152,17 @@ def allowance_of(limit: Limit | None, tz: tzinfo) -> Allowance | None:
 
 
 class CreditBalances:
-    def __init__(self, session: AsyncSession, totals_source: TotalsSource = "buckets") -> None:
+    """Grants' balances, read with plain statements on a session or on a read route's one connection."""
+
+    def __init__(self, session: AsyncSession | AsyncConnection, totals_source: TotalsSource = "buckets") -> None:
         self.session = session
         self.totals_source = totals_source
-
-    @cached_property
-    def grant_records(self) -> GrantRepository:
-        return GrantRepository(session=self.session)
 
     async def grants(self, tenant_id: UUID, feature_keys: Iterable[str] | None) -> dict[str, list[GrantTerms]]:
         """The grants that are not voided, by feature (features without any are left out)."""
         found: dict[str, list[GrantTerms]] = {}
-        for record in await self.grant_records.grants(tenant_id, feature_keys, voided=False):
-            found.setdefault(record.feature_key, []).append(terms_of(record))
+        for feature_key, *terms in await live_grants(self.session, tenant_id, feature_keys):
+            found.setdefault(feature_key, []).append(GrantTerms(*terms))
         return found
 
     async def burn_down(

@@ -14,16 +14,16 @@ from typing import Any
 from uuid import UUID
 
 import msgspec
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from tally.db.models import UsageEventRecord
 from tally.db.repositories import (
     DistinctRepository,
     FeatureRepository,
-    PeriodRepository,
     SketchRepository,
     TotalsRepository,
     UsageEventRepository,
+    period_terms,
 )
 from tally.domain.errors import UnknownFeature
 from tally.domain.usage import UsageEvent, UsageEventPage, UsageTotal
@@ -38,11 +38,29 @@ from tally.usage.events import event_out
 
 
 class UsageReader:
-    """Answers totals and lists events, on whatever session it is given (a replica's, for the read routes)."""
+    """Answers totals and lists events, on whatever it is given: a session, or a read route's one pooled connection
+    (a replica's, for the read routes, where there is one).
 
-    def __init__(self, session: AsyncSession, totals_source: TotalsSource = "buckets") -> None:
-        self.session = session
+    On a connection, the hot reads (totals, the closed periods' terms, and what the entitlement check reads) run
+    on it with no session at all; the few reads that need the ORM (the catalog's features for several windows,
+    event pages, the usage page's grants and holds) get a session made on that same connection when first asked
+    for, so a request still holds exactly one connection."""
+
+    def __init__(self, session: AsyncSession | AsyncConnection, totals_source: TotalsSource = "buckets") -> None:
+        self.reads = session
         self.totals_source = totals_source
+
+    @cached_property
+    def session(self) -> AsyncSession:
+        """The session of the ORM reads: the one given, or one on the given connection."""
+        if isinstance(self.reads, AsyncConnection):
+            return AsyncSession(bind=self.reads, expire_on_commit=False)
+        return self.reads
+
+    async def close(self) -> None:
+        """Close the session this reader made on its connection, if it made one (the connection is its owner's)."""
+        if isinstance(self.reads, AsyncConnection) and "session" in self.__dict__:
+            await self.session.close()
 
     # Made on first use: a totals read needs one repository of the three.
     @cached_property
@@ -55,23 +73,19 @@ class UsageReader:
 
     @cached_property
     def totals_repository(self) -> TotalsRepository:
-        return TotalsRepository(session=self.session)
+        return TotalsRepository(session=self.reads)
 
     @cached_property
     def distinct(self) -> DistinctRepository:
-        return DistinctRepository(session=self.session)
+        return DistinctRepository(session=self.reads)
 
     @cached_property
     def sketches(self) -> SketchRepository:
-        return SketchRepository(session=self.session)
-
-    @cached_property
-    def periods(self) -> PeriodRepository:
-        return PeriodRepository(self.session)
+        return SketchRepository(session=self.reads)
 
     async def billing_terms(self, tenant_id: UUID) -> PeriodTerms:
         """What decides the tenant's closed billing periods (its zone, grace and last recorded close)."""
-        return await self.periods.terms(tenant_id)
+        return await period_terms(self.reads, tenant_id)
 
     async def list_events(self, tenant_id: UUID, query: EventQuery, limit: int) -> UsageEventPage:
         """Events oldest first (then by key), voided ones included, ``limit`` at a time. An unknown
@@ -98,17 +112,24 @@ class UsageReader:
     async def _event_pages(
         self, rows: list[UsageEventRecord], tenant_id: UUID, query: EventQuery, page_size: int
     ) -> AsyncIterator[list[UsageEvent]]:
+        # An HTTP export outlives its request's connection (given back before the response starts): the later pages
+        # are read on a session of their own on the same engine (a session is usable after close, and takes a
+        # connection again), and the connection they took is released at the end.
+        session = (
+            AsyncSession(bind=self.reads.engine, expire_on_commit=False)
+            if isinstance(self.reads, AsyncConnection)
+            else self.session
+        )
+        events = UsageEventRepository(session=session)
         try:
             while rows:
                 yield [event_out(r) for r in rows]
                 if len(rows) < page_size:
                     return
                 query = query.after_row(rows[-1].timestamp, rows[-1].idempotency_key)
-                rows = await self.events.page(tenant_id, query, page_size)
+                rows = await events.page(tenant_id, query, page_size)
         finally:
-            # An HTTP export outlives its request's session (advanced-alchemy closes it when the response starts,
-            # and a session is usable after close): release the connection the later pages took.
-            await self.session.close()
+            await session.close()
 
     async def _check_feature(self, feature_key: str | None) -> None:
         """An unknown ``feature_key`` filter is a 400, as it is for totals: a typo is not an empty answer."""
@@ -126,7 +147,7 @@ class UsageReader:
         # ended yet: none is final.
         if not found or query.as_of is not None or query.windows[0][1] > now:
             return found
-        through = (await self.periods.terms(tenant_id)).closed_through(now)
+        through = (await period_terms(self.reads, tenant_id)).closed_through(now)
         if through is None or query.windows[0][1] > through:
             return found
         return [msgspec.structs.replace(t, final=True) if t.window_end <= through else t for t in found]

@@ -13,9 +13,10 @@ pyproject.toml, its migrations checked, its tests): see docs/architecture.md.
 from __future__ import annotations
 
 from sqlalchemy import Dialect as SQLAlchemyDialect
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tally.db import urls
-from tally.db.dialects.base import Dialect, LostConnection, RecordTables, Session
+from tally.db.dialects.base import Dialect, LostConnection, Reads, RecordTables, Session, engine_of
 from tally.db.dialects.postgresql import PostgreSQLDialect
 from tally.db.dialects.sqlite import SQLiteDialect
 
@@ -31,9 +32,9 @@ def named(sqlalchemy_dialect: SQLAlchemyDialect) -> Dialect:
     return DIALECTS[sqlalchemy_dialect.name]
 
 
-def of(session: Session) -> Dialect:
-    """The dialect of the engine ``session`` is bound to."""
-    return named(session.get_bind().dialect)
+def of(session: Reads) -> Dialect:
+    """The dialect of the engine ``session`` (or a connection) is bound to."""
+    return named(session.dialect if isinstance(session, AsyncConnection) else session.get_bind().dialect)
 
 
 def transient(exc: BaseException) -> bool:
@@ -52,9 +53,11 @@ __all__ = [
     "Dialect",
     "LostConnection",
     "PostgreSQLDialect",
+    "Reads",
     "RecordTables",
     "SQLiteDialect",
     "Session",
+    "engine_of",
     "for_url",
     "named",
     "of",

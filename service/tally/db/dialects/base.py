@@ -10,8 +10,9 @@ from uuid import UUID
 
 from sqlalchemy import TextClause
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.engine import URL
+from sqlalchemy.engine import URL, Engine
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_scoped_session,
@@ -29,6 +30,18 @@ class LostConnection(ConnectionError):
 
 Session = AsyncSession | async_scoped_session[AsyncSession]
 """A session as repositories hold it (advanced-alchemy accepts a scoped one too)."""
+
+Reads = Session | AsyncConnection
+"""What a read of plain statements runs on: a session, or, for the hot reads (totals, the entitlement check), the
+request's one pooled connection with no session around it (see ``tally.usage.reading``)."""
+
+
+def engine_of(reads: Reads) -> Engine:
+    """The engine behind ``reads`` (a session's bind may be a connection: its engine then)."""
+    if isinstance(reads, AsyncConnection):
+        return reads.sync_engine
+    bind = reads.get_bind()
+    return bind if isinstance(bind, Engine) else bind.engine
 
 
 class RecordTables(NamedTuple):
@@ -135,7 +148,7 @@ class Dialect:
         """SQL for "is one of the list parameter's values", after the compared expression."""
         return f"IN :{parameter}"
 
-    async def fetch_rows(self, session: Session, statement: TextClause, params: dict[str, Any]) -> Sequence[Any]:
+    async def fetch_rows(self, session: Reads, statement: TextClause, params: dict[str, Any]) -> Sequence[Any]:
         """Every row of a hot read: a statement of the totals repository, its columns read by position."""
         return (await session.execute(statement, params)).all()
 

@@ -21,7 +21,7 @@ from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.sql.dml import Insert
 from sqlalchemy.sql.schema import Table
 
-from tally.db.dialects.base import Dialect, LostConnection, RecordTables, Session
+from tally.db.dialects.base import Dialect, LostConnection, Reads, RecordTables, Session, engine_of
 from tally.metering.aggregations import COLUMN_NAMES, COLUMNS, Combine, recorded_digits
 from tally.metering.buckets import DIMENSION_BUCKETS, MONTH, USAGE_BUCKETS, BucketTable, Cell
 from tally.metering.events import NewEvent
@@ -254,20 +254,19 @@ class PostgreSQLDialect(Dialect):
     def in_list(self, parameter: str) -> str:
         return f"= ANY(:{parameter})"
 
-    async def fetch_rows(self, session: Session, statement: TextClause, params: dict[str, Any]) -> Sequence[Any]:
-        engine = session.bind
-        assert isinstance(engine, AsyncEngine)
-        if engine.sync_engine.dispatch.before_cursor_execute:  # something traces the statements: let it see this one
+    async def fetch_rows(self, session: Reads, statement: TextClause, params: dict[str, Any]) -> Sequence[Any]:
+        if engine_of(session).dispatch.before_cursor_execute:  # something traces the statements: let it see this one
             return await super().fetch_rows(session, statement, params)
         # It is the session's own connection, never a second one from the pool: inside a write transaction the read
         # belongs to that transaction, and a request that held one pooled connection while it waited for another
         # starved every request once the pool was spent (each waited for a connection only another one held).
-        # A read that is the session's first statement has no transaction to lose: it is tried once more on a new
-        # connection when the pooled one turns out dead.
-        retry = isinstance(session, AsyncSession) and not session.in_transaction()
+        # A read outside a transaction has none to lose: it is tried once more on a new connection when the pooled
+        # one turns out dead.
+        retry = isinstance(session, AsyncSession | AsyncConnection) and not session.in_transaction()
         for attempt in (1, 2):
             try:
-                return await self._fetch(await session.connection(), statement, params)
+                connection = session if isinstance(session, AsyncConnection) else await session.connection()
+                return await self._fetch(connection, statement, params)
             except LostConnection:
                 if attempt == 2 or not retry:
                     raise

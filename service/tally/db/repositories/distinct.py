@@ -16,10 +16,9 @@ from typing import Any, NamedTuple
 from uuid import UUID
 
 from sqlalchemy import ColumnClause, Integer, String, TextClause, TextualSelect, column
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from tally.db import dialects
-from tally.db.dialects import Dialect
+from tally.db.dialects import Dialect, Reads
 from tally.db.repositories.totals import (
     _DIMENSION_KEY,
     BRANCHES_PER_STATEMENT,
@@ -47,7 +46,7 @@ class DistinctRow(NamedTuple):
 class DistinctRepository:
     """The distinct-count reads: hand-written statements, like ``TotalsRepository``'s, on the request's session."""
 
-    def __init__(self, *, session: AsyncSession) -> None:
+    def __init__(self, *, session: Reads) -> None:
         self.session = session
         self.dialect = dialects.of(session)
 

@@ -2,14 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from advanced_alchemy.repository import SQLAlchemyAsyncRepository
 from sqlalchemy import select
 
+from tally.db.dialects import Reads
 from tally.db.models import CreditGrantRecord
+
+
+async def live_grants(reads: Reads, tenant_id: UUID, feature_keys: Iterable[str] | None) -> Sequence[Any]:
+    """The tenant's grants (of ``feature_keys``) that are not voided, as rows of (feature_key, grant_id, amount,
+    priority, effective_at, expires_at, created_at): the entitlement check reads them on its connection, without
+    a session (``GrantRepository.grants`` answers records)."""
+    g = CreditGrantRecord
+    columns = (g.feature_key, g.grant_id, g.amount, g.priority, g.effective_at, g.expires_at, g.created_at)
+    stmt = select(*columns).where(g.tenant_id == tenant_id, g.voided_at.is_(None))
+    if feature_keys is not None:
+        stmt = stmt.where(g.feature_key.in_(list(feature_keys)))
+    return (await reads.execute(stmt)).all()
 
 
 class GrantRepository(SQLAlchemyAsyncRepository[CreditGrantRecord]):

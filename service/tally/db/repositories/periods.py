@@ -10,7 +10,7 @@ from uuid import UUID
 from advanced_alchemy.types import DateTimeUTC
 from sqlalchemy import String, Uuid, bindparam, column, func, select, text
 
-from tally.db.dialects import Session
+from tally.db.dialects import Reads, Session
 from tally.db.models import BillingPeriodRecord, PlanRecord, TenantPlanRecord, UsageEventRecord
 from tally.metering.billing import PeriodTerms, grace_period
 from tally.metering.periods import zone
@@ -37,14 +37,19 @@ _TERMS = (
 )
 
 
+async def period_terms(reads: Reads, tenant_id: UUID) -> PeriodTerms:
+    """The tenant's zone (UTC without a plan), grace (its own, else its plan's) and last recorded close (a function
+    too: the totals read it on their connection, without a session)."""
+    through, timezone, own, plan = (await reads.execute(_TERMS, {"tenant_id": tenant_id})).one()
+    return PeriodTerms(zone(timezone or "UTC"), grace_period(own if own is not None else plan), through)
+
+
 class PeriodRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
 
     async def terms(self, tenant_id: UUID) -> PeriodTerms:
-        """The tenant's zone (UTC without a plan), grace (its own, else its plan's) and last recorded close."""
-        through, timezone, own, plan = (await self.session.execute(_TERMS, {"tenant_id": tenant_id})).one()
-        return PeriodTerms(zone(timezone or "UTC"), grace_period(own if own is not None else plan), through)
+        return await period_terms(self.session, tenant_id)
 
     async def closed(self, tenant_id: UUID, start: datetime, end: datetime) -> list[BillingPeriodRecord]:
         """The tenant's recorded periods starting in ``[start, end)``, newest first."""

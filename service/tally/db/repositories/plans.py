@@ -8,10 +8,10 @@ from uuid import UUID
 
 import msgspec
 from advanced_alchemy.repository import SQLAlchemyAsyncRepository
-from sqlalchemy import Engine, Uuid, bindparam, delete, select, text
+from sqlalchemy import Uuid, bindparam, delete, select, text
 
 from tally.db import dialects
-from tally.db.dialects import Session
+from tally.db.dialects import Reads
 from tally.db.models import PlanRecord, TenantPlanRecord
 from tally.db.terms import MISSING, TermsCache, forget_after_commit
 from tally.domain.plans import Limit, Plan, PlanAssignment
@@ -110,14 +110,13 @@ class TenantPlanRepository(SQLAlchemyAsyncRepository[TenantPlanRecord]):
         return await tenant_terms(self.session, tenant_id)
 
 
-async def tenant_terms(session: Session, tenant_id: UUID) -> Terms | None:
+async def tenant_terms(session: Reads, tenant_id: UUID) -> Terms | None:
     """The tenant's time zone, plan limits and overrides (None: no plan): ingestion and every entitlement check
     need them. From the process's cache while it listens for changes (``tally.db.terms``); else in one round trip
     through the dialect's ``fetch_rows`` like the totals (on PostgreSQL asyncpg's own connection: no ORM), msgspec
     decoding the JSON text straight into ``Limit`` structs. A function, not only a repository method: making an
     advanced-alchemy repository cost an entitlement check 3% of its CPU."""
-    bind = session.get_bind()
-    cache = TermsCache.of(bind) if isinstance(bind, Engine) else None
+    cache = TermsCache.of(dialects.engine_of(session))
     if cache is not None:
         cached = cache.get(tenant_id)
         if cached is not MISSING:

@@ -9,9 +9,24 @@ from uuid import UUID
 from advanced_alchemy.repository import SQLAlchemyAsyncRepository
 from sqlalchemy import and_, func, or_, select
 
+from tally.db.dialects import Reads
 from tally.db.models import ReservationRecord
 
 HELD = "held"
+
+
+async def reserved_quantities(
+    reads: Reads, tenant_id: UUID, feature_keys: Iterable[str], now: datetime
+) -> dict[str, int]:
+    """The live holds' quantities by feature (features without any are left out). A function too: the entitlement
+    check reads it on its connection, without a session."""
+    r = ReservationRecord
+    stmt = (
+        select(r.feature_key, func.sum(r.quantity))
+        .where(r.tenant_id == tenant_id, r.feature_key.in_(list(feature_keys)), r.state == HELD, r.expires_at > now)
+        .group_by(r.feature_key)
+    )
+    return {key: int(total) for key, total in await reads.execute(stmt)}
 
 
 class ReservationRepository(SQLAlchemyAsyncRepository[ReservationRecord]):
@@ -35,14 +50,7 @@ class ReservationRepository(SQLAlchemyAsyncRepository[ReservationRecord]):
         await self.session.flush()
 
     async def reserved(self, tenant_id: UUID, feature_keys: Iterable[str], now: datetime) -> dict[str, int]:
-        """The live holds' quantities by feature (features without any are left out)."""
-        r = ReservationRecord
-        stmt = (
-            select(r.feature_key, func.sum(r.quantity))
-            .where(r.tenant_id == tenant_id, r.feature_key.in_(list(feature_keys)), r.state == HELD, r.expires_at > now)
-            .group_by(r.feature_key)
-        )
-        return {key: int(total) for key, total in await self.session.execute(stmt)}
+        return await reserved_quantities(self.session, tenant_id, feature_keys, now)
 
     async def page(
         self, tenant_id: UUID, state: str | None, now: datetime, after: tuple[datetime, str] | None, limit: int

@@ -20,7 +20,7 @@ from advanced_alchemy.types import DateTimeUTC
 from sqlalchemy import ColumnClause, LargeBinary, String, TextualSelect, column, delete, insert, select, tuple_, update
 
 from tally.db import dialects
-from tally.db.dialects import Dialect, Session
+from tally.db.dialects import Dialect, Reads
 from tally.db.models import UsageEventRecord, UsageSketchRecord
 from tally.db.repositories.totals import (
     BRANCHES_PER_STATEMENT,
@@ -53,7 +53,7 @@ class StoredEvent(NamedTuple):
 
 
 class SketchRepository:
-    def __init__(self, *, session: Session) -> None:
+    def __init__(self, *, session: Reads) -> None:
         self.session = session
         self.dialect = dialects.of(session)
 

@@ -33,10 +33,9 @@ from sqlalchemy import (
     column,
     text,
 )
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from tally.db import dialects
-from tally.db.dialects import Dialect
+from tally.db.dialects import Dialect, Reads
 from tally.domain.catalog import Aggregation
 from tally.domain.keys import DIMENSION_KEY_PATTERN
 from tally.metering.aggregations import COLUMNS, State
@@ -104,7 +103,7 @@ class TotalsRepository:
     info) was about 3% of a totals read's CPU in a py-spy profile, for a repository made per request.
     """
 
-    def __init__(self, *, session: AsyncSession) -> None:
+    def __init__(self, *, session: Reads) -> None:
         self.session = session
         self.dialect = dialects.of(session)
 

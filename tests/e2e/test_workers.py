@@ -238,7 +238,12 @@ def test_tally_serve_runs_one_worker_per_core_by_default(postgres_database: str,
             assert process.poll() is None, log.read_text()
             assert time.monotonic() < deadline, log.read_text()
             time.sleep(0.2)
-        assert httpx.get(f"http://127.0.0.1:{port}/health/live").status_code == 200
+        # A worker logs "Started server process" before its start-up has run and it listens: until one listens, a
+        # connection is refused (seen in CI once start-up also opened the plan terms listener).
+        while not answers(f"http://127.0.0.1:{port}/health/live"):
+            assert process.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.2)
         (line,) = [entry for entry in log_entries(log) if entry.get("message", "").startswith("serving ")]
         assert line["workers"] == cores
         assert len(started_workers(log)) == cores
@@ -254,6 +259,14 @@ def log_entries(log: Path) -> list[dict[str, Any]]:
         except ValueError:
             continue
     return entries
+
+
+def answers(url: str) -> bool:
+    """Whether ``url`` answers 200 (False while nothing listens yet)."""
+    try:
+        return httpx.get(url).status_code == 200
+    except httpx.ConnectError:
+        return False
 
 
 def started_workers(log: Path) -> set[int]:

@@ -20,16 +20,16 @@ from sqlalchemy import ColumnClause, Integer, String, TextClause, TextualSelect,
 from tally.db import dialects
 from tally.db.dialects import Dialect, Reads
 from tally.db.repositories.totals import (
-    _DIMENSION_KEY,
     BRANCHES_PER_STATEMENT,
+    DIMENSION_KEY,
     GroupValues,
     Kind,
     Shape,
-    _bind,
-    _dimension_parts,
-    _params,
-    _source,
+    bind_statement,
+    bucket_source,
+    dimension_parts,
     kind,
+    statement_params,
 )
 from tally.metering.buckets import Range
 
@@ -109,7 +109,7 @@ class DistinctRepository:
         for unique_by, keys in _by_unique_key(features).items():
             for chunk in _whole_windows(ranges):
                 kinds = tuple(kind(r, 0) for r, _ in chunk)
-                params = _params(tenant_id, [r for r, _ in chunk], keys, filters, as_of)
+                params = statement_params(tenant_id, [r for r, _ in chunk], keys, filters, as_of)
                 params.update({f"w{k}": window for k, (_, window) in enumerate(chunk)})
                 yield statement_of(self.dialect, shape, unique_by, kinds), params
 
@@ -140,12 +140,12 @@ def _distinct_branches(dialect: Dialect, shape: Shape, unique_by: str, kinds: tu
     parts = []
     for k, branch in enumerate(kinds):
         raw = branch == "raw"
-        selected, where, _ = _dimension_parts(dialect, shape, raw)
-        assert _DIMENSION_KEY.fullmatch(unique_by)
+        selected, where, _ = dimension_parts(dialect, shape, raw)
+        assert DIMENSION_KEY.fullmatch(unique_by)
         counted = dialect.json_value("dimensions" if raw else "dimension_set", unique_by)
         parts.append(
             f"SELECT DISTINCT CAST(:w{k} AS INTEGER) AS w, feature_key{selected}, {counted} AS u"
-            f"{_source(dialect, shape, k, raw)}{where} AND {counted} IS NOT NULL"
+            f"{bucket_source(dialect, shape, k, raw)}{where} AND {counted} IS NOT NULL"
         )
     return " UNION ALL ".join(parts)
 
@@ -156,7 +156,7 @@ def _distinct_count_statement(dialect: Dialect, shape: Shape, unique_by: str, ki
     values = "".join(f", d{i}" for i in range(len(shape.group_by)))
     branches = _distinct_branches(dialect, shape, unique_by, kinds)
     sql = f"SELECT w, feature_key{values}, COUNT(DISTINCT u) FROM ({branches}) AS part GROUP BY w, feature_key{values}"  # noqa: S608 - no input in the text
-    return _bind(dialect, sql, shape, kinds)
+    return bind_statement(dialect, sql, shape, kinds)
 
 
 @lru_cache(maxsize=256)
@@ -169,4 +169,4 @@ def _distinct_values_statement(
         *(column(f"d{i}", String()) for i in range(len(shape.group_by))),
         column("u", String()),
     ]
-    return _bind(dialect, _distinct_branches(dialect, shape, unique_by, kinds), shape, kinds).columns(*columns)
+    return bind_statement(dialect, _distinct_branches(dialect, shape, unique_by, kinds), shape, kinds).columns(*columns)

@@ -27,10 +27,10 @@ from tally.db.repositories.totals import (
     GroupValues,
     Kind,
     Shape,
-    _bind,
-    _dimension_parts,
-    _params,
-    _source,
+    bind_statement,
+    bucket_source,
+    dimension_parts,
+    statement_params,
 )
 from tally.metering.buckets import Range, bucket_end, floor_to
 from tally.metering.events import dimension_set
@@ -140,7 +140,7 @@ class SketchRepository:
         found: list[SketchRow] = []
         for first in range(0, len(ranges), BRANCHES_PER_STATEMENT):
             chunk = ranges[first : first + BRANCHES_PER_STATEMENT]
-            params = _params(tenant_id, chunk, list(feature_keys), filters)
+            params = statement_params(tenant_id, chunk, list(feature_keys), filters)
             for row in await self.session.execute(_read_statement(self.dialect, shape, len(chunk)), params):
                 found.append(SketchRow(row[0], row[1], tuple(row[2 : 2 + width]), row[2 + width]))
         return found
@@ -151,9 +151,9 @@ _BUCKETS: tuple[Kind] = ("buckets",)
 
 @lru_cache(maxsize=64)
 def _read_statement(dialect: Dialect, shape: Shape, count: int) -> TextualSelect:
-    selected, where, _ = _dimension_parts(dialect, shape, raw=False)
+    selected, where, _ = dimension_parts(dialect, shape, raw=False)
     sql = " UNION ALL ".join(
-        f"SELECT bucket_start AS at, feature_key{selected}, sketch{_source(dialect, shape, k, raw=False)}{where}"
+        f"SELECT bucket_start AS at, feature_key{selected}, sketch{bucket_source(dialect, shape, k, raw=False)}{where}"
         for k in range(count)
     )
     kinds = _BUCKETS * count
@@ -163,4 +163,4 @@ def _read_statement(dialect: Dialect, shape: Shape, count: int) -> TextualSelect
         *(column(f"d{i}", String()) for i in range(len(shape.group_by))),
         column("sketch", LargeBinary()),
     ]
-    return _bind(dialect, sql, shape, kinds).columns(*columns)
+    return bind_statement(dialect, sql, shape, kinds).columns(*columns)

@@ -45,7 +45,7 @@ Kind = Literal["raw", "buckets", "bucket rows"]
 BRANCHES_PER_STATEMENT = 200  # SQLite allows at most 500 SELECTs in one compound statement
 NO_AT = "CAST(NULL AS TIMESTAMP WITH TIME ZONE)"  # PostgreSQL types a bare NULL in a UNION as text
 GroupValues = tuple[str | None, ...]
-_DIMENSION_KEY = re.compile(DIMENSION_KEY_PATTERN)  # the only text of a caller's written into a statement
+DIMENSION_KEY = re.compile(DIMENSION_KEY_PATTERN)  # the only text of a caller's written into a statement
 
 
 class Shape(msgspec.Struct, frozen=True):
@@ -125,7 +125,7 @@ class TotalsRepository:
         statement = _catalog_statement(self.dialect, shape, kinds)
         grouped = bool(group_by or filters)
         first = 5 + grouped + len(group_by)  # key, unit, aggregation, unique_by, approximate, [declared], values, state
-        params = _params(tenant_id, ranges, wanted, filters, as_of)
+        params = statement_params(tenant_id, ranges, wanted, filters, as_of)
         rows = await self.dialect.fetch_rows(self.session, statement, params)
         return [
             CatalogRow(
@@ -161,7 +161,7 @@ class TotalsRepository:
         for first in range(0, len(ranges), BRANCHES_PER_STATEMENT):
             chunk = ranges[first : first + BRANCHES_PER_STATEMENT]
             kinds = tuple(kind(r, window) for r, window in chunk)
-            params = _params(tenant_id, [r for r, _ in chunk], feature_keys, filters, as_of)
+            params = statement_params(tenant_id, [r for r, _ in chunk], feature_keys, filters, as_of)
             for row in await self.session.execute(_partials_statement(self.dialect, shape, kinds), params):
                 found.append(
                     PartialRow(
@@ -171,7 +171,7 @@ class TotalsRepository:
         return found
 
 
-def _params(
+def statement_params(
     tenant_id: UUID,
     ranges: Sequence[Range],
     wanted: list[str] | None,
@@ -192,11 +192,11 @@ def _params(
     return params
 
 
-def _dimension_parts(dialect: Dialect, shape: Shape, raw: bool) -> tuple[str, str, str]:
+def dimension_parts(dialect: Dialect, shape: Shape, raw: bool) -> tuple[str, str, str]:
     """The grouped values as selected columns (``, v AS d0``), the filters as conditions (``AND v IN :v0``),
     and the grouped values as GROUP BY terms, over raw events' or bucket rows' dimension sets."""
     column_name = "dimensions" if raw else "dimension_set"
-    assert all(_DIMENSION_KEY.fullmatch(key) for key in (*shape.group_by, *shape.filter_keys))
+    assert all(DIMENSION_KEY.fullmatch(key) for key in (*shape.group_by, *shape.filter_keys))
     values = [dialect.json_value(column_name, key) for key in shape.group_by]
     selected = "".join(f", {v} AS d{i}" for i, v in enumerate(values))
     keys = enumerate(shape.filter_keys)
@@ -204,7 +204,7 @@ def _dimension_parts(dialect: Dialect, shape: Shape, raw: bool) -> tuple[str, st
     return selected, where, "".join(f", {v}" for v in values)
 
 
-def _source(dialect: Dialect, shape: Shape, k: int, raw: bool) -> str:
+def bucket_source(dialect: Dialect, shape: Shape, k: int, raw: bool) -> str:
     """The FROM and WHERE of range ``k``: raw events or one grain's bucket rows of the tenant."""
     only = f" AND feature_key {dialect.in_list('features')}" if shape.some_features else ""
     if raw:
@@ -227,12 +227,12 @@ def _branches(dialect: Dialect, shape: Shape, kinds: tuple[Kind, ...]) -> str:
     parts = []
     for k, branch in enumerate(kinds):
         raw = branch == "raw"
-        selected, where, grouped = _dimension_parts(dialect, shape, raw)
+        selected, where, grouped = dimension_parts(dialect, shape, raw)
         if raw:
             state = ", ".join(f"{c.sql_aggregate}({c.per_event}) AS {c.name}" for c in COLUMNS)
             parts.append(
                 f"SELECT {k} AS part, {NO_AT} AS at, feature_key{selected}, {state}"
-                f"{_source(dialect, shape, k, raw)}{where} GROUP BY feature_key{grouped}"
+                f"{bucket_source(dialect, shape, k, raw)}{where} GROUP BY feature_key{grouped}"
             )
             continue
         rows = branch == "bucket rows"
@@ -241,12 +241,12 @@ def _branches(dialect: Dialect, shape: Shape, kinds: tuple[Kind, ...]) -> str:
         group = f" GROUP BY feature_key{', bucket_start' if rows else ''}{grouped}" if combined else ""
         parts.append(
             f"SELECT {k} AS part, {'bucket_start' if rows else NO_AT} AS at, feature_key{selected}, {state}"
-            f"{_source(dialect, shape, k, raw)}{where}{group}"
+            f"{bucket_source(dialect, shape, k, raw)}{where}{group}"
         )
     return " UNION ALL ".join(parts)
 
 
-def _bind(dialect: Dialect, sql: str, shape: Shape, kinds: tuple[Kind, ...]) -> TextClause:
+def bind_statement(dialect: Dialect, sql: str, shape: Shape, kinds: tuple[Kind, ...]) -> TextClause:
     expanding = dialect.expands_lists
     stmt = text(sql).bindparams(
         bindparam("tenant_id", type_=Uuid()),
@@ -267,7 +267,7 @@ def _partials_statement(dialect: Dialect, shape: Shape, kinds: tuple[Kind, ...])
         *(column(f"d{i}", String()) for i in range(len(shape.group_by))),
         *(column(c.name, BigInteger() if c.sql_type == "bigint" else String()) for c in COLUMNS),
     ]
-    return _bind(dialect, _branches(dialect, shape, kinds), shape, kinds).columns(*columns)
+    return bind_statement(dialect, _branches(dialect, shape, kinds), shape, kinds).columns(*columns)
 
 
 @lru_cache(maxsize=256)
@@ -293,4 +293,4 @@ def _catalog_statement(dialect: Dialect, shape: Shape, kinds: tuple[Kind, ...]) 
         {where}
         ORDER BY feature.feature_key{dialect.byte_order}{order}
     """  # noqa: S608 - no input in the text: keys matched DIMENSION_KEY_PATTERN
-    return _bind(dialect, sql, shape, kinds)
+    return bind_statement(dialect, sql, shape, kinds)

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any, ClassVar, NamedTuple
 from uuid import UUID
 
-from sqlalchemy import TextClause
+from sqlalchemy import TextClause, TextualSelect
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL, Engine
 from sqlalchemy.ext.asyncio import (
@@ -148,8 +148,10 @@ class Dialect:
         """SQL for "is one of the list parameter's values", after the compared expression."""
         return f"IN :{parameter}"
 
-    async def fetch_rows(self, session: Reads, statement: TextClause, params: dict[str, Any]) -> Sequence[Any]:
-        """Every row of a hot read: a statement of the totals repository, its columns read by position."""
+    async def fetch_rows(
+        self, session: Reads, statement: TextClause | TextualSelect, params: dict[str, Any]
+    ) -> Sequence[Any]:
+        """Every row of a hot read (a text statement, its columns typed or not), its columns read by position."""
         return (await session.execute(statement, params)).all()
 
     async def write_returning(

@@ -11,7 +11,7 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
-from sqlalchemy import TextClause, event, text
+from sqlalchemy import TextClause, TextualSelect, event, text
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import URL
@@ -254,7 +254,9 @@ class PostgreSQLDialect(Dialect):
     def in_list(self, parameter: str) -> str:
         return f"= ANY(:{parameter})"
 
-    async def fetch_rows(self, session: Reads, statement: TextClause, params: dict[str, Any]) -> Sequence[Any]:
+    async def fetch_rows(
+        self, session: Reads, statement: TextClause | TextualSelect, params: dict[str, Any]
+    ) -> Sequence[Any]:
         if engine_of(session).dispatch.before_cursor_execute:  # something traces the statements: let it see this one
             return await super().fetch_rows(session, statement, params)
         # It is the session's own connection, never a second one from the pool: inside a write transaction the read
@@ -290,11 +292,16 @@ class PostgreSQLDialect(Dialect):
                     raise
         raise AssertionError("unreachable")
 
-    async def _fetch(self, connection: AsyncConnection, statement: TextClause, params: dict[str, Any]) -> Sequence[Any]:
+    async def _fetch(
+        self, connection: AsyncConnection, statement: TextClause | TextualSelect, params: dict[str, Any]
+    ) -> Sequence[Any]:
         # On asyncpg's own connection under SQLAlchemy's: the session's execute() (its result objects, a greenlet hop
         # per call) cost a totals read more CPU than everything else it does. asyncpg prepares each text once per
         # connection (its statement cache).
-        sql, names = self._as_positional(statement.text)
+        # A typed statement's types are for SQLite's text instants: asyncpg answers PostgreSQL's own types.
+        clause = statement.element if isinstance(statement, TextualSelect) else statement
+        assert isinstance(clause, TextClause)
+        sql, names = self._as_positional(clause.text)
         pooled = await connection.get_raw_connection()
         driver = pooled.driver_connection
         assert driver is not None

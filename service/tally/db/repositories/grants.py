@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 from uuid import UUID
 
 from advanced_alchemy.repository import SQLAlchemyAsyncRepository
-from sqlalchemy import select
+from advanced_alchemy.types import DateTimeUTC
+from sqlalchemy import BigInteger, Integer, String, TextualSelect, Uuid, bindparam, column, select, text
 
-from tally.db.dialects import Reads
+from tally.db import dialects
+from tally.db.dialects import Dialect, Reads
 from tally.db.models import CreditGrantRecord
 
 
@@ -18,12 +21,37 @@ async def live_grants(reads: Reads, tenant_id: UUID, feature_keys: Iterable[str]
     """The tenant's grants (of ``feature_keys``) that are not voided, as rows of (feature_key, grant_id, amount,
     priority, effective_at, expires_at, created_at): the entitlement check reads them on its connection, without
     a session (``GrantRepository.grants`` answers records)."""
-    g = CreditGrantRecord
-    columns = (g.feature_key, g.grant_id, g.amount, g.priority, g.effective_at, g.expires_at, g.created_at)
-    stmt = select(*columns).where(g.tenant_id == tenant_id, g.voided_at.is_(None))
+    dialect = dialects.of(reads)
+    params: dict[str, Any] = {"tenant_id": tenant_id}
     if feature_keys is not None:
-        stmt = stmt.where(g.feature_key.in_(list(feature_keys)))
-    return (await reads.execute(stmt)).all()
+        params["features"] = list(feature_keys)
+    return await dialect.fetch_rows(reads, _live_grants(dialect, some_features=feature_keys is not None), params)
+
+
+@lru_cache(maxsize=8)
+def _live_grants(dialect: Dialect, *, some_features: bool) -> TextualSelect:
+    # Text through the dialect's fetch_rows, like the totals: on PostgreSQL a prepared statement on asyncpg's own
+    # connection. Built with select() and run through SQLAlchemy's execution, it cost the entitlement check a fifth
+    # of its CPU (the statement made, its cache key computed and its result wrapped, on every check).
+    where = f"AND feature_key {dialect.in_list('features')}" if some_features else ""
+    statement = text(
+        f"""
+        SELECT feature_key, grant_id, amount, priority, effective_at, expires_at, created_at
+        FROM credit_grant WHERE tenant_id = :tenant_id AND voided_at IS NULL {where}
+        """  # noqa: S608 - no input in the text
+    ).bindparams(bindparam("tenant_id", type_=Uuid()))
+    if some_features:
+        statement = statement.bindparams(bindparam("features", expanding=dialect.expands_lists))
+    # Typed columns: SQLite hands instants back as text, DateTimeUTC turns them into datetimes.
+    return statement.columns(
+        column("feature_key", String()),
+        column("grant_id", String()),
+        column("amount", BigInteger()),
+        column("priority", Integer()),
+        column("effective_at", DateTimeUTC()),
+        column("expires_at", DateTimeUTC()),
+        column("created_at", DateTimeUTC()),
+    )
 
 
 class GrantRepository(SQLAlchemyAsyncRepository[CreditGrantRecord]):

@@ -10,6 +10,7 @@ from uuid import UUID
 from advanced_alchemy.types import DateTimeUTC
 from sqlalchemy import String, Uuid, bindparam, column, func, select, text
 
+from tally.db import dialects
 from tally.db.dialects import Reads, Session
 from tally.db.models import BillingPeriodRecord, PlanRecord, TenantPlanRecord, UsageEventRecord
 from tally.metering.billing import PeriodTerms, grace_period
@@ -40,7 +41,8 @@ _TERMS = (
 async def period_terms(reads: Reads, tenant_id: UUID) -> PeriodTerms:
     """The tenant's zone (UTC without a plan), grace (its own, else its plan's) and last recorded close (a function
     too: the totals read it on their connection, without a session)."""
-    through, timezone, own, plan = (await reads.execute(_TERMS, {"tenant_id": tenant_id})).one()
+    # Through the dialect's fetch_rows, as the totals: on PostgreSQL no SQLAlchemy execution around the statement.
+    ((through, timezone, own, plan),) = await dialects.of(reads).fetch_rows(reads, _TERMS, {"tenant_id": tenant_id})
     return PeriodTerms(zone(timezone or "UTC"), grace_period(own if own is not None else plan), through)
 
 

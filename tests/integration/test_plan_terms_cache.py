@@ -1,13 +1,14 @@
-"""Plan terms cached per process on PostgreSQL (``tally.db.terms``): a change made anywhere (another process,
-``psql``) reaches the next check through LISTEN/NOTIFY, the terms are not read again between changes, a lost
-listener lets no stale terms through, and a change through this process's own API is seen by its very next
-request, even a hard limit's."""
+"""Plan terms and closed periods' terms cached per process on PostgreSQL (``tally.db.terms``): a change made
+anywhere (another process, ``psql``) reaches the next check or total through LISTEN/NOTIFY, the terms are not read
+again between changes, a lost listener lets no stale terms through, and a change through this process's own API is
+seen by its very next request, even a hard limit's."""
 
 from __future__ import annotations
 
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 
 import pytest
 from advanced_alchemy.extensions.litestar import SQLAlchemyPlugin
@@ -22,9 +23,13 @@ from tally.db.repositories import TenantPlanRepository
 from tally.db.terms import CACHED_TENANTS, MISSING, TermsCache
 from tally.db.transaction import Transaction
 from tally.http.auth import Role
-from tests.conftest import bearer, put_features
+from tally.metering.periods import rfc3339
+from tally.periods.service import PeriodService
+from tally.usage.reading import UsageReader
+from tests.conftest import PLATFORM, bearer, put_features, record, totals_url
 from tests.integration.conftest import app_client
 from tests.integration.test_entitlements import assign, entitlements_url
+from tests.integration.test_periods import LAST_MONTH, THIS_MONTH, at, event
 from tests.integration.test_plans import limit, put_plan
 
 pytestmark = pytest.mark.anyio
@@ -163,3 +168,67 @@ def test_the_cache_is_bounded() -> None:
         cache.put(tenant, None, cache.generation)
     assert cache.get(tenants[-1]) is None
     assert cache.get(tenants[0]) is MISSING
+
+
+async def last_month_final(client: AsyncTestClient[Litestar], tenant: uuid.UUID) -> bool:
+    """Whether the tenant's total of last month says it is final (``final`` comes from its closed periods' terms)."""
+    params = {"period_start": rfc3339(LAST_MONTH), "period_end": rfc3339(THIS_MONTH)}
+    response = await client.get(totals_url(tenant), params=params, headers=PLATFORM)
+    assert response.status_code == 200, response.text
+    (total,) = response.json()
+    return bool(total["final"])
+
+
+async def with_last_month(client: AsyncTestClient[Litestar], postgres_url: str) -> uuid.UUID:
+    """A tenant with usage last month, its period open, its terms read and cached."""
+    await put_features(client, "api_calls")
+    tenant = uuid.uuid4()
+    await record(client, tenant, event("a", 3, at(LAST_MONTH)))
+    await settled(client, postgres_url)
+    assert not await last_month_final(client, tenant)
+    return tenant
+
+
+def recorded_close(tenant: uuid.UUID) -> str:
+    """Last month recorded closed by another process (as ``POST …/periods/close`` there would)."""
+    return (
+        "INSERT INTO billing_period (tenant_id, period_start, period_end, closed_at, totals) "
+        f"VALUES ('{tenant}', '{rfc3339(LAST_MONTH)}', '{rfc3339(THIS_MONTH)}', now(), '[]')"
+    )
+
+
+async def test_a_close_made_elsewhere_makes_the_next_totals_final(client, postgres_url: str) -> None:  # type: ignore[no-untyped-def]
+    tenant = await with_last_month(client, postgres_url)
+    await sql(postgres_url, recorded_close(tenant))
+    async with asyncio.timeout(WAIT):
+        while not await last_month_final(client, tenant):  # noqa: ASYNC110 - another process's change
+            await asyncio.sleep(0.05)
+
+
+async def test_closed_periods_terms_are_not_read_again_until_a_change_is_heard(client, postgres_url: str) -> None:  # type: ignore[no-untyped-def]
+    tenant = await with_last_month(client, postgres_url)
+    await sql(postgres_url, UNHEARD, recorded_close(tenant))
+    for _ in range(3):
+        assert not await last_month_final(client, tenant)  # the cached terms: the close was not announced
+    await sql(postgres_url, "NOTIFY tally_terms")
+    async with asyncio.timeout(WAIT):
+        while not await last_month_final(client, tenant):  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+
+
+async def test_a_close_forgets_the_terms_when_it_commits(client, postgres_url: str) -> None:  # type: ignore[no-untyped-def]
+    await put_features(client, "api_calls")
+    tenant = uuid.uuid4()
+    await record(client, tenant, event("a", 3, at(LAST_MONTH)))
+    engine = create_engine(postgres_url)
+    cache = TermsCache.attach(engine.sync_engine)
+    cache.set_listening(True)  # and no listener: only the close's own commit can empty it
+    try:
+        sessions = async_sessionmaker(engine)
+        async with sessions() as reads, sessions() as writes:
+            assert not (await UsageReader(reads).billing_terms(tenant)).recorded_through  # read, and cached
+            assert cache.get(("periods", tenant)) is not MISSING
+            await PeriodService(writes).close(tenant, THIS_MONTH, datetime.now(UTC))
+        assert cache.get(("periods", tenant)) is MISSING
+    finally:
+        await engine.dispose()

@@ -1,9 +1,10 @@
-"""Plan terms cached in each serving process, forgotten whenever PostgreSQL says a plan or assignment changed.
+"""Plan terms and closed periods' terms cached in each serving process, forgotten whenever PostgreSQL says a plan,
+an assignment or a closed period changed.
 
-Every change to ``plan`` or ``tenant_plan`` notifies the ``tally_terms`` channel (a statement trigger, migration
-0014), whoever makes it. ``TermsListener`` keeps one connection of its own listening to it and empties
-the process's ``TermsCache`` on every notification; the process that made the change also empties it right after its
-commit, before it answers. No timer: the cache is right as soon as the notification arrives.
+Every change to ``plan``, ``tenant_plan`` or ``billing_period`` notifies the ``tally_terms`` channel (statement
+triggers, migrations 0014 and 0015), whoever makes it. ``TermsListener`` keeps one connection of its own listening
+to it and empties the process's ``TermsCache`` on every notification; the process that made the change also empties
+it right after its commit, before it answers. No timer: the cache is right as soon as the notification arrives.
 
 Only while the listener is connected are terms kept at all: when its connection is lost, notifications may be
 missed, so the cache is emptied and reads go to the database until the listener is back (and empties it again). A
@@ -16,8 +17,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Hashable
 from typing import Any, Final
-from uuid import UUID
 from weakref import WeakKeyDictionary
 
 import asyncpg
@@ -36,12 +37,13 @@ MISSING: Final = object()
 
 
 class TermsCache:
-    """Each tenant's plan terms (or None: no plan) as last read, while the listener is connected."""
+    """Each tenant's terms as last read, while the listener is connected: its plan terms (None: no plan) by its
+    id, its closed periods' terms by ``("periods", id)``."""
 
     _of_engine: WeakKeyDictionary[Engine, TermsCache] = WeakKeyDictionary()
 
     def __init__(self) -> None:
-        self._terms: dict[UUID, Any] = {}
+        self._terms: dict[Hashable, Any] = {}
         self.generation = 0
         self.listening = False
         self.last_heard = ""
@@ -59,17 +61,17 @@ class TermsCache:
             cache = cls._of_engine[engine] = cls()
         return cache
 
-    def get(self, tenant_id: UUID) -> Any:
-        """The tenant's cached terms, or MISSING."""
-        return self._terms.get(tenant_id, MISSING) if self.listening else MISSING
+    def get(self, key: Hashable) -> Any:
+        """The cached terms of ``key``, or MISSING."""
+        return self._terms.get(key, MISSING) if self.listening else MISSING
 
-    def put(self, tenant_id: UUID, terms: Any, generation: int) -> None:
+    def put(self, key: Hashable, terms: Any, generation: int) -> None:
         """Keep ``terms``, read since ``generation`` (``self.generation`` before the read), unless a change was
         heard since: then they may be the old ones."""
         if self.listening and generation == self.generation:
             if len(self._terms) >= CACHED_TENANTS:  # bounded: emptied when full, like the verified tokens
                 self._terms.clear()
-            self._terms[tenant_id] = terms
+            self._terms[key] = terms
 
     def forget(self) -> None:
         self.generation += 1
@@ -85,8 +87,8 @@ class TermsCache:
 
 
 def forget_after_commit(session: Session) -> None:
-    """Empty this process's cache right after ``session`` commits (a writer of plans or assignments calls it): its
-    own next request must not wait for the notification."""
+    """Empty this process's cache right after ``session`` commits (a writer of plans, assignments or closed periods
+    calls it): its own next request must not wait for the notification."""
     bind = session.get_bind()
     cache = TermsCache.of(bind) if isinstance(bind, Engine) else None
     if cache is not None and isinstance(session, AsyncSession):

@@ -85,7 +85,7 @@ class UsageReader:
 
     async def billing_terms(self, tenant_id: UUID) -> PeriodTerms:
         """What decides the tenant's closed billing periods (its zone, grace and last recorded close)."""
-        return await period_terms(self.reads, tenant_id)
+        return await period_terms(self.reads, tenant_id, cached=True)
 
     async def list_events(self, tenant_id: UUID, query: EventQuery, limit: int) -> UsageEventPage:
         """Events oldest first (then by key), voided ones included, ``limit`` at a time. An unknown
@@ -147,7 +147,7 @@ class UsageReader:
         # ended yet: none is final.
         if not found or query.as_of is not None or query.windows[0][1] > now:
             return found
-        through = (await period_terms(self.reads, tenant_id)).closed_through(now)
+        through = (await period_terms(self.reads, tenant_id, cached=True)).closed_through(now)
         if through is None or query.windows[0][1] > through:
             return found
         return [msgspec.structs.replace(t, final=True) if t.window_end <= through else t for t in found]

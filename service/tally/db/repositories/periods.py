@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import cast
 from uuid import UUID
 
 from advanced_alchemy.types import DateTimeUTC
@@ -13,6 +14,7 @@ from sqlalchemy import String, Uuid, bindparam, column, func, select, text
 from tally.db import dialects
 from tally.db.dialects import Reads, Session
 from tally.db.models import BillingPeriodRecord, PlanRecord, TenantPlanRecord, UsageEventRecord
+from tally.db.terms import MISSING, TermsCache, forget_after_commit
 from tally.metering.billing import PeriodTerms, grace_period
 from tally.metering.periods import zone
 
@@ -38,12 +40,27 @@ _TERMS = (
 )
 
 
-async def period_terms(reads: Reads, tenant_id: UUID) -> PeriodTerms:
+async def period_terms(reads: Reads, tenant_id: UUID, *, cached: bool = False) -> PeriodTerms:
     """The tenant's zone (UTC without a plan), grace (its own, else its plan's) and last recorded close (a function
-    too: the totals read it on their connection, without a session)."""
+    too: the totals read it on their connection, without a session).
+
+    ``cached``: from the process's cache while it listens for changes (``tally.db.terms``), for the reads that
+    only label totals ``final``, where a close made elsewhere may show a notification's delay late. A writer that
+    must not let an event into a closed period (ingestion, voids, the close itself) reads the database, under
+    its lock."""
+    cache = TermsCache.of(dialects.engine_of(reads)) if cached else None
+    key = ("periods", tenant_id)
+    if cache is not None:
+        found = cache.get(key)
+        if found is not MISSING:
+            return cast("PeriodTerms", found)
+        generation = cache.generation
     # Through the dialect's fetch_rows, as the totals: on PostgreSQL no SQLAlchemy execution around the statement.
     ((through, timezone, own, plan),) = await dialects.of(reads).fetch_rows(reads, _TERMS, {"tenant_id": tenant_id})
-    return PeriodTerms(zone(timezone or "UTC"), grace_period(own if own is not None else plan), through)
+    terms = PeriodTerms(zone(timezone or "UTC"), grace_period(own if own is not None else plan), through)
+    if cache is not None:
+        cache.put(key, terms, generation)
+    return terms
 
 
 class PeriodRepository:
@@ -72,6 +89,7 @@ class PeriodRepository:
     async def add(self, records: Sequence[BillingPeriodRecord]) -> None:
         self.session.add_all(records)
         await self.session.flush()
+        forget_after_commit(self.session)
 
     async def first_usage(self, tenant_id: UUID) -> datetime | None:
         """The timestamp of the tenant's earliest event (voided ones too), None without any."""

@@ -14,7 +14,7 @@ from uuid import UUID
 
 import msgspec
 
-from tally.db.repositories import reserved_quantities, tenant_terms
+from tally.db.repositories import grants_and_holds, tenant_terms
 from tally.domain.errors import UnknownFeature
 from tally.domain.keys import check_feature_key
 from tally.domain.plans import Entitlement, LimitPeriod
@@ -63,11 +63,12 @@ class Entitlements:
                 if period_of(total.feature_key) is period:
                     found[total.feature_key] = limits.entitlement(total, applying.get(total.feature_key))
         balances = CreditBalances(self.usage.reads, self.usage.totals_source)
-        for key, grants in (await balances.grants(tenant_id, list(found))).items():
+        grant_rows, held = await grants_and_holds(self.usage.reads, tenant_id, wanted, now)
+        for key, grants in balances.by_feature(row for row in grant_rows if row[0] in found).items():
             allowance = allowance_of(applying.get(key), tz)
             credits = await balances.burn_down(tenant_id, key, grants, allowance, now)
             found[key] = with_credits(found[key], credits, now)
-        for key, reserved in (await reserved_quantities(self.usage.reads, tenant_id, found, now)).items():
+        for key, reserved in ((key, reserved) for key, reserved in held.items() if key in found):
             left = found[key].remaining
             found[key] = msgspec.structs.replace(
                 found[key], reserved=reserved, remaining=None if left is None else max(left - reserved, 0)

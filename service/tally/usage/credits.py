@@ -9,6 +9,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta, tzinfo
+from typing import Any
 from uuid import UUID
 
 import msgspec
@@ -160,8 +161,13 @@ class CreditBalances:
 
     async def grants(self, tenant_id: UUID, feature_keys: Iterable[str] | None) -> dict[str, list[GrantTerms]]:
         """The grants that are not voided, by feature (features without any are left out)."""
+        return self.by_feature(await live_grants(self.session, tenant_id, feature_keys))
+
+    @staticmethod
+    def by_feature(rows: Iterable[Sequence[Any]]) -> dict[str, list[GrantTerms]]:
+        """Rows of ``live_grants`` (or ``grants_and_holds``) as each feature's grants."""
         found: dict[str, list[GrantTerms]] = {}
-        for feature_key, *terms in await live_grants(self.session, tenant_id, feature_keys):
+        for feature_key, *terms in rows:
             found.setdefault(feature_key, []).append(GrantTerms(*terms))
         return found
 

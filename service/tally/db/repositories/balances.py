@@ -9,10 +9,11 @@ from typing import Any
 from uuid import UUID
 
 from advanced_alchemy.types import DateTimeUTC
-from sqlalchemy import BigInteger, Integer, String, TextualSelect, Uuid, bindparam, column, text
+from sqlalchemy import TextualSelect, bindparam, text
 
 from tally.db import dialects
 from tally.db.dialects import Dialect, Reads
+from tally.db.repositories.grants import grant_rows, live_grants_sql
 from tally.db.repositories.reservations import HELD
 
 
@@ -38,27 +39,14 @@ async def grants_and_holds(
 @lru_cache(maxsize=8)
 def _statement(dialect: Dialect, *, some_features: bool) -> TextualSelect:
     # Text through the dialect's fetch_rows, like the totals: on PostgreSQL a prepared statement on asyncpg's own
-    # connection, with none of SQLAlchemy's statement building and result wrapping on each check.
+    # connection, with none of SQLAlchemy's statement building and result wrapping on each check. The holds' sums
+    # come as rows of the grants' shape, their grant_id null.
     features = f"AND feature_key {dialect.in_list('features')}" if some_features else ""
-    statement = text(
-        f"""
-        SELECT feature_key, grant_id, amount, priority, effective_at, expires_at, created_at
-        FROM credit_grant WHERE tenant_id = :tenant_id AND voided_at IS NULL {features}
+    holds = f"""
         UNION ALL
         SELECT feature_key, NULL, CAST(SUM(quantity) AS BIGINT), NULL, NULL, NULL, NULL
         FROM reservation WHERE tenant_id = :tenant_id {features} AND state = '{HELD}' AND expires_at > :now
         GROUP BY feature_key
         """  # noqa: S608 - no input in the text
-    ).bindparams(bindparam("tenant_id", type_=Uuid()), bindparam("now", type_=DateTimeUTC()))
-    if some_features:
-        statement = statement.bindparams(bindparam("features", expanding=dialect.expands_lists))
-    # Typed columns: SQLite hands instants back as text, DateTimeUTC turns them into datetimes.
-    return statement.columns(
-        column("feature_key", String()),
-        column("grant_id", String()),
-        column("amount", BigInteger()),
-        column("priority", Integer()),
-        column("effective_at", DateTimeUTC()),
-        column("expires_at", DateTimeUTC()),
-        column("created_at", DateTimeUTC()),
-    )
+    statement = text(live_grants_sql(dialect, some_features=some_features) + holds)
+    return grant_rows(statement.bindparams(bindparam("now", type_=DateTimeUTC())), dialect, some_features=some_features)

@@ -10,7 +10,7 @@ from uuid import UUID
 
 from advanced_alchemy.repository import SQLAlchemyAsyncRepository
 from advanced_alchemy.types import DateTimeUTC
-from sqlalchemy import BigInteger, Integer, String, TextualSelect, Uuid, bindparam, column, select, text
+from sqlalchemy import BigInteger, Integer, String, TextClause, TextualSelect, Uuid, bindparam, column, select, text
 
 from tally.db import dialects
 from tally.db.dialects import Dialect, Reads
@@ -33,16 +33,24 @@ def _live_grants(dialect: Dialect, *, some_features: bool) -> TextualSelect:
     # Text through the dialect's fetch_rows, like the totals: on PostgreSQL a prepared statement on asyncpg's own
     # connection. Built with select() and run through SQLAlchemy's execution, it cost the entitlement check a fifth
     # of its CPU (the statement made, its cache key computed and its result wrapped, on every check).
+    return grant_rows(text(live_grants_sql(dialect, some_features=some_features)), dialect, some_features=some_features)
+
+
+def live_grants_sql(dialect: Dialect, *, some_features: bool) -> str:
+    """The text of ``live_grants``' statement (``:tenant_id``, and ``:features`` when ``some_features``)."""
     where = f"AND feature_key {dialect.in_list('features')}" if some_features else ""
-    statement = text(
-        f"""
+    return f"""
         SELECT feature_key, grant_id, amount, priority, effective_at, expires_at, created_at
         FROM credit_grant WHERE tenant_id = :tenant_id AND voided_at IS NULL {where}
         """  # noqa: S608 - no input in the text
-    ).bindparams(bindparam("tenant_id", type_=Uuid()))
+
+
+def grant_rows(statement: TextClause, dialect: Dialect, *, some_features: bool) -> TextualSelect:
+    """``statement`` (``live_grants_sql``, or more rows of the same columns) with its parameters and its columns
+    typed: SQLite hands instants back as text, DateTimeUTC turns them into datetimes."""
+    statement = statement.bindparams(bindparam("tenant_id", type_=Uuid()))
     if some_features:
         statement = statement.bindparams(bindparam("features", expanding=dialect.expands_lists))
-    # Typed columns: SQLite hands instants back as text, DateTimeUTC turns them into datetimes.
     return statement.columns(
         column("feature_key", String()),
         column("grant_id", String()),

@@ -229,10 +229,22 @@ def _decoded(raw: bytes) -> str | None:
         return None
 
 
+def _plain(raw: bytes) -> bool:
+    """Bytes that cannot hold refused text: ASCII, no NUL, no percent escape (which could encode either)."""
+    return raw.isascii() and b"\x00" not in raw and b"%" not in raw
+
+
 def request_text_errors(scope: Scope) -> Iterator[FieldError]:
     """What ``refuse_bad_text`` refuses in one request: its path parameters, query string and read headers."""
     not_utf8 = "is not valid UTF-8 (a lone surrogate or a broken byte sequence)"
     raw_path = scope.get("raw_path") or b""
+    # Nearly every request: nothing to decode one parameter at a time (that cost a totals read 3% of its CPU).
+    if (
+        _plain(raw_path)
+        and _plain(scope.get("query_string", b""))
+        and all(_plain(raw) for header, raw in scope.get("headers", ()) if header.lower() in READ_HEADERS)
+    ):
+        return
     path_is_text = _decoded(raw_path) is not None
     params: Mapping[str, object] = scope.get("path_params", {})
     for name, param in params.items():

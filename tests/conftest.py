@@ -7,7 +7,6 @@ reachable server they are skipped locally, but fail under CI (``CI=true``), wher
 from __future__ import annotations
 
 import asyncio
-import fcntl
 import logging
 import os
 import socket
@@ -137,29 +136,24 @@ def app_log_lines_stay_with_their_test() -> Iterator[None]:
 ONE_DATABASE = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 
+# Tests that start servers of several worker processes (or several servers that must all be up) share one xdist
+# group: they run one after the other on one worker, beside the other worker's short tests. They once ran alone (the
+# whole run paused for them): uvicorn's supervisor killed a worker that had not answered its health check within
+# 5 s, which a worker still importing missed beside other tests. `tally serve` and the tests' servers of several
+# workers now give it 30 s (tests/e2e/conftest.py), so the other core need not stand idle.
+MULTI_PROCESS = pytest.mark.xdist_group("multi-process")
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tests marked ``long`` go first, so that under xdist the other workers run the short ones beside them instead
-    of waiting for one at the end; tests marked ``alone`` go last, so that they wait for the other workers' last
-    tests only."""
+    """Tests marked ``long``, and the multi-process group (about a minute on one worker), go first, so that under
+    xdist the other worker runs the short ones beside them instead of waiting for one at the end."""
 
     def place(item: pytest.Item) -> int:
-        return 2 if item.get_closest_marker("alone") else 0 if item.get_closest_marker("long") else 1
+        group = item.get_closest_marker("xdist_group")
+        first = item.get_closest_marker("long") or (group is not None and group.args == ("multi-process",))
+        return 0 if first else 1
 
     items.sort(key=place)  # a stable sort: nothing else moves
-
-
-@pytest.fixture(autouse=True)
-def alone_under_xdist(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """Under xdist, a test marked ``alone`` runs while no other test of the run does: every test holds a shared
-    lock on one file of the run while it runs, an ``alone`` test an exclusive one. xdist has no such
-    scheduling of its own (``xdist_group`` only keeps tests on one worker, beside the others)."""
-    if "PYTEST_XDIST_WORKER" not in os.environ:
-        yield
-        return
-    exclusive = request.node.get_closest_marker("alone") is not None
-    with (tmp_path_factory.getbasetemp().parent / "alone.lock").open("a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
-        yield
 
 
 @pytest.fixture
@@ -167,12 +161,20 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
+EMPTY_TABLES = "".join(f"DELETE FROM {table};" for table in TABLES)
+
+
 async def clear(database_url: str) -> None:
+    """Empty every table of ``database_url``: one script sent through the driver (asyncpg's simple query, SQLite's
+    executescript), in one round trip rather than a statement each."""
     engine = create_async_engine(database_url, poolclass=NullPool)
     try:
-        async with engine.begin() as connection:
-            for table in TABLES:
-                await connection.execute(text(f"DELETE FROM {table}"))
+        async with engine.connect() as connection:
+            driver = (await connection.get_raw_connection()).driver_connection
+            if engine.dialect.name == "sqlite":
+                await driver.executescript(f"BEGIN;{EMPTY_TABLES}COMMIT;")
+            else:
+                await driver.execute(EMPTY_TABLES)  # several statements without arguments: one transaction
     finally:
         await engine.dispose()
 

@@ -14,6 +14,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from tally.cli.serve import WORKER_HEALTHCHECK_SECONDS
 from tally.db.migrate import upgrade
 from tests.conftest import TEST_SECRET, free_port, in_thread
 
@@ -65,6 +66,10 @@ def start_server(
         command = [sys.executable, "-m", "uvicorn", "--factory", "tally.app:create_app", "--host", "127.0.0.1"]
     if workers > 1 or tally_serve:  # tally serve's own default is one worker per core
         command += ["--workers", str(workers)]
+    if workers > 1 and not tally_serve:
+        # The health check time `tally serve` gives its workers (uvicorn's 5 s killed workers still importing beside
+        # the suite's other tests).
+        command += ["--timeout-worker-healthcheck", str(WORKER_HEALTHCHECK_SECONDS)]
     since = log.stat().st_size if log.exists() else 0
     SERVER_LOGS.add(log)
     with log.open("ab") as out:

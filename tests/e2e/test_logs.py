@@ -11,7 +11,7 @@ import pytest
 
 from tally.db.migrate import upgrade
 from tally.http.auth import Role
-from tests.conftest import TEST_SECRET, bearer, in_thread
+from tests.conftest import MULTI_PROCESS, TEST_SECRET, bearer, in_thread
 from tests.e2e.conftest import running_server
 
 pytestmark = pytest.mark.e2e
@@ -95,7 +95,7 @@ def test_database_outage_is_logged_by_type_without_the_url_password(tmp_path: Pa
     assert_no_secret(log, DB_PASSWORD, platform["Authorization"].removeprefix("Bearer "), TEST_SECRET, BODY_MARKER)
 
 
-@pytest.mark.alone  # see tests/e2e/test_workers.py
+@MULTI_PROCESS  # see tests/conftest.py
 def test_tally_serve_with_two_workers_logs_json_from_every_process(postgres_database: str, tmp_path: Path) -> None:
     """The parent process (which runs no app) and both workers write the same JSON lines; the parent's start-up
     line names the URL, the workers and the database kind, never the database's password."""

@@ -30,10 +30,11 @@ from tally_client.models import (
     WebhookEventType,
     WindowSize,
 )
+from tests.conftest import MULTI_PROCESS
 from tests.e2e.conftest import running_server
 from tests.e2e.test_client import client_for, event
 
-pytestmark = [pytest.mark.e2e, pytest.mark.alone]
+pytestmark = [pytest.mark.e2e, MULTI_PROCESS]  # two servers at once (see tests/conftest.py)
 
 WAIT_SECONDS = 60  # a bound on waiting for the background close, not a measurement
 THIS_MONTH = month_start(dt.datetime.now(dt.UTC))

@@ -24,12 +24,11 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import TEST_SECRET, bearer
+from tests.conftest import MULTI_PROCESS, TEST_SECRET, bearer
 from tests.e2e.conftest import free_port, running_server, scraped, start_server, stop_server
 
-# uvicorn's supervisor kills a worker that has not answered its health check within 5 s, which a worker still
-# importing misses on a busy machine (seen beside the suite's other tests): these run alone.
-pytestmark = [pytest.mark.e2e, pytest.mark.anyio, pytest.mark.alone]
+# Several server processes at once: in the suite's multi-process group (see MULTI_PROCESS in tests/conftest.py).
+pytestmark = [pytest.mark.e2e, pytest.mark.anyio, MULTI_PROCESS]
 
 WORKERS = 2
 BATCHES = 120

@@ -5,8 +5,10 @@ restart loses nothing: a delivery leaves the outbox only when an attempt's outco
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import socket
+import ssl
 import time
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
@@ -52,6 +54,13 @@ class Outcome:
         return "timeout" if self.timed_out else "unreachable"
 
 
+@functools.cache
+def tls() -> ssl.SSLContext:
+    """The TLS settings of every delivery client of the process (httpx's defaults: the CA bundle, verified). Made
+    once: reading the CA bundle costs about 20 ms of CPU, which each client (one per app start) paid again."""
+    return httpx.create_ssl_context()
+
+
 class Deliverer:
     def __init__(
         self,
@@ -68,12 +77,12 @@ class Deliverer:
         self.allow_private = allow_private
         self.retry_for, self.retry_base, self.poll_seconds = retry_for, retry_base, poll_seconds
         self.timeout_seconds, self.lease = timeout.total_seconds(), lease
-        self.client = httpx.AsyncClient()  # replaced in start(): a client belongs to the serving event loop
+        self.client = httpx.AsyncClient(verify=tls())  # replaced in start(): a client belongs to the serving event loop
         self.rounds = Periodic("tally-webhook-delivery", self.round, poll_seconds)
 
     async def start(self) -> None:
         # No redirects: a receiver could otherwise send Tally on to a private address.
-        self.client = httpx.AsyncClient(timeout=self.timeout_seconds, follow_redirects=False)
+        self.client = httpx.AsyncClient(verify=tls(), timeout=self.timeout_seconds, follow_redirects=False)
         await self.rounds.start()
 
     async def stop(self) -> None:

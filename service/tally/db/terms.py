@@ -17,8 +17,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Hashable
-from typing import Any, Final
+from collections.abc import Awaitable, Callable, Hashable
+from typing import Any, Final, TypeVar, cast
 from weakref import WeakKeyDictionary
 
 import asyncpg
@@ -29,6 +29,8 @@ from tally.db import dialects
 from tally.db.dialects import Session
 
 logger = logging.getLogger("tally")
+
+T = TypeVar("T")
 
 CHANNEL = "tally_terms"
 CACHED_TENANTS = 10_000
@@ -84,6 +86,21 @@ class TermsCache:
     def set_listening(self, listening: bool) -> None:
         self.forget()
         self.listening = listening
+
+
+async def read_through(engine: Engine, key: Hashable, read: Callable[[], Awaitable[T]]) -> T:
+    """``read()``'s answer, kept under ``key`` in the cache of ``engine``'s process while it listens (without a
+    listener, read every time)."""
+    cache = TermsCache.of(engine)
+    if cache is None:
+        return await read()
+    found = cache.get(key)
+    if found is not MISSING:
+        return cast("T", found)
+    generation = cache.generation
+    answer = await read()
+    cache.put(key, answer, generation)
+    return answer
 
 
 def forget_after_commit(session: Session) -> None:

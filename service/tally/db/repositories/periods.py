@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import cast
 from uuid import UUID
 
 from advanced_alchemy.types import DateTimeUTC
@@ -14,7 +13,7 @@ from sqlalchemy import String, Uuid, bindparam, column, func, select, text
 from tally.db import dialects
 from tally.db.dialects import Reads, Session
 from tally.db.models import BillingPeriodRecord, PlanRecord, TenantPlanRecord, UsageEventRecord
-from tally.db.terms import MISSING, TermsCache, forget_after_commit
+from tally.db.terms import forget_after_commit, read_through
 from tally.metering.billing import PeriodTerms, grace_period
 from tally.metering.periods import zone
 
@@ -48,19 +47,14 @@ async def period_terms(reads: Reads, tenant_id: UUID, *, cached: bool = False) -
     only label totals ``final``, where a close made elsewhere may show a notification's delay late. A writer that
     must not let an event into a closed period (ingestion, voids, the close itself) reads the database, under
     its lock."""
-    cache = TermsCache.of(dialects.engine_of(reads)) if cached else None
-    key = ("periods", tenant_id)
-    if cache is not None:
-        found = cache.get(key)
-        if found is not MISSING:
-            return cast("PeriodTerms", found)
-        generation = cache.generation
-    # Through the dialect's fetch_rows, as the totals: on PostgreSQL no SQLAlchemy execution around the statement.
-    ((through, timezone, own, plan),) = await dialects.of(reads).fetch_rows(reads, _TERMS, {"tenant_id": tenant_id})
-    terms = PeriodTerms(zone(timezone or "UTC"), grace_period(own if own is not None else plan), through)
-    if cache is not None:
-        cache.put(key, terms, generation)
-    return terms
+
+    async def read() -> PeriodTerms:
+        # Through the dialect's fetch_rows, as the totals: on PostgreSQL no SQLAlchemy execution around it.
+        params = {"tenant_id": tenant_id}
+        ((through, timezone, own, plan),) = await dialects.of(reads).fetch_rows(reads, _TERMS, params)
+        return PeriodTerms(zone(timezone or "UTC"), grace_period(own if own is not None else plan), through)
+
+    return await read_through(dialects.engine_of(reads), ("periods", tenant_id), read) if cached else await read()
 
 
 class PeriodRepository:

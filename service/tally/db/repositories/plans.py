@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 from uuid import UUID
 
 import msgspec
@@ -13,7 +13,7 @@ from sqlalchemy import Uuid, bindparam, delete, select, text
 from tally.db import dialects
 from tally.db.dialects import Reads
 from tally.db.models import PlanRecord, TenantPlanRecord
-from tally.db.terms import MISSING, TermsCache, forget_after_commit
+from tally.db.terms import forget_after_commit, read_through
 from tally.domain.plans import Limit, Plan, PlanAssignment
 
 
@@ -116,20 +116,15 @@ async def tenant_terms(session: Reads, tenant_id: UUID) -> Terms | None:
     through the dialect's ``fetch_rows`` like the totals (on PostgreSQL asyncpg's own connection: no ORM), msgspec
     decoding the JSON text straight into ``Limit`` structs. A function, not only a repository method: making an
     advanced-alchemy repository cost an entitlement check 3% of its CPU."""
-    cache = TermsCache.of(dialects.engine_of(session))
-    if cache is not None:
-        cached = cache.get(tenant_id)
-        if cached is not MISSING:
-            return cast("Terms | None", cached)
-        generation = cache.generation
-    rows = await dialects.of(session).fetch_rows(session, _TERMS, {"tenant_id": tenant_id})
-    terms = None
-    if rows:
+
+    async def read() -> Terms | None:
+        rows = await dialects.of(session).fetch_rows(session, _TERMS, {"tenant_id": tenant_id})
+        if not rows:
+            return None
         timezone, limits, overrides = rows[0]
-        terms = Terms(timezone, _LIMITS.decode(limits), _LIMITS.decode(overrides))
-    if cache is not None:
-        cache.put(tenant_id, terms, generation)
-    return terms
+        return Terms(timezone, _LIMITS.decode(limits), _LIMITS.decode(overrides))
+
+    return await read_through(dialects.engine_of(session), tenant_id, read)
 
 
 # The statement of ``terms``: text, as ``fetch_rows`` takes (the JSON columns as their text on both databases).

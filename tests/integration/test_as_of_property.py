@@ -100,11 +100,13 @@ async def test_as_of_answers_what_was_known_then(client, sessions, scenario: Sce
             for key, e in keyed.items()
             if e.recorded_step == step
         ]
-        async with sessions() as session:
-            if batch:
+        # A session per use case, as each request has its own: a write begins its transaction on a fresh one.
+        if batch:
+            async with sessions() as session:
                 await UsageRecorder(session).record(tenant, UsageBatch(events=batch), received_at=instant(step))
-            for key, e in keyed.items():
-                if e.voided_step == step:
+        for key, e in keyed.items():
+            if e.voided_step == step:
+                async with sessions() as session:
                     await UsageRecorder(session).void(tenant, key, "wrong", by="test", now=instant(step))
 
     for at in scenario.as_of:

@@ -65,11 +65,11 @@ async def test_insert_new_skips_known_keys_and_keeps_their_content(session: Asyn
 
 async def test_buckets_and_totals_agree_with_the_events_and_a_rebuild(session: AsyncSession) -> None:
     tenant = uuid.uuid4()
-    await add_feature(session, "f", Aggregation.MIN)
-    await add_feature(session, "g")
     stored = [new_event(i, f"k{i}", q, T0 + timedelta(minutes=7 * i)) for i, q in enumerate([5, 3, 8, 3, 9])]
     transaction = Transaction(session)
-    await transaction.begin_write()
+    await transaction.begin_write()  # first: on a session that already holds a connection it could not begin one
+    await add_feature(session, "f", Aggregation.MIN)
+    await add_feature(session, "g")
     events, buckets = UsageEventRepository(session=session), BucketRepository(session=session)
     await events.insert_new(tenant, stored, T0)
     await buckets.add_cells(tenant, USAGE_BUCKETS, bucket_cells(stored))
@@ -88,6 +88,7 @@ async def test_buckets_and_totals_agree_with_the_events_and_a_rebuild(session: A
     # k1 (10:07) and k2 (10:14) from raw events, k3 and k4 from buckets; k0 (10:00) lies before the window.
     assert (state.quantity, state.event_count, state.min_quantity, state.max_quantity) == (3 + 8 + 3 + 9, 4, 3, 9)
 
+    await transaction.rollback()  # ends the reads above: the write begins a transaction of its own
     await transaction.begin_write()
     record = await events.get_for_update(tenant, "k1")
     assert record is not None

@@ -131,6 +131,16 @@ def sqlite_server(tmp_path: Path) -> Iterator[str]:
         yield base_url
 
 
+@pytest.fixture(params=["postgres", "sqlite"])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh, migrated database of each kind in turn: a PostgreSQL database of its own, then an embedded file."""
+    if request.param == "postgres":
+        return str(request.getfixturevalue("postgres_database"))
+    url = f"sqlite+aiosqlite:///{tmp_path / 'e2e.db'}"
+    in_thread(upgrade, url)
+    return url
+
+
 @pytest.fixture
 def postgres_database() -> Iterator[str]:
     """A fresh, migrated PostgreSQL database of its own, dropped afterwards."""

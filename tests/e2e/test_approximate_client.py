@@ -6,12 +6,10 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tally.db.migrate import upgrade
 from tally.http.auth import Role
 from tally.metering.sketches import BOUND
 from tally_client.api.catalog import put_feature
@@ -28,24 +26,12 @@ from tally_client.models import (
     VoidIn,
 )
 from tally_client.models.window_size import WindowSize
-from tests.conftest import fresh_postgres_database, in_thread
 from tests.e2e.conftest import running_server
 from tests.e2e.test_client import client_for
 
 NOV = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
 DEC = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
 USERS = 3000
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path / 'e2e.db'}"
-        in_thread(upgrade, url)
-        yield url
-        return
-    with fresh_postgres_database("tally_e2e") as url:
-        yield url
 
 
 def user_event(i: int) -> UsageEventIn:

@@ -11,26 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from tally.db.migrate import upgrade
 from tally.http.auth import Role
 from tally_client.api.usage import get_usage_totals, record_usage_events
 from tally_client.models import IngestResult, UsageBatch, UsageEventIn
-from tests.conftest import in_thread
 from tests.e2e.conftest import running_server
 from tests.e2e.test_client import client_for
 
 NOV = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
 PERIOD = {"period_start": "2026-11-01T00:00:00Z", "period_end": "2026-12-01T00:00:00Z"}
 EVENTS = 2500  # 25 pages of 100, all in November
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "postgres":
-        return str(request.getfixturevalue("postgres_database"))
-    url = f"sqlite+aiosqlite:///{tmp_path / 'e2e.db'}"
-    in_thread(upgrade, url)
-    return url
 
 
 @pytest.mark.e2e

@@ -17,8 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tally.db.migrate import upgrade
-from tests.conftest import bearer, free_port, in_thread
+from tests.conftest import bearer, free_port
 from tests.e2e.conftest import running_server
 from tests.e2e.test_webhook_faults import receiving
 
@@ -29,15 +28,6 @@ CLIENTS = 32
 ROUNDS = 6
 LIMIT = 10_000  # rejecting, never reached: every batch is judged under the limit's lock and accepted
 SMALL_POOL = {"TALLY_DB_POOL_SIZE": "2", "TALLY_WEBHOOK_ALLOW_PRIVATE": "true"}
-
-
-@pytest.fixture(params=["postgres", "sqlite"])
-def database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "postgres":
-        return str(request.getfixturevalue("postgres_database"))
-    url = f"sqlite+aiosqlite:///{tmp_path / 'starvation.db'}"
-    in_thread(upgrade, url)
-    return url
 
 
 async def test_32_clients_on_a_pool_of_2_get_only_200s(database: str, tmp_path: Path) -> None:

@@ -13,9 +13,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tally.db.migrate import upgrade
-from tests.conftest import bearer, in_thread
+from tests.conftest import bearer
 from tests.e2e.conftest import running_server
+from tests.e2e.racing import on_hard_plan
 
 pytestmark = [pytest.mark.e2e, pytest.mark.anyio]
 
@@ -24,18 +24,9 @@ CLIENTS = 20
 API = "/api/v1/billing"
 
 
-@pytest.fixture(params=["postgres", "sqlite"])
-def database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "postgres":
-        return str(request.getfixturevalue("postgres_database"))
-    url = f"sqlite+aiosqlite:///{tmp_path / 'reservations.db'}"
-    in_thread(upgrade, url)
-    return url
-
-
 async def test_racing_holds_never_promise_more_than_the_limit(database: str, tmp_path: Path) -> None:
     tenant = uuid.uuid4()
-    platform, admin = bearer("platform"), bearer("admin", tenant)
+    admin = bearer("admin", tenant)
     with (
         running_server(database, tmp_path / "a.log") as server_a,
         running_server(database, tmp_path / "b.log") as server_b,
@@ -43,12 +34,7 @@ async def test_racing_holds_never_promise_more_than_the_limit(database: str, tmp
         servers = (server_a, server_b)
         base = f"{API}/tenants/{tenant}/reservations"
         async with httpx.AsyncClient(timeout=60) as http:
-            r = await http.put(f"{server_a}{API}/features/llm_tokens", json={"unit": "tokens"}, headers=platform)
-            assert r.status_code == 201, r.text
-            plan = {"name": "Hard", "limits": [{"feature_key": "llm_tokens", "limit": LIMIT, "enforcement": "reject"}]}
-            assert (await http.put(f"{server_a}{API}/plans/hard", json=plan, headers=platform)).status_code == 201
-            r = await http.put(f"{server_a}{API}/tenants/{tenant}/plan", json={"plan_key": "hard"}, headers=platform)
-            assert r.status_code == 200, r.text
+            await on_hard_plan(http, server_a, tenant, LIMIT, "llm_tokens", "tokens")
 
             async def hold(server: str, reservation_id: str, quantity: int, seconds: int = 300) -> bool:
                 body = {

@@ -150,7 +150,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
     def place(item: pytest.Item) -> int:
         group = item.get_closest_marker("xdist_group")
-        first = item.get_closest_marker("long") or (group is not None and group.args == ("multi-process",))
+        first = item.get_closest_marker("long") or (group is not None and group.args == MULTI_PROCESS.mark.args)
         return 0 if first else 1
 
     items.sort(key=place)  # a stable sort: nothing else moves

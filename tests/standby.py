@@ -43,6 +43,7 @@ fsync = off
 {at_least}
 """
 HBA = "local all all trust\nhost all all 127.0.0.1/32 trust\n"
+BACKUP_ATTEMPTS = 3
 
 
 def binaries() -> Path | None:
@@ -107,7 +108,16 @@ class Standby:
             for name in AT_LEAST_THE_PRIMARYS
         )
         backup = [str(self.bindir / "pg_basebackup"), "-h", self.primary_host, "-p", str(self.primary_port)]
-        run([*backup, "-U", "postgres", "-D", str(self.directory), "-R", "-X", "stream", "-c", "fast"])
+        # Seen once under the whole suite: a checkpoint another test forced (a DROP DATABASE's) ended the copy's
+        # temporary replication slot while the copy streamed ("terminating process … to release replication
+        # slot" in the primary's log). pg_basebackup then empties the directory, so a new attempt starts clean.
+        for attempt in range(1, BACKUP_ATTEMPTS + 1):
+            try:
+                run([*backup, "-U", "postgres", "-D", str(self.directory), "-R", "-X", "stream", "-c", "fast"])
+                break
+            except subprocess.CalledProcessError:
+                if attempt == BACKUP_ATTEMPTS:
+                    raise
         # Debian keeps the configuration outside the data directory: the copy has none of its own.
         for name, content in (
             ("postgresql.conf", CONFIGURATION.format(at_least=at_least)),

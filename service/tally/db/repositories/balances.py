@@ -14,7 +14,7 @@ from sqlalchemy import TextualSelect, bindparam, text
 from tally.db import dialects
 from tally.db.dialects import Dialect, Reads
 from tally.db.repositories.grants import grant_rows, live_grants_sql
-from tally.db.repositories.reservations import HELD
+from tally.db.repositories.reservations import live_holds_sql
 
 
 async def grants_and_holds(
@@ -41,12 +41,9 @@ def _statement(dialect: Dialect, *, some_features: bool) -> TextualSelect:
     # Text through the dialect's fetch_rows, like the totals: on PostgreSQL a prepared statement on asyncpg's own
     # connection, with none of SQLAlchemy's statement building and result wrapping on each check. The holds' sums
     # come as rows of the grants' shape, their grant_id null.
-    features = f"AND feature_key {dialect.in_list('features')}" if some_features else ""
     holds = f"""
         UNION ALL
         SELECT feature_key, NULL, CAST(SUM(quantity) AS BIGINT), NULL, NULL, NULL, NULL
-        FROM reservation WHERE tenant_id = :tenant_id {features} AND state = '{HELD}' AND expires_at > :now
-        GROUP BY feature_key
-        """  # noqa: S608 - no input in the text
+        {live_holds_sql(dialect, some_features=some_features)}"""
     statement = text(live_grants_sql(dialect, some_features=some_features) + holds)
     return grant_rows(statement.bindparams(bindparam("now", type_=DateTimeUTC())), dialect, some_features=some_features)

@@ -31,18 +31,21 @@ async def reserved_quantities(
 @lru_cache(maxsize=4)
 def _held(dialect: Dialect) -> TextClause:
     # Text through the dialect's fetch_rows, as the grants (see ``live_grants``): no statement built per check.
-    return text(
-        f"""
-        SELECT feature_key, SUM(quantity) FROM reservation
-        WHERE tenant_id = :tenant_id AND feature_key {dialect.in_list("features")} AND state = '{HELD}'
-            AND expires_at > :now
-        GROUP BY feature_key
-        """  # noqa: S608 - no input in the text
-    ).bindparams(
+    return text(f"SELECT feature_key, SUM(quantity) {live_holds_sql(dialect, some_features=True)}").bindparams(
         bindparam("tenant_id", type_=Uuid()),
         bindparam("features", expanding=dialect.expands_lists),
         bindparam("now", type_=DateTimeUTC()),
     )
+
+
+def live_holds_sql(dialect: Dialect, *, some_features: bool) -> str:
+    """What a live hold is: the FROM, WHERE and GROUP BY of a statement that sums the live holds by feature
+    (``:tenant_id``, ``:now``, and ``:features`` when ``some_features``). Its SELECT is the caller's."""
+    features = f"AND feature_key {dialect.in_list('features')}" if some_features else ""
+    return f"""
+        FROM reservation WHERE tenant_id = :tenant_id {features} AND state = '{HELD}' AND expires_at > :now
+        GROUP BY feature_key
+        """
 
 
 class ReservationRepository(SQLAlchemyAsyncRepository[ReservationRecord]):

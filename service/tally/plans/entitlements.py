@@ -68,7 +68,9 @@ class Entitlements:
             allowance = allowance_of(applying.get(key), tz)
             credits = await balances.burn_down(tenant_id, key, grants, allowance, now)
             found[key] = with_credits(found[key], credits, now)
-        for key, reserved in ((key, reserved) for key, reserved in held.items() if key in found):
+        for key, reserved in held.items():
+            if key not in found:
+                continue
             left = found[key].remaining
             found[key] = msgspec.structs.replace(
                 found[key], reserved=reserved, remaining=None if left is None else max(left - reserved, 0)

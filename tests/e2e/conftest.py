@@ -17,6 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from tally.cli.serve import WORKER_HEALTHCHECK_SECONDS
 from tally.db.migrate import upgrade
 from tests.conftest import TEST_SECRET, free_port, in_thread
+from tests.e2e.preloaded import ForkedServer, fork_server
 
 SERVER_LOGS: set[Path] = set()
 """Every server log of this session: each server writes its output there, not into pytest's; a failed test shows
@@ -54,7 +55,7 @@ def started(log: Path, since: int) -> int:
 
 def start_server(
     database_url: str, log: Path, *, workers: int = 1, tally_serve: bool = False, port: int | None = None, **env: str
-) -> tuple[subprocess.Popen[bytes], str]:
+) -> tuple[subprocess.Popen[bytes] | ForkedServer, str]:
     """Start ``uvicorn --factory tally.app:create_app`` (or ``tally serve`` when ``tally_serve``; with
     ``--workers`` when more than one) on ``port`` (default: a free one) and return the process and its base URL
     once it answers."""
@@ -72,8 +73,14 @@ def start_server(
         command += ["--timeout-worker-healthcheck", str(WORKER_HEALTHCHECK_SECONDS)]
     since = log.stat().st_size if log.exists() else 0
     SERVER_LOGS.add(log)
-    with log.open("ab") as out:
-        process = subprocess.Popen([*command, "--port", str(port)], env=environ, stdout=out, stderr=subprocess.STDOUT)
+    process: subprocess.Popen[bytes] | ForkedServer
+    if command[1:3] == ["-m", "uvicorn"] and workers == 1 and "PROMETHEUS_MULTIPROC_DIR" not in environ:
+        process = fork_server([*command[3:], "--port", str(port)], environ, str(log))
+    else:
+        with log.open("ab") as out:
+            process = subprocess.Popen(
+                [*command, "--port", str(port)], env=environ, stdout=out, stderr=subprocess.STDOUT
+            )
     base_url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
@@ -99,7 +106,7 @@ def start_server(
     return process, base_url
 
 
-def stop_server(process: subprocess.Popen[bytes], timeout: float = 15) -> int:
+def stop_server(process: subprocess.Popen[bytes] | ForkedServer, timeout: float = 15) -> int:
     """SIGTERM, as an orchestrator stops a server; kill it if it has not exited within ``timeout`` seconds.
     Returns the exit code (negative: killed by that signal)."""
     process.terminate()

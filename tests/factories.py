@@ -3,24 +3,47 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
+import msgspec
 from polyfactory import Use
 from polyfactory.factories.msgspec_factory import MsgspecFactory
+from polyfactory.field_meta import FieldMeta
 
 from tally.domain.catalog import Aggregation, FeatureIn
 from tally.domain.usage import UsageEventIn
 
 BASE_TIME = datetime(2026, 10, 1, tzinfo=UTC)
+T = TypeVar("T", bound=msgspec.Struct)
 
 
-class FeatureInFactory(MsgspecFactory[FeatureIn]):
+class CachedFieldsFactory(MsgspecFactory[T]):
+    """polyfactory's msgspec factory with each struct's fields read once, not on every ``build``.
+
+    ``MsgspecFactory.get_model_fields`` evaluates the struct's type hints (compiling its string annotations) each
+    time it builds, about two thirds of a build's 0.6 ms; the suite builds thousands of events. The fields of a
+    struct do not change while the tests run, so they are kept per factory class.
+    """
+
+    __is_base_factory__ = True
+
+    @classmethod
+    def get_model_fields(cls) -> list[FieldMeta]:
+        cached: list[FieldMeta] | None = cls.__dict__.get("_model_fields")
+        if cached is None:
+            cached = super().get_model_fields()
+            cls._model_fields = cached
+        return cached
+
+
+class FeatureInFactory(CachedFieldsFactory[FeatureIn]):
     __check_model__ = False
     unit = Use(lambda: "requests")
     aggregation = Aggregation.SUM
     description = None
 
 
-class UsageEventFactory(MsgspecFactory[UsageEventIn]):
+class UsageEventFactory(CachedFieldsFactory[UsageEventIn]):
     __check_model__ = False
     feature_key = "api_calls"
     quantity = Use(lambda: UsageEventFactory.__random__.randint(0, 1_000))

@@ -4,6 +4,7 @@ or other name it quotes, is found in the code (a renamed or removed one fails he
 from __future__ import annotations
 
 import io
+import os
 import re
 import tokenize
 from functools import cache
@@ -30,11 +31,24 @@ def names_in_code() -> frozenset[str]:
     return frozenset(found)
 
 
+@cache
+def project_paths() -> frozenset[str]:
+    """Every file and folder of the project, relative to the root, with a slash before each: hidden folders (.git,
+    .venv) and node_modules left out, which held nearly all of the 150,000 folders a glob of ``**`` walked here."""
+    found: set[str] = set()
+    for folder, folders, files in os.walk(ROOT):
+        folders[:] = [f for f in folders if not f.startswith(".") and f not in ("node_modules", "__pycache__")]
+        relative = Path(folder).relative_to(ROOT)
+        found.update(f"/{relative / name}" for name in [*folders, *files])
+    return frozenset(found)
+
+
 def path_exists(text: str) -> bool:
     relative = text.rstrip("/")
     if (SERVICE / relative).exists() or (ROOT / relative).exists():
         return True
-    return any(ROOT.glob(f"**/{relative}"))  # a file named by itself: a migration, a test module
+    # A file named by itself: a migration, a test module.
+    return any(path.endswith(f"/{relative}") for path in project_paths())
 
 
 def missing(quoted: list[str]) -> list[str]:

@@ -58,7 +58,8 @@ def start_server(
 ) -> tuple[subprocess.Popen[bytes] | ForkedServer, str]:
     """Start ``uvicorn --factory tally.app:create_app`` (or ``tally serve`` when ``tally_serve``; with
     ``--workers`` when more than one) on ``port`` (default: a free one) and return the process and its base URL
-    once it answers."""
+    once it answers. A single-worker uvicorn is forked from a process that has imported the app already
+    (``tests/e2e/preloaded.py``); the others start as a new interpreter."""
     port = port or free_port()
     environ = {**os.environ, "TALLY_DATABASE_URL": database_url, "TALLY_JWT_SECRET": TEST_SECRET, **env}
     if tally_serve:
@@ -74,8 +75,8 @@ def start_server(
     since = log.stat().st_size if log.exists() else 0
     SERVER_LOGS.add(log)
     process: subprocess.Popen[bytes] | ForkedServer
-    if command[1:3] == ["-m", "uvicorn"] and workers == 1 and "PROMETHEUS_MULTIPROC_DIR" not in environ:
-        process = fork_server([*command[3:], "--port", str(port)], environ, str(log))
+    if not tally_serve and workers == 1 and "PROMETHEUS_MULTIPROC_DIR" not in environ:
+        process = fork_server([*command[3:], "--port", str(port)], environ, str(log))  # uvicorn's own arguments
     else:
         with log.open("ab") as out:
             process = subprocess.Popen(

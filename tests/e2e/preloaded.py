@@ -16,14 +16,14 @@ import os
 import subprocess
 import sys
 
+import uvicorn.main
+
 _FORKSERVER = multiprocessing.get_context("forkserver")
 _FORKSERVER.set_forkserver_preload(["uvicorn.main", "tally.app"])
 
 
 def _serve(arguments: list[str], environ: dict[str, str], log: str) -> None:
     """In the forked process: the given environment, stdout and stderr to ``log``, then uvicorn's command line."""
-    import uvicorn.main
-
     os.environ.clear()
     os.environ.update(environ)
     output = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT)

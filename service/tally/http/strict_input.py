@@ -230,15 +230,20 @@ def _decoded(raw: bytes) -> str | None:
 
 
 def _plain(raw: bytes) -> bool:
-    """Bytes that cannot hold refused text: ASCII, no NUL, no percent escape (which could encode either)."""
-    return raw.isascii() and b"\x00" not in raw and b"%" not in raw
+    """Bytes that cannot hold refused text: ASCII with no NUL, percent escapes decoded (a query's timestamps
+    escape their ``:`` and ``+``). Decoding the whole string once is decoding each of its parameters: no escape
+    spans the ``&`` and ``=`` between them."""
+    if b"%" in raw:
+        raw = unquote_to_bytes(raw)
+    return raw.isascii() and b"\x00" not in raw
 
 
 def request_text_errors(scope: Scope) -> Iterator[FieldError]:
     """What ``refuse_bad_text`` refuses in one request: its path parameters, query string and read headers."""
     not_utf8 = "is not valid UTF-8 (a lone surrogate or a broken byte sequence)"
     raw_path = scope.get("raw_path") or b""
-    # Nearly every request: nothing to decode one parameter at a time (that cost a totals read 3% of its CPU).
+    # Nearly every request: nothing to decode one parameter at a time (that cost a totals read 7% of its
+    # instructions, callgrind: its timestamps escape `:` and `+`).
     if (
         _plain(raw_path)
         and _plain(scope.get("query_string", b""))

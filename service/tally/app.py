@@ -32,7 +32,14 @@ from tally.db.replica import ReadReplica
 from tally.db.terms import TermsListener
 from tally.health import HealthController
 from tally.http.allow_header import allow_header_fix
-from tally.http.auth import ALGORITHM, Principal, TallyToken, generate_secret, principal_from_token
+from tally.http.auth import (
+    ALGORITHM,
+    Principal,
+    TallyToken,
+    check_permission,
+    generate_secret,
+    principal_from_token,
+)
 from tally.http.middleware import middleware
 from tally.http.openapi import ClosedStructSchemaPlugin
 from tally.http.problems import problem_details_plugin, validation_problem
@@ -208,6 +215,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         plugins=plugins,
         request_class=StrictRequest,
         exception_handlers={ValidationException: validation_problem},
+        before_request=check_permission,  # each route's permission (``requires``)
         before_send=before_send,
         on_startup=[check_schema, load_catalog_file, *(work.start for work in background), freeze_startup_objects],
         # Background work stops first, then the pool closes its connections. advanced-alchemy's own dispose looks

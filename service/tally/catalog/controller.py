@@ -26,7 +26,7 @@ class CatalogController(Controller):
         operation_id="list_features",
         summary="List the feature catalog",
         description="Every metered feature, sorted by `feature_key`. Any authenticated role may read it.",
-        guards=[requires(Permission.READ_USAGE)],
+        opt=requires(Permission.READ_USAGE),
         responses=problems(401, 403),
     )
     async def list_features(self, catalog: NamedDependency[CatalogService]) -> list[Feature]:
@@ -42,7 +42,7 @@ class CatalogController(Controller):
             "`aggregation: unique_count` only, and `unique_by` must be one of `dimensions`, else 400. Platform role "
             "only."
         ),
-        guards=[requires(Permission.MANAGE_CATALOG)],
+        opt=requires(Permission.MANAGE_CATALOG),
         status_code=200,
         operation_class=linked(
             record_usage=Link(

@@ -37,7 +37,7 @@ class GrantController(Controller):
             "content again is 200 with the stored grant; with other content 409. A feature whose aggregation "
             "does not sum is a 400. Platform role only."
         ),
-        guards=[requires(Permission.MANAGE_PLANS)],
+        opt=requires(Permission.MANAGE_PLANS),
         status_code=200,
         responses={
             201: ResponseSpec(data_container=Grant, description="The grant was created.", generate_examples=False),
@@ -64,7 +64,7 @@ class GrantController(Controller):
             "last: `used` is the usage charged to it so far, `remaining` what is left, computed from the same "
             "totals `usage-totals` answers. Any role of the tenant, platform."
         ),
-        guards=[requires(Permission.READ_USAGE)],
+        opt=requires(Permission.READ_USAGE),
         responses=problems(400, 401, 403, 429),
     )
     async def list_grants(
@@ -89,7 +89,7 @@ class GrantController(Controller):
             "the next grants in order, or becomes overage. Voiding a voided grant changes nothing. Platform role "
             "only."
         ),
-        guards=[requires(Permission.MANAGE_PLANS)],
+        opt=requires(Permission.MANAGE_PLANS),
         status_code=200,
         responses=problems(400, 401, 403, 404, 429, body=True),
     )

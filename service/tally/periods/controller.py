@@ -32,7 +32,7 @@ class PeriodController(Controller):
             "`totals` as recorded at the close. Pass `next_cursor` back as `cursor` for the next page. Any role of "
             "the tenant, platform."
         ),
-        guards=[requires(Permission.READ_USAGE)],
+        opt=requires(Permission.READ_USAGE),
         responses=problems(400, 401, 403, 429),
     )
     async def list_billing_periods(
@@ -54,7 +54,7 @@ class PeriodController(Controller):
             "them, in one transaction. Answers the periods this call closed, oldest first (empty when they were "
             "closed already). A `period_end` in the future is a 400. Platform role only."
         ),
-        guards=[requires(Permission.CLOSE_PERIODS)],
+        opt=requires(Permission.CLOSE_PERIODS),
         status_code=200,
         responses=problems(400, 401, 403, 429, body=True),
     )

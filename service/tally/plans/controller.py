@@ -29,7 +29,7 @@ class PlanController(Controller):
         operation_id="list_plans",
         summary="List the plans",
         description="Every plan with its limits, sorted by `plan_key`. Any authenticated role may read them.",
-        guards=[requires(Permission.READ_USAGE)],
+        opt=requires(Permission.READ_USAGE),
         responses=problems(401, 403, 429),
     )
     async def list_plans(self, plans: NamedDependency[PlanService]) -> list[Plan]:
@@ -45,7 +45,7 @@ class PlanController(Controller):
             "`enforcement` `none` (report only) or `reject` (a batch that would go over it is a 409), and "
             "`notify_at_percent` thresholds. Platform role only."
         ),
-        guards=[requires(Permission.MANAGE_PLANS)],
+        opt=requires(Permission.MANAGE_PLANS),
         status_code=200,
         responses={
             201: ResponseSpec(data_container=Plan, description="The plan was created.", generate_examples=False),
@@ -77,7 +77,7 @@ class TenantPlanController(Controller):
             "months follow and per-feature `overrides` that replace the plan's limits. An unknown `plan_key` "
             "is a 400. Platform role only."
         ),
-        guards=[requires(Permission.MANAGE_PLANS)],
+        opt=requires(Permission.MANAGE_PLANS),
         status_code=200,
         responses=problems(400, 401, 403, 429, body=True),
     )
@@ -91,7 +91,7 @@ class TenantPlanController(Controller):
         operation_id="get_tenant_plan",
         summary="The tenant's plan",
         description="The tenant's plan assignment; 404 when it is on no plan. Any role of the tenant, platform.",
-        guards=[requires(Permission.READ_USAGE)],
+        opt=requires(Permission.READ_USAGE),
         responses=problems(400, 401, 403, 404, 429),
     )
     async def get_tenant_plan(self, tenant_id: TenantId, plans: NamedDependency[PlanService]) -> PlanAssignment:
@@ -102,7 +102,7 @@ class TenantPlanController(Controller):
         operation_id="delete_tenant_plan",
         summary="Take a tenant off its plan",
         description="The tenant has no limits afterwards (also 204 when it had no plan). Platform role only.",
-        guards=[requires(Permission.MANAGE_PLANS)],
+        opt=requires(Permission.MANAGE_PLANS),
         status_code=204,
         responses=problems(400, 401, 403, 429),
     )
@@ -119,7 +119,7 @@ class TenantPlanController(Controller):
             "tenant's time zone; the calendar month without a limit), `remaining` (never negative), "
             "`over_limit` and the period's UTC bounds. A tenant on no plan gets `limit: null` rows."
         ),
-        guards=[requires(Permission.READ_USAGE)],
+        opt=requires(Permission.READ_USAGE),
         responses=problems(400, 401, 403, 429),
     )
     async def list_entitlements(
@@ -145,7 +145,7 @@ class TenantPlanController(Controller):
             "The `Entitlement` of one feature (see `list_entitlements`): the check an application may make "
             "before serving a request. An unknown feature is a 400."
         ),
-        guards=[requires(Permission.READ_USAGE)],
+        opt=requires(Permission.READ_USAGE),
         responses=problems(400, 401, 403, 429),
     )
     async def get_entitlement(

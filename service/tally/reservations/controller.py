@@ -44,7 +44,7 @@ class ReservationController(Controller):
             "Without a rejecting limit a hold always succeeds. The same `reservation_id` with the same content "
             "again is 200 with the stored hold; other content 409. Roles admin, owner, platform."
         ),
-        guards=[requires(Permission.RECORD_USAGE)],
+        opt=requires(Permission.RECORD_USAGE),
         status_code=200,
         responses={
             201: ResponseSpec(data_container=Reservation, description="The hold was made.", generate_examples=False),
@@ -68,7 +68,7 @@ class ReservationController(Controller):
             "expired hold the usage is still recorded, and `ended_before_commit` says how the hold had ended. "
             "Roles admin, owner, platform."
         ),
-        guards=[requires(Permission.RECORD_USAGE)],
+        opt=requires(Permission.RECORD_USAGE),
         status_code=200,
         responses=problems(400, 401, 403, 404, 409, 429, body=True),
     )
@@ -89,7 +89,7 @@ class ReservationController(Controller):
             "Frees the held capacity at once; a hold that has ended already is answered as it is. Roles admin, "
             "owner, platform."
         ),
-        guards=[requires(Permission.RECORD_USAGE)],
+        opt=requires(Permission.RECORD_USAGE),
         status_code=200,
         responses=problems(400, 401, 403, 404, 429),
     )
@@ -106,7 +106,7 @@ class ReservationController(Controller):
         operation_id="list_reservations",
         summary="A tenant's reservations, newest first",
         description="A page of holds (`state=` filters), newest first. Any role of the tenant, platform.",
-        guards=[requires(Permission.READ_USAGE)],
+        opt=requires(Permission.READ_USAGE),
         responses=problems(400, 401, 403, 429),
     )
     async def list_reservations(

@@ -53,7 +53,7 @@ class UsageController(Controller):
             "one recorded before the close is still a duplicate). Unknown fields are a 400 naming them. Roles admin, "
             "owner, platform."
         ),
-        guards=[requires(Permission.RECORD_USAGE)],
+        opt=requires(Permission.RECORD_USAGE),
         status_code=200,
         responses=problems(400, 401, 403, 409, 429, body=True),
         operation_class=linked(
@@ -105,7 +105,7 @@ class UsageController(Controller):
             "without `group_by`). With `Accept: text/csv`: the same rows as CSV, streamed (a header row; "
             "a `dimensions.<key>` column per `group_by` key)."
         ),
-        guards=[requires(Permission.READ_USAGE)],
+        opt=requires(Permission.READ_USAGE),
         responses={**ok(list[UsageTotal], "The totals."), **problems(400, 401, 403, 406, 429)},
         operation_class=linked(csv="The same rows as CSV: RFC 4180, UTF-8, a header row."),
     )
@@ -207,7 +207,7 @@ class UsageController(Controller):
             "a duplicate, and the key cannot carry another event (409). An event dated in a closed billing period "
             "cannot be voided (409 `period-closed`). Roles admin, owner, platform."
         ),
-        guards=[requires(Permission.RECORD_USAGE)],
+        opt=requires(Permission.RECORD_USAGE),
         status_code=200,
         responses=problems(400, 401, 403, 404, 409, 429, body=True),
         operation_class=linked(
@@ -247,7 +247,7 @@ class UsageController(Controller):
             "`cursor` for the next page; it is null on the last one. With `Accept: text/csv`: every event of "
             "the filters (after `cursor`, if given) as CSV, streamed, not a page (`limit` does not apply)."
         ),
-        guards=[requires(Permission.READ_USAGE)],
+        opt=requires(Permission.READ_USAGE),
         responses={**ok(UsageEventPage, "A page of events."), **problems(400, 401, 403, 406, 429)},
         operation_class=linked(
             csv="Every event of the filters as CSV: RFC 4180, UTF-8, a header row; `dimensions` as JSON text.",

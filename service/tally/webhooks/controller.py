@@ -27,9 +27,9 @@ from tally.http.params import Cursor
 from tally.webhooks.service import WebhookService
 
 MAX_DELIVERIES_PAGE = 100
-# On each handler, not the controller: a controller's guards also guard Litestar's OPTIONS handlers, which run
-# without authentication (a 500 then, as the guard finds no user).
-GUARDS = [requires(Permission.MANAGE_WEBHOOKS)]
+# On each handler, not the controller: a controller's ``opt`` also reaches Litestar's OPTIONS handlers, which run
+# without authentication.
+MANAGE = requires(Permission.MANAGE_WEBHOOKS)
 # Ids are ``{…:str}`` in the paths and UUIDs in the handlers: a bad id is a 400 naming it (a ``:uuid`` path
 # parameter would answer 404, no route matching).
 
@@ -40,7 +40,7 @@ class WebhookController(Controller):
 
     @post(
         "/webhook-endpoints",
-        guards=GUARDS,
+        opt=MANAGE,
         operation_id="create_webhook_endpoint",
         summary="Add a webhook endpoint",
         description=(
@@ -59,7 +59,7 @@ class WebhookController(Controller):
 
     @get(
         "/webhook-endpoints",
-        guards=GUARDS,
+        opt=MANAGE,
         operation_id="list_webhook_endpoints",
         summary="List the webhook endpoints",
         description="Every endpoint, oldest first, without its secret.",
@@ -70,7 +70,7 @@ class WebhookController(Controller):
 
     @http_delete(
         "/webhook-endpoints/{endpoint_id:str}",
-        guards=GUARDS,
+        opt=MANAGE,
         operation_id="delete_webhook_endpoint",
         summary="Delete a webhook endpoint",
         description="Nothing more is sent to it; its deliveries are deleted with it. 404: no such endpoint.",
@@ -86,7 +86,7 @@ class WebhookController(Controller):
 
     @post(
         "/webhook-endpoints/{endpoint_id:str}/rotate-secret",
-        guards=GUARDS,
+        opt=MANAGE,
         operation_id="rotate_webhook_endpoint_secret",
         summary="Rotate a webhook endpoint's secret",
         description=(
@@ -108,7 +108,7 @@ class WebhookController(Controller):
 
     @get(
         "/webhook-deliveries",
-        guards=GUARDS,
+        opt=MANAGE,
         operation_id="list_webhook_deliveries",
         summary="The webhook delivery log",
         description=(
@@ -129,7 +129,7 @@ class WebhookController(Controller):
 
     @post(
         "/webhook-deliveries/{delivery_id:str}/retry",
-        guards=GUARDS,
+        opt=MANAGE,
         operation_id="retry_webhook_delivery",
         summary="Send a delivery again now",
         description=(

@@ -54,6 +54,7 @@ from tally.providers import dependencies
 from tally.reservations.controller import ReservationController
 from tally.ui import template_config, usage_pages
 from tally.usage.controller import UsageController
+from tally.usage.reading import READ_CONNECTION
 from tally.webhooks.controller import WebhookController
 from tally.webhooks.delivery import Deliverer
 
@@ -173,7 +174,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     terms = TermsListener(engine, timeout=settings.db_timeout_seconds) if notifies else None
     # Started and stopped with the app.
     background = [work for work in (deliverer, replica, closer, terms) if work is not None]
-    services = dependencies(read_connection=replica.connect if replica is not None else engine.connect)
+    read_connection = replica.connect if replica is not None else engine.connect
 
     plugins: list[PluginProtocol] = [
         SQLAlchemyPlugin(config=db),
@@ -221,8 +222,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
         # Background work stops first, then the pool closes its connections. advanced-alchemy's own dispose looks
         # the engine up under its default state key, which each app here renames (see above), so it never ran.
         on_shutdown=[*(work.stop for work in reversed(background)), engine.dispose],
-        dependencies={"settings": Provide(lambda: settings, sync_to_thread=False), **services},
-        state=State({"settings": settings}),  # for the providers that would otherwise run beside db_session
+        dependencies={"settings": Provide(lambda: settings, sync_to_thread=False), **dependencies()},
+        # For the providers that would otherwise run beside db_session, and the read routes' connections.
+        state=State({"settings": settings, READ_CONNECTION: read_connection}),
         request_max_body_size=settings.max_body_bytes,
         openapi_config=OpenAPIConfig(
             title="Tally",

@@ -24,10 +24,10 @@ from __future__ import annotations
 
 import logging
 import re
+import secrets
 import sys
 import threading
 import time
-import uuid
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
@@ -184,7 +184,7 @@ def request_state(scope: Scope) -> dict[str, Any]:
     state: dict[str, Any] = scope.setdefault("state", {})
     if STATE_KEY not in state:
         incoming = next((v.decode("latin-1") for k, v in scope["headers"] if k.lower() == b"x-request-id"), "")
-        request_id = incoming if SAFE_REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
+        request_id = incoming if SAFE_REQUEST_ID.fullmatch(incoming) else secrets.token_hex(16)  # a UUID's 32 digits
         state[STATE_KEY] = {"id": request_id, "start": time.perf_counter()}
     return state[STATE_KEY]  # type: ignore[no-any-return]
 

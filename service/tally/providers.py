@@ -8,8 +8,7 @@ app's state, which is no dependency.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator
 from datetime import timedelta
 
 from litestar.datastructures import State
@@ -23,7 +22,7 @@ from tally.periods.service import PeriodService
 from tally.plans.entitlements import Entitlements
 from tally.plans.service import PlanService
 from tally.reservations.service import ReservationService
-from tally.usage.reading import UsageReader
+from tally.usage.reading import UsageReader, reading
 from tally.usage.recording import UsageRecorder
 from tally.webhooks.service import WebhookService
 
@@ -42,25 +41,13 @@ async def provide_recorder(db_session: NamedDependency[AsyncSession], state: Sta
     return recorder(db_session, state.settings)
 
 
-Connect = Callable[[], AbstractAsyncContextManager[AsyncConnection]]
-
-
-def reader_provider(connect: Connect) -> Callable[[State], AsyncIterator[UsageReader]]:
-    """``usage``: a reader on one pooled connection, taken by ``connect`` (the primary's engine, or the read
-    replica's choice) and given back when the handler returns. No session: the totals and the entitlement check
-    (the reads made before each of a customer's requests) run their statements on the connection itself, which
-    cost less CPU than a session's checkout, ORM execution and close; a read that needs the ORM makes a session on
-    that connection (see ``UsageReader``)."""
-
-    async def provide_reader(state: State) -> AsyncIterator[UsageReader]:
-        async with connect() as connection:
-            usage = reader(connection, state.settings)
-            try:
-                yield usage
-            finally:
-                await usage.close()
-
-    return provide_reader
+async def provide_reader(state: State) -> AsyncIterator[UsageReader]:
+    """``usage``: a reader on one pooled connection of the read routes (``tally.usage.reading.reading``), given back
+    when the handler returns. No session: the totals and the entitlement check run their statements on the
+    connection itself, which cost less CPU than a session's checkout, ORM execution and close; a read that needs the
+    ORM makes a session on that connection (see ``UsageReader``)."""
+    async with reading(state) as usage:
+        yield usage
 
 
 async def provide_entitlements(usage: NamedDependency[UsageReader]) -> Entitlements:
@@ -94,12 +81,12 @@ async def provide_webhooks(db_session: NamedDependency[AsyncSession], state: Sta
     return WebhookService(db_session, allow_private=state.settings.webhook_allow_private)
 
 
-def dependencies(*, read_connection: Connect) -> dict[str, Provide]:
-    """The app's services by the names handlers ask for. ``usage`` (every read route, the usage page) is a reader
-    on a connection of ``read_connection``: a read replica's when there is one, else the primary's."""
+def dependencies() -> dict[str, Provide]:
+    """The app's services by the names handlers ask for. ``usage`` (the read routes, the usage page) is a reader
+    on a connection of the app state's ``READ_CONNECTION``: a read replica's when there is one, else the primary's."""
     return {
         "recorder": Provide(provide_recorder),
-        "usage": Provide(reader_provider(read_connection)),
+        "usage": Provide(provide_reader),
         "entitlements": Provide(provide_entitlements),
         "plans": Provide(provide_plans),
         "periods": Provide(provide_periods),

@@ -3,6 +3,7 @@ TALLY_JWT_PREVIOUS_SECRET_UNTIL, and are 401 after it; tokens of the current sec
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -76,3 +77,21 @@ async def test_an_expired_token_says_so_whichever_secret_signed_it(rotation: Rot
         token = issue_token(secret, Role.VIEWER, TENANT, ttl=timedelta(seconds=-5))
         response = await rotation.client.get(FEATURES_URL, headers={"Authorization": f"Bearer {token}"})
         assert assert_problem(response, 401)["detail"] == "token expired"
+
+
+async def test_a_remembered_header_is_refused_once_its_token_expires(client) -> None:
+    # The middleware remembers a header's principal (no rotation here): it lasts as long as the token, no longer.
+    token = issue_token(TEST_SECRET, Role.VIEWER, TENANT, subject="test", ttl=timedelta(seconds=1))
+    headers = {"Authorization": f"Bearer {token}"}
+    assert (await client.get(FEATURES_URL, headers=headers)).status_code == 200
+    assert (await client.get(FEATURES_URL, headers=headers)).status_code == 200  # the remembered principal
+    await asyncio.sleep(1.1)
+    assert assert_problem(await client.get(FEATURES_URL, headers=headers), 401)["detail"] == "token expired"
+
+
+async def test_a_remembered_principal_still_meets_each_routes_permission(client) -> None:
+    headers = bearer("viewer", TENANT)
+    assert (await client.get(FEATURES_URL, headers=headers)).status_code == 200
+    other = f"/api/v1/billing/tenants/{uuid.uuid4()}/usage-totals"
+    assert_problem(await client.get(other, headers=headers), 403)  # another tenant's: refused, remembered or not
+    assert_problem(await client.put(f"{FEATURES_URL}/x", json={"unit": "u"}, headers=headers), 403)  # not a viewer's

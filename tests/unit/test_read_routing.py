@@ -10,15 +10,18 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from tally.app import create_app
 from tally.config import Settings
 from tally.db.replica import ReadReplica
+from tally.usage.reading import READ_CONNECTION
 from tests.conftest import TEST_SECRET
 
 PRIMARY = "postgresql+asyncpg://tally@db.internal/tally"
 
 
 def reads_connect(settings: Settings) -> tuple[set[str], Any]:
-    """What the read routes' ``usage`` provider asks for, and where it takes its one connection from."""
-    provider = create_app(settings).dependencies["usage"].dependency
-    return set(inspect.signature(provider).parameters), inspect.getclosurevars(provider).nonlocals["connect"]
+    """What the read routes' ``usage`` provider asks for, and where the read routes (the provider, and the hot reads
+    that enter ``reading`` themselves) take their one connection from."""
+    app = create_app(settings)
+    provider = app.dependencies["usage"].dependency
+    return set(inspect.signature(provider).parameters), app.state[READ_CONNECTION]
 
 
 def test_without_a_read_url_the_reads_take_a_connection_of_the_primary() -> None:

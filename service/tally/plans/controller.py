@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
-from litestar import Controller, Response, get, put
+from litestar import Controller, Request, Response, get, put
 from litestar import delete as http_delete  # a bare delete( reads as SQL to the layer check (test_layers.py)
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
@@ -18,6 +18,7 @@ from tally.http.openapi import problems
 from tally.http.params import TenantId
 from tally.plans.entitlements import Entitlements
 from tally.plans.service import PlanService
+from tally.usage.reading import reading
 
 
 class PlanController(Controller):
@@ -125,7 +126,7 @@ class TenantPlanController(Controller):
     async def list_entitlements(
         self,
         tenant_id: TenantId,
-        entitlements: NamedDependency[Entitlements],
+        request: Request[Any, Any, Any],
         feature_keys: Annotated[
             list[str] | None,
             Parameter(
@@ -135,7 +136,8 @@ class TenantPlanController(Controller):
             ),
         ] = None,
     ) -> list[Entitlement]:
-        return await entitlements.entitlements(tenant_id, feature_keys, now=datetime.now(UTC))
+        async with reading(request.app.state) as usage:  # not the ``usage`` dependency: see ``reading``
+            return await Entitlements(usage).entitlements(tenant_id, feature_keys, now=datetime.now(UTC))
 
     @get(
         "/entitlements/{feature_key:str}",
@@ -151,7 +153,8 @@ class TenantPlanController(Controller):
     async def get_entitlement(
         self,
         tenant_id: TenantId,
-        entitlements: NamedDependency[Entitlements],
+        request: Request[Any, Any, Any],
         feature_key: Annotated[str, Parameter(description="The feature to check.", pattern=FEATURE_KEY_PATTERN)],
     ) -> Entitlement:
-        return await entitlements.entitlement(tenant_id, feature_key, now=datetime.now(UTC))
+        async with reading(request.app.state) as usage:  # not the ``usage`` dependency: see ``reading``
+            return await Entitlements(usage).entitlement(tenant_id, feature_key, now=datetime.now(UTC))

@@ -32,7 +32,7 @@ from tally.metering.events import EventQuery
 from tally.metering.totals import TotalsQuery
 from tally.metrics import count_ingestion
 from tally.usage import exports
-from tally.usage.reading import UsageReader
+from tally.usage.reading import UsageReader, reading
 from tally.usage.recording import UsageRecorder
 
 
@@ -113,7 +113,6 @@ class UsageController(Controller):
         self,
         tenant_id: TenantId,
         request: Request[Any, Any, Any],
-        usage: NamedDependency[UsageReader],
         feature_keys: Annotated[
             list[str] | None,
             Parameter(
@@ -177,8 +176,8 @@ class UsageController(Controller):
             ),
         ] = None,
     ) -> Response[Any]:
-        # The query parameters are the handler's own, not a dependency's (see tally.providers). ``usage`` may read
-        # from a replica (see tally.db.replica).
+        # The query parameters are the handler's own, not a dependency's (see tally.providers), and so is the
+        # reader (see ``reading``), which may read from a replica (see tally.db.replica).
         iso_datetimes_only(request, "period_start", "period_end", "as_of")
         totals_query = TotalsQuery.build(
             now=datetime.now(UTC),
@@ -192,7 +191,8 @@ class UsageController(Controller):
             as_of=as_of,
         )
         csv = wants_csv(request)
-        totals = await usage.totals(tenant_id, totals_query)
+        async with reading(request.app.state) as usage:
+            totals = await usage.totals(tenant_id, totals_query)
         if csv:
             return csv_response(exports.totals_csv(totals, totals_query.grouping.group_by), "usage-totals.csv")
         return Response(totals)

@@ -7,13 +7,15 @@ number of events (see ``tally.metering.buckets`` and ``tally.db.repositories.tot
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any
 from uuid import UUID
 
 import msgspec
+from litestar.datastructures import State
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from tally.db.models import UsageEventRecord
@@ -35,6 +37,24 @@ from tally.metering.events import EventQuery
 from tally.metering.sketches import SKETCH_GRAINS, Estimates
 from tally.metering.totals import GroupValues, Plan, TotalsQuery, TotalsSource
 from tally.usage.events import event_out
+
+Connect = Callable[[], AbstractAsyncContextManager[AsyncConnection]]
+READ_CONNECTION = "read_connection"
+"""The app state's key of the read routes' ``Connect``: the primary's engine, or the read replica's choice."""
+
+
+@asynccontextmanager
+async def reading(state: State) -> AsyncIterator[UsageReader]:
+    """A reader on one pooled connection of the app's read routes (a replica's, when there is one), given back on
+    exit. The ``usage`` dependency is this; the hottest reads (totals, the entitlement check) enter it in their
+    handler instead, which saves Litestar's dependency resolution and clean-up around it: 5% of a totals read's
+    instructions (callgrind)."""
+    async with state[READ_CONNECTION]() as connection:
+        usage = UsageReader(connection, totals_source=state.settings.totals_source)
+        try:
+            yield usage
+        finally:
+            await usage.close()
 
 
 class UsageReader:

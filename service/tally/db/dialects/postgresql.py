@@ -302,7 +302,14 @@ class PostgreSQLDialect(Dialect):
         clause = statement.element if isinstance(statement, TextualSelect) else statement
         assert isinstance(clause, TextClause)
         sql, names = self._as_positional(clause.text)
-        pooled = await connection.get_raw_connection()
+        # The pooled connection read off the sync one when it holds it, which takes no I/O: get_raw_connection runs
+        # that same read in a new greenlet, and each greenlet maps and unmaps a frame stack of its own (strace: an
+        # mmap and a munmap per call). Only a connection that must be checked out again needs the async call.
+        sync = connection.sync_connection
+        if sync is not None and not (sync.closed or sync.invalidated):
+            pooled = sync.connection
+        else:
+            pooled = await connection.get_raw_connection()
         driver = pooled.driver_connection
         assert driver is not None
         try:

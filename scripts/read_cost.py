@@ -167,11 +167,14 @@ def instructions(read: str, url: str, requests: int) -> float:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("reads", nargs="*", choices=["totals", "entitlement", "floor"], help="default: all three")
+    # No choices=: Python 3.11's argparse checks an empty list against them as one value.
+    parser.add_argument("reads", nargs="*", help="totals, entitlement, floor (default: all three)")
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--measure", help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if unknown := set(args.reads) - {"totals", "entitlement", "floor"}:
+        parser.error(f"unknown reads: {', '.join(sorted(unknown))}")
     if args.measure:
         asyncio.run(measure(args.measure, args.url, args.requests))
         return 0

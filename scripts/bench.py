@@ -618,6 +618,20 @@ def plain_events(args: argparse.Namespace) -> int:
     return args.plain_events if args.plain_events is not None else args.events // 4
 
 
+def light_events() -> list[dict[str, Any]]:
+    """The light tenant's 100 events, spread over WINDOW's first 29 days (scripts/read_cost.py loads them too)."""
+    rng = random.Random(2)
+    return [
+        {
+            "feature_key": FEATURES[i % len(FEATURES)],
+            "quantity": rng.randint(1, 1000),
+            "idempotency_key": f"l-{i}",
+            "timestamp": (WINDOW[0] + timedelta(seconds=rng.random() * 29 * 86400)).isoformat(),
+        }
+        for i in range(100)
+    ]
+
+
 async def load(
     base: str, floor_base: str, tenants: dict[str, uuid.UUID], args: argparse.Namespace
 ) -> dict[str, dict[str, float]]:
@@ -633,19 +647,9 @@ async def load(
                 headers=platform,
             )
             r.raise_for_status()
-        rng = random.Random(2)
-        light_events = [
-            {
-                "feature_key": FEATURES[i % len(FEATURES)],
-                "quantity": rng.randint(1, 1000),
-                "idempotency_key": f"l-{i}",
-                "timestamp": (WINDOW[0] + timedelta(seconds=rng.random() * 29 * 86400)).isoformat(),
-            }
-            for i in range(100)
-        ]
         r = await http.post(
             f"{base}/api/v1/billing/tenants/{tenants['light']}/usage-events",
-            json={"events": light_events},
+            json={"events": light_events()},
             headers=platform,
         )
         r.raise_for_status()

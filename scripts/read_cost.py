@@ -18,13 +18,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import random
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -32,12 +31,13 @@ from urllib.parse import urlencode
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))  # bench_floor
 
+from bench import DIMENSIONS, READ_FEATURES, WINDOW, light_events  # noqa: E402
+from bench import FEATURES as DIMENSIONED  # noqa: E402
+
 from tally.db.migrate import upgrade  # noqa: E402
 from tally.http.auth import Role, issue_token  # noqa: E402
 
 SECRET = "read-cost-secret-" + "x" * 32
-FEATURES = ["api_calls", "gpu_seconds", "llm_tokens", "requests", "storage_gb_hours"]
-WINDOW = (datetime(2026, 6, 1, tzinfo=UTC), datetime(2026, 7, 1, tzinfo=UTC))
 TENANT = uuid.UUID("11111111-1111-1111-1111-111111111111")
 WARM_UP = 50
 CLIENTS = 8
@@ -51,13 +51,15 @@ def target(read: str) -> tuple[str, str]:
     if read == "entitlement":
         return f"/api/v1/billing/tenants/{TENANT}/entitlements/api_calls", ""
     query = [("period_start", WINDOW[0].isoformat()), ("period_end", WINDOW[1].isoformat())]
-    return f"/api/v1/billing/tenants/{TENANT}/usage-totals", urlencode(query + [("feature_keys", k) for k in FEATURES])
+    features = [("feature_keys", key) for key in READ_FEATURES]
+    return f"/api/v1/billing/tenants/{TENANT}/usage-totals", urlencode(query + features)
 
 
 def app_of(read: str, url: str) -> Any:
     os.environ.update(TALLY_DATABASE_URL=url, TALLY_JWT_SECRET=SECRET, TALLY_LOG_LEVEL="WARNING")
     if read == "floor":
-        os.environ.update(BENCH_FLOOR_DATABASE=url.replace("+asyncpg", ""), BENCH_FLOOR_FEATURES=",".join(FEATURES))
+        floor_features = ",".join(READ_FEATURES)
+        os.environ.update(BENCH_FLOOR_DATABASE=url.replace("+asyncpg", ""), BENCH_FLOOR_FEATURES=floor_features)
         import bench_floor
 
         return bench_floor.create_app()
@@ -103,26 +105,19 @@ async def lifespan(app: Any) -> asyncio.Queue[dict[str, str]]:
 
 
 async def load(url: str) -> None:
-    """The catalog, the light tenant's 100 events in the window (as scripts/bench.py loads them), a plan."""
+    """The benchmark's catalog of the five read features and its light tenant's 100 events (scripts/bench.py), a
+    plan."""
     import msgspec
 
     app = app_of("tally", url)
     await lifespan(app)
-    for key in FEATURES:
-        await call(app, "PUT", f"/api/v1/billing/features/{key}", body=b'{"unit": "units"}')
-    rng = random.Random(2)
-    events = [
-        {
-            "feature_key": FEATURES[i % len(FEATURES)],
-            "quantity": rng.randint(1, 1000),
-            "idempotency_key": f"l-{i}",
-            "timestamp": (WINDOW[0] + timedelta(seconds=rng.random() * 29 * 86400)).isoformat(),
-        }
-        for i in range(100)
-    ]
+    for key in READ_FEATURES:
+        declared = DIMENSIONS if key in DIMENSIONED else []
+        feature = msgspec.json.encode({"unit": "units", "dimensions": declared})
+        await call(app, "PUT", f"/api/v1/billing/features/{key}", body=feature)
     plan = {"name": "Cost", "limits": [{"feature_key": "api_calls", "limit": 10**12, "enforcement": "reject"}]}
     for method, path, body in [
-        ("POST", f"/api/v1/billing/tenants/{TENANT}/usage-events", {"events": events}),
+        ("POST", f"/api/v1/billing/tenants/{TENANT}/usage-events", {"events": light_events()}),
         ("PUT", "/api/v1/billing/plans/cost", plan),
         ("PUT", f"/api/v1/billing/tenants/{TENANT}/plan", {"plan_key": "cost"}),
     ]:

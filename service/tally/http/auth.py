@@ -2,7 +2,7 @@
 
 Tokens are HS256 JWTs checked by Litestar's ``JWTAuth`` middleware; ``principal_from_token`` turns the
 claims into a ``Principal``, and ``requires`` is the permission every API route declares (checked by
-``tally.http.middleware``).
+``check_permission``, the app's ``before_request`` hook).
 """
 
 from __future__ import annotations

@@ -44,6 +44,20 @@ fsync = off
 """
 HBA = "local all all trust\nhost all all 127.0.0.1/32 trust\n"
 BACKUP_ATTEMPTS = 3
+# The standby streams through a replication slot of its own, so the primary keeps every WAL segment it has not
+# received yet. Without one, under the whole suite (whose tests write WAL fast), the segment the standby was to
+# start from was recycled between the copy's end and the standby's start: it asked for it every 5 s ("requested WAL
+# segment … has already been removed" in the primary's log) until the 180 s catch-up bound ran out.
+SLOT_PREFIX = "tally_test_standby_"
+SLOT = "SELECT FROM pg_replication_slots WHERE slot_name = $1"
+DROP_SLOT = (
+    "SELECT count(pg_drop_replication_slot(slot_name)) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active"
+)
+# Inactive slots of this harness: a failed copy's, or a run's that was killed before it dropped its own.
+DROP_IDLE_SLOTS = (
+    "SELECT count(pg_drop_replication_slot(slot_name)) FROM pg_replication_slots "
+    "WHERE starts_with(slot_name, $1) AND NOT active"
+)
 
 
 def binaries() -> Path | None:
@@ -91,6 +105,7 @@ class Standby:
         self.primary_host = primary.host or "127.0.0.1"
         self.primary_port = primary.port or 5432
         self.directory = Path(tempfile.mkdtemp(prefix="tally-standby-"))
+        self.slot = f"{SLOT_PREFIX}{os.getpid()}"
         self.log = self.directory / "standby.log"
         self.port = free_port()
 
@@ -111,9 +126,11 @@ class Standby:
         # Seen once under the whole suite: a checkpoint another test forced (a DROP DATABASE's) ended the copy's
         # temporary replication slot while the copy streamed ("terminating process … to release replication
         # slot" in the primary's log). pg_basebackup then empties the directory, so a new attempt starts clean.
+        copy = ["-U", "postgres", "-D", str(self.directory), "-R", "-X", "stream", "-c", "fast", "-C", "-S", self.slot]
         for attempt in range(1, BACKUP_ATTEMPTS + 1):
+            in_thread(asyncio.run, query(self.primary_port, DROP_IDLE_SLOTS, SLOT_PREFIX))
             try:
-                run([*backup, "-U", "postgres", "-D", str(self.directory), "-R", "-X", "stream", "-c", "fast"])
+                run([*backup, *copy])
                 break
             except subprocess.CalledProcessError:
                 if attempt == BACKUP_ATTEMPTS:
@@ -139,6 +156,16 @@ class Standby:
         if (self.directory / "postmaster.pid").exists():
             self.stop("immediate")
         shutil.rmtree(self.directory, ignore_errors=True)
+        in_thread(asyncio.run, self._drop_slot())
+
+    async def _drop_slot(self) -> None:
+        """Drop this standby's slot once the primary has let its stream go (else the primary keeps WAL for it)."""
+
+        async def dropped() -> bool:
+            await query(self.primary_port, DROP_SLOT, self.slot)
+            return bool(await query(self.primary_port, "SELECT NOT EXISTS (" + SLOT + ")", self.slot))
+
+        await eventually(dropped, 30)
 
     async def query(self, sql: str, *args: Any) -> Any:
         return await query(self.port, sql, *args)

@@ -37,6 +37,7 @@ from tally.http.auth import (
     Principal,
     TallyToken,
     check_permission,
+    check_permissions_are_checked,
     generate_secret,
     principal_from_token,
 )
@@ -243,4 +244,5 @@ def create_app(settings: Settings | None = None) -> Litestar:
         logging_config=logging_config(settings.log_level),
     )
     learn_routes(app)
+    check_permissions_are_checked(app)
     return app

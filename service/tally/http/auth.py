@@ -16,9 +16,9 @@ from uuid import UUID
 
 import jwt
 import msgspec
-from litestar import Request
+from litestar import Litestar, Request
 from litestar.connection import ASGIConnection
-from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.exceptions import ImproperlyConfiguredException, NotAuthorizedException, PermissionDeniedException
 from litestar.security.jwt import Token
 
 from tally.domain.errors import InvalidInput
@@ -179,6 +179,18 @@ async def check_permission(request: Request[Any, Any, Any]) -> None:
         return
     raw_tenant = request.path_params.get("tenant_id")
     authorize(request.user, permission, parse_tenant_id(raw_tenant) if raw_tenant is not None else None)
+
+
+def check_permissions_are_checked(app: Litestar) -> None:
+    """Refuse to build an app where a route that asks for a permission would not have it checked: Litestar runs only
+    the nearest layer's ``before_request`` hook, so a controller's or a route's own hook would replace
+    ``check_permission`` and silently let every role in."""
+    for route in app.routes:
+        for handler in getattr(route, "route_handlers", ()):
+            if PERMISSION in handler.opt and handler.resolve_before_request() is not check_permission:
+                raise ImproperlyConfiguredException(
+                    f"{handler.handler_name} asks for a permission, but its before_request hook is not check_permission"
+                )
 
 
 def authorize(principal: Principal, permission: Permission, tenant_id: UUID | None) -> None:

@@ -49,7 +49,8 @@ async def reading(state: State) -> AsyncIterator[UsageReader]:
     exit. The ``usage`` dependency is this; the hottest reads (totals, the entitlement check) enter it in their
     handler instead, which saves Litestar's dependency resolution and clean-up around it: 5% of a totals read's
     instructions (callgrind)."""
-    async with state[READ_CONNECTION]() as connection:
+    connect: Connect = state[READ_CONNECTION]
+    async with connect() as connection:
         usage = UsageReader(connection, totals_source=state.settings.totals_source)
         try:
             yield usage

@@ -4,10 +4,12 @@ TALLY_JWT_PREVIOUS_SECRET_UNTIL, and are 401 after it; tokens of the current sec
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
+import jwt
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
@@ -81,11 +83,13 @@ async def test_an_expired_token_says_so_whichever_secret_signed_it(rotation: Rot
 
 async def test_a_remembered_header_is_refused_once_its_token_expires(client) -> None:
     # The middleware remembers a header's principal (no rotation here): it lasts as long as the token, no longer.
-    token = issue_token(TEST_SECRET, Role.VIEWER, TENANT, subject="test", ttl=timedelta(seconds=1))
+    # Two seconds: a token's exp is a whole second, so one issued late in a second lives at least one more.
+    token = issue_token(TEST_SECRET, Role.VIEWER, TENANT, subject="test", ttl=timedelta(seconds=2))
     headers = {"Authorization": f"Bearer {token}"}
     assert (await client.get(FEATURES_URL, headers=headers)).status_code == 200
     assert (await client.get(FEATURES_URL, headers=headers)).status_code == 200  # the remembered principal
-    await asyncio.sleep(1.1)
+    expires = jwt.decode(token, options={"verify_signature": False})["exp"]
+    await asyncio.sleep(max(0.0, expires - time.time()) + 0.1)
     assert assert_problem(await client.get(FEATURES_URL, headers=headers), 401)["detail"] == "token expired"
 
 

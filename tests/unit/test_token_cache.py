@@ -20,10 +20,11 @@ def encode(ttl: timedelta, secret: str = SECRET) -> str:
 
 
 def test_cached_token_is_refused_once_expired() -> None:
-    token = encode(timedelta(seconds=1))
+    # Two seconds: exp is a whole second, so a token issued late in a second still lives at least one more.
+    token = encode(timedelta(seconds=2))
     assert TallyToken.decode(token, SECRET, "HS256").sub == "s"
     assert TallyToken.decode(token, SECRET, "HS256").sub == "s"  # answered from the cache
-    time.sleep(1.1)
+    time.sleep(max(0.0, jwt.decode(token, options={"verify_signature": False})["exp"] - time.time()) + 0.1)
     with pytest.raises(NotAuthorizedException):
         TallyToken.decode(token, SECRET, "HS256")
 

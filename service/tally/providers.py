@@ -13,7 +13,7 @@ from datetime import timedelta
 
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from tally.catalog.service import CatalogService
 from tally.config import Settings
@@ -30,11 +30,6 @@ from tally.webhooks.service import WebhookService
 def recorder(session: AsyncSession, settings: Settings) -> UsageRecorder:
     skew = timedelta(seconds=settings.future_skew_seconds)
     return UsageRecorder(session, future_skew=skew, totals_source=settings.totals_source)
-
-
-def reader(session: AsyncSession | AsyncConnection, settings: Settings) -> UsageReader:
-    """A reader as every read path builds it (routes, the usage page, ``tally usage export``)."""
-    return UsageReader(session, totals_source=settings.totals_source)
 
 
 async def provide_recorder(db_session: NamedDependency[AsyncSession], state: State) -> UsageRecorder:

@@ -18,8 +18,8 @@ from tally.db.repositories import TenantPlanRepository
 from tally.metering.events import EventQuery
 from tally.metering.periods import day_start, zone
 from tally.metering.totals import TotalsQuery
-from tally.providers import reader
 from tally.usage import exports
+from tally.usage.reading import reader
 
 T = TypeVar("T")
 

@@ -18,6 +18,7 @@ import msgspec
 from litestar.datastructures import State
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from tally.config import Settings
 from tally.db.models import UsageEventRecord
 from tally.db.repositories import (
     DistinctRepository,
@@ -43,6 +44,11 @@ READ_CONNECTION = "read_connection"
 """The app state's key of the read routes' ``Connect``: the primary's engine, or the read replica's choice."""
 
 
+def reader(reads: AsyncSession | AsyncConnection, settings: Settings) -> UsageReader:
+    """A reader as every read path builds it (routes, the usage page, ``tally usage export``)."""
+    return UsageReader(reads, totals_source=settings.totals_source)
+
+
 @asynccontextmanager
 async def reading(state: State) -> AsyncIterator[UsageReader]:
     """A reader on one pooled connection of the app's read routes (a replica's, when there is one), given back on
@@ -51,7 +57,7 @@ async def reading(state: State) -> AsyncIterator[UsageReader]:
     instructions (callgrind)."""
     connect: Connect = state[READ_CONNECTION]
     async with connect() as connection:
-        usage = UsageReader(connection, totals_source=state.settings.totals_source)
+        usage = reader(connection, state.settings)
         try:
             yield usage
         finally:

@@ -33,12 +33,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
-from litestar.datastructures import MutableScopeHeaders
 from litestar.enums import ScopeType
 from litestar.logging import LoggingConfig
 from litestar.types import Message, Scope
 
 REQUEST_ID_HEADER = "X-Request-ID"
+_REQUEST_ID_NAME = REQUEST_ID_HEADER.lower().encode()
 SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 REQUEST_ID: ContextVar[str | None] = ContextVar("tally_request_id", default=None)
 FIELDS = ("method", "route", "status", "duration_ms", "url", "workers", "database")
@@ -202,7 +202,11 @@ async def echo_request_id(message: Message, scope: Scope) -> None:
         return
     state = request_state(scope)
     REQUEST_ID.set(state["id"])
-    MutableScopeHeaders.from_message(message)[REQUEST_ID_HEADER] = state["id"]
+    # Added to the raw headers, not set through MutableScopeHeaders, which first searches them for one to replace:
+    # nothing else sets this header (tests/e2e/test_logs.py sees one value per answer).
+    message["headers"] = [*message.get("headers", ()), (_REQUEST_ID_NAME, state["id"].encode())]
+    if not access_logger.isEnabledFor(logging.INFO):
+        return
     fields = {
         "request_id": state["id"],
         "method": scope.get("method"),

@@ -43,3 +43,20 @@ async def test_a_number_is_not_a_datetime(client, path: str, name: str, value: s
     """Litestar read ``period_start=0.5`` as a Unix timestamp and answered 200: ``negative_data_rejection``."""
     url = f"/api/v1/billing/tenants/00000000-0000-0000-0000-000000000001/{path}"
     assert_problem(await client.get(url, params={name: value}, headers=PLATFORM), 400, name, "ISO-8601")
+
+
+@pytest.mark.parametrize(
+    ("query", "name"),
+    [
+        ("period_start=%2B5", "period_start"),  # '+5', escaped
+        ("period_start=+5", "period_start"),  # ' 5': a '+' is a space
+        ("period_end=%31%32", "period_end"),  # '12', every digit escaped
+        ("period%5Fstart=5", "period_start"),  # the name escaped
+        ("as_of=%2D1&period_start=2026-06-01T00:00:00Z", "as_of"),
+    ],
+)
+async def test_a_number_is_not_a_datetime_however_escaped(client, query: str, name: str) -> None:
+    """The check looks at the raw query string first (a value with a literal T is no number) and decodes only
+    what it cannot rule out there: an escaped number, or an escaped name, is still a 400."""
+    url = f"/api/v1/billing/tenants/00000000-0000-0000-0000-000000000001/usage-totals?{query}"
+    assert_problem(await client.get(url, headers=PLATFORM), 400, name, "ISO-8601")

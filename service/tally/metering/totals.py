@@ -16,6 +16,7 @@ import re
 from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from datetime import datetime, tzinfo
+from functools import lru_cache
 from itertools import groupby
 from operator import attrgetter
 from typing import Any, Literal, NoReturn
@@ -146,7 +147,14 @@ def wanted_keys(feature_keys: Sequence[str] | None) -> tuple[str, ...] | None:
 
 def ranges_of(window: tuple[datetime, datetime], source: TotalsSource, grains: tuple[int, ...]) -> list[Range]:
     start, end = window
-    return [Range(0, start, end)] if source == "events" else decompose(start, end, grains)
+    return [Range(0, start, end)] if source == "events" else list(_decomposed(start, end, grains))
+
+
+@lru_cache(maxsize=1024)
+def _decomposed(start: datetime, end: datetime, grains: tuple[int, ...]) -> tuple[Range, ...]:
+    # Remembered: the checks users put before every request ask about the same month again and again, and
+    # splitting it was a fiftieth of a totals read's CPU.
+    return tuple(decompose(start, end, grains))
 
 
 class Plan:

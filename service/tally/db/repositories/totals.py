@@ -46,6 +46,7 @@ BRANCHES_PER_STATEMENT = 200  # SQLite allows at most 500 SELECTs in one compoun
 NO_AT = "CAST(NULL AS TIMESTAMP WITH TIME ZONE)"  # PostgreSQL types a bare NULL in a UNION as text
 GroupValues = tuple[str | None, ...]
 DIMENSION_KEY = re.compile(DIMENSION_KEY_PATTERN)  # the only text of a caller's written into a statement
+_AGGREGATIONS = {a.value: a for a in Aggregation}
 
 
 class Shape(msgspec.Struct, frozen=True):
@@ -127,16 +128,17 @@ class TotalsRepository:
         first = 5 + grouped + len(group_by)  # key, unit, aggregation, unique_by, approximate, [declared], values, state
         params = statement_params(tenant_id, ranges, wanted, filters, as_of)
         rows = await self.dialect.fetch_rows(self.session, statement, params)
+        of_row = State.of_row
         return [
             CatalogRow(
                 row[0],
                 row[1],
-                Aggregation(row[2]),
+                _AGGREGATIONS[row[2]],  # a dictionary's lookup: the enum's call was a tenth of building the rows
                 row[3],
                 bool(row[4]),
                 msgspec.json.decode(row[5]) if grouped else None,
                 tuple(row[5 + grouped : first]),
-                None if row[first] is None else State.of_row(row[first:]),
+                None if row[first] is None else of_row(row[first:]),
             )
             for row in rows
         ]

@@ -14,7 +14,7 @@ from uuid import UUID
 
 import msgspec
 
-from tally.db.repositories import grants_and_holds, tenant_terms
+from tally.db.repositories import live_grants, tenant_terms
 from tally.domain.errors import UnknownFeature
 from tally.domain.keys import check_feature_key
 from tally.domain.plans import Entitlement, LimitPeriod
@@ -56,20 +56,29 @@ class Entitlements:
                 assert listed is not None
                 listed.append(key)
         found: dict[str, Entitlement] = {}
+        held: dict[str, int] = {}
+        granted: list[str] = []
         for period, keys in reads.items():
             start, end = limits.period_bounds(now, period, tz)
             query = TotalsQuery.build(now=now, feature_keys=keys, period_start=start, period_end=end, timezone=tz)
-            for total in await self.usage.totals(tenant_id, query):
-                if period_of(total.feature_key) is period:
-                    found[total.feature_key] = limits.entitlement(total, applying.get(total.feature_key))
+            found_totals, balances_of = await self.usage.totals_and_credits(tenant_id, query, now)
+            for total in found_totals:
+                key = total.feature_key
+                if period_of(key) is period:
+                    found[key] = limits.entitlement(total, applying.get(key))
+                    held[key], has_grants = balances_of[key]
+                    if has_grants:
+                        granted.append(key)
+        # The grants themselves only for the features that have some: a check of a feature without any is the
+        # totals' one statement.
         balances = CreditBalances(self.usage.reads, self.usage.totals_source)
-        grant_rows, held = await grants_and_holds(self.usage.reads, tenant_id, wanted, now)
-        for key, grants in balances.by_feature(row for row in grant_rows if row[0] in found).items():
+        grant_rows = await live_grants(self.usage.reads, tenant_id, granted) if granted else []
+        for key, grants in balances.by_feature(grant_rows).items():
             allowance = allowance_of(applying.get(key), tz)
             credits = await balances.burn_down(tenant_id, key, grants, allowance, now)
             found[key] = with_credits(found[key], credits, now)
         for key, reserved in held.items():
-            if key not in found:
+            if not reserved:
                 continue
             left = found[key].remaining
             found[key] = msgspec.structs.replace(

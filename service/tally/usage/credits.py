@@ -165,7 +165,7 @@ class CreditBalances:
 
     @staticmethod
     def by_feature(rows: Iterable[Sequence[Any]]) -> dict[str, list[GrantTerms]]:
-        """Rows of ``live_grants`` (or ``grants_and_holds``) as each feature's grants."""
+        """Rows of ``live_grants`` as each feature's grants."""
         found: dict[str, list[GrantTerms]] = {}
         for feature_key, *terms in rows:
             found.setdefault(feature_key, []).append(GrantTerms(*terms))

@@ -179,6 +179,20 @@ class UsageReader:
             return found
         return [msgspec.structs.replace(t, final=True) if t.window_end <= through else t for t in found]
 
+    async def totals_and_credits(
+        self, tenant_id: UUID, query: TotalsQuery, now: datetime
+    ) -> tuple[list[UsageTotal], dict[str, tuple[int, bool]]]:
+        """The totals of a one-window ungrouped query as they are now (``totals`` without the ``final`` label),
+        and per feature the sum of its live holds at ``now`` and whether it has live grants: all an entitlement
+        check reads besides the grants themselves, in one statement."""
+        assert len(query.windows) == 1
+        assert not query.grouping
+        assert query.as_of is None
+        ranges = totals.ranges_of(query.windows[0], self.totals_source, USAGE_BUCKETS.grains)
+        rows = await self.totals_repository.one_window(tenant_id, query.wanted, ranges, USAGE_BUCKETS, credits_at=now)
+        distinct = await self._distinct_counts(tenant_id, query, rows, self.totals_source)
+        return totals.one_window_rows(query, rows, distinct), {row.feature_key: (row.held, row.granted) for row in rows}
+
     async def _totals(self, tenant_id: UUID, query: TotalsQuery) -> list[UsageTotal]:
         # Totals as known at an instant come from the raw events: buckets hold only the present.
         source: TotalsSource = "events" if query.as_of is not None else self.totals_source

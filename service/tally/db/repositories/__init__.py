@@ -1,7 +1,6 @@
 """Repositories: every SQL statement of the service lives in one of these (and, for what differs between
 databases, in ``tally.db.dialects``). Each takes the request's session; services never see SQL."""
 
-from tally.db.repositories.balances import grants_and_holds
 from tally.db.repositories.buckets import BucketRepository
 from tally.db.repositories.credit_alerts import CreditAlertRepository
 from tally.db.repositories.distinct import DistinctRepository
@@ -33,7 +32,6 @@ __all__ = [
     "TotalsRepository",
     "UsageEventRepository",
     "WebhookEndpointRepository",
-    "grants_and_holds",
     "live_grants",
     "period_terms",
     "reserved_quantities",

@@ -36,12 +36,16 @@ def _live_grants(dialect: Dialect, *, some_features: bool) -> TextualSelect:
     return grant_rows(text(live_grants_sql(dialect, some_features=some_features)), dialect, some_features=some_features)
 
 
+LIVE_GRANT = "voided_at IS NULL"
+"""What makes a grant live (whatever the time: its balance over time is the burn-down's), as a condition."""
+
+
 def live_grants_sql(dialect: Dialect, *, some_features: bool) -> str:
     """The text of ``live_grants``' statement (``:tenant_id``, and ``:features`` when ``some_features``)."""
     where = f"AND feature_key {dialect.in_list('features')}" if some_features else ""
     return f"""
         SELECT feature_key, grant_id, amount, priority, effective_at, expires_at, created_at
-        FROM credit_grant WHERE tenant_id = :tenant_id AND voided_at IS NULL {where}
+        FROM credit_grant WHERE tenant_id = :tenant_id AND {LIVE_GRANT} {where}
         """  # noqa: S608 - no input in the text
 
 

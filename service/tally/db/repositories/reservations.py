@@ -38,12 +38,16 @@ def _held(dialect: Dialect) -> TextClause:
     )
 
 
+LIVE_HOLD = f"state = '{HELD}' AND expires_at > :now"
+"""What makes a reservation a live hold at ``:now``, as a condition on the reservation table."""
+
+
 def live_holds_sql(dialect: Dialect, *, some_features: bool) -> str:
     """What a live hold is: the FROM, WHERE and GROUP BY of a statement that sums the live holds by feature
     (``:tenant_id``, ``:now``, and ``:features`` when ``some_features``). Its SELECT is the caller's."""
     features = f"AND feature_key {dialect.in_list('features')}" if some_features else ""
     return f"""
-        FROM reservation WHERE tenant_id = :tenant_id {features} AND state = '{HELD}' AND expires_at > :now
+        FROM reservation WHERE tenant_id = :tenant_id {features} AND {LIVE_HOLD}
         GROUP BY feature_key
         """
 

@@ -36,6 +36,8 @@ from sqlalchemy import (
 
 from tally.db import dialects
 from tally.db.dialects import Dialect, Reads
+from tally.db.repositories.grants import LIVE_GRANT
+from tally.db.repositories.reservations import LIVE_HOLD
 from tally.domain.catalog import Aggregation
 from tally.domain.keys import DIMENSION_KEY_PATTERN
 from tally.metering.aggregations import COLUMNS, State
@@ -58,6 +60,7 @@ class Shape(msgspec.Struct, frozen=True):
     filter_keys: tuple[str, ...] = ()
     some_features: bool = False
     as_of: bool = False  # raw events as known at ``:as_of``: recorded by then, not voided by then
+    credits: bool = False  # with each feature's live holds at ``:now`` and whether it has live grants
 
     @property
     def grouped_rows(self) -> bool:
@@ -76,6 +79,8 @@ class CatalogRow(NamedTuple):
     dimensions: list[str] | None  # the feature's declared keys, read only for grouped reads
     group: GroupValues
     state: State | None
+    held: int = 0  # the sum of the feature's live holds, read only with ``credits_at``
+    granted: bool = False  # whether the feature has live grants, read only with ``credits_at``
 
 
 class PartialRow(NamedTuple):
@@ -117,16 +122,24 @@ class TotalsRepository:
         group_by: tuple[str, ...] = (),
         filters: tuple[tuple[str, tuple[str, ...]], ...] = (),
         as_of: datetime | None = None,
+        credits_at: datetime | None = None,
     ) -> list[CatalogRow]:
         """The catalog's features (``wanted``, or all) left-joined to the states of ``ranges`` (one window),
         per combination of ``group_by`` values among the events passing ``filters``, in answer order: by
-        feature, then the grouped values by code point, nulls first."""
-        shape = Shape(table.name, group_by, tuple(key for key, _ in filters), wanted is not None, as_of is not None)
+        feature, then the grouped values by code point, nulls first.
+
+        ``credits_at`` (ungrouped reads only): each row also holds its feature's live holds at that instant and
+        whether it has live grants, read in the same statement: the entitlement check's one round trip."""
+        filter_keys, credits = tuple(key for key, _ in filters), credits_at is not None
+        shape = Shape(table.name, group_by, filter_keys, wanted is not None, as_of is not None, credits)
         kinds = tuple(kind(r, 0) for r in ranges)
         statement = _catalog_statement(self.dialect, shape, kinds)
         grouped = bool(group_by or filters)
         first = 5 + grouped + len(group_by)  # key, unit, aggregation, unique_by, approximate, [declared], values, state
+        last = first + len(COLUMNS)  # then, with credits_at: held, granted
         params = statement_params(tenant_id, ranges, wanted, filters, as_of)
+        if credits:
+            params["now"] = credits_at
         rows = await self.dialect.fetch_rows(self.session, statement, params)
         of_row = State.of_row
         return [
@@ -138,7 +151,8 @@ class TotalsRepository:
                 bool(row[4]),
                 msgspec.json.decode(row[5]) if grouped else None,
                 tuple(row[5 + grouped : first]),
-                None if row[first] is None else of_row(row[first:]),
+                None if row[first] is None else of_row(row[first:last]),
+                *((int(row[last] or 0), bool(row[last + 1])) if credits else ()),
             )
             for row in rows
         ]
@@ -284,9 +298,18 @@ def _catalog_statement(dialect: Dialect, shape: Shape, kinds: tuple[Kind, ...]) 
     state = ", ".join(f"agg.{c.name}" for c in COLUMNS)
     combined = ", ".join(f"{c.sql_aggregate}({c.name}) AS {c.name}" for c in COLUMNS)
     where = f"WHERE feature.feature_key {dialect.in_list('features')}" if shape.some_features else ""
+    assert not (shape.credits and grouped), "a grouped read has several rows per feature"
+    credits = (
+        f""", (SELECT SUM(quantity) FROM reservation
+               WHERE tenant_id = :tenant_id AND feature_key = feature.feature_key AND {LIVE_HOLD}),
+            EXISTS (SELECT 1 FROM credit_grant
+                    WHERE tenant_id = :tenant_id AND feature_key = feature.feature_key AND {LIVE_GRANT})"""  # noqa: S608
+        if shape.credits
+        else ""
+    )
     sql = f"""
         SELECT feature.feature_key, feature.unit, feature.aggregation, feature.unique_by, feature.approximate
-            {declared}{joined}, {state}
+            {declared}{joined}, {state}{credits}
         FROM feature LEFT OUTER JOIN (
             SELECT feature_key{values}, {combined}
             FROM ({_branches(dialect, shape, kinds)}) AS part
@@ -295,4 +318,5 @@ def _catalog_statement(dialect: Dialect, shape: Shape, kinds: tuple[Kind, ...]) 
         {where}
         ORDER BY feature.feature_key{dialect.byte_order}{order}
     """  # noqa: S608 - no input in the text: keys matched DIMENSION_KEY_PATTERN
-    return bind_statement(dialect, sql, shape, kinds)
+    statement = bind_statement(dialect, sql, shape, kinds)
+    return statement.bindparams(bindparam("now", type_=DateTimeUTC())) if shape.credits else statement

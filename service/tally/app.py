@@ -6,6 +6,7 @@ import gc
 import itertools
 import logging
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 
 from advanced_alchemy.extensions.litestar import AsyncSessionConfig, SQLAlchemyAsyncConfig, SQLAlchemyPlugin
@@ -171,11 +172,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
         else None
     )
     # Plan terms cached in the process while it hears of every change (PostgreSQL's LISTEN; see tally.db.terms).
-    notifies = dialects.for_url(settings.database_url).notifies
-    terms = TermsListener(engine, timeout=settings.db_timeout_seconds) if notifies else None
+    dialect = dialects.for_url(settings.database_url)
+    terms = TermsListener(engine, timeout=settings.db_timeout_seconds) if dialect.notifies else None
     # Started and stopped with the app.
     background = [work for work in (deliverer, replica, closer, terms) if work is not None]
-    read_connection = replica.connect if replica is not None else engine.connect
+    read_connection = replica.connect if replica is not None else partial(dialect.connect, engine)
 
     plugins: list[PluginProtocol] = [
         SQLAlchemyPlugin(config=db),

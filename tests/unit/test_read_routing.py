@@ -28,8 +28,9 @@ def test_without_a_read_url_the_reads_take_a_connection_of_the_primary() -> None
     # No session and no dependency level beneath the reader: it takes its connection from the primary's pool.
     asks, connect = reads_connect(Settings(database_url=PRIMARY, jwt_secret=TEST_SECRET))
     assert asks == {"state"}
-    assert isinstance(connect.__self__, AsyncEngine)
-    assert connect.__self__.url.host == "db.internal"
+    (engine,) = connect.args  # the dialect's connect(engine)
+    assert isinstance(engine, AsyncEngine)
+    assert engine.url.host == "db.internal"
 
 
 def test_with_a_read_url_the_reads_take_a_connection_of_the_read_replica() -> None:

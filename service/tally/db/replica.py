@@ -21,6 +21,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from tally.background import Periodic
+from tally.db import dialects
 from tally.db.dialects import transient
 from tally.db.engine import create_engine
 from tally.metrics import READ_FALLBACKS, READ_REPLICA_IN_USE, READ_REPLICA_LAG
@@ -58,7 +59,8 @@ class ReadReplica:
         if not on_replica:
             READ_FALLBACKS.inc()
         try:
-            async with (self.engine if on_replica else self.primary).connect() as connection:
+            engine = self.engine if on_replica else self.primary
+            async with dialects.named(engine.dialect).connect(engine) as connection:
                 yield connection
         except Exception as exc:
             # The replica went away since the last check: the next reads go to the primary until a check finds it

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Collection, Sequence
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Any, ClassVar, NamedTuple
 from uuid import UUID
@@ -71,6 +72,10 @@ class Dialect:
         """The engine of ``url``: ``pool_size`` connections kept (where pooling applies), ``timeout`` seconds to
         connect, to wait for a pooled connection, or (SQLite) for another process's write lock."""
         raise NotImplementedError
+
+    def connect(self, engine: AsyncEngine) -> AbstractAsyncContextManager[AsyncConnection]:
+        """One pooled connection of ``engine`` for a read, given back on exit: ``engine.connect()``."""
+        return engine.connect()
 
     async def connect_alone(self, url: URL, *, connect_seconds: float) -> Any:
         """A driver connection of its own, outside the pool, for as long as the process listens (``notifies``)."""

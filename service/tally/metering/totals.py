@@ -293,6 +293,21 @@ def one_window_rows(
     if query.grouping:
         query.grouping.check_declared({row.feature_key: row.dimensions or [] for row in rows}.items())
     (start, end), by = query.windows[0], query.grouping.group_by
+    if not query.grouping:  # one row per feature: no groups to gather (the read every check makes)
+        if len(rows) > MAX_TOTAL_ROWS:
+            too_many_rows(len(rows))
+        return [
+            UsageTotal(
+                feature_key=row.feature_key,
+                unit=row.unit,
+                quantity=value(row.aggregation, row.state, distinct.get((row.feature_key, 0, ()))),
+                window_start=start,
+                window_end=end,
+                dimensions={},
+                approximate=row.approximate,
+            )
+            for row in rows
+        ]
 
     def total(row: Any, group: GroupValues, quantity: int) -> UsageTotal:
         return UsageTotal(

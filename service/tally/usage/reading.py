@@ -221,9 +221,11 @@ class UsageReader:
         """The distinct counts of ``features`` that count distinct values (``Feature``s or catalog rows), per
         (feature, window, grouped values): exact ones counted by the database, approximate ones estimated from
         their sketches and the raw events' values at ragged window edges."""
+        counted = totals.counted_features(features)
+        if not counted:
+            return {}
         by, filters, as_of = query.grouping.group_by, query.grouping.filters, query.as_of
         approximate = {f.feature_key for f in features if f.approximate}
-        counted = totals.counted_features(features)
         exact = [(key, unique_by) for key, unique_by in counted if key not in approximate]
         sketched = [(key, unique_by) for key, unique_by in counted if key in approximate]
         found: dict[tuple[str, int, GroupValues], int] = {}

@@ -5,26 +5,22 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import AsyncIterator, Collection, Sequence
-from contextlib import asynccontextmanager, suppress
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
-from weakref import WeakKeyDictionary
 
 import asyncpg
-from sqlalchemy import TextClause, TextualSelect, event, text
+from sqlalchemy import TextClause, TextualSelect, text
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.engine import URL, Engine
-from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, create_async_engine
-from sqlalchemy.pool import ConnectionPoolEntry, QueuePool
 from sqlalchemy.sql.dml import Insert
 from sqlalchemy.sql.schema import Table
-from sqlalchemy.util.concurrency import in_greenlet
 
 from tally.db.dialects.base import Dialect, LostConnection, Reads, RecordTables, Session, engine_of
+from tally.db.dialects.pooled import Pooled, watch_pool
 from tally.metering.aggregations import COLUMN_NAMES, COLUMNS, Combine, recorded_digits
 from tally.metering.buckets import DIMENSION_BUCKETS, MONTH, USAGE_BUCKETS, BucketTable, Cell
 from tally.metering.events import NewEvent
@@ -139,10 +135,6 @@ def _pg_upsert(table: BucketTable) -> TextClause:
     """)  # noqa: S608 - no input in the text
 
 
-class _MustReplace(Exception):
-    """``connect``'s synchronous checkout met a closed connection."""
-
-
 class PostgreSQLDialect(Dialect):
     name = "postgresql"
     byte_order = ' COLLATE "C"'
@@ -153,9 +145,6 @@ class PostgreSQLDialect(Dialect):
     def __init__(self) -> None:
         self._upserts: dict[str, TextClause] = {}
         self._positional: dict[str, tuple[str, tuple[str, ...]]] = {}
-        # Per engine: how many more reads check out through SQLAlchemy's greenlet, which makes new connections,
-        # before ``connect`` checks out synchronously again (see there).
-        self._repairs: WeakKeyDictionary[Engine, int] = WeakKeyDictionary()
 
     def create_engine(self, url: str, *, pool_size: int, timeout: float) -> AsyncEngine:
         # Autocommit: a read is one statement and needs no BEGIN/ROLLBACK. A session that writes calls begin_write
@@ -169,60 +158,11 @@ class PostgreSQLDialect(Dialect):
             connect_args={"timeout": timeout},
         )
 
-        # Instead of pool_pre_ping, which is a round trip on every checkout: a backend that was terminated, or a
-        # server that went away, closes the socket, and asyncpg marks the connection closed as soon as the event
-        # loop sees it. A closed one is refused at checkout, and the pool replaces it with a new connection once
-        # (a failure to connect then is a 503). A connection that dies unseen fails its first statement: a 503.
-        sync_engine = engine.sync_engine
-
-        @event.listens_for(sync_engine, "checkout")
-        def _refuse_closed(_: DBAPIConnection, record: ConnectionPoolEntry, __: Any) -> None:
-            if record.driver_connection is None or record.driver_connection.is_closed():
-                if not in_greenlet():  # connect()'s own checkout: SQLAlchemy drops it, the greenlet path replaces it
-                    raise _MustReplace
-                raise sa_exc.DisconnectionError("the pooled connection was closed")
-
-        # A connection dropped (invalidated) goes back to the pool without its driver connection, to be made anew
-        # at a later checkout: I/O, so connect()'s own checkout must not meet it. Until it has been through the
-        # greenlet path, the reads take that path: the pool is a queue, so as many checkouts as it holds reach it.
-        @event.listens_for(sync_engine, "checkin")
-        def _repair_dropped(dbapi_connection: DBAPIConnection | None, _: ConnectionPoolEntry) -> None:
-            if dbapi_connection is None:
-                self._repairs[sync_engine] = sync_engine.pool.size()  # type: ignore[attr-defined]  # a QueuePool
-
+        watch_pool(engine)
         return engine
 
-    @asynccontextmanager
-    async def connect(self, engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
-        # engine.connect() runs the pool's checkout in a new greenlet and its checkin in another (behind a task and
-        # a shield): each greenlet maps and unmaps a Python frame stack of its own (strace: two mmap and two munmap
-        # per read), and the pair was a tenth of a totals read's instructions. Yet with an idle connection in the
-        # pool a checkout does no I/O, nor does a checkin to a pool with room (asyncpg's connection is in
-        # autocommit: the pool's reset is a rollback with nothing to roll back). Those two run here as the
-        # synchronous calls they are; whatever would need I/O (waiting for a connection, making one, replacing a
-        # closed one, closing an overflow connection) takes SQLAlchemy's greenlet path as before.
-        sync_engine, sync = engine.sync_engine, None
-        pool = sync_engine.pool
-        assert isinstance(pool, QueuePool)  # create_engine's
-        if repairs := self._repairs.get(sync_engine, 0):
-            self._repairs[sync_engine] = repairs - 1
-        elif pool.checkedin():
-            # _MustReplace: the idle connection was closed (SQLAlchemy drops it, see create_engine). MissingGreenlet:
-            # I/O nothing here foresaw; SQLAlchemy gave back what it had taken, so the greenlet path is still right.
-            with suppress(_MustReplace, sa_exc.MissingGreenlet):
-                sync = sync_engine.connect()
-        if sync is None:
-            async with engine.connect() as connection:
-                yield connection
-            return
-        connection = AsyncConnection(engine, sync)
-        try:
-            yield connection
-        finally:
-            if sync.closed or sync.invalidated or sync.in_transaction() or pool.checkedin() >= pool.size():
-                await connection.__aexit__(None, None, None)  # SQLAlchemy's own exit, safe from cancellation
-            else:
-                sync.close()
+    def connect(self, engine: AsyncEngine) -> Pooled:
+        return Pooled(engine)
 
     async def connect_alone(self, url: URL, *, connect_seconds: float) -> asyncpg.Connection:
         # asyncpg takes the URL without SQLAlchemy's driver name.

@@ -258,7 +258,7 @@ class PostgreSQLDialect(Dialect):
         # starved every request once the pool was spent (each waited for a connection only another one held).
         # A read outside a transaction has none to lose: it is tried once more on a new connection when the pooled
         # one turns out dead.
-        retry = isinstance(session, AsyncSession | AsyncConnection) and not session.in_transaction()
+        retry = isinstance(session, (AsyncSession, AsyncConnection)) and not session.in_transaction()
         for attempt in (1, 2):
             try:
                 connection = session if isinstance(session, AsyncConnection) else await session.connection()

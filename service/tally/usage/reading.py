@@ -28,6 +28,7 @@ from tally.db.repositories import (
     UsageEventRepository,
     period_terms,
 )
+from tally.db.repositories.totals import CatalogRow
 from tally.domain.errors import UnknownFeature
 from tally.domain.usage import UsageEvent, UsageEventPage, UsageTotal
 from tally.http.cursors import encode_cursor
@@ -203,21 +204,17 @@ class UsageReader:
         assert len(query.windows) == 1
         assert not query.grouping
         assert query.as_of is None
-        ranges = totals.ranges_of(query.windows[0], self.totals_source, USAGE_BUCKETS.grains)
-        rows = await self.totals_repository.one_window(tenant_id, query.wanted, ranges, USAGE_BUCKETS, credits_at=now)
-        distinct = await self._distinct_counts(tenant_id, query, rows, self.totals_source)
-        return totals.one_window_rows(query, rows, distinct), {row.feature_key: (row.held, row.granted) for row in rows}
+        found, rows = await self._one_window(tenant_id, query, self.totals_source, credits_at=now)
+        return found, {row.feature_key: (row.held, row.granted) for row in rows}
 
     async def _totals(self, tenant_id: UUID, query: TotalsQuery) -> list[UsageTotal]:
         # Totals as known at an instant come from the raw events: buckets hold only the present.
         source: TotalsSource = "events" if query.as_of is not None else self.totals_source
+        if len(query.windows) == 1:
+            return (await self._one_window(tenant_id, query, source))[0]
         grouping, as_of = query.grouping, query.as_of
         repository, by, filters = self.totals_repository, grouping.group_by, grouping.filters
         table = DIMENSION_BUCKETS if grouping else USAGE_BUCKETS
-        if len(query.windows) == 1:
-            ranges = totals.ranges_of(query.windows[0], source, table.grains)
-            rows = await repository.one_window(tenant_id, query.wanted, ranges, table, by, filters, as_of)
-            return totals.one_window_rows(query, rows, await self._distinct_counts(tenant_id, query, rows, source))
         features = await self.features.features(query.feature_keys)
         totals.check_known(query.feature_keys, (f.feature_key for f in features))
         grouping.check_declared((f.feature_key, f.dimensions) for f in features)
@@ -229,6 +226,19 @@ class UsageReader:
         partials = await repository.partials(tenant_id, feature_keys, plan.ranges, table, by, filters, as_of)
         distinct = await self._distinct_counts(tenant_id, query, features, source)
         return totals.window_rows(query, features, plan, partials, distinct)
+
+    async def _one_window(
+        self, tenant_id: UUID, query: TotalsQuery, source: TotalsSource, credits_at: datetime | None = None
+    ) -> tuple[list[UsageTotal], list[CatalogRow]]:
+        """A one-window query's totals, and the catalog rows they were made of (see ``TotalsRepository.one_window``
+        for ``credits_at``)."""
+        grouping = query.grouping
+        table = DIMENSION_BUCKETS if grouping else USAGE_BUCKETS
+        ranges = totals.ranges_of(query.windows[0], source, table.grains)
+        rows = await self.totals_repository.one_window(
+            tenant_id, query.wanted, ranges, table, grouping.group_by, grouping.filters, query.as_of, credits_at
+        )
+        return totals.one_window_rows(query, rows, await self._distinct_counts(tenant_id, query, rows, source)), rows
 
     async def _distinct_counts(
         self, tenant_id: UUID, query: TotalsQuery, features: Sequence[Any], source: TotalsSource

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from tally.cli.serve import WORKER_HEALTHCHECK_SECONDS
 from tally.db.migrate import upgrade
@@ -39,11 +38,6 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         if log.is_file() and log.stat().st_mtime >= since:
             tail = log.read_text(errors="replace").splitlines()[-LOG_TAIL_LINES:]
             report.sections.append((f"server log {log} (last {len(tail)} lines)", "\n".join(tail)))
-
-
-def scraped(text: str, name: str) -> float:
-    """The sum of every sample named ``name`` in a scrape of /metrics (all its label sets)."""
-    return sum(s.value for f in text_string_to_metric_families(text) for s in f.samples if s.name == name)
 
 
 def started(log: Path, since: int) -> int:

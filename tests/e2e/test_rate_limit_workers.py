@@ -12,7 +12,8 @@ import httpx
 import pytest
 
 from tests.conftest import MULTI_PROCESS, bearer
-from tests.e2e.conftest import running_server, scraped
+from tests.e2e.conftest import running_server
+from tests.prometheus import value
 
 # Several server processes at once: in the suite's multi-process group (see MULTI_PROCESS in tests/conftest.py).
 pytestmark = [pytest.mark.e2e, pytest.mark.anyio, MULTI_PROCESS]
@@ -98,5 +99,5 @@ async def test_a_scrape_of_either_worker_reports_both(postgres_database: str, tm
     by_pid = answered_by(log, "usage-events")
     assert len(by_pid) == 2, by_pid  # the batches went to both workers
     for text in scrapes:  # whichever worker answered the scrape
-        assert scraped(text, "tally_events_accepted_total") == sent * 10
-        assert scraped(text, "tally_requests_total") >= sent
+        assert value(text, "tally_events_accepted_total") == sent * 10
+        assert value(text, "tally_requests_total") >= sent

@@ -25,7 +25,8 @@ import httpx
 import pytest
 
 from tests.conftest import MULTI_PROCESS, TEST_SECRET, bearer
-from tests.e2e.conftest import free_port, running_server, scraped, start_server, stop_server
+from tests.e2e.conftest import free_port, running_server, start_server, stop_server
+from tests.prometheus import value
 
 # Several server processes at once: in the suite's multi-process group (see MULTI_PROCESS in tests/conftest.py).
 pytestmark = [pytest.mark.e2e, pytest.mark.anyio, MULTI_PROCESS]
@@ -213,7 +214,7 @@ async def test_metrics_port_sums_every_worker(postgres_database: str, tmp_path: 
             assert (await http.get(f"{base_url}/metrics")).status_code == 404  # not on the API's port
             metrics = await http.get(f"http://127.0.0.1:{port}/metrics")
     assert metrics.status_code == 200
-    assert scraped(metrics.text, "tally_events_accepted_total") == len(batches) * BATCH
+    assert value(metrics.text, "tally_events_accepted_total") == len(batches) * BATCH
     assert str(tenant) not in metrics.text
 
 

@@ -22,26 +22,12 @@ from tally.metrics import PoolCollector
 from tests.conftest import ONE_DATABASE, TEST_SECRET, bearer, events_url, post_events, put_features, record, totals_url
 from tests.e2e.conftest import free_port
 from tests.factories import UsageEventFactory, event_json
+from tests.prometheus import value
 
 pytestmark = pytest.mark.anyio
 
 EVENTS_PATH = "/api/v1/billing/tenants/{tenant_id}/usage-events"
 UUID_PATTERN = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
-
-
-def value(text: str, name: str, **labels: str) -> float:
-    """The sum of the samples called ``name`` whose labels include ``labels`` (0 when there are none).
-
-    Only the sample lines of ``name`` go to prometheus_client's parser: a scrape here is of the test worker's whole
-    registry, which holds every request of the session so far, and parsing all of it for each figure (the webhook
-    tests poll every 50 ms) was about a twelfth of the integration tests' time in a profiled run."""
-    lines = [line for line in text.splitlines() if line.startswith((f"{name} ", f"{name}{{"))]
-    return sum(
-        s.value
-        for family in text_string_to_metric_families("\n".join(lines) + "\n")
-        for s in family.samples
-        if s.name == name and labels.items() <= s.labels.items()
-    )
 
 
 async def scrape(client: AsyncTestClient[Litestar]) -> str:

@@ -28,8 +28,9 @@ from tests.conftest import (
 )
 from tests.integration.conftest import app_client
 from tests.integration.test_entitlements import assign
-from tests.integration.test_metrics import scrape, value
+from tests.integration.test_metrics import scrape
 from tests.integration.test_plans import limit, put_plan
+from tests.prometheus import value
 
 pytestmark = pytest.mark.anyio
 

@@ -279,7 +279,7 @@ class PostgreSQLDialect(Dialect):
             return await super().write_returning(engine, statement, params)
         for attempt in (1, 2):
             try:
-                async with engine.connect() as connection:
+                async with self.connect(engine) as connection:
                     return await self._fetch(connection, statement, params)
             except LostConnection:
                 if attempt == 2:

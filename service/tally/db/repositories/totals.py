@@ -16,6 +16,7 @@ import re
 from collections.abc import Sequence
 from datetime import datetime
 from functools import lru_cache
+from operator import itemgetter
 from typing import Any, Literal, NamedTuple
 from uuid import UUID
 
@@ -37,7 +38,7 @@ from sqlalchemy import (
 from tally.db import dialects
 from tally.db.dialects import Dialect, Reads
 from tally.db.repositories.grants import LIVE_GRANT
-from tally.db.repositories.reservations import LIVE_HOLD
+from tally.db.repositories.reservations import live_holds_sql
 from tally.domain.catalog import Aggregation
 from tally.domain.keys import DIMENSION_KEY_PATTERN
 from tally.metering.aggregations import COLUMNS, State
@@ -81,6 +82,9 @@ class CatalogRow(NamedTuple):
     state: State | None
     held: int = 0  # the sum of the feature's live holds, read only with ``credits_at``
     granted: bool = False  # whether the feature has live grants, read only with ``credits_at``
+
+
+_FEATURE_KEY = itemgetter(0)  # a CatalogRow's feature_key: str order is code point order, as COLLATE "C"
 
 
 class PartialRow(NamedTuple):
@@ -142,7 +146,7 @@ class TotalsRepository:
             params["now"] = credits_at
         rows = await self.dialect.fetch_rows(self.session, statement, params)
         of_row = State.of_row
-        return [
+        found = [
             CatalogRow(
                 row[0],
                 row[1],
@@ -156,6 +160,9 @@ class TotalsRepository:
             )
             for row in rows
         ]
+        if not grouped:  # the statement leaves their order to this (see _catalog_statement)
+            found.sort(key=_FEATURE_KEY)
+        return found
 
     async def partials(
         self,
@@ -299,14 +306,25 @@ def _catalog_statement(dialect: Dialect, shape: Shape, kinds: tuple[Kind, ...]) 
     combined = ", ".join(f"{c.sql_aggregate}({c.name}) AS {c.name}" for c in COLUMNS)
     where = f"WHERE feature.feature_key {dialect.in_list('features')}" if shape.some_features else ""
     assert not (shape.credits and grouped), "a grouped read has several rows per feature"
-    credits = (
-        f""", (SELECT SUM(quantity) FROM reservation
-               WHERE tenant_id = :tenant_id AND feature_key = feature.feature_key AND {LIVE_HOLD}),
-            EXISTS (SELECT 1 FROM credit_grant
-                    WHERE tenant_id = :tenant_id AND feature_key = feature.feature_key AND {LIVE_GRANT})"""  # noqa: S608
+    # The credits joined as the tenant's holds and grants grouped by feature, not as subqueries correlated with
+    # each feature: with those, PostgreSQL's generic plan (it cannot know how many features :features names)
+    # cost five times the custom one, so every check was planned anew, 0.4 ms of the server's CPU per check.
+    # Joined, the generic plan is chosen after the fifth check and each later one only binds.
+    credits, joined_credits = (
+        (
+            ", holds.held, grants.feature_key IS NOT NULL",
+            f"""
+        LEFT OUTER JOIN (SELECT feature_key, SUM(quantity) AS held {live_holds_sql(dialect, some_features=False)}
+        ) AS holds ON holds.feature_key = feature.feature_key
+        LEFT OUTER JOIN (SELECT DISTINCT feature_key FROM credit_grant WHERE tenant_id = :tenant_id AND {LIVE_GRANT}
+        ) AS grants ON grants.feature_key = feature.feature_key""",  # noqa: S608 - no input in the text
+        )
         if shape.credits
-        else ""
+        else ("", "")
     )
+    # Ungrouped, the rows are sorted by one_window: ORDER BY in code point order (COLLATE "C") is a sort step of
+    # its own on PostgreSQL, a sixth of the statement's time for the five rows of a totals read.
+    ordered = f"ORDER BY feature.feature_key{dialect.byte_order}{order}" if grouped else ""
     sql = f"""
         SELECT feature.feature_key, feature.unit, feature.aggregation, feature.unique_by, feature.approximate
             {declared}{joined}, {state}{credits}
@@ -314,9 +332,9 @@ def _catalog_statement(dialect: Dialect, shape: Shape, kinds: tuple[Kind, ...]) 
             SELECT feature_key{values}, {combined}
             FROM ({_branches(dialect, shape, kinds)}) AS part
             GROUP BY feature_key{values}
-        ) AS agg ON agg.feature_key = feature.feature_key
+        ) AS agg ON agg.feature_key = feature.feature_key{joined_credits}
         {where}
-        ORDER BY feature.feature_key{dialect.byte_order}{order}
+        {ordered}
     """  # noqa: S608 - no input in the text: keys matched DIMENSION_KEY_PATTERN
     statement = bind_statement(dialect, sql, shape, kinds)
     return statement.bindparams(bindparam("now", type_=DateTimeUTC())) if shape.credits else statement

@@ -229,13 +229,15 @@ def _decoded(raw: bytes) -> str | None:
         return None
 
 
+# A percent escape of a NUL or of a byte outside ASCII.
+_ESCAPED_NOT_PLAIN = re.compile(rb"%(?:00|[89a-fA-F][0-9a-fA-F])")
+
+
 def _plain(raw: bytes) -> bool:
     """Bytes that cannot hold refused text: ASCII with no NUL, percent escapes decoded (a query's timestamps
-    escape their ``:`` and ``+``). Decoding the whole string once is decoding each of its parameters: no escape
-    spans the ``&`` and ``=`` between them."""
-    if b"%" in raw:
-        raw = unquote_to_bytes(raw)
-    return raw.isascii() and b"\x00" not in raw
+    escape their ``:`` and ``+``). Searched for the escapes that would decode to other bytes rather than decoded:
+    the decoding took twice as long."""
+    return raw.isascii() and b"\x00" not in raw and (b"%" not in raw or _ESCAPED_NOT_PLAIN.search(raw) is None)
 
 
 def request_text_errors(scope: Scope) -> Iterator[FieldError]:

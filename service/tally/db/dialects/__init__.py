@@ -34,7 +34,8 @@ def named(sqlalchemy_dialect: SQLAlchemyDialect) -> Dialect:
 
 def of(session: Reads) -> Dialect:
     """The dialect of the engine ``session`` (or a connection) is bound to."""
-    return named(session.dialect if isinstance(session, AsyncConnection) else session.get_bind().dialect)
+    # A connection's engine's: asking the connection itself would make a pooled.Leased one's Connection.
+    return named(session.sync_engine.dialect if isinstance(session, AsyncConnection) else session.get_bind().dialect)
 
 
 def transient(exc: BaseException) -> bool:

@@ -20,7 +20,7 @@ from sqlalchemy.sql.dml import Insert
 from sqlalchemy.sql.schema import Table
 
 from tally.db.dialects.base import Dialect, LostConnection, Reads, RecordTables, Session, engine_of
-from tally.db.dialects.pooled import Pooled, watch_pool
+from tally.db.dialects.pooled import Pooled, pooled_connection, watch_pool
 from tally.metering.aggregations import COLUMN_NAMES, COLUMNS, Combine, recorded_digits
 from tally.metering.buckets import DIMENSION_BUCKETS, MONTH, USAGE_BUCKETS, BucketTable, Cell
 from tally.metering.events import NewEvent
@@ -296,13 +296,11 @@ class PostgreSQLDialect(Dialect):
         clause = statement.element if isinstance(statement, TextualSelect) else statement
         assert isinstance(clause, TextClause)
         sql, names = self._as_positional(clause.text)
-        # The pooled connection read off the sync one when it holds it, which takes no I/O: get_raw_connection runs
-        # that same read in a new greenlet, and each greenlet maps and unmaps a frame stack of its own (strace: an
-        # mmap and a munmap per call). Only a connection that must be checked out again needs the async call.
-        sync = connection.sync_connection
-        if sync is not None and not (sync.closed or sync.invalidated):
-            pooled = sync.connection
-        else:
+        # The pooled connection read where it is held, which takes no I/O: get_raw_connection runs that same read in
+        # a new greenlet, and each greenlet maps and unmaps a frame stack of its own (strace: an mmap and a munmap
+        # per call). Only a connection that must be checked out again needs the async call.
+        pooled = pooled_connection(connection)
+        if pooled is None:
             pooled = await connection.get_raw_connection()
         driver = pooled.driver_connection
         assert driver is not None

@@ -87,7 +87,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, default=10.0, help="duration of each read measurement")
     parser.add_argument("--concurrency", type=int, default=8, help="concurrent readers for requests/s")
     parser.add_argument(
-        "--rounds", type=int, default=5, help="rounds of each floor and its read measured in turn (default 5)"
+        "--rounds", type=int, default=5, help="rounds of each floor and its read or load measured in turn (default 5)"
     )
     parser.add_argument("--server", choices=["uvicorn", "granian"], default="uvicorn", help="ASGI server (all apps)")
     parser.add_argument("--scale-workers", type=int, default=2, help="workers of the scaling measurement (default 2)")
@@ -341,7 +341,39 @@ async def ingest(base: str, tenant: uuid.UUID, batches: list[bytes], clients: in
     elapsed = time.perf_counter() - started
     cpu_us = (cpu_seconds(workers) - cpu_before) * 1e6 / done if workers and done else float("nan")
     print(f"\r  {label}: {done:,} events in {elapsed:.1f} s, {done / elapsed:,.0f} events/s, {cpu_us:.1f} µs CPU/event")
-    return {"events_per_s": done / elapsed, "cpu_us_per_event": cpu_us}
+    return {"events_per_s": done / elapsed, "cpu_us_per_event": cpu_us, "events": done, "seconds": elapsed}
+
+
+async def ingest_in_turn(
+    base: str, floor_base: str, tenant: uuid.UUID, batches: list[bytes], args: argparse.Namespace, label: str
+) -> dict[str, Any]:
+    """The batches in ``args.rounds`` consecutive chunks, each sent to the ingestion floor (a tenant of its own)
+    and then to Tally: both see the same machine and tables of the same size, and a burst of stolen time spoils one
+    round's share, not the figure (as for the reads, see ``in_turn``). Events/s and CPU per event over all rounds,
+    each round's share by events/s, and their median."""
+    floor_tenant, size = uuid.uuid4(), -(-len(batches) // args.rounds)
+    floors, tallies = [], []
+    for n, first in enumerate(range(0, len(batches), size), start=1):
+        chunk = batches[first : first + size]
+        floors.append(
+            await ingest(floor_base, floor_tenant, chunk, args.clients, f"{label}, ingestion floor, round {n}")
+        )
+        tallies.append(await ingest(base, tenant, chunk, args.clients, f"{label}, round {n}"))
+
+    def overall(runs: list[dict[str, float]]) -> tuple[float, float]:
+        events = sum(r["events"] for r in runs)
+        return events / sum(r["seconds"] for r in runs), sum(r["cpu_us_per_event"] * r["events"] for r in runs) / events
+
+    shares = [t["events_per_s"] / f["events_per_s"] for f, t in zip(floors, tallies, strict=True)]
+    (rate, cpu), (floor_rate, floor_cpu) = overall(tallies), overall(floors)
+    return {
+        "events_per_s": rate,
+        "cpu_us_per_event": cpu,
+        "floor_events_per_s": floor_rate,
+        "floor_cpu_us_per_event": floor_cpu,
+        "shares_by_round": shares,
+        "median_share": statistics.median(shares),
+    }
 
 
 def token(role: Role, tenant: uuid.UUID | None = None) -> str:
@@ -656,7 +688,7 @@ def light_events() -> list[dict[str, Any]]:
 
 async def load(
     base: str, floor_base: str, tenants: dict[str, uuid.UUID], args: argparse.Namespace
-) -> dict[str, dict[str, float]]:
+) -> dict[str, dict[str, Any]]:
     """The catalog, the light tenant's 100 events, then the three measured loads, each after the ingestion floor's
     same load: events per second and worker CPU per event of each, and of its floor."""
     platform = {"Authorization": f"Bearer {token(Role.PLATFORM)}"}
@@ -681,14 +713,10 @@ async def load(
         "backfill": (tenants["backfill"], plain_batches(plain, args.batch, backfill=True)),
         "dimensions": (tenants["heavy"], heavy_batches(args.events, args.batch)),
     }
-    rates: dict[str, dict[str, float]] = {}
-    for name, (tenant, batches) in loads.items():
-        # The ingestion floor first, the same batches for a tenant of its own, so both see the same machine.
-        floor = await ingest(floor_base, uuid.uuid4(), batches, args.clients, f"{name}, ingestion floor")
-        rates[name] = await ingest(base, tenant, batches, args.clients, name)
-        rates[name]["floor_events_per_s"] = floor["events_per_s"]
-        rates[name]["floor_cpu_us_per_event"] = floor["cpu_us_per_event"]
-    return rates
+    return {
+        name: await ingest_in_turn(base, floor_base, tenant, batches, args, name)
+        for name, (tenant, batches) in loads.items()
+    }
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -937,14 +965,15 @@ def targets(result: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
     rows.append((f"totals, {workers} workers >= 1.6x one worker", f"{scaled:.2f}x", scaled >= 1.6))
     for name, share in (("time-ordered", 0.7), ("backfill", 0.7), ("dimensions", 0.5)):
         m = result["ingestion"][name]
-        rate = m["events_per_s"] / m["floor_events_per_s"]
         by_cpu_event = m["floor_cpu_us_per_event"] / m["cpu_us_per_event"]
+        each = ", ".join(f"{x:.0%}" for x in m["shares_by_round"])
         rows.append(
             (
                 f"ingestion, {name}, >= {share:.0%} of the ingestion floor",
-                f"{rate:.0%} of its events/s ({m['events_per_s']:,.0f} of {m['floor_events_per_s']:,.0f}); "
+                f"median of {rounds} rounds {m['median_share']:.0%} of its events/s ({each}); over all rounds "
+                f"{m['events_per_s']:,.0f} of {m['floor_events_per_s']:,.0f} events/s; "
                 f"{by_cpu_event:.0%} by CPU per event",
-                rate >= share,
+                m["median_share"] >= share,
             )
         )
     target = result["grouped_target"]

@@ -336,7 +336,7 @@ def _catalog_statement(dialect: Dialect, shape: Shape, kinds: tuple[Kind, ...], 
         else ("", "")
     )
     # Ungrouped, the rows are sorted by one_window: ORDER BY in code point order (COLLATE "C") is a sort step of
-    # its own on PostgreSQL, a sixth of the statement's time for the five rows of a totals read.
+    # its own on PostgreSQL, 20-50 µs of the 300 a totals read's statement took.
     ordered = f"ORDER BY feature.feature_key{dialect.byte_order}{order}" if grouped else ""
     branches = _branches(dialect, shape, kinds, grains)
     # One range's branch that aggregates is already one row per feature and grouped values: combining it again

@@ -307,7 +307,9 @@ def _catalog_statement(dialect: Dialect, shape: Shape, kinds: tuple[Kind, ...], 
     grain a parameter, the generic plan expected a tenant's rows of an average grain (the 15-minute grain has 96
     rows a day for the day grain's one), so it looked 40 times dearer and every read was planned anew: 0.2 ms of
     the database's CPU per totals read, 0.5 ms per entitlement check, on a database of a million events. With the
-    day grain in the text, its statistics give the estimate, and the reads only bind."""
+    day grain in the text, its statistics give the estimate, and the reads only bind. Only here: a one-window read
+    has a few ranges, while a several-window read's statement has up to BRANCHES_PER_STATEMENT, whose grains written
+    in would make a text (prepared on every connection) per combination."""
     grouped = bool(shape.group_by or shape.filter_keys)
     values = "".join(f", d{i}" for i in range(len(shape.group_by)))
     joined = "".join(f", agg.d{i}" for i in range(len(shape.group_by)))

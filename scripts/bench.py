@@ -689,8 +689,8 @@ def light_events() -> list[dict[str, Any]]:
 async def load(
     base: str, floor_base: str, tenants: dict[str, uuid.UUID], args: argparse.Namespace
 ) -> dict[str, dict[str, Any]]:
-    """The catalog, the light tenant's 100 events, then the three measured loads, each after the ingestion floor's
-    same load: events per second and worker CPU per event of each, and of its floor."""
+    """The catalog, the light tenant's 100 events, then the three measured loads, each in turn with the ingestion
+    floor's same load (``ingest_in_turn``): events per second and worker CPU per event of each, and of its floor."""
     platform = {"Authorization": f"Bearer {token(Role.PLATFORM)}"}
     async with httpx.AsyncClient() as http:
         for key in [*FEATURES, *PLAIN_FEATURES]:
@@ -970,7 +970,8 @@ def targets(result: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
         rows.append(
             (
                 f"ingestion, {name}, >= {share:.0%} of the ingestion floor",
-                f"median of {rounds} rounds {m['median_share']:.0%} of its events/s ({each}); over all rounds "
+                f"median of {len(m['shares_by_round'])} rounds {m['median_share']:.0%} of its events/s ({each}); "
+                "over all rounds "
                 f"{m['events_per_s']:,.0f} of {m['floor_events_per_s']:,.0f} events/s; "
                 f"{by_cpu_event:.0%} by CPU per event",
                 m["median_share"] >= share,

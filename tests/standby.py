@@ -53,11 +53,31 @@ SLOT = "SELECT FROM pg_replication_slots WHERE slot_name = $1"
 DROP_SLOT = (
     "SELECT count(pg_drop_replication_slot(slot_name)) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active"
 )
-# Inactive slots of this harness: a failed copy's, or a run's that was killed before it dropped its own.
-DROP_IDLE_SLOTS = (
-    "SELECT count(pg_drop_replication_slot(slot_name)) FROM pg_replication_slots "
-    "WHERE starts_with(slot_name, $1) AND NOT active"
-)
+# Inactive slots of this harness (their names end in the pid of the process that made them).
+IDLE_SLOTS = "SELECT array_agg(slot_name) FROM pg_replication_slots WHERE starts_with(slot_name, $1) AND NOT active"
+
+
+def leftover(slot: str) -> bool:
+    """Whether an idle slot of this harness is left over: this process's own from a failed copy, or one whose process
+    has ended (a run killed before it dropped its own). Another xdist worker's slot is idle too, between its copy and
+    its standby's start: dropping it then left that standby asking for a slot that did not exist until the 180 s
+    catch-up bound ran out ("replication slot … does not exist" every 5 s in the primary's log, for both workers)."""
+    pid = int(slot.removeprefix(SLOT_PREFIX))
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, another user's
+        return False
+    return False
+
+
+async def drop_leftover_slots(port: int) -> None:
+    for slot in await query(port, IDLE_SLOTS, SLOT_PREFIX) or []:
+        if leftover(slot):
+            await query(port, DROP_SLOT, slot)
 
 
 def binaries() -> Path | None:
@@ -128,7 +148,7 @@ class Standby:
         # slot" in the primary's log). pg_basebackup then empties the directory, so a new attempt starts clean.
         copy = ["-U", "postgres", "-D", str(self.directory), "-R", "-X", "stream", "-c", "fast", "-C", "-S", self.slot]
         for attempt in range(1, BACKUP_ATTEMPTS + 1):
-            in_thread(asyncio.run, query(self.primary_port, DROP_IDLE_SLOTS, SLOT_PREFIX))
+            in_thread(asyncio.run, drop_leftover_slots(self.primary_port))
             try:
                 run([*backup, *copy])
                 break
